@@ -1,0 +1,146 @@
+"""What the gatekeeper and stock handler share: a fifo reader, one transaction
+per batch, statuses sent only after the commit, and failure handling.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import pykka
+import zmq
+
+from transport.fifo import Backpressure, FifoReader, Pushers
+from vending.db import Database
+from vending.errors import Unavailable
+
+from . import faults
+from .config import Config
+from .messages import Batch, Ready, Tick
+from .wire import status_message
+
+log = logging.getLogger(__name__)
+
+FailureFn = Callable[[str], None]
+
+
+def valid_rt(rt: Any) -> bool:
+    return isinstance(rt, list) and len(rt) == 3 and isinstance(rt[0], str)
+
+
+class BackendActor(pykka.ThreadingActor):
+    """Owns one database and the PULL end of its fifos.
+
+    Subclasses implement `open_state`, `handle` (one fifo message, inside the
+    batch transaction) and may override `recover`, `tick` and `handle_other`.
+    """
+
+    role = "backend"
+    tick_every = 1.0
+
+    def __init__(self, ctx: zmq.Context[Any], config: Config, failed: FailureFn) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.config = config
+        self._failed = failed
+        self._out: list[tuple[str, dict[str, Any]]] = []
+        self.db: Database | None = None
+        self.push: Pushers | None = None
+        self._reader: FifoReader | None = None
+
+    # -- subclass hooks ------------------------------------------------------
+    def fifo_endpoints(self) -> list[str]:
+        raise NotImplementedError
+
+    def open_state(self) -> Database:
+        raise NotImplementedError
+
+    def handle(self, message: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def recover(self) -> None:
+        """After start: resume work a crash left half done."""
+
+    def tick(self) -> None:
+        """Periodic upkeep, inside a transaction."""
+
+    def handle_other(self, message: Any) -> Any:
+        raise TypeError(f"{self.role}: unexpected message {type(message).__name__}")
+
+    # -- lifecycle -------------------------------------------------------------
+    def on_start(self) -> None:
+        self.db = self.open_state()
+        self.push = Pushers(self.ctx)
+        self._reader = FifoReader(self.ctx, self.fifo_endpoints(),
+                                  lambda batch: self.actor_ref.tell(Batch(batch)),
+                                  tick=lambda: self.actor_ref.tell(Tick()),
+                                  tick_every=self.tick_every, name=f"{self.role}-fifo")
+        self._reader.start_bound()
+        with self.db.transaction():
+            self.recover()
+        self.flush()
+
+    def on_stop(self) -> None:
+        self.cleanup()
+
+    def on_failure(self, *exc_info: Any) -> None:
+        self.cleanup()
+        self._failed(self.role)
+
+    def cleanup(self) -> None:
+        if self._reader is not None:
+            self._reader.stop()
+            self._reader = None
+        if self.push is not None:
+            self.push.close()
+            self.push = None
+        if self.db is not None:
+            self.db.close()
+            self.db = None
+
+    # -- messages ----------------------------------------------------------------
+    def on_receive(self, message: Any) -> Any:
+        assert self.db is not None
+        if isinstance(message, Batch):
+            self._out = []
+            try:
+                with self.db.transaction():
+                    for item in message.messages:
+                        self.handle(item)
+            except Exception:
+                # Rolled back: nothing in the batch happened, so every caller may retry.
+                self._out = []
+                for item in message.messages:
+                    if valid_rt(item.get("rt")):
+                        self.status(item["rt"], Unavailable(f"{self.role} failed; retry").to_reply())
+                self.flush()
+                raise
+            self.flush()
+            return None
+        if isinstance(message, Tick):
+            with self.db.transaction():
+                self.tick()
+            self.flush()
+            return None
+        if isinstance(message, Ready):
+            return True
+        return self.handle_other(message)
+
+    def send(self, endpoint: str, message: dict[str, Any]) -> None:
+        """Queue a message to go out once the current transaction has committed."""
+        self._out.append((endpoint, message))
+
+    def status(self, rt: list[Any], reply: dict[str, Any], ended: bool = False) -> None:
+        self.send(rt[0], status_message(rt, reply, ended))
+
+    def flush(self) -> None:
+        out, self._out = self._out, []
+        assert self.push is not None
+        for endpoint, message in out:
+            faults.hit(f"{self.role}.before_send.{message.get('k', 'status')}")
+            try:
+                self.push.send(endpoint, message)
+            except Backpressure:
+                log.warning("%s: %s is full, dropped a %s message", self.role, endpoint,
+                            message.get("k", "status"))

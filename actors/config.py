@@ -1,0 +1,43 @@
+"""Configuration of one vending system: endpoints, storage, timeouts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where each fifo lives. inproc:// embedded; tcp:// once split across processes."""
+
+    auth: str = "inproc://auth.fifo"
+    deposit: str = "inproc://deposit.fifo"
+    post: str = "inproc://post.fifo"
+    status: str = "inproc://status.fifo"
+
+
+@dataclass(frozen=True)
+class Config:
+    #: ":memory:" keeps nothing on disk.
+    data_dir: str = "./vending-data"
+    #: Client-facing endpoints of the front door (empty: embedded use only).
+    binds: tuple[str, ...] = ("tcp://127.0.0.1:5555",)
+    #: Always bound too, so an embedding program needs no TCP port.
+    inproc_door: str = "inproc://front-door"
+    endpoints: Endpoints = field(default_factory=Endpoints)
+    session_idle: float = 1800.0
+    request_timeout: float = 10.0
+    #: Session actors alive at once; idle ones beyond are stopped (their
+    #: sessions stay valid and get an actor again on their next request).
+    max_session_actors: int = 1024
+    session_actor_idle: float = 60.0
+    #: argon2 jobs queued before logins are refused with UNAVAILABLE.
+    max_crypto_backlog: int = 256
+    crypto_workers: int = 2
+
+    @property
+    def in_memory(self) -> bool:
+        return self.data_dir == ":memory:"
+
+    def db_path(self, name: str) -> Path | None:
+        return None if self.in_memory else Path(self.data_dir) / name

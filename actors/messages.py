@@ -1,0 +1,63 @@
+"""Typed messages between threads of one process (pykka `tell`s).
+
+What crosses a fifo is a msgpack map, built and read in `actors/wire.py`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from vending.accounts import CryptoJob
+from vending.requests import Request
+
+
+@dataclass(frozen=True, slots=True)
+class Submit:
+    """A checked client request for a session, with the front door's ticket."""
+
+    ticket: int
+    request: Request
+    peer: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusIn:
+    """A status for the session's request number `seq` came back."""
+
+    seq: int
+    message: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Expired:
+    """The front door gave up on `ticket` (answered UNAVAILABLE)."""
+
+    ticket: int
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Messages drained from the actor's fifo(s) in one go: one transaction."""
+
+    messages: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class CryptoDone:
+    """Argon2 work finished in the worker pool."""
+
+    job: CryptoJob
+    result: Any
+    error: BaseException | None
+    origin: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """Time passed: do periodic upkeep."""
+
+
+@dataclass(frozen=True, slots=True)
+class Ready:
+    """Asked by the wiring: answers once `on_start` has run."""

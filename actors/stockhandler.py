@@ -1,0 +1,117 @@
+"""The seed's stock-handler.worker: owns products; runs the purchase saga.
+
+buy: reserve units (committed) -> the gatekeeper charges the buyer (its commit
+is the point of no return) -> settle the reservation. sell / delete_product:
+the gatekeeper validates the role first, then the change is applied here.
+See docs/purchase-saga.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from vending.accounts import Authorized
+from vending.db import Database
+from vending.errors import BadRequest, ClientError
+from vending.stock import SCHEMA, Reserved, Stock
+
+from . import faults
+from .backend import BackendActor, valid_rt
+from .wire import read_request
+
+log = logging.getLogger(__name__)
+
+#: A reservation older than this is asked about (its charge may be lost).
+STALE_RESERVATION = 15.0
+
+
+class StockHandlerActor(BackendActor):
+    role = "stock-handler"
+
+    def fifo_endpoints(self) -> list[str]:
+        return [self.config.endpoints.post]
+
+    def open_state(self) -> Database:
+        db = Database(self.config.db_path("stock.sqlite3"), SCHEMA)
+        self.stock = Stock(db)
+        self._ticks = 0
+        return db
+
+    def recover(self) -> None:
+        for pid in self.stock.reservations():
+            self._resolve(pid)
+
+    def tick(self) -> None:
+        self._ticks += 1
+        if self._ticks % 5 == 0:
+            for pid in self.stock.reservations(older_than=STALE_RESERVATION):
+                self._resolve(pid)
+        if self._ticks % 600 == 1:
+            self.stock.housekeeping()
+
+    def _resolve(self, pid: str) -> None:
+        self.send(self.config.endpoints.deposit, {"k": "resolve", "pid": pid,
+                                                  "back": self.config.endpoints.post})
+
+    def handle(self, message: dict[str, Any]) -> None:
+        faults.hit("stock-handler.in_batch")
+        kind, rt = message.get("k"), message.get("rt")
+        if kind == "resolved":
+            self.stock.settle(str(message.get("pid")), bool(message.get("committed")))
+            return
+        if kind == "purge":
+            self.stock.purge_seller(int(message.get("account_id", -1)))
+            self.send(str(message.get("back")), {"k": "purged",
+                                                 "account_id": message.get("account_id")})
+            return
+        if not valid_rt(rt):
+            log.warning("stock handler: dropped %r message without a return ticket", kind)
+            return
+        try:
+            if kind == "charged":
+                self.stock.settle(str(message.get("pid")), bool(message.get("committed")))
+                reply = message.get("reply")
+                self.status(rt, reply if isinstance(reply, dict) else {})
+                return
+            req = read_request(message)
+            if kind != req.op and kind != "authorized":
+                raise BadRequest(f"{kind!r} does not match op {req.op!r}")
+            if kind == "products":
+                self.status(rt, self.stock.products(req.args.get("seller_uid")))
+            elif kind == "product":
+                self.status(rt, self.stock.product(req.args["product_uid"]))
+            elif kind == "buy":
+                self._buy(rt, req, message)
+            elif kind in ("sell", "delete_product"):
+                self.send(self.config.endpoints.deposit, {
+                    "k": "authorize", "role": "seller", "rt": rt, "req": message["req"],
+                    "back": self.config.endpoints.post})
+            elif kind == "authorized":
+                self._authorized(rt, req, message)
+            else:
+                raise BadRequest(f"{kind!r} is not a stock-handler message")
+        except ClientError as exc:
+            self.status(rt, exc.to_reply())
+
+    def _buy(self, rt: list[Any], req: Any, message: dict[str, Any]) -> None:
+        pid = uuid.uuid4().hex
+        held = self.stock.reserve(pid, req)
+        charge: dict[str, Any] = {"k": "charge", "pid": pid, "rt": rt, "req": message["req"],
+                                  "back": self.config.endpoints.post}
+        if isinstance(held, Reserved):
+            charge.update(product_name=held.product_name, cost=held.cost)
+        else:
+            charge["stock_error"] = held
+        self.send(self.config.endpoints.deposit, charge)
+
+    def _authorized(self, rt: list[Any], req: Any, message: dict[str, Any]) -> None:
+        reply = message.get("reply")
+        if isinstance(reply, dict):
+            self.status(rt, reply)
+            return
+        account_id, user_uid, replay_only = message["who"]
+        who = Authorized(int(account_id), str(user_uid), bool(replay_only))
+        rule = self.stock.sell if req.op == "sell" else self.stock.delete_product
+        self.status(rt, rule(req, who))

@@ -1,0 +1,97 @@
+"""A small supervisor: Pykka has none.
+
+A backend actor that fails (an exception escaped a message) has already
+rolled back its transaction and answered its batch `UNAVAILABLE`; it then
+tells the supervisor, which starts a fresh one from the stored state. Restarts
+are bounded (`max_restarts` in `window` seconds) so a poison message cannot
+spin the machine forever.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import pykka
+
+from .messages import Ready
+
+log = logging.getLogger(__name__)
+
+Factory = Callable[[], pykka.ActorRef[Any]]
+
+
+class Supervisor:
+    def __init__(self, *, max_restarts: int = 10, window: float = 60.0,
+                 start_timeout: float = 15.0) -> None:
+        self._factories: dict[str, Factory] = {}
+        self.refs: dict[str, pykka.ActorRef[Any]] = {}
+        self._restarts: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._stopping = False
+        self._max_restarts = max_restarts
+        self._window = window
+        self._start_timeout = start_timeout
+        self.restart_count = 0
+
+    def start(self, name: str, factory: Factory) -> pykka.ActorRef[Any]:
+        """Start a child and wait until it answers (its `on_start` has run)."""
+        self._factories[name] = factory
+        ref = factory()
+        ref.ask(Ready(), timeout=self._start_timeout)
+        with self._lock:
+            self.refs[name] = ref
+        return ref
+
+    def child_failed(self, name: str) -> None:
+        """Called from the failing actor's own thread, in its `on_failure`."""
+        with self._lock:
+            if self._stopping:
+                return
+            thread = threading.Thread(target=self._restart, args=(name,),
+                                      name=f"restart-{name}")
+            self._threads.append(thread)
+        thread.start()
+
+    def _restart(self, name: str) -> None:
+        now = time.monotonic()
+        times = self._restarts.setdefault(name, deque())
+        times.append(now)
+        while times and times[0] < now - self._window:
+            times.popleft()
+        if len(times) > self._max_restarts:
+            log.critical("%s failed %d times in %.0fs; not restarting it", name, len(times),
+                         self._window)
+            return
+        try:
+            ref = self._factories[name]()
+            ref.ask(Ready(), timeout=self._start_timeout)
+        except Exception:
+            log.exception("restarting %s failed", name)
+            return
+        with self._lock:
+            if self._stopping:
+                ref.stop()
+                return
+            self.refs[name] = ref
+            self.restart_count += 1
+        log.warning("%s restarted from its stored state", name)
+
+    def stop_all(self, timeout: float = 10.0) -> None:
+        """Stop children in reverse start order."""
+        with self._lock:
+            self._stopping = True
+            threads = list(self._threads)
+        for thread in threads:
+            thread.join(timeout)
+        for name in reversed(list(self.refs)):
+            ref = self.refs[name]
+            try:
+                ref.stop(block=True, timeout=timeout)
+            except pykka.ActorDeadError:
+                pass

@@ -1,0 +1,132 @@
+"""The one wiring module: start the parts in order, stop them in reverse.
+
+Embedded, everything runs in this process over inproc:// in one ZeroMQ
+context; the endpoints are configuration, so the same classes run split.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import weakref
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import zmq
+
+from transport.client import Client
+from transport.frontdoor import FrontDoor
+from vending.accounts import SCHEMA as ACCOUNTS_SCHEMA
+from vending.db import Database, StorageError
+from vending.stock import SCHEMA as STOCK_SCHEMA
+
+from .config import Config
+from .gatekeeper import GatekeeperActor
+from .router import SessionRouter
+from .stockhandler import StockHandlerActor
+from .supervisor import Supervisor
+
+log = logging.getLogger(__name__)
+
+__all__ = ["VendingSystem"]
+
+
+class VendingSystem:
+    """The whole vending machine in this process.
+
+    Example:
+        with VendingSystem(data_dir=":memory:", binds=()) as system:
+            client = system.client()
+    """
+
+    def __init__(self, config: Config | None = None, **overrides: Any) -> None:
+        self.config = replace(config or Config(), **overrides)
+        self.ctx: zmq.Context[Any] | None = None
+        self.supervisor: Supervisor | None = None
+        self.router: SessionRouter | None = None
+        self.door: FrontDoor | None = None
+        self._lock_fd: int | None = None
+        self._clients: weakref.WeakSet[Client] = weakref.WeakSet()
+
+    @property
+    def endpoints(self) -> list[str]:
+        """Where clients can connect (tcp ones with their real port)."""
+        return list(self.door.bound) if self.door else []
+
+    def start(self) -> VendingSystem:
+        self._prepare_data_dir()
+        ctx: zmq.Context[Any] = zmq.Context()
+        # Session actors each hold up to three PUSH sockets.
+        ctx.set(zmq.MAX_SOCKETS, 3 * self.config.max_session_actors + 256)
+        self.ctx = ctx
+        try:
+            sup = self.supervisor = Supervisor()
+            sup.start("gatekeeper", lambda: GatekeeperActor.start(ctx, self.config,
+                                                                  sup.child_failed))
+            sup.start("stock-handler", lambda: StockHandlerActor.start(ctx, self.config,
+                                                                       sup.child_failed))
+            self.router = SessionRouter(ctx, self.config)
+            self.door = FrontDoor(ctx, [*self.config.binds, self.config.inproc_door],
+                                  self.config.endpoints.status, self.router,
+                                  request_timeout=self.config.request_timeout)
+            self.door.start_bound()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Drain the front door, stop actors in reverse order, release the context."""
+        try:
+            if self.door is not None and self.door.is_alive():
+                self.door.stop()
+        finally:
+            try:
+                if self.supervisor is not None:
+                    self.supervisor.stop_all()
+            finally:
+                for client in list(self._clients):
+                    client.close()  # an open socket would block ctx.term() forever
+                if self.ctx is not None:
+                    self.ctx.term()
+                    self.ctx = None
+                if self._lock_fd is not None:
+                    os.close(self._lock_fd)
+                    self._lock_fd = None
+
+    def client(self, **kwargs: Any) -> Client:
+        """A client bound to this system over inproc (no TCP port needed)."""
+        if self.ctx is None:
+            raise RuntimeError("the system is not running")
+        client = Client(self.config.inproc_door, context=self.ctx, **kwargs)
+        self._clients.add(client)
+        return client
+
+    def __enter__(self) -> VendingSystem:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _prepare_data_dir(self) -> None:
+        """Fail fast, with one clear line, on a folder we cannot use."""
+        if self.config.in_memory:
+            return
+        folder = Path(self.config.data_dir)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise StorageError(f"data folder {folder} is unusable: {exc.strerror}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise StorageError(f"data folder {folder} is in use by another vending process") \
+                from None
+        self._lock_fd = fd
+        for name, schema in (("gatekeeper.sqlite3", ACCOUNTS_SCHEMA),
+                             ("stock.sqlite3", STOCK_SCHEMA)):
+            Database(folder / name, schema).close()

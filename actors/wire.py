@@ -1,0 +1,47 @@
+"""The fifo messages: msgpack maps with a `k` (kind) and a return ticket.
+
+A return ticket `rt` is `[status_endpoint, wsess_uid, seq]`: where the status
+must go, which session it belongs to ("" for a request with no session, where
+`seq` is the front door's ticket), and which of that session's requests.
+Carrying the endpoint lets several front doors share one gatekeeper.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vending.errors import BadRequest, VendingError
+from vending.requests import Request, parse_request
+
+#: Which fifo (by config name) carries each client op, per the seed's diagram.
+FIFO_FOR_OP = {
+    "auth": "auth", "profile": "auth", "logout": "auth", "logout_all": "auth",
+    "delete_user": "auth",
+    "deposit": "deposit", "reset": "deposit",
+    "buy": "post", "sell": "post", "delete_product": "post",
+    "products": "post", "product": "post",
+}
+
+
+def request_message(kind: str, rt: list[Any], request: Request,
+                    peer: str | None = None) -> dict[str, Any]:
+    msg: dict[str, Any] = {"k": kind, "rt": rt, "req": request.to_dict()}
+    if peer:
+        msg["peer"] = peer
+    return msg
+
+
+def status_message(rt: list[Any], reply: dict[str, Any], ended: bool = False) -> dict[str, Any]:
+    return {"rt": rt, "reply": reply, "ended": ended}
+
+
+def read_request(message: dict[str, Any]) -> Request:
+    """Check a request again where it lands: fifos may cross process boundaries."""
+    req = message.get("req")
+    if not isinstance(req, dict):
+        raise BadRequest("internal message carries no request")
+    return parse_request(req)
+
+
+def error_status(rt: list[Any], exc: VendingError) -> dict[str, Any]:
+    return status_message(rt, exc.to_reply())

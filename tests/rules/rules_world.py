@@ -1,0 +1,147 @@
+"""Tier-1 helpers (imported by the tests as `rules_world`): drive the pure rules the way the shells do, without actors.
+
+`World` plays the shell: it parses a request, runs the right rule inside a
+transaction (argon2 `CryptoJob`s are finished in place), turns `ClientError`
+exceptions into wire replies, and runs the purchase saga
+(reserve -> charge -> settle) for `buy`. Time comes from `world.now`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from vending import (ACCOUNTS_SCHEMA, STOCK_SCHEMA, Accounts, Charge, ClientError, CryptoJob,
+                     Database, LoginThrottle, Outcome, Reserved, SessionPolicy, Stock,
+                     ThrottleConfig, parse_request)
+
+T0 = 1_700_000_000.0
+PASSWORD = "correct horse"
+
+
+def finish(x: Any) -> Any:
+    """Run argon2 jobs to completion, as the shell's worker pool would."""
+    while isinstance(x, CryptoJob):
+        x = x.finish(x.run())
+    return x
+
+
+class World:
+    def __init__(self, policy: SessionPolicy | None = None,
+                 throttle: ThrottleConfig | None = None) -> None:
+        self.now = T0
+        clock = lambda: self.now  # noqa: E731
+        self.acc = Accounts(Database(None, ACCOUNTS_SCHEMA), policy=policy or SessionPolicy(),
+                            throttle=LoginThrottle(throttle), clock=clock)
+        self.stock = Stock(Database(None, STOCK_SCHEMA), clock=clock)
+        self._ids = itertools.count(1)
+        self.last: Outcome | None = None
+
+    def tick(self, seconds: float) -> None:
+        self.now += seconds
+
+    # -- accounts --------------------------------------------------------
+    def auth(self, kind: str, username: str, password: str = PASSWORD, *,
+             req_id: str | None = None, peer: str | None = None) -> dict[str, Any]:
+        msg: dict[str, Any] = {"op": "auth", "token": kind, "username": username,
+                               "password": password}
+        if req_id is not None:
+            msg["req_id"] = req_id
+        return self.call(msg, peer=peer)
+
+    def register(self, role: str, username: str, password: str = PASSWORD) -> dict[str, Any]:
+        reply = self.auth("new_" + role, username, password)
+        assert reply["ok"], reply
+        return reply
+
+    def login(self, role: str, username: str, password: str = PASSWORD) -> dict[str, Any]:
+        reply = self.auth(role, username, password)
+        assert reply["ok"], reply
+        return reply
+
+    def session_outcome(self, cred: dict[str, Any], op: str, **fields: Any) -> Outcome:
+        """`Accounts.session_op` as is: ClientErrors propagate."""
+        req = parse_request({"op": op, "wsess_uid": cred["wsess_uid"], "token": cred["token"],
+                             **fields})
+        with self.acc.db.transaction():
+            return finish(self.acc.session_op(req))
+
+    # -- the shell's dispatch ---------------------------------------------
+    def op(self, cred: dict[str, Any] | None, op: str, **fields: Any) -> dict[str, Any]:
+        msg: dict[str, Any] = {"op": op, **fields}
+        if cred is not None:
+            msg.setdefault("wsess_uid", cred["wsess_uid"])
+            msg.setdefault("token", cred["token"])
+        return self.call(msg)
+
+    def call(self, msg: Any, peer: str | None = None,
+             purchase_id: str | None = None) -> dict[str, Any]:
+        self.last = None
+        try:
+            req = parse_request(msg)
+            if req.op == "auth":
+                wsess_uid = f"s_{next(self._ids)}"
+                with self.acc.db.transaction():
+                    self.last = finish(self.acc.auth(req, wsess_uid, peer))
+                return self.last.reply
+            if req.op in ("deposit", "reset", "profile", "logout", "logout_all",
+                          "delete_user"):
+                with self.acc.db.transaction():
+                    self.last = finish(self.acc.session_op(req))
+                return self.last.reply
+            if req.op in ("sell", "delete_product"):
+                with self.acc.db.transaction():
+                    who = self.acc.authorize(req, "seller")
+                if isinstance(who, Outcome):
+                    return who.reply
+                rule = self.stock.sell if req.op == "sell" else self.stock.delete_product
+                with self.stock.db.transaction():
+                    return rule(req, who)
+            if req.op == "buy":
+                return self.buy_saga(req, purchase_id or f"P{next(self._ids)}")
+            if req.op == "products":
+                return self.stock.products(req.args.get("seller_uid"))
+            if req.op == "product":
+                return self.stock.product(req.args["product_uid"])
+            if req.op == "ping":
+                return {"ok": True}
+            raise AssertionError(req.op)
+        except ClientError as exc:
+            return exc.to_reply()
+
+    def buy_saga(self, req: Any, purchase_id: str) -> dict[str, Any]:
+        with self.stock.db.transaction():
+            res = self.stock.reserve(purchase_id, req)
+        if isinstance(res, Reserved):
+            charge = Charge(purchase_id, req, res.product_name, res.cost)
+        else:
+            charge = Charge(purchase_id, req, stock_error=res)
+        with self.acc.db.transaction():
+            reply, committed = self.acc.charge(charge)
+        with self.stock.db.transaction():
+            self.stock.settle(purchase_id, committed)
+        return reply
+
+    # -- shortcuts ----------------------------------------------------------
+    def deposit(self, cred: dict[str, Any], *coins: int) -> int:
+        reply: dict[str, Any] = {}
+        for coin in coins:
+            reply = self.op(cred, "deposit", amount=coin)
+            assert reply["ok"], reply
+        return int(reply["deposit"])
+
+    def create(self, cred: dict[str, Any], name: str = "cola", cost: int = 35,
+               amount: int = 10) -> str:
+        reply = self.op(cred, "sell", product_name=name, cost=cost, amount=amount)
+        assert reply["ok"], reply
+        return str(reply["product"]["product_uid"])
+
+    def balance(self, user_uid: str) -> int:
+        return self.acc.totals()[user_uid]["deposit"]
+
+    def units(self, product_uid: str) -> int:
+        return int(self.stock.product(product_uid)["product"]["amount"])
+
+
+def error(reply: dict[str, Any]) -> str | None:
+    return None if reply.get("ok") else reply.get("error")

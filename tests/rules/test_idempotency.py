@@ -1,0 +1,196 @@
+"""req_id: the first final reply is replayed, effects are applied once (SPEC.md section 2)."""
+
+from __future__ import annotations
+
+from rules_world import PASSWORD, World, error
+
+
+def test_deposit_retry_replays_and_deposits_once(shop: tuple[World, dict, dict]) -> None:
+    world, ann, _ = shop
+    first = world.op(ann, "deposit", amount=50, req_id="d1")
+    assert world.op(ann, "deposit", amount=50, req_id="d1") == first == {"ok": True,
+                                                                         "deposit": 50}
+    assert world.balance("buyer_ann") == 50
+    assert world.op(ann, "deposit", amount=50, req_id="d2")["deposit"] == 100
+
+
+def test_errors_are_replayed_too(shop: tuple[World, dict, dict]) -> None:
+    world, ann, sam = shop
+    first = world.op(ann, "deposit", amount=7, req_id="d1")
+    assert error(first) == "WRONG_AMOUNT"
+    assert world.op(ann, "deposit", amount=7, req_id="d1") == first
+    role = world.op(sam, "deposit", amount=5, req_id="s1")
+    assert error(role) == "BUYERS_ONLY"
+    assert world.op(sam, "deposit", amount=5, req_id="s1") == role
+
+
+def test_failed_buy_is_replayed_even_after_the_cause_is_gone(
+        shop: tuple[World, dict, dict]) -> None:
+    world, ann, sam = shop
+    uid = world.create(sam, cost=50, amount=3)
+    assert error(world.op(ann, "buy", product_uid=uid, amount=1, req_id="b1")) \
+        == "INSUFFICIENT_DEPOSIT"
+    world.deposit(ann, 100)
+    assert error(world.op(ann, "buy", product_uid=uid, amount=1, req_id="b1")) \
+        == "INSUFFICIENT_DEPOSIT"
+    assert world.balance("buyer_ann") == 100 and world.units(uid) == 3
+
+
+def test_buy_retry_replays_without_a_second_purchase(shop: tuple[World, dict, dict]) -> None:
+    world, ann, sam = shop
+    uid = world.create(sam, cost=35, amount=3)
+    world.deposit(ann, 100)
+    first = world.op(ann, "buy", product_uid=uid, amount=2, req_id="b1")
+    assert first["ok"] and first["change"] == [20, 10]
+    world.deposit(ann, 100)
+    assert world.op(ann, "buy", product_uid=uid, amount=2, req_id="b1") == first
+    assert world.units(uid) == 1 and world.balance("buyer_ann") == 100
+    assert world.stock.totals()[uid] == {"added": 3, "amount": 1, "sold": 2}
+    assert world.stock.reservations() == []
+    # still replayed when the product has since run out or gone
+    world.op(sam, "delete_product", product_uid=uid)
+    assert world.op(ann, "buy", product_uid=uid, amount=2, req_id="b1") == first
+
+
+def test_different_request_under_a_used_req_id_is_bad_request(
+        shop: tuple[World, dict, dict]) -> None:
+    world, ann, sam = shop
+    uid = world.create(sam, amount=5)
+    world.op(ann, "deposit", amount=50, req_id="r1")
+    assert error(world.op(ann, "deposit", amount=20, req_id="r1")) == "BAD_REQUEST"
+    assert error(world.op(ann, "reset", req_id="r1")) == "BAD_REQUEST"
+    assert error(world.op(ann, "buy", product_uid=uid, amount=1, req_id="r1")) == "BAD_REQUEST"
+    assert world.balance("buyer_ann") == 50 and world.units(uid) == 5
+    world.op(sam, "sell", product_uid=uid, amount=1, req_id="r1")
+    assert error(world.op(sam, "sell", product_uid=uid, amount=2, req_id="r1")) == "BAD_REQUEST"
+    assert error(world.op(sam, "delete_product", product_uid=uid, req_id="r1")) == "BAD_REQUEST"
+    assert world.units(uid) == 6
+
+
+def test_req_ids_are_per_account(shop: tuple[World, dict, dict]) -> None:
+    world, ann, _ = shop
+    bob = world.register("buyer", "bob")
+    world.op(ann, "deposit", amount=50, req_id="r1")
+    assert world.op(bob, "deposit", amount=20, req_id="r1") == {"ok": True, "deposit": 20}
+
+
+def test_retry_through_a_new_session_of_the_account_replays(
+        shop: tuple[World, dict, dict]) -> None:
+    world, ann, sam = shop
+    first = world.op(ann, "deposit", amount=100, req_id="d1")
+    world.op(ann, "logout")
+    again = world.login("buyer", "ann")
+    assert world.op(again, "deposit", amount=100, req_id="d1") == first
+    assert world.balance("buyer_ann") == 100
+    created = world.op(sam, "sell", product_name="tea", cost=20, amount=4, req_id="c1")
+    sam2 = world.login("seller", "sam")
+    assert world.op(sam2, "sell", product_name="tea", cost=20, amount=4, req_id="c1") == created
+    assert len(world.stock.products()["products"]) == 1
+
+
+def test_sell_and_delete_retries_apply_once(shop: tuple[World, dict, dict]) -> None:
+    world, _, sam = shop
+    uid = world.create(sam, amount=5)
+    first = world.op(sam, "sell", product_uid=uid, amount=-2, req_id="u1")
+    assert first["ok"] and first["product"]["amount"] == 3
+    assert world.op(sam, "sell", product_uid=uid, amount=-2, req_id="u1") == first
+    assert world.units(uid) == 3
+    gone = world.op(sam, "delete_product", product_uid=uid, req_id="x1")
+    assert gone == {"ok": True, "product_uid": uid}
+    assert world.op(sam, "delete_product", product_uid=uid, req_id="x1") == gone
+    assert error(world.op(sam, "delete_product", product_uid=uid)) == "PRODUCT_NOT_FOUND"
+
+
+def test_stock_errors_are_replayed(shop: tuple[World, dict, dict]) -> None:
+    world, ann, sam = shop
+    uid = world.create(sam, amount=1)
+    first = world.op(sam, "sell", product_uid=uid, amount=-5, req_id="u1")
+    assert error(first) == "INSUFFICIENT_STOCK"
+    world.op(sam, "sell", product_uid=uid, amount=10)
+    assert world.op(sam, "sell", product_uid=uid, amount=-5, req_id="u1") == first
+    assert world.units(uid) == 11
+    role = world.op(ann, "sell", product_uid=uid, amount=1, req_id="a1")
+    assert error(role) == "SELLERS_ONLY"
+    assert world.op(ann, "sell", product_uid=uid, amount=1, req_id="a1") == role
+
+
+# -- auth -----------------------------------------------------------------------
+
+def test_register_retry_returns_the_same_session(world: World) -> None:
+    first = world.auth("new_buyer", "ann", req_id="r1")
+    assert first["ok"]
+    again = world.auth("new_buyer", "ann", req_id="r1")
+    assert again == first
+    assert world.op(again, "profile")["active_sessions"] == 0  # no second session
+
+
+def test_auth_replay_needs_the_same_password(world: World) -> None:
+    first = world.auth("new_buyer", "ann", req_id="r1")
+    other = world.auth("new_buyer", "ann", "someone else", req_id="r1")
+    assert error(other) == "BAD_REQUEST"
+    assert "token" not in other and first["token"] not in str(other)
+
+
+def test_login_retry_returns_the_same_token(world: World) -> None:
+    world.register("buyer", "ann")
+    first = world.auth("buyer", "ann", req_id="l1")
+    again = world.auth("buyer", "ann", req_id="l1")
+    assert again["token"] == first["token"] and again["wsess_uid"] == first["wsess_uid"]
+    assert error(world.auth("buyer", "ann", "wrong password", req_id="l1")) == "BAD_REQUEST"
+    assert world.op(first, "profile")["active_sessions"] == 1  # the register session only
+
+
+def test_failed_login_is_replayed_without_counting_again(world: World) -> None:
+    world.register("buyer", "ann")
+    first = world.auth("buyer", "ann", "wrong password", req_id="l1")
+    assert error(first) == "INVALID_CREDENTIALS"
+    for _ in range(12):
+        assert world.auth("buyer", "ann", "wrong password", req_id="l1") == first
+    assert world.auth("buyer", "ann")["ok"]
+
+
+def test_auth_req_id_under_another_kind_is_bad_request(world: World) -> None:
+    world.auth("new_buyer", "ann", req_id="r1")
+    assert error(world.auth("buyer", "ann", req_id="r1")) == "BAD_REQUEST"
+    assert world.auth("new_seller", "ann", req_id="r1")["ok"]  # another user_uid
+
+
+# -- ending sessions, retried ------------------------------------------------------
+
+def test_logout_retry_replays_although_the_session_ended(shop: tuple[World, dict, dict]) -> None:
+    world, ann, _ = shop
+    first = world.op(ann, "logout", req_id="lo")
+    assert first == {"ok": True, "ended": 1}
+    assert world.op(ann, "logout", req_id="lo") == first
+    assert error(world.op(ann, "logout", req_id="lo2")) == "UNAUTHORIZED"
+    assert error(world.op(ann, "profile")) == "UNAUTHORIZED"
+
+
+def test_logout_all_retry_replays(shop: tuple[World, dict, dict]) -> None:
+    world, ann, _ = shop
+    world.login("buyer", "ann")
+    first = world.op(ann, "logout_all", req_id="la")
+    assert first == {"ok": True, "ended": 2}
+    assert world.op(ann, "logout_all", req_id="la") == first
+
+
+def test_delete_user_retry_replays(shop: tuple[World, dict, dict]) -> None:
+    world, ann, _ = shop
+    world.deposit(ann, 100, 5)
+    first = world.op(ann, "delete_user", password=PASSWORD, req_id="du")
+    assert first == {"ok": True, "user_uid": "buyer_ann", "change": [100, 5]}
+    assert world.op(ann, "delete_user", password=PASSWORD, req_id="du") == first
+    assert error(world.op(ann, "delete_user", password=PASSWORD, req_id="du2")) \
+        == "UNAUTHORIZED"
+
+
+def test_replayed_reply_never_carries_a_fresh_effect_after_logout(
+        shop: tuple[World, dict, dict]) -> None:
+    world, ann, _ = shop
+    first = world.op(ann, "deposit", amount=20, req_id="d1")
+    world.op(ann, "logout")
+    # the ended session cannot deposit, with or without a known req_id
+    assert error(world.op(ann, "deposit", amount=20, req_id="d2")) == "UNAUTHORIZED"
+    assert first["ok"]
+    world.op(ann, "deposit", amount=20, req_id="d1")  # replay or UNAUTHORIZED: both apply nothing
+    assert world.balance("buyer_ann") == 20

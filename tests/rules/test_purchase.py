@@ -1,0 +1,181 @@
+"""Buying: the saga's outcome, error precedence (SPEC.md section 4), all or nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from rules_world import World, error
+from vending import Charge, Reserved, parse_request
+
+
+def state(world: World) -> tuple[Any, Any, list[str]]:
+    return world.acc.totals(), world.stock.totals(), world.stock.reservations()
+
+
+def test_buy_spends_and_returns_change(shop: tuple[World, dict, dict]) -> None:
+    world, ann, sam = shop
+    uid = world.create(sam, name="cola", cost=35, amount=3)
+    world.deposit(ann, 100, 50)
+    assert world.op(ann, "buy", product_uid=uid, amount=3) == {
+        "ok": True, "product_uid": uid, "product_name": "cola", "amount": 3, "spent": 105,
+        "change": [20, 20, 5], "deposit": 0}
+    assert world.acc.totals()["buyer_ann"] == {"deposited": 150, "deposit": 0, "spent": 105,
+                                                "returned": 45}
+    assert world.stock.totals()[uid] == {"added": 3, "amount": 0, "sold": 3}
+    assert world.op(ann, "profile")["deposit"] == 0
+    assert world.stock.reservations() == []
+
+
+def test_exact_deposit_gives_no_change(shop: tuple[World, dict, dict]) -> None:
+    world, ann, sam = shop
+    uid = world.create(sam, cost=50, amount=2)
+    world.deposit(ann, 100)
+    reply = world.op(ann, "buy", product_uid=uid, amount=2)
+    assert reply["spent"] == 100 and reply["change"] == [] and reply["deposit"] == 0
+
+
+# -- precedence ------------------------------------------------------------------------
+
+def test_unauthorized_beats_product_not_found(shop: tuple[World, dict, dict]) -> None:
+    world, ann, _ = shop
+    bad = {**ann, "token": "not-the-token"}
+    assert error(world.op(bad, "buy", product_uid="p404", amount=1)) == "UNAUTHORIZED"
+    assert error(world.op(ann, "buy", product_uid="p404", amount=1, token="")) == "UNAUTHORIZED"
+    world.op(ann, "logout")
+    assert error(world.op(ann, "buy", product_uid="p404", amount=1)) == "UNAUTHORIZED"
+
+
+def test_bad_request_beats_unauthorized(shop: tuple[World, dict, dict]) -> None:
+    world, ann, _ = shop
+    assert error(world.op(ann, "buy", product_uid="p404", amount=0, token="")) == "BAD_REQUEST"
+
+
+def test_seller_buying_is_buyers_only_even_for_a_missing_product(
+        shop: tuple[World, dict, dict]) -> None:
+    world, _, sam = shop
+    uid = world.create(sam, amount=1)
+    assert error(world.op(sam, "buy", product_uid="p404", amount=1)) == "BUYERS_ONLY"
+    assert error(world.op(sam, "buy", product_uid=uid, amount=5)) == "BUYERS_ONLY"
+    assert error(world.op(sam, "buy", product_uid=uid, amount=1)) == "BUYERS_ONLY"
+    assert world.units(uid) == 1 and world.stock.reservations() == []
+
+
+def test_missing_product_beats_stock_and_deposit(shop: tuple[World, dict, dict]) -> None:
+    world, ann, _ = shop
+    assert error(world.op(ann, "buy", product_uid="p404", amount=1_000_000)) \
+        == "PRODUCT_NOT_FOUND"
+
+
+def test_insufficient_stock_beats_insufficient_deposit(shop: tuple[World, dict, dict]) -> None:
+    world, ann, sam = shop
+    uid = world.create(sam, cost=100, amount=2)
+    assert error(world.op(ann, "buy", product_uid=uid, amount=3)) == "INSUFFICIENT_STOCK"
+    assert error(world.op(ann, "buy", product_uid=uid, amount=2)) == "INSUFFICIENT_DEPOSIT"
+
+
+# -- all or nothing -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("case,code", [
+    ("stock", "INSUFFICIENT_STOCK"), ("deposit", "INSUFFICIENT_DEPOSIT"),
+    ("missing", "PRODUCT_NOT_FOUND"), ("seller", "BUYERS_ONLY"), ("token", "UNAUTHORIZED"),
+    ("deleted", "PRODUCT_NOT_FOUND"), ("sold_out", "INSUFFICIENT_STOCK"),
+])
+def test_failed_buy_changes_nothing(shop: tuple[World, dict, dict], case: str,
+                                    code: str) -> None:
+    world, ann, sam = shop
+    uid = world.create(sam, cost=35, amount=4)
+    other = world.create(sam, cost=5, amount=1)
+    world.deposit(ann, 100, 20)
+    cred, units, target = ann, 1, uid
+    if case == "stock":
+        units = 5
+    elif case == "deposit":
+        units = 4
+    elif case == "missing":
+        target = "p404"
+    elif case == "seller":
+        cred = sam
+    elif case == "token":
+        cred = {**ann, "wsess_uid": sam["wsess_uid"]}
+    elif case == "deleted":
+        world.op(sam, "delete_product", product_uid=uid)
+    elif case == "sold_out":
+        world.op(sam, "sell", product_uid=uid, amount=-4)
+    before = state(world)
+    assert error(world.op(cred, "buy", product_uid=target, amount=units)) == code
+    assert state(world) == before
+    assert world.balance("buyer_ann") == 120
+    # the failed attempt held nothing back: everything can still be bought
+    assert world.op(ann, "buy", product_uid=other, amount=1)["ok"]
+
+
+def test_units_held_by_a_failed_charge_come_back(shop: tuple[World, dict, dict]) -> None:
+    world, ann, sam = shop
+    uid = world.create(sam, cost=35, amount=2)
+    assert error(world.op(ann, "buy", product_uid=uid, amount=2)) == "INSUFFICIENT_DEPOSIT"
+    assert world.units(uid) == 2
+    world.deposit(ann, 50, 20)
+    assert world.op(ann, "buy", product_uid=uid, amount=2)["ok"]
+    assert world.units(uid) == 0
+
+
+def test_purchase_id_delivered_twice_charges_once(shop: tuple[World, dict, dict]) -> None:
+    world, ann, sam = shop
+    uid = world.create(sam, cost=35, amount=5)
+    world.deposit(ann, 100)
+    req = parse_request({"op": "buy", "product_uid": uid, "amount": 1, **ann})
+    charge = Charge("P1", req, "cola", 35)
+    with world.stock.db.transaction():
+        assert world.stock.reserve("P1", req) == Reserved("cola", 35)
+    with world.acc.db.transaction():
+        first = world.acc.charge(charge)
+    world.deposit(ann, 100)
+    with world.acc.db.transaction():
+        assert world.acc.charge(charge) == first
+    assert first[1] is True
+    with world.stock.db.transaction():
+        world.stock.settle("P1", True)
+        world.stock.settle("P1", True)
+    assert world.acc.totals()["buyer_ann"]["spent"] == 35
+    assert world.stock.totals()[uid] == {"added": 5, "amount": 4, "sold": 1}
+
+
+# -- recovery: resolve ------------------------------------------------------------------
+
+def test_resolve_true_for_a_charged_purchase(shop: tuple[World, dict, dict]) -> None:
+    world, ann, sam = shop
+    uid = world.create(sam, cost=35, amount=5)
+    world.deposit(ann, 50)
+    world.call({"op": "buy", "product_uid": uid, "amount": 1, **ann}, purchase_id="P1")
+    with world.acc.db.transaction():
+        assert world.acc.resolve("P1") is True
+        assert world.acc.resolve("P1") is True
+
+
+def test_resolve_fences_an_uncharged_purchase(shop: tuple[World, dict, dict]) -> None:
+    world, ann, sam = shop
+    uid = world.create(sam, cost=35, amount=5)
+    world.deposit(ann, 50)
+    req = parse_request({"op": "buy", "product_uid": uid, "amount": 1, "req_id": "b1", **ann})
+    with world.stock.db.transaction():
+        world.stock.reserve("P1", req)
+    # the gatekeeper never saw step 2; recovery asks, and fences the id off
+    with world.acc.db.transaction():
+        assert world.acc.resolve("P1") is False
+    with world.stock.db.transaction():
+        world.stock.settle("P1", False)
+    # a late step 2 for the fenced id is refused and debits nothing
+    with world.acc.db.transaction():
+        reply, committed = world.acc.charge(Charge("P1", req, "cola", 35))
+    assert error(reply) == "UNAVAILABLE" and committed is False
+    assert world.acc.totals()["buyer_ann"] == {"deposited": 50, "deposit": 50, "spent": 0,
+                                                "returned": 0}
+    with world.acc.db.transaction():
+        assert world.acc.resolve("P1") is False
+    assert world.units(uid) == 5
+    # UNAVAILABLE is not final: a retry with the same req_id is tried afresh
+    retry = world.call(req.to_dict(), purchase_id="P2")
+    assert retry["ok"] and retry["spent"] == 35
+    assert world.units(uid) == 4

@@ -1,0 +1,236 @@
+"""Stock: products, sellers' changes, reservations held by purchases in flight."""
+
+from __future__ import annotations
+
+import pytest
+
+from rules_world import World, error
+from vending import Authorized, Database, Reserved, Stock, STOCK_SCHEMA, parse_request
+
+CRED = {"wsess_uid": "s_x", "token": "t"}
+
+
+def buy_request(uid: str, amount: int) -> object:
+    return parse_request({"op": "buy", "product_uid": uid, "amount": amount, **CRED})
+
+
+def test_create_update_delete(shop: tuple[World, dict, dict]) -> None:
+    world, _, sam = shop
+    created = world.op(sam, "sell", product_name="cola", cost=35, amount=3)
+    product = created["product"]
+    uid = product["product_uid"]
+    assert product == {"product_uid": uid, "seller_uid": "seller_sam", "product_name": "cola",
+                       "cost": 35, "amount": 3}
+    assert world.stock.product(uid) == {"ok": True, "product": product}
+    updated = world.op(sam, "sell", product_uid=uid, product_name="cola zero", cost=40,
+                       amount=2)["product"]
+    assert updated == {**product, "product_name": "cola zero", "cost": 40, "amount": 5}
+    assert world.op(sam, "sell", product_uid=uid, amount=-5)["product"]["amount"] == 0
+    assert world.op(sam, "sell", product_uid=uid, cost=45)["product"] == {
+        **updated, "cost": 45, "amount": 0}
+    assert world.op(sam, "delete_product", product_uid=uid) == {"ok": True, "product_uid": uid}
+    assert error(world.stock.product(uid)) == "PRODUCT_NOT_FOUND"
+    assert world.stock.products() == {"ok": True, "products": []}
+
+
+def test_create_with_zero_units(shop: tuple[World, dict, dict]) -> None:
+    world, _, sam = shop
+    uid = world.create(sam, amount=0)
+    assert world.units(uid) == 0
+
+
+def test_product_uids_are_never_reused(shop: tuple[World, dict, dict]) -> None:
+    world, _, sam = shop
+    first = world.create(sam)
+    world.op(sam, "delete_product", product_uid=first)
+    second = world.create(sam)
+    assert second != first
+    assert error(world.stock.product(first)) == "PRODUCT_NOT_FOUND"
+
+
+@pytest.mark.parametrize("cost", [0, -5, 7, 101, 100_005, 1_000_000])
+def test_wrong_cost(shop: tuple[World, dict, dict], cost: int) -> None:
+    world, _, sam = shop
+    assert error(world.op(sam, "sell", product_name="x", cost=cost, amount=1)) == "WRONG_COST"
+    uid = world.create(sam, cost=35)
+    assert error(world.op(sam, "sell", product_uid=uid, cost=cost)) == "WRONG_COST"
+    assert world.stock.product(uid)["product"]["cost"] == 35
+    assert len(world.stock.products()["products"]) == 1
+
+
+@pytest.mark.parametrize("cost", [5, 100_000])
+def test_cost_bounds_accepted(shop: tuple[World, dict, dict], cost: int) -> None:
+    world, _, sam = shop
+    assert world.op(sam, "sell", product_name="x", cost=cost, amount=1)["product"]["cost"] == cost
+
+
+def test_not_owner(shop: tuple[World, dict, dict]) -> None:
+    world, _, sam = shop
+    uid = world.create(sam, amount=4)
+    tom = world.register("seller", "tom")
+    assert error(world.op(tom, "sell", product_uid=uid, amount=1)) == "NOT_OWNER"
+    assert error(world.op(tom, "sell", product_uid=uid, cost=7)) == "NOT_OWNER"  # before cost
+    assert error(world.op(tom, "delete_product", product_uid=uid)) == "NOT_OWNER"
+    assert world.units(uid) == 4
+
+
+def test_product_not_found(shop: tuple[World, dict, dict]) -> None:
+    world, _, sam = shop
+    assert error(world.op(sam, "sell", product_uid="p404", amount=1)) == "PRODUCT_NOT_FOUND"
+    assert error(world.op(sam, "sell", product_uid="p404", cost=7)) == "PRODUCT_NOT_FOUND"
+    assert error(world.op(sam, "delete_product", product_uid="p404")) == "PRODUCT_NOT_FOUND"
+    assert error(world.stock.product("p404")) == "PRODUCT_NOT_FOUND"
+
+
+def test_buyers_cannot_sell(shop: tuple[World, dict, dict]) -> None:
+    world, ann, sam = shop
+    uid = world.create(sam)
+    assert error(world.op(ann, "sell", product_name="x", cost=7, amount=1)) == "SELLERS_ONLY"
+    assert error(world.op(ann, "sell", product_uid="p404", amount=1)) == "SELLERS_ONLY"
+    assert error(world.op(ann, "delete_product", product_uid=uid)) == "SELLERS_ONLY"
+    assert error(world.op({**ann, "token": "bad"}, "sell", product_uid="p404", amount=1)) \
+        == "UNAUTHORIZED"
+
+
+def test_taking_out_more_than_held_is_insufficient_stock(shop: tuple[World, dict, dict]) -> None:
+    world, _, sam = shop
+    uid = world.create(sam, amount=3)
+    assert error(world.op(sam, "sell", product_uid=uid, amount=-4)) == "INSUFFICIENT_STOCK"
+    assert error(world.op(sam, "sell", product_uid=uid, cost=7, amount=-4)) == "WRONG_COST"
+    assert world.units(uid) == 3
+    assert world.op(sam, "sell", product_uid=uid, amount=-3)["product"]["amount"] == 0
+
+
+def test_stock_never_above_a_million(shop: tuple[World, dict, dict]) -> None:
+    world, _, sam = shop
+    uid = world.create(sam, amount=1_000_000)
+    assert error(world.op(sam, "sell", product_uid=uid, amount=1)) == "BAD_REQUEST"
+    assert world.units(uid) == 1_000_000
+
+
+def test_products_ordered_and_filtered(shop: tuple[World, dict, dict]) -> None:
+    world, _, sam = shop
+    tom = world.register("seller", "tom")
+    uids = [world.create(cred, name=f"n{i}") for i, cred in enumerate([tom, sam] * 6)]
+    listed = world.stock.products()["products"]
+    assert [p["product_uid"] for p in listed] == sorted(uids)
+    assert len(listed) == 12
+    sams = world.stock.products("seller_sam")["products"]
+    assert [p["product_uid"] for p in sams] == sorted(uids[1::2])
+    assert {p["seller_uid"] for p in sams} == {"seller_sam"}
+    assert world.stock.products("seller_nobody") == {"ok": True, "products": []}
+    assert world.call({"op": "products", "seller_uid": "seller_tom"})["products"] == \
+        world.stock.products("seller_tom")["products"]
+
+
+def test_purge_seller_removes_only_that_sellers_products(
+        shop: tuple[World, dict, dict]) -> None:
+    world, _, sam = shop
+    tom = world.register("seller", "tom")
+    keep = world.create(tom)
+    world.create(sam)
+    world.create(sam)
+    outcome = world.session_outcome(sam, "delete_user", password="correct horse")
+    assert outcome.purge is not None
+    with world.stock.db.transaction():
+        assert world.stock.purge_seller(outcome.purge[0]) == 2
+    assert [p["product_uid"] for p in world.stock.products()["products"]] == [keep]
+    with world.stock.db.transaction():
+        assert world.stock.purge_seller(outcome.purge[0]) == 0
+
+
+# -- reservations ------------------------------------------------------------------
+
+@pytest.fixture
+def stock() -> tuple[Stock, str]:
+    s = Stock(Database(None, STOCK_SCHEMA), clock=lambda: 1000.0)
+    req = parse_request({"op": "sell", "product_name": "cola", "cost": 35, "amount": 5, **CRED})
+    with s.db.transaction():
+        uid = s.sell(req, Authorized(1, "seller_sam"))["product"]["product_uid"]
+    return s, uid
+
+
+def units(s: Stock, uid: str) -> int:
+    return int(s.product(uid)["product"]["amount"])
+
+
+def test_reservation_holds_units_until_settled(stock: tuple[Stock, str]) -> None:
+    s, uid = stock
+    with s.db.transaction():
+        assert s.reserve("P1", buy_request(uid, 3)) == Reserved("cola", 35)
+    assert units(s, uid) == 2
+    assert s.products()["products"][0]["amount"] == 2
+    with s.db.transaction():
+        assert error(s.reserve("P2", buy_request(uid, 3))) == "INSUFFICIENT_STOCK"
+        s.settle("P1", False)
+    assert units(s, uid) == 5
+    assert s.totals()[uid] == {"added": 5, "amount": 5, "sold": 0}
+    assert s.reservations() == []
+
+
+def test_committed_settle_sells(stock: tuple[Stock, str]) -> None:
+    s, uid = stock
+    with s.db.transaction():
+        s.reserve("P1", buy_request(uid, 2))
+        s.settle("P1", True)
+    assert units(s, uid) == 3
+    assert s.totals()[uid] == {"added": 5, "amount": 3, "sold": 2}
+
+
+@pytest.mark.parametrize("first,second", [(True, True), (False, False), (True, False),
+                                          (False, True)])
+def test_settle_twice_is_harmless(stock: tuple[Stock, str], first: bool, second: bool) -> None:
+    s, uid = stock
+    with s.db.transaction():
+        s.reserve("P1", buy_request(uid, 2))
+        s.settle("P1", first)
+        s.settle("P1", second)
+        s.settle("never-reserved", True)
+    assert units(s, uid) == (3 if first else 5)
+    assert s.totals()[uid]["sold"] == (2 if first else 0)
+
+
+def test_reserve_delivered_twice_holds_once(stock: tuple[Stock, str]) -> None:
+    s, uid = stock
+    with s.db.transaction():
+        s.reserve("P1", buy_request(uid, 2))
+        assert s.reserve("P1", buy_request(uid, 2)) == Reserved("cola", 35)
+    assert units(s, uid) == 3
+    assert s.reservations() == ["P1"]
+
+
+def test_reserve_errors(stock: tuple[Stock, str]) -> None:
+    s, uid = stock
+    with s.db.transaction():
+        assert error(s.reserve("P1", buy_request("p404", 1))) == "PRODUCT_NOT_FOUND"
+        assert error(s.reserve("P2", buy_request(uid, 6))) == "INSUFFICIENT_STOCK"
+        assert isinstance(s.reserve("P3", buy_request(uid, 5)), Reserved)
+    assert units(s, uid) == 0
+    assert s.reservations() == ["P3"]
+
+
+def test_held_units_cannot_be_taken_out(stock: tuple[Stock, str]) -> None:
+    s, uid = stock
+    who = Authorized(1, "seller_sam")
+    take = parse_request({"op": "sell", "product_uid": uid, "amount": -3, **CRED})
+    with s.db.transaction():
+        s.reserve("P1", buy_request(uid, 3))
+        assert error(s.sell(take, who)) == "INSUFFICIENT_STOCK"
+        take2 = parse_request({"op": "sell", "product_uid": uid, "amount": -2, **CRED})
+        assert s.sell(take2, who)["product"]["amount"] == 0
+        s.settle("P1", True)
+    assert s.totals()[uid] == {"added": 3, "amount": 0, "sold": 3}
+
+
+def test_reservations_survive_a_restart_of_the_object(stock: tuple[Stock, str]) -> None:
+    s, uid = stock
+    with s.db.transaction():
+        s.reserve("P1", buy_request(uid, 4))
+    again = Stock(s.db, clock=lambda: 2000.0)
+    assert units(again, uid) == 1
+    assert again.reservations(older_than=500) == ["P1"]
+    assert again.reservations(older_than=5000) == []
+    with again.db.transaction():
+        assert error(again.reserve("P2", buy_request(uid, 2))) == "INSUFFICIENT_STOCK"
+        again.settle("P1", False)
+    assert units(again, uid) == 5

@@ -1,0 +1,9 @@
+"""msgpack over ZeroMQ: the codec, the fifos, the front door and the client.
+
+Knows the vending rules' request format but nothing of actors.
+"""
+
+from .client import DEFAULT_ENDPOINT, Client, Product
+from .codec import DecodeError, decode, encode
+
+__all__ = ["DEFAULT_ENDPOINT", "Client", "DecodeError", "Product", "decode", "encode"]

@@ -1,0 +1,47 @@
+"""msgpack in and out, with limits: hostile bytes raise `DecodeError` and nothing else."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgpack
+
+from vending.limits import MAX_REQUEST_BYTES
+
+__all__ = ["DecodeError", "decode", "decode_map", "encode"]
+
+
+class DecodeError(ValueError):
+    """The bytes are not one msgpack map with string keys within our limits."""
+
+
+def _no_ext(code: int, data: bytes) -> Any:
+    raise DecodeError("msgpack ext types are not accepted")
+
+
+def encode(message: dict[str, Any]) -> bytes:
+    return msgpack.packb(message, use_bin_type=True)  # type: ignore[no-any-return]
+
+
+def decode(data: bytes, max_bytes: int = MAX_REQUEST_BYTES) -> Any:
+    """Decode one msgpack value, refusing anything larger than `max_bytes`."""
+    if len(data) > max_bytes:
+        raise DecodeError(f"frame of {len(data)} bytes is over the {max_bytes} byte limit")
+    try:
+        # Every length is bounded by the frame size already; the explicit
+        # limits keep a small frame from claiming huge containers.
+        return msgpack.unpackb(
+            data, raw=False, strict_map_key=True, ext_hook=_no_ext, use_list=True,
+            max_str_len=max_bytes, max_bin_len=max_bytes, max_array_len=4096,
+            max_map_len=256, max_ext_len=0)
+    except DecodeError:
+        raise
+    except Exception as exc:  # msgpack raises many types for bad input: fold them into one
+        raise DecodeError(f"not valid msgpack: {type(exc).__name__}") from None
+
+
+def decode_map(data: bytes, max_bytes: int = MAX_REQUEST_BYTES) -> dict[str, Any]:
+    value = decode(data, max_bytes)
+    if not isinstance(value, dict):
+        raise DecodeError("request must be a msgpack map")
+    return value

@@ -1,0 +1,158 @@
+"""The seed's fifos as ZeroMQ PUSH/PULL sockets carrying msgpack maps.
+
+A `FifoReader` is a thread that owns the PULL end(s): it binds, drains what
+has arrived into a batch and hands the batch on (to an actor, with `tell`).
+`Pushers` is the sending side, owned by whichever thread created it.
+Sockets never cross threads (ZeroMQ Guide, ch. 2).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import zmq
+
+from .codec import DecodeError, decode, encode
+
+__all__ = ["Backpressure", "FifoReader", "Pushers", "FIFO_HWM", "MAX_FIFO_BYTES"]
+
+log = logging.getLogger(__name__)
+
+#: Messages queued per fifo before senders are refused (turned into UNAVAILABLE).
+FIFO_HWM = 10_000
+#: Internal messages carry at most one checked request plus a little framing.
+MAX_FIFO_BYTES = 256 * 1024
+_POLL_MS = 100
+
+
+class Backpressure(Exception):
+    """The fifo is full (or its reader gone): refuse the work rather than queue it."""
+
+
+class Pushers:
+    """PUSH sockets by endpoint, connected on first use. One thread only."""
+
+    def __init__(self, ctx: zmq.Context[Any], hwm: int = FIFO_HWM) -> None:
+        self._ctx = ctx
+        self._hwm = hwm
+        self._sockets: dict[str, zmq.Socket[Any]] = {}
+
+    def send(self, endpoint: str, message: dict[str, Any]) -> None:
+        sock = self._sockets.get(endpoint)
+        if sock is None:
+            sock = self._ctx.socket(zmq.PUSH)
+            sock.setsockopt(zmq.SNDHWM, self._hwm)
+            sock.setsockopt(zmq.LINGER, 1000)
+            sock.connect(endpoint)
+            self._sockets[endpoint] = sock
+        try:
+            sock.send(encode(message), zmq.NOBLOCK)
+        except zmq.Again:
+            raise Backpressure(f"{endpoint} is full") from None
+
+    def close(self) -> None:
+        for sock in self._sockets.values():
+            sock.close()
+        self._sockets.clear()
+
+
+class FifoReader(threading.Thread):
+    """Binds PULL sockets and delivers decoded batches until stopped.
+
+    `deliver` runs in this thread and must not block (it should `tell`).
+    """
+
+    def __init__(self, ctx: zmq.Context[Any], endpoints: list[str],
+                 deliver: Callable[[list[dict[str, Any]]], None], *, name: str,
+                 tick: Callable[[], None] | None = None, tick_every: float = 1.0,
+                 max_batch: int = 512, hwm: int = FIFO_HWM) -> None:
+        super().__init__(name=name)
+        self._ctx = ctx
+        self._endpoints = endpoints
+        self._deliver = deliver
+        self._max_batch = max_batch
+        self._hwm = hwm
+        self._tick = tick
+        self._tick_every = tick_every
+        self._stop_event = threading.Event()
+        self._ready = threading.Event()
+        self._error: Exception | None = None
+
+    def start_bound(self, timeout: float = 5.0) -> None:
+        """Start, and return once bound (or raise the bind error)."""
+        self.start()
+        if not self._ready.wait(timeout):
+            raise TimeoutError(f"{self.name} did not bind in {timeout}s")
+        if self._error is not None:
+            self.join()
+            raise self._error
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        if self.is_alive() and threading.current_thread() is not self:
+            self.join()
+
+    def run(self) -> None:
+        poller = zmq.Poller()
+        sockets: list[zmq.Socket[Any]] = []
+        try:
+            for endpoint in self._endpoints:
+                sock = self._ctx.socket(zmq.PULL)
+                sockets.append(sock)
+                sock.setsockopt(zmq.RCVHWM, self._hwm)
+                sock.setsockopt(zmq.MAXMSGSIZE, MAX_FIFO_BYTES)
+                sock.setsockopt(zmq.LINGER, 0)
+                _bind(sock, endpoint)
+                poller.register(sock, zmq.POLLIN)
+        except zmq.ZMQError as exc:
+            self._error = exc
+            for sock in sockets:
+                sock.close()
+            self._ready.set()
+            return
+        self._ready.set()
+        next_tick = time.monotonic() + self._tick_every
+        try:
+            while not self._stop_event.is_set():
+                ready = poller.poll(_POLL_MS)
+                if self._tick is not None and time.monotonic() >= next_tick:
+                    next_tick = time.monotonic() + self._tick_every
+                    self._tick()
+                if not ready:
+                    continue
+                batch: list[dict[str, Any]] = []
+                for sock in sockets:
+                    while len(batch) < self._max_batch:
+                        try:
+                            data = sock.recv(zmq.NOBLOCK)
+                        except zmq.Again:
+                            break
+                        try:
+                            message = decode(data, MAX_FIFO_BYTES)
+                        except DecodeError as exc:
+                            log.warning("%s: dropped undecodable message: %s", self.name, exc)
+                            continue
+                        if isinstance(message, dict):
+                            batch.append(message)
+                if batch:
+                    self._deliver(batch)
+        finally:
+            for sock in sockets:
+                sock.close()
+
+
+def _bind(sock: zmq.Socket[Any], endpoint: str, patience: float = 2.0) -> None:
+    """Bind, waiting briefly for a predecessor that just closed the endpoint."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            sock.bind(endpoint)
+            return
+        except zmq.ZMQError as exc:
+            if exc.errno != zmq.EADDRINUSE or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)  # the old socket is torn down by zmq's reaper thread

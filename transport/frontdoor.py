@@ -1,0 +1,298 @@
+"""The front door: a ZeroMQ ROUTER serving REQ and DEALER clients.
+
+One thread owns the ROUTER, the status PULL (statuses coming back from the
+gatekeeper and stock handler) and a wake-up pipe through which other threads
+hand it replies. It never blocks on a client: sends are non-blocking and a
+reply to a vanished or stalled client is dropped and counted. Every request
+gets a deadline; one that passes is answered `UNAVAILABLE` here.
+
+It knows nothing of actors: what to do with a checked request is the
+`Dispatcher`'s business, called in this thread.
+"""
+
+from __future__ import annotations
+
+import errno
+import heapq
+import logging
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import zmq
+
+import vending
+from vending.errors import BadRequest, Unavailable, VendingError
+from vending.limits import MAX_REQUEST_BYTES
+from vending.requests import Request, parse_request
+
+from .codec import DecodeError, decode, decode_map, encode
+from .fifo import MAX_FIFO_BYTES
+
+__all__ = ["Dispatcher", "FrontDoor", "FrontDoorStats", "MAX_FRAME_BYTES"]
+
+log = logging.getLogger(__name__)
+
+#: Frames over this are dropped by ZeroMQ itself (ZMQ_MAXMSGSIZE), per SPEC.md.
+MAX_FRAME_BYTES = 1024 * 1024
+_TICK = 0.1
+
+
+class Dispatcher(Protocol):
+    """What the front door calls, always in its own thread."""
+
+    def on_start(self, door: FrontDoor) -> None: ...
+    def on_request(self, ticket: int, request: Request, peer: str | None) -> None: ...
+    def on_status(self, message: dict[str, Any]) -> None: ...
+    def on_expired(self, ticket: int) -> None: ...
+    def on_tick(self, now: float) -> None: ...
+    def on_stop(self) -> None: ...
+
+
+@dataclass
+class FrontDoorStats:
+    received: int = 0
+    replied: int = 0
+    bad_requests: int = 0
+    timed_out: int = 0
+    dropped_replies: int = 0
+    malformed_frames: int = 0
+
+
+@dataclass
+class _Pending:
+    envelope: list[bytes]
+    req_id: str | None
+    deadline: float
+
+
+class FrontDoor(threading.Thread):
+    def __init__(self, ctx: zmq.Context[Any], binds: list[str], status_endpoint: str,
+                 dispatcher: Dispatcher, *, request_timeout: float = 10.0,
+                 hwm: int = 10_000) -> None:
+        super().__init__(name="front-door")
+        self._ctx = ctx
+        self._binds = binds
+        self.status_endpoint = status_endpoint
+        self._dispatcher = dispatcher
+        self.request_timeout = request_timeout
+        self._hwm = hwm
+        self.stats = FrontDoorStats()
+        self._pending: dict[int, _Pending] = {}
+        self._deadlines: list[tuple[float, int]] = []
+        self._next_ticket = 0
+        self._inbox: deque[Callable[[], None]] = deque()
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        self._stop_event = threading.Event()
+        self._draining = False
+        self._ready = threading.Event()
+        self._error: Exception | None = None
+        self._router: zmq.Socket[Any] | None = None
+        self.bound: list[str] = []
+
+    # -- any thread ------------------------------------------------------
+    def call_soon(self, fn: Callable[[], None]) -> None:
+        """Run `fn` in the front-door thread (thread safe)."""
+        self._inbox.append(fn)
+        try:
+            os.write(self._wake_w, b"\0")
+        except BlockingIOError:
+            pass  # the pipe is full of wake-ups already: one is enough
+
+    def post_reply(self, ticket: int, reply: dict[str, Any]) -> None:
+        self.call_soon(lambda: self.reply(ticket, reply))
+
+    def start_bound(self, timeout: float = 5.0) -> None:
+        self.start()
+        if not self._ready.wait(timeout):
+            raise TimeoutError(f"front door did not bind in {timeout}s")
+        if self._error is not None:
+            self.join()
+            raise self._error
+
+    def stop(self, drain: float = 2.0) -> None:
+        """Refuse new requests, wait up to `drain` seconds for in-flight ones, stop."""
+        self.call_soon(lambda: self._begin_drain(drain))
+        if self.is_alive() and threading.current_thread() is not self:
+            self.join()
+        for fd in (self._wake_r, self._wake_w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    # -- front-door thread -------------------------------------------------
+    def reply(self, ticket: int, reply: dict[str, Any]) -> None:
+        pending = self._pending.pop(ticket, None)
+        if pending is None:
+            return  # answered already (timed out)
+        self._send(pending.envelope, pending.req_id, reply)
+
+    def _send(self, envelope: list[bytes], req_id: str | None, reply: dict[str, Any]) -> None:
+        if req_id is not None:
+            reply = {**reply, "req_id": req_id}
+        assert self._router is not None
+        try:
+            self._router.send_multipart([*envelope, encode(reply)], zmq.NOBLOCK)
+            self.stats.replied += 1
+        except zmq.Again:
+            self.stats.dropped_replies += 1  # client not reading: never block for it
+        except zmq.ZMQError as exc:
+            if exc.errno != errno.EHOSTUNREACH:
+                raise
+            self.stats.dropped_replies += 1  # client gone
+
+    def _begin_drain(self, drain: float) -> None:
+        self._draining = True
+        self._drain_until = time.monotonic() + drain
+
+    def run(self) -> None:
+        try:
+            router = self._ctx.socket(zmq.ROUTER)
+            self._router = router
+            router.setsockopt(zmq.ROUTER_MANDATORY, 1)
+            router.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME_BYTES)
+            router.setsockopt(zmq.SNDHWM, self._hwm)
+            router.setsockopt(zmq.RCVHWM, self._hwm)
+            router.setsockopt(zmq.LINGER, 500)
+            status = self._ctx.socket(zmq.PULL)
+            status.setsockopt(zmq.MAXMSGSIZE, MAX_FIFO_BYTES * 64)
+            status.setsockopt(zmq.LINGER, 0)
+        except zmq.ZMQError as exc:
+            self._error = exc
+            self._ready.set()
+            return
+        try:
+            for endpoint in self._binds:
+                router.bind(endpoint)
+                self.bound.append(router.getsockopt(zmq.LAST_ENDPOINT).decode())
+            status.bind(self.status_endpoint)
+            self._dispatcher.on_start(self)
+        except Exception as exc:
+            self._error = exc
+            router.close(0)
+            status.close(0)
+            self._ready.set()
+            return
+        self._ready.set()
+        try:
+            self._loop(router, status)
+        finally:
+            try:
+                self._dispatcher.on_stop()
+            finally:
+                router.close()
+                status.close()
+
+    def _loop(self, router: zmq.Socket[Any], status: zmq.Socket[Any]) -> None:
+        poller = zmq.Poller()
+        poller.register(router, zmq.POLLIN)
+        poller.register(status, zmq.POLLIN)
+        poller.register(self._wake_r, zmq.POLLIN)
+        next_tick = time.monotonic() + _TICK
+        while True:
+            now = time.monotonic()
+            if self._draining and (not self._pending or now >= self._drain_until):
+                for ticket in list(self._pending):
+                    self.reply(ticket, Unavailable("server is shutting down").to_reply())
+                return
+            timeout = max(0.0, min(next_tick, self._deadlines[0][0] if self._deadlines
+                                   else next_tick) - now)
+            events = dict(poller.poll(timeout * 1000))
+            if self._wake_r in events:
+                try:
+                    os.read(self._wake_r, 4096)
+                except BlockingIOError:
+                    pass
+                while self._inbox:
+                    self._inbox.popleft()()
+            if status in events:
+                self._drain_status(status)
+            if router in events:
+                self._drain_clients(router)
+            now = time.monotonic()
+            self._expire(now)
+            if now >= next_tick:
+                next_tick = now + _TICK
+                self._dispatcher.on_tick(now)
+
+    def _drain_status(self, status: zmq.Socket[Any]) -> None:
+        for _ in range(1024):
+            try:
+                data = status.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            try:
+                message = decode(data, MAX_FIFO_BYTES * 64)
+            except DecodeError as exc:
+                log.warning("dropped undecodable status: %s", exc)
+                continue
+            if isinstance(message, dict):
+                self._dispatcher.on_status(message)
+
+    def _drain_clients(self, router: zmq.Socket[Any]) -> None:
+        # Bounded per wake-up so statuses and replies interleave with a flood.
+        for _ in range(256):
+            try:
+                frames = router.recv_multipart(zmq.NOBLOCK, copy=False)
+            except zmq.Again:
+                return
+            self._on_frames(frames)
+
+    def _on_frames(self, frames: list[zmq.Frame]) -> None:
+        self.stats.received += 1
+        parts = [f.bytes for f in frames]
+        try:
+            split = parts.index(b"", 1)
+        except ValueError:
+            self.stats.malformed_frames += 1  # no delimiter: nothing we could reply to
+            return
+        envelope, body = parts[: split + 1], parts[split + 1:]
+        try:
+            if len(body) != 1:
+                raise BadRequest("a request is exactly one frame")
+            if len(body[0]) > MAX_REQUEST_BYTES:
+                raise BadRequest(f"request frame is over {MAX_REQUEST_BYTES} bytes")
+            try:
+                message = decode_map(body[0])
+            except DecodeError as exc:
+                raise BadRequest(str(exc)) from None
+            request = parse_request(message)
+        except VendingError as exc:
+            self.stats.bad_requests += 1
+            req_id = None
+            self._send(envelope, req_id, exc.to_reply())
+            return
+        if self._draining:
+            self._send(envelope, request.req_id, Unavailable("server is shutting down").to_reply())
+            return
+        if request.op == "ping":
+            self._send(envelope, request.req_id, {"ok": True, "version": vending.__version__})
+            return
+        ticket = self._next_ticket = self._next_ticket + 1
+        deadline = time.monotonic() + self.request_timeout
+        self._pending[ticket] = _Pending(envelope, request.req_id, deadline)
+        heapq.heappush(self._deadlines, (deadline, ticket))
+        try:
+            peer = frames[-1].get("Peer-Address")
+        except zmq.ZMQError:
+            peer = None  # inproc has no address
+        try:
+            self._dispatcher.on_request(ticket, request, peer)
+        except VendingError as exc:
+            self.reply(ticket, exc.to_reply())
+
+    def _expire(self, now: float) -> None:
+        while self._deadlines and self._deadlines[0][0] <= now:
+            _, ticket = heapq.heappop(self._deadlines)
+            if ticket in self._pending:
+                self.stats.timed_out += 1
+                self.reply(ticket, Unavailable("the request was not answered in time; "
+                                               "retrying with the same req_id is safe").to_reply())
+                self._dispatcher.on_expired(ticket)

@@ -1,0 +1,409 @@
+"""The gatekeeper's rules: users, sessions (`auths`) and deposits.
+
+Every public method runs inside a transaction opened by its caller, and either
+returns a final reply or a `CryptoJob`: argon2 work to be done off the message
+loop, whose result is then handed to `job.finish` in a later transaction.
+State may change between the two halves, so `finish` checks everything again.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import credentials, limits
+from .coins import COINS, make_change
+from .db import Database
+from .errors import (BadRequest, BuyersOnly, ClientError, DuplicateUsername, InsufficientDeposit,
+                     InvalidCredentials, RateLimited, SellersOnly, Unauthorized, Unavailable,
+                     WrongAmount)
+from .idempotency import SCHEMA as IDEM_SCHEMA
+from .idempotency import IdempotencyStore, Record
+from .requests import AUTH_KINDS, STATE_CHANGING_OPS, Request
+from .sessions import SCHEMA as SESSION_SCHEMA
+from .sessions import Session, SessionPolicy, SessionStore
+from .throttle import LoginThrottle
+
+__all__ = ["SCHEMA", "Accounts", "Authorized", "Charge", "CryptoJob", "Outcome"]
+
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS users(
+  account_id INTEGER PRIMARY KEY AUTOINCREMENT,
+  user_uid TEXT NOT NULL UNIQUE, username TEXT NOT NULL,
+  role TEXT NOT NULL CHECK(role IN ('buyer', 'seller')), pw_hash TEXT NOT NULL,
+  deposit INTEGER NOT NULL DEFAULT 0 CHECK(deposit BETWEEN 0 AND {limits.DEPOSIT_MAX}),
+  deposited INTEGER NOT NULL DEFAULT 0, spent INTEGER NOT NULL DEFAULT 0,
+  returned INTEGER NOT NULL DEFAULT 0, created REAL NOT NULL,
+  -- conservation, checked by SQLite on every write: money in = held + spent + given back
+  CHECK(deposited = deposit + spent + returned));
+CREATE TABLE IF NOT EXISTS purchases(
+  purchase_id TEXT PRIMARY KEY, account_id INTEGER NOT NULL, product_uid TEXT NOT NULL,
+  amount INTEGER NOT NULL, spent INTEGER NOT NULL, change INTEGER NOT NULL,
+  reply TEXT NOT NULL, at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS aborted(purchase_id TEXT PRIMARY KEY, at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS purges(account_id INTEGER PRIMARY KEY, user_uid TEXT NOT NULL);
+{SESSION_SCHEMA}
+{IDEM_SCHEMA}
+"""
+
+_NOTICE = "There is already an active session using your account"
+
+
+@dataclass
+class Outcome:
+    """A final reply, and what else the reply implies for the shell."""
+
+    reply: dict[str, Any]
+    ended: bool = False                 # the requesting session is over
+    purge: tuple[int, str] | None = None  # (account_id, user_uid) whose products must go
+
+
+@dataclass
+class CryptoJob:
+    run: Callable[[], Any]
+    finish: Callable[[Any], Outcome]
+
+
+@dataclass(frozen=True)
+class Authorized:
+    account_id: int
+    user_uid: str
+    replay_only: bool = False  # session ended: only a stored reply may be given
+
+
+@dataclass(frozen=True)
+class Charge:
+    """Step 2 of a purchase: the stock handler has reserved (or failed to)."""
+
+    purchase_id: str
+    request: Request
+    product_name: str = ""
+    cost: int = 0
+    stock_error: dict[str, Any] | None = None
+
+
+@dataclass
+class _User:
+    account_id: int
+    user_uid: str
+    username: str
+    role: str
+    pw_hash: str
+    deposit: int
+
+
+def _ok(**fields: Any) -> dict[str, Any]:
+    return {"ok": True, **fields}
+
+
+@dataclass
+class Accounts:
+    db: Database
+    policy: SessionPolicy = field(default_factory=SessionPolicy)
+    throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    clock: Callable[[], float] = time.time
+    idem_ttl: float = 48 * 3600.0
+
+    def __post_init__(self) -> None:
+        self.sessions = SessionStore(self.db, self.policy)
+        self.idem = IdempotencyStore(self.db)
+
+    # -- lookups ---------------------------------------------------------
+    def _user(self, *, user_uid: str | None = None, account_id: int | None = None) -> _User | None:
+        col, val = ("user_uid", user_uid) if user_uid is not None else ("account_id", account_id)
+        row = self.db.conn.execute(
+            "SELECT account_id, user_uid, username, role, pw_hash, deposit FROM users"
+            f" WHERE {col}=?", (val,)).fetchone()
+        return _User(*row) if row else None
+
+    def _session(self, req: Request) -> Session:
+        sess = self.sessions.find(req.wsess_uid, req.token, self.clock())
+        if sess is None:
+            raise Unauthorized("token is unknown or was not issued with this wsess_uid")
+        return sess
+
+    def _final(self, scope: str, req: Request, run: Callable[[], Outcome],
+               sealed: bytes | None = None) -> Outcome:
+        """Run a rule; keep its reply, error or not, for retries of the same req_id."""
+        try:
+            out = run()
+        except ClientError as exc:
+            out = Outcome(exc.to_reply())
+        if out.reply.get("error") not in ("RATE_LIMITED", "UNAUTHORIZED"):
+            stored = {k: v for k, v in out.reply.items() if k != "token"}
+            self.idem.store(scope, req.req_id, req.fingerprint(), stored, self.clock(), sealed)
+        return out
+
+    # -- auth ------------------------------------------------------------
+    def auth(self, req: Request, wsess_uid: str, peer: str | None) -> Outcome | CryptoJob:
+        role, register = AUTH_KINDS[req.args["token"]]
+        user_uid = f"{role}_{req.args['username']}"
+        scope, password = "u:" + user_uid, req.args["password"]
+        rec = self.idem.lookup(scope, req.req_id, req.fingerprint())
+        if rec is not None:
+            return self._replay_auth(rec, password)
+        if not register and self.throttle.blocked(user_uid, peer, self.clock()):
+            return Outcome(RateLimited("too many failed logins; try again later").to_reply())
+        token = credentials.new_token()
+        stored = self._user(user_uid=user_uid)
+        want_seal = req.req_id is not None
+
+        def run() -> tuple[Any, bytes | None]:
+            sealed = credentials.seal(token.encode(), password) if want_seal else None
+            if register:
+                return credentials.hash_password(password), sealed
+            return credentials.verify_password(stored.pw_hash if stored else None, password), sealed
+
+        def finish(result: tuple[Any, bytes | None]) -> Outcome:
+            work, sealed = result
+            if register:
+                return self._final(scope, req, lambda: self._register(
+                    user_uid, req.args["username"], role, work, token, wsess_uid), sealed)
+            return self._final(scope, req, lambda: self._login(
+                user_uid, stored, bool(work), token, wsess_uid, peer), sealed)
+
+        return CryptoJob(run, finish)
+
+    def _replay_auth(self, rec: Record, password: str) -> CryptoJob:
+        def finish(secret: bytes | None) -> Outcome:
+            if secret is None or rec.reply is None:
+                return Outcome(BadRequest("req_id was already used for a different request")
+                               .to_reply())
+            reply = dict(rec.reply)
+            if reply.get("ok"):
+                reply["token"] = secret.decode()
+            return Outcome(reply)
+        sealed = rec.sealed or b""
+        return CryptoJob(lambda: credentials.open_seal(sealed, password), finish)
+
+    def _register(self, user_uid: str, username: str, role: str, pw_hash: str, token: str,
+                  wsess_uid: str) -> Outcome:
+        if self._user(user_uid=user_uid) is not None:
+            raise DuplicateUsername(f"{user_uid} is already registered")
+        now = self.clock()
+        cur = self.db.conn.execute(
+            "INSERT INTO users(user_uid, username, role, pw_hash, created) VALUES(?,?,?,?,?)",
+            (user_uid, username, role, pw_hash, now))
+        assert cur.lastrowid is not None  # an INSERT always sets it
+        self.sessions.create(wsess_uid, token, cur.lastrowid, user_uid, role, now)
+        return Outcome(_ok(token=token, wsess_uid=wsess_uid, user_uid=user_uid, role=role,
+                           deposit=0))
+
+    def _login(self, user_uid: str, seen: _User | None, verified: bool, token: str,
+               wsess_uid: str, peer: str | None) -> Outcome:
+        now = self.clock()
+        user = self._user(user_uid=user_uid)
+        # The account must still be the one whose hash was checked.
+        if not verified or user is None or seen is None or user.account_id != seen.account_id:
+            self.throttle.failed(user_uid, peer, now)
+            raise InvalidCredentials("unknown account or wrong password")
+        self.throttle.succeeded(user_uid)
+        others = self.sessions.live_count(user.account_id, now)
+        self.sessions.create(wsess_uid, token, user.account_id, user_uid, user.role, now)
+        reply = _ok(token=token, wsess_uid=wsess_uid, user_uid=user_uid, role=user.role,
+                    deposit=user.deposit, active_sessions=min(others, self.policy.per_account - 1))
+        if reply["active_sessions"]:
+            reply["notice"] = _NOTICE
+        return Outcome(reply)
+
+    # -- ops in a session --------------------------------------------------
+    def session_op(self, req: Request) -> Outcome | CryptoJob:
+        """deposit, reset, profile, logout, logout_all, delete_user."""
+        sess = self._session(req)
+        scope = f"a:{sess.account_id}"
+        rec = (self.idem.lookup(scope, req.req_id, req.fingerprint())
+               if req.op in STATE_CHANGING_OPS else None)
+        if rec is not None and rec.reply is not None:
+            ends = req.op in ("logout", "logout_all", "delete_user")
+            return Outcome(rec.reply, ended=ends or not sess.live)
+        if not sess.live:
+            raise Unauthorized("session has ended or expired")
+        user = self._user(account_id=sess.account_id)
+        if user is None:
+            raise Unauthorized("account no longer exists")
+        if req.op == "delete_user":
+            return self._delete_user_job(req, user)
+        if req.op == "profile":
+            return Outcome(_ok(user_uid=user.user_uid, username=user.username, role=user.role,
+                               deposit=user.deposit, active_sessions=self.sessions.live_count(
+                                   user.account_id, self.clock(), excluding=sess.wsess_uid)))
+        rule = {"deposit": self._deposit, "reset": self._reset, "logout": self._logout,
+                "logout_all": self._logout_all}[req.op]
+        return self._final(scope, req, lambda: rule(req, sess, user))
+
+    def _deposit(self, req: Request, sess: Session, user: _User) -> Outcome:
+        if user.role != "buyer":
+            raise BuyersOnly("only buyers can deposit")
+        amount = req.args["amount"]
+        if amount not in COINS:
+            raise WrongAmount(f"amount must be a coin: {', '.join(map(str, sorted(COINS)))}")
+        if user.deposit + amount > limits.DEPOSIT_MAX:
+            raise WrongAmount(f"deposit cannot exceed {limits.DEPOSIT_MAX} cents")
+        self.db.conn.execute("UPDATE users SET deposit=deposit+?, deposited=deposited+?"
+                             " WHERE account_id=?", (amount, amount, user.account_id))
+        return Outcome(_ok(deposit=user.deposit + amount))
+
+    def _reset(self, req: Request, sess: Session, user: _User) -> Outcome:
+        if user.role != "buyer":
+            raise BuyersOnly("only buyers can reset a deposit")
+        self.db.conn.execute("UPDATE users SET deposit=0, returned=returned+? WHERE account_id=?",
+                             (user.deposit, user.account_id))
+        return Outcome(_ok(change=make_change(user.deposit), deposit=0))
+
+    def _logout(self, req: Request, sess: Session, user: _User) -> Outcome:
+        self.sessions.end(sess.wsess_uid, self.clock())
+        return Outcome(_ok(ended=1), ended=True)
+
+    def _logout_all(self, req: Request, sess: Session, user: _User) -> Outcome:
+        count = self.sessions.end_all(user.account_id, self.clock())
+        return Outcome(_ok(ended=count), ended=True)
+
+    def _delete_user_job(self, req: Request, seen: _User) -> CryptoJob:
+        password = req.args["password"]
+
+        def finish(verified: bool) -> Outcome:
+            sess = self._session(req)
+            scope = f"a:{sess.account_id}"
+            rec = self.idem.lookup(scope, req.req_id, req.fingerprint())
+            if rec is not None and rec.reply is not None:
+                return Outcome(rec.reply, ended=True)
+            if not sess.live:
+                raise Unauthorized("session has ended or expired")
+            return self._final(scope, req, lambda: self._delete_user(sess, seen, verified))
+
+        return CryptoJob(lambda: credentials.verify_password(seen.pw_hash, password),
+                         lambda verified: self._catching(lambda: finish(verified)))
+
+    @staticmethod
+    def _catching(run: Callable[[], Outcome]) -> Outcome:
+        try:
+            return run()
+        except ClientError as exc:
+            return Outcome(exc.to_reply())
+
+    def _delete_user(self, sess: Session, seen: _User, verified: bool) -> Outcome:
+        user = self._user(account_id=sess.account_id)
+        if not verified or user is None or user.pw_hash != seen.pw_hash:
+            raise InvalidCredentials("wrong password")
+        now = self.clock()
+        self.db.conn.execute("UPDATE users SET deposit=0, returned=returned+? WHERE account_id=?",
+                             (user.deposit, user.account_id))
+        self.db.conn.execute("DELETE FROM users WHERE account_id=?", (user.account_id,))
+        self.sessions.end_all(user.account_id, now)
+        purge = None
+        if user.role == "seller":
+            self.db.conn.execute("INSERT OR IGNORE INTO purges(account_id, user_uid) VALUES(?,?)",
+                                 (user.account_id, user.user_uid))
+            purge = (user.account_id, user.user_uid)
+        return Outcome(_ok(user_uid=user.user_uid, change=make_change(user.deposit)),
+                       ended=True, purge=purge)
+
+    # -- asked by the stock handler ----------------------------------------
+    def authorize(self, req: Request, role: str) -> Authorized | Outcome:
+        """Validate role for a stock op; claim its req_id for this account."""
+        try:
+            sess = self._session(req)
+            scope = f"a:{sess.account_id}"
+            rec = self.idem.lookup(scope, req.req_id, req.fingerprint())
+        except ClientError as exc:
+            return Outcome(exc.to_reply())
+        if rec is not None and rec.reply is not None:
+            return Outcome(rec.reply)
+        if not sess.live:
+            if rec is not None:
+                return Authorized(sess.account_id, sess.user_uid, replay_only=True)
+            return Outcome(Unauthorized("session has ended or expired").to_reply())
+        if sess.role != role:
+            error = SellersOnly("only sellers can do this") if role == "seller" else BuyersOnly(
+                "only buyers can do this")
+            return self._final(scope, req, lambda: Outcome(error.to_reply()))
+        if rec is None:
+            self.idem.store(scope, req.req_id, req.fingerprint(), None, self.clock())
+        return Authorized(sess.account_id, sess.user_uid)
+
+    def charge(self, c: Charge) -> tuple[dict[str, Any], bool]:
+        """Debit a buyer for a reserved purchase. Returns (reply, committed).
+
+        This commit is the purchase's point of no return: once it is on disk
+        the stock handler must finalise the reservation, even after a crash.
+        """
+        done = self.db.conn.execute("SELECT reply FROM purchases WHERE purchase_id=?",
+                                    (c.purchase_id,)).fetchone()
+        if done is not None:
+
+            return json.loads(done[0]), True
+        if self.db.conn.execute("SELECT 1 FROM aborted WHERE purchase_id=?",
+                                (c.purchase_id,)).fetchone():
+            return Unavailable("purchase was abandoned; retry").to_reply(), False
+        committed: list[bool] = []
+
+        def rule(sess: Session, user: _User) -> Outcome:
+            if user.role != "buyer":
+                raise BuyersOnly("only buyers can buy")
+            if c.stock_error is not None:
+                return Outcome(c.stock_error)
+            total = c.cost * c.request.args["amount"]
+            if user.deposit < total:
+                raise InsufficientDeposit(f"deposit {user.deposit} is less than cost {total}")
+            rest = user.deposit - total
+            reply = _ok(product_uid=c.request.args["product_uid"], product_name=c.product_name,
+                        amount=c.request.args["amount"], spent=total, change=make_change(rest),
+                        deposit=0)
+
+            self.db.conn.execute("UPDATE users SET deposit=0, spent=spent+?, returned=returned+?"
+                                 " WHERE account_id=?", (total, rest, user.account_id))
+            self.db.conn.execute(
+                "INSERT INTO purchases VALUES(?,?,?,?,?,?,?,?)",
+                (c.purchase_id, user.account_id, c.request.args["product_uid"],
+                 c.request.args["amount"], total, rest, json.dumps(reply), self.clock()))
+            committed.append(True)
+            return Outcome(reply)
+
+        try:
+            sess = self._session(c.request)
+            scope = f"a:{sess.account_id}"
+            rec = self.idem.lookup(scope, c.request.req_id, c.request.fingerprint())
+            if rec is not None and rec.reply is not None:
+                return rec.reply, False
+            if not sess.live:
+                raise Unauthorized("session has ended or expired")
+            user = self._user(account_id=sess.account_id)
+            if user is None:
+                raise Unauthorized("account no longer exists")
+        except ClientError as exc:
+            return exc.to_reply(), False
+        out = self._final(scope, c.request, lambda: rule(sess, user))
+        return out.reply, bool(committed)
+
+    def resolve(self, purchase_id: str) -> bool:
+        """Recovery: was this purchase charged? If not, fence it off for good."""
+        if self.db.conn.execute("SELECT 1 FROM purchases WHERE purchase_id=?",
+                                (purchase_id,)).fetchone():
+            return True
+        self.db.conn.execute("INSERT OR IGNORE INTO aborted VALUES(?,?)", (purchase_id, self.clock()))
+        return False
+
+    # -- upkeep ------------------------------------------------------------
+    def pending_purges(self) -> list[tuple[int, str]]:
+        return [(int(a), str(u)) for a, u in
+                self.db.conn.execute("SELECT account_id, user_uid FROM purges")]
+
+    def purge_done(self, account_id: int) -> None:
+        self.db.conn.execute("DELETE FROM purges WHERE account_id=?", (account_id,))
+
+    def housekeeping(self) -> None:
+        now = self.clock()
+        self.sessions.expire(now)
+        self.idem.expire(now - self.idem_ttl)
+        for table in ("purchases", "aborted"):
+            self.db.conn.execute(f"DELETE FROM {table} WHERE at < ?", (now - self.idem_ttl,))
+
+    def totals(self) -> dict[str, dict[str, int]]:
+        """Per buyer: deposited, deposit, spent, returned (for conservation checks)."""
+        rows = self.db.conn.execute(
+            "SELECT user_uid, deposited, deposit, spent, returned FROM users WHERE role='buyer'")
+        return {r[0]: {"deposited": r[1], "deposit": r[2], "spent": r[3], "returned": r[4]}
+                for r in rows}

@@ -1,0 +1,194 @@
+"""Checking requests: any decoded map in, a typed `Request` or an error out.
+
+Every field of every op is checked for type and bounds here, before any actor
+sees it, so the rules further in can trust what they are given. Value rules
+that have their own code (a coin that is not a coin, a cost that is not a
+multiple of 5) are left to the rules, because SPEC.md orders those codes after
+`UNAUTHORIZED` and the role checks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import limits
+from .errors import BadRequest, Unauthorized
+
+__all__ = ["AUTH_KINDS", "OPS", "SESSION_OPS", "STATE_CHANGING_OPS", "Request", "parse_request"]
+
+AUTH_KINDS = {"new_buyer": ("buyer", True), "new_seller": ("seller", True),
+              "buyer": ("buyer", False), "seller": ("seller", False)}
+
+Check = Callable[[str, Any], Any]
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _int(lo: int | None = None, hi: int | None = None) -> Check:
+    def check(name: str, value: Any) -> int:
+        if not _is_int(value):
+            raise BadRequest(f"{name} must be an integer")
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            raise BadRequest(f"{name} must be between {lo} and {hi}")
+        return int(value)
+    return check
+
+
+def _any_int(name: str, value: Any) -> int:
+    """An integer whose value is judged by a rule with its own error code."""
+    if not _is_int(value):
+        raise BadRequest(f"{name} must be an integer")
+    return int(value)
+
+
+def _str(lo: int, hi: int) -> Check:
+    def check(name: str, value: Any) -> str:
+        if not isinstance(value, str):
+            raise BadRequest(f"{name} must be a string")
+        if not lo <= len(value) <= hi:
+            raise BadRequest(f"{name} must be {lo} to {hi} characters")
+        return value
+    return check
+
+
+def _username(name: str, value: Any) -> str:
+    if not isinstance(value, str) or not limits.USERNAME_RE.fullmatch(value):
+        raise BadRequest(f"{name} must be 1-64 ASCII letters, digits, '.', '-' or '_'")
+    return value
+
+
+def _auth_kind(name: str, value: Any) -> str:
+    if not isinstance(value, str) or value not in AUTH_KINDS:
+        raise BadRequest(f"{name} must be one of new_buyer, new_seller, buyer, seller")
+    return value
+
+
+_password = _str(limits.PASSWORD_MIN, limits.PASSWORD_MAX)
+_product_uid = _str(1, limits.PRODUCT_UID_MAX)
+
+
+@dataclass(frozen=True)
+class _Schema:
+    required: Mapping[str, Check] = field(default_factory=dict)
+    optional: Mapping[str, Check] = field(default_factory=dict)
+    session: bool = False
+
+
+_SCHEMAS: dict[str, _Schema] = {
+    "ping": _Schema(),
+    "products": _Schema(optional={"seller_uid": _str(1, limits.SELLER_UID_MAX)}),
+    "product": _Schema(required={"product_uid": _product_uid}),
+    "auth": _Schema(required={"token": _auth_kind, "username": _username, "password": _password}),
+    "deposit": _Schema(required={"amount": _any_int}, session=True),
+    "buy": _Schema(required={"product_uid": _product_uid,
+                             "amount": _int(1, limits.UNITS_MAX)}, session=True),
+    "sell": _Schema(optional={"product_uid": _product_uid,
+                              "product_name": _str(1, limits.PRODUCT_NAME_MAX),
+                              "cost": _any_int,
+                              "amount": _int(-limits.UNITS_MAX, limits.UNITS_MAX)},
+                    session=True),
+    "delete_product": _Schema(required={"product_uid": _product_uid}, session=True),
+    "reset": _Schema(session=True),
+    "profile": _Schema(session=True),
+    "logout": _Schema(session=True),
+    "logout_all": _Schema(session=True),
+    "delete_user": _Schema(required={"password": _password}, session=True),
+}
+
+OPS = frozenset(_SCHEMAS)
+SESSION_OPS = frozenset(op for op, s in _SCHEMAS.items() if s.session)
+STATE_CHANGING_OPS = frozenset({"auth", "deposit", "buy", "sell", "delete_product", "reset",
+                                "logout", "logout_all", "delete_user"})
+#: Never part of a fingerprint: secrets, and what may differ between retries
+#: of one request (a retry may come through a fresh session of the account).
+_NOT_FINGERPRINTED = frozenset({"token", "wsess_uid", "password"})
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """A checked request. `args` holds only the fields its op knows."""
+
+    op: str
+    args: Mapping[str, Any]
+    req_id: str | None = None
+
+    @property
+    def wsess_uid(self) -> str:
+        return str(self.args.get("wsess_uid", ""))
+
+    @property
+    def token(self) -> str:
+        return str(self.args.get("token", ""))
+
+    def fingerprint(self) -> str:
+        """Identify "the same request" for idempotent retries (secrets left out)."""
+        body = {k: v for k, v in self.args.items() if k not in _NOT_FINGERPRINTED}
+        if self.op == "auth":
+            body["token"] = self.args["token"]
+        text = json.dumps([self.op, body], sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"op": self.op, **self.args}
+        if self.req_id is not None:
+            out["req_id"] = self.req_id
+        return out
+
+
+def parse_request(message: Any) -> Request:
+    """Check a decoded request map.
+
+    Raises:
+        BadRequest: the message, its op or a field is malformed (names the field).
+        Unauthorized: a session op lacks a usable `wsess_uid` or `token`.
+    """
+    if not isinstance(message, Mapping) or not all(isinstance(k, str) for k in message):
+        raise BadRequest("request must be a map with string keys")
+    op = message.get("op")
+    if not isinstance(op, str):
+        raise BadRequest("op is missing or not a string")
+    schema = _SCHEMAS.get(op)
+    if schema is None:
+        raise BadRequest(f"op {op[:40]!r} is unknown")
+    req_id = message.get("req_id")
+    if req_id is not None:
+        _str(1, limits.REQ_ID_MAX)("req_id", req_id)
+    args: dict[str, Any] = {}
+    for name, check in schema.required.items():
+        if name not in message:
+            raise BadRequest(f"{name} is missing")
+        args[name] = check(name, message[name])
+    for name, check in schema.optional.items():
+        if name in message and message[name] is not None:
+            args[name] = check(name, message[name])
+    if op == "sell":
+        _check_sell_shape(args)
+    if schema.session:
+        for name in ("wsess_uid", "token"):
+            value = message.get(name)
+            if value is not None and not isinstance(value, str):
+                raise BadRequest(f"{name} must be a string")
+        for name in ("wsess_uid", "token"):
+            value = message.get(name)
+            if not value or len(value) > limits.CREDENTIAL_MAX:
+                raise Unauthorized(f"{name} is missing, empty or unknown")
+            args[name] = value
+    return Request(op, args, req_id)
+
+
+def _check_sell_shape(args: Mapping[str, Any]) -> None:
+    if "product_uid" in args:
+        if not {"product_name", "cost", "amount"} & args.keys():
+            raise BadRequest("sell update must name product_name, cost or amount")
+        return
+    for name in ("product_name", "cost", "amount"):
+        if name not in args:
+            raise BadRequest(f"{name} is missing (sell without product_uid creates a product)")
+    if args["amount"] < 0:
+        raise BadRequest("amount must be >= 0 when creating a product")
