@@ -23,14 +23,23 @@ REQ_IDS = st.one_of(st.none(), st.none(), st.sampled_from(["r0", "r1", "r2"]))
 
 deposit_op = st.tuples(st.just("deposit"), st.integers(0, BUYERS - 1),
                        st.sampled_from([*COINS, 100, 100, 7]), REQ_IDS)
-buy_op = st.tuples(st.just("buy"), st.integers(0, BUYERS - 1), st.integers(0, MAX_PRODUCTS),
-                   st.integers(1, 4), REQ_IDS)
+# product index 9 is mostly missing (PRODUCT_NOT_FOUND)
+buy_op = st.tuples(st.just("buy"), st.integers(0, BUYERS - 1), st.sampled_from([0, 0, 1, 2, 9]),
+                   st.sampled_from([1, 1, 2, 3]), REQ_IDS)
 reset_op = st.tuples(st.just("reset"), st.integers(0, BUYERS - 1), REQ_IDS)
 create_op = st.tuples(st.just("create"), st.integers(0, SELLERS - 1),
                       st.sampled_from([5, 35, 50, 100, 125]), st.integers(0, 5), REQ_IDS)
 restock_op = st.tuples(st.just("restock"), st.integers(0, SELLERS - 1),
                        st.integers(0, MAX_PRODUCTS), st.integers(-4, 6).filter(bool), REQ_IDS)
-OPS = st.lists(st.one_of(deposit_op, buy_op, reset_op, create_op, restock_op), max_size=40)
+OPS = st.lists(st.one_of(deposit_op, deposit_op, deposit_op, buy_op, buy_op, reset_op,
+                         create_op, restock_op), min_size=5, max_size=50)
+# products on the shelf before the ops start (created without req_id)
+SHELF = st.lists(st.tuples(st.just("create"), st.integers(0, SELLERS - 1),
+                           st.sampled_from([5, 35, 50, 100]), st.integers(1, 6), st.none()),
+                 min_size=1, max_size=3)
+# coins put in before the ops start
+WALLETS = st.lists(st.tuples(st.just("deposit"), st.integers(0, BUYERS - 1),
+                             st.sampled_from([100, 50, 20]), st.none()), max_size=8)
 
 
 @lru_cache(maxsize=1)
@@ -193,11 +202,13 @@ def check_conservation(world: World, model: Model) -> None:
     assert world.stock.reservations() == []
 
 
-@settings(max_examples=60, deadline=None)
-@given(OPS)
-def test_conservation_and_idempotency(ops: list[tuple[Any, ...]]) -> None:
+@settings(max_examples=200, deadline=None)
+@given(SHELF, WALLETS, OPS)
+def test_conservation_and_idempotency(shelf: list[tuple[Any, ...]],
+                                      wallets: list[tuple[Any, ...]],
+                                      ops: list[tuple[Any, ...]]) -> None:
     world, model = fresh_world(), Model()
-    for op in ops:
+    for op in shelf + wallets + ops:
         run(world, model, op)
         check_conservation(world, model)
 

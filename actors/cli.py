@@ -1,0 +1,98 @@
+"""The `vending` command: `serve` runs the system; the rest are client commands."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+
+import zmq
+
+import vending
+from vending.db import StorageError
+
+from . import clientcmds
+from .config import Config
+from .system import VendingSystem
+
+log = logging.getLogger("vending")
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be > 0")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vending", description="A vending machine backend: actors, fifos, a ZeroMQ "
+        "front door. `vending serve` runs it; the other commands are a client.")
+    parser.add_argument("--version", action="version", version=f"vending {vending.__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    serve = sub.add_parser("serve", help="run the whole system in this process",
+                           description="Run front door, session actors, gatekeeper and stock "
+                           "handler in one process, fifos on inproc://.")
+    serve.add_argument("--bind", action="append", metavar="ENDPOINT",
+                       help="ZeroMQ endpoint for clients (repeatable; default "
+                       "tcp://127.0.0.1:5555)")
+    serve.add_argument("--data-dir", default="./vending-data", metavar="DIR",
+                       help="where the SQLite files live; ':memory:' keeps nothing "
+                       "(default ./vending-data)")
+    serve.add_argument("--session-idle", type=_positive, default=1800.0, metavar="SECONDS",
+                       help="end sessions idle this long (default 1800)")
+    serve.add_argument("--request-timeout", type=_positive, default=10.0, metavar="SECONDS",
+                       help="answer UNAVAILABLE when a request takes longer (default 10)")
+    serve.add_argument("--log-level", default="INFO",
+                       choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    serve.set_defaults(func=serve_command)
+    clientcmds.add_commands(sub)
+    return parser
+
+
+def serve_command(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=args.log_level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = Config(data_dir=args.data_dir, binds=tuple(args.bind or ["tcp://127.0.0.1:5555"]),
+                    session_idle=args.session_idle, request_timeout=args.request_timeout)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        stop.set()
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    system = VendingSystem(config)
+    try:
+        system.start()
+    except StorageError as exc:
+        print(f"vending: error: {exc}", file=sys.stderr)
+        return 1
+    except zmq.ZMQError as exc:
+        print(f"vending: error: cannot bind {', '.join(config.binds)}: {exc.strerror}",
+              file=sys.stderr)
+        return 1
+    try:
+        where = "in memory" if config.in_memory else os.path.abspath(config.data_dir)
+        log.info("ready on %s (data %s, pid %d)", " ".join(system.endpoints), where, os.getpid())
+        stop.wait()
+        log.info("stopping: draining requests in flight")
+    finally:
+        system.stop()
+    log.info("stopped")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,172 @@
+"""Client subcommands of `vending`: the whole buyer and seller story from a shell.
+
+The session (wsess_uid and token) is kept in a file between invocations
+(`--session-file`, default ~/.vending-session.json, mode 0600).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from transport.client import DEFAULT_ENDPOINT, Client
+from vending.errors import VendingError
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--endpoint", default=os.environ.get("VENDING_ENDPOINT", DEFAULT_ENDPOINT),
+                   help="front door endpoint (env VENDING_ENDPOINT; default %(default)s)")
+    p.add_argument("--session-file", type=Path,
+                   default=Path(os.environ.get("VENDING_SESSION",
+                                               Path.home() / ".vending-session.json")),
+                   help="where the session is kept (env VENDING_SESSION)")
+    p.add_argument("--json", action="store_true", help="print the raw reply as JSON")
+    p.add_argument("--timeout", type=float, default=5.0, help="seconds per try (default 5)")
+
+
+def _password(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--password", help="password (else env VENDING_PASSWORD, else prompted)")
+
+
+def add_commands(sub: Any) -> None:
+    def cmd(name: str, help_text: str) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = sub.add_parser(name, help=help_text, description=help_text)
+        _common(p)
+        p.set_defaults(func=run, command=name)
+        return p
+
+    for name, verb in (("register", "create an account and log in"),
+                       ("login", "log in to an account")):
+        p = cmd(name, verb)
+        p.add_argument("username")
+        p.add_argument("--seller", action="store_true", help="the seller account (default buyer)")
+        _password(p)
+    cmd("deposit", "insert a coin (5, 10, 20, 50 or 100 cents)").add_argument("amount", type=int)
+    p = cmd("buy", "buy units of a product with the deposit")
+    p.add_argument("product_uid")
+    p.add_argument("amount", type=int, nargs="?", default=1)
+    p = cmd("sell", "create a product, or update one with --product")
+    p.add_argument("--product", dest="product_uid", help="update this product instead")
+    p.add_argument("--name", dest="product_name")
+    p.add_argument("--cost", type=int, help="cents, a multiple of 5")
+    p.add_argument("--amount", type=int, help="units (on update: added; negative takes out)")
+    cmd("delete-product", "delete one of your products").add_argument("product_uid")
+    cmd("products", "list products").add_argument("--seller", dest="seller_uid")
+    cmd("product", "show one product").add_argument("product_uid")
+    cmd("reset", "get the deposit back as coins")
+    cmd("profile", "show the logged-in account")
+    cmd("logout", "end this session")
+    cmd("logout-all", "end every session of the account")
+    _password(cmd("delete-user", "delete the account (asks for the password)"))
+    cmd("ping", "check the server answers")
+
+
+def _load(path: Path) -> dict[str, Any]:
+    try:
+        data: dict[str, Any] = json.loads(path.read_text())
+        return data
+    except (OSError, ValueError):
+        return {}
+
+
+def _save(path: Path, data: dict[str, Any]) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f)
+
+
+def _ask_password(args: argparse.Namespace) -> str:
+    return str(args.password or os.environ.get("VENDING_PASSWORD") or getpass.getpass())
+
+
+def _coins(coins: list[int]) -> str:
+    return " ".join(map(str, coins)) if coins else "none"
+
+
+def _product_line(p: dict[str, Any]) -> str:
+    return (f"{p['product_uid']}  {p['product_name'][:30]:<30} {p['cost']:>7} cents"
+            f"  {p['amount']:>7} left  ({p['seller_uid']})")
+
+
+def run(args: argparse.Namespace) -> int:
+    session = _load(args.session_file)
+    with Client(args.endpoint, timeout=args.timeout) as client:
+        client.wsess_uid, client.token = session.get("wsess_uid"), session.get("token")
+        try:
+            reply, text = _dispatch(client, args)
+        except VendingError as exc:
+            if args.json:
+                print(json.dumps({"ok": False, "error": exc.code, "message": exc.message}))
+            else:
+                print(f"error: {exc.code}: {exc.message}", file=sys.stderr)
+            return 1
+        if args.command in ("register", "login"):
+            _save(args.session_file, {"endpoint": args.endpoint, "wsess_uid": client.wsess_uid,
+                                      "token": client.token, "user_uid": client.user_uid})
+        elif args.command in ("logout", "logout-all", "delete-user"):
+            args.session_file.unlink(missing_ok=True)
+    print(json.dumps(reply) if args.json else text)
+    return 0
+
+
+def _dispatch(c: Client, a: argparse.Namespace) -> tuple[dict[str, Any], str]:
+    role = "seller" if getattr(a, "seller", False) else "buyer"
+    match a.command:
+        case "register" | "login":
+            r = (c.register if a.command == "register" else c.login)(a.username,
+                                                                      _ask_password(a), role)
+            text = f"{'Registered' if a.command == 'register' else 'Logged in'} as " \
+                   f"{r['user_uid']}; deposit {r['deposit']} cents."
+            if r.get("notice"):
+                text += f"\nNote: {r['notice']} ({r['active_sessions']} other)."
+            return r, text
+        case "deposit":
+            r = c.call("deposit", wsess_uid=c.wsess_uid or "", token=c.token or "",
+                       amount=a.amount)
+            return r, f"Deposit is now {r['deposit']} cents."
+        case "buy":
+            r = c.buy(a.product_uid, a.amount)
+            return r, (f"Bought {r['amount']} x {r['product_name']} for {r['spent']} cents."
+                       f"\nChange: {_coins(r['change'])}.")
+        case "sell":
+            if a.product_uid:
+                p = c.update_product(a.product_uid, product_name=a.product_name, cost=a.cost,
+                                     amount=a.amount)
+            else:
+                # Sent as given: the server names whichever field is missing.
+                p = c.call("sell", wsess_uid=c.wsess_uid or "", token=c.token or "",
+                           product_name=a.product_name, cost=a.cost, amount=a.amount)["product"]
+            return {"ok": True, "product": p}, _product_line(p)
+        case "delete-product":
+            uid = c.delete_product(a.product_uid)
+            return {"ok": True, "product_uid": uid}, f"Deleted {uid}."
+        case "products":
+            items = c.products(a.seller_uid)
+            lines = [_product_line(p) for p in items] or ["No products."]
+            return {"ok": True, "products": items}, "\n".join(lines)
+        case "product":
+            p = c.product(a.product_uid)
+            return {"ok": True, "product": p}, _product_line(p)
+        case "reset":
+            change = c.reset()
+            return {"ok": True, "change": change, "deposit": 0}, f"Change: {_coins(change)}."
+        case "profile":
+            r = c.profile()
+            return r, (f"{r['user_uid']} ({r['role']}), deposit {r['deposit']} cents, "
+                       f"{r['active_sessions']} other active session(s).")
+        case "logout":
+            return {"ok": True, "ended": c.logout()}, "Logged out."
+        case "logout-all":
+            n = c.logout_all()
+            return {"ok": True, "ended": n}, f"Ended {n} session(s)."
+        case "delete-user":
+            r = c.delete_user(_ask_password(a))
+            return r, f"Deleted {r['user_uid']}. Change: {_coins(r['change'])}."
+        case "ping":
+            return {"ok": True, "version": c.ping()}, f"vending {c.ping()} is up."
+    raise AssertionError(a.command)
