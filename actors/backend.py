@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeGuard
 
 import pykka
 import zmq
@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 FailureFn = Callable[[str], None]
 
 
-def valid_rt(rt: Any) -> bool:
+def valid_rt(rt: Any) -> TypeGuard[list[Any]]:
     return isinstance(rt, list) and len(rt) == 3 and isinstance(rt[0], str)
 
 
@@ -111,9 +111,10 @@ class BackendActor(pykka.ThreadingActor):
             except Exception:
                 # Rolled back: nothing in the batch happened, so every caller may retry.
                 self._out = []
+                refusal = Unavailable(f"{self.role} failed; retry").to_reply()
                 for item in message.messages:
                     if valid_rt(item.get("rt")):
-                        self.status(item["rt"], Unavailable(f"{self.role} failed; retry").to_reply())
+                        self.status(item["rt"], refusal)
                 self.flush()
                 raise
             self.flush()

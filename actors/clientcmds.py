@@ -11,6 +11,7 @@ import getpass
 import json
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +89,7 @@ def _coins(coins: list[int]) -> str:
     return " ".join(map(str, coins)) if coins else "none"
 
 
-def _product_line(p: dict[str, Any]) -> str:
+def _product_line(p: Mapping[str, Any]) -> str:
     return (f"{p['product_uid']}  {p['product_name'][:30]:<30} {p['cost']:>7} cents"
             f"  {p['amount']:>7} left  ({p['seller_uid']})")
 

@@ -7,9 +7,12 @@ comes back as a `CryptoDone` message and is finished in its own transaction.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
+
+import pykka
 
 from vending.accounts import SCHEMA, Accounts, Authorized, Charge, CryptoJob, Outcome
 from vending.db import Database
@@ -99,11 +102,12 @@ class GatekeeperActor(BackendActor):
             job = out
 
             def done(f: Future[Any]) -> None:
+                if f.cancelled():
+                    return  # shutting down
                 exc = f.exception()
-                try:
+                # A gone actor's callers are answered by the front door's deadline.
+                with contextlib.suppress(pykka.ActorDeadError):
                     ref.tell(CryptoDone(job, None if exc else f.result(), exc, origin))
-                except Exception:  # noqa: BLE001 - the actor is gone; its callers time out
-                    pass
             future.add_done_callback(done)
             return
         if out.purge is not None:

@@ -57,7 +57,8 @@ class SessionRouter:
         if request.op in ("products", "product"):
             rt = [self._config.endpoints.status, "", ticket]
             try:
-                self._push.send(self._config.endpoints.post, request_message(request.op, rt, request))
+                self._push.send(self._config.endpoints.post,
+                                request_message(request.op, rt, request))
             except Backpressure:
                 raise Unavailable("post.fifo is full; retry later") from None
             return

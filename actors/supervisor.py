@@ -9,6 +9,7 @@ spin the machine forever.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -91,7 +92,5 @@ class Supervisor:
             thread.join(timeout)
         for name in reversed(list(self.refs)):
             ref = self.refs[name]
-            try:
+            with contextlib.suppress(pykka.ActorDeadError):
                 ref.stop(block=True, timeout=timeout)
-            except pykka.ActorDeadError:
-                pass

@@ -21,7 +21,7 @@ from vending.requests import STATE_CHANGING_OPS
 
 from .codec import DecodeError, decode_map, encode
 
-__all__ = ["Client", "Product", "DEFAULT_ENDPOINT"]
+__all__ = ["DEFAULT_ENDPOINT", "Client", "Product"]
 
 DEFAULT_ENDPOINT = "tcp://127.0.0.1:5555"
 
@@ -81,7 +81,7 @@ class Client:
                 time.sleep(self.backoff * attempt)  # back off before retrying a loaded server
             sock = self._socket()
             sock.send(frame)
-            if not sock.poll(self.timeout * 1000, zmq.POLLIN):
+            if not sock.poll(int(self.timeout * 1000), zmq.POLLIN):
                 self._reset_socket()  # a REQ socket that got no reply cannot send again
                 continue
             try:

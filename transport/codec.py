@@ -36,7 +36,7 @@ def decode(data: bytes, max_bytes: int = MAX_REQUEST_BYTES) -> Any:
             max_map_len=256, max_ext_len=0)
     except DecodeError:
         raise
-    except Exception as exc:  # msgpack raises many types for bad input: fold them into one
+    except Exception as exc:  # noqa: BLE001 - msgpack raises many types: fold them into one
         raise DecodeError(f"not valid msgpack: {type(exc).__name__}") from None
 
 

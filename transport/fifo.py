@@ -18,7 +18,7 @@ import zmq
 
 from .codec import DecodeError, decode, encode
 
-__all__ = ["Backpressure", "FifoReader", "Pushers", "FIFO_HWM", "MAX_FIFO_BYTES"]
+__all__ = ["FIFO_HWM", "MAX_FIFO_BYTES", "Backpressure", "FifoReader", "Pushers"]
 
 log = logging.getLogger(__name__)
 

@@ -12,6 +12,7 @@ It knows nothing of actors: what to do with a checked request is the
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import heapq
 import logging
@@ -27,13 +28,13 @@ import zmq
 
 import vending
 from vending.errors import BadRequest, Unavailable, VendingError
-from vending.limits import MAX_REQUEST_BYTES
+from vending.limits import MAX_REQUEST_BYTES, REQ_ID_MAX
 from vending.requests import Request, parse_request
 
 from .codec import DecodeError, decode, decode_map, encode
 from .fifo import MAX_FIFO_BYTES
 
-__all__ = ["Dispatcher", "FrontDoor", "FrontDoorStats", "MAX_FRAME_BYTES"]
+__all__ = ["MAX_FRAME_BYTES", "Dispatcher", "FrontDoor", "FrontDoorStats"]
 
 log = logging.getLogger(__name__)
 
@@ -100,10 +101,9 @@ class FrontDoor(threading.Thread):
     def call_soon(self, fn: Callable[[], None]) -> None:
         """Run `fn` in the front-door thread (thread safe)."""
         self._inbox.append(fn)
-        try:
+        # A full pipe holds wake-ups already: one is enough.
+        with contextlib.suppress(BlockingIOError):
             os.write(self._wake_w, b"\0")
-        except BlockingIOError:
-            pass  # the pipe is full of wake-ups already: one is enough
 
     def post_reply(self, ticket: int, reply: dict[str, Any]) -> None:
         self.call_soon(lambda: self.reply(ticket, reply))
@@ -122,10 +122,8 @@ class FrontDoor(threading.Thread):
         if self.is_alive() and threading.current_thread() is not self:
             self.join()
         for fd in (self._wake_r, self._wake_w):
-            try:
+            with contextlib.suppress(OSError):
                 os.close(fd)
-            except OSError:
-                pass
 
     # -- front-door thread -------------------------------------------------
     def reply(self, ticket: int, reply: dict[str, Any]) -> None:
@@ -174,7 +172,7 @@ class FrontDoor(threading.Thread):
                 self.bound.append(router.getsockopt(zmq.LAST_ENDPOINT).decode())
             status.bind(self.status_endpoint)
             self._dispatcher.on_start(self)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any start failure goes to start_bound's caller
             self._error = exc
             router.close(0)
             status.close(0)
@@ -204,12 +202,10 @@ class FrontDoor(threading.Thread):
                 return
             timeout = max(0.0, min(next_tick, self._deadlines[0][0] if self._deadlines
                                    else next_tick) - now)
-            events = dict(poller.poll(timeout * 1000))
+            events = dict(poller.poll(int(timeout * 1000)))
             if self._wake_r in events:
-                try:
+                with contextlib.suppress(BlockingIOError):
                     os.read(self._wake_r, 4096)
-                except BlockingIOError:
-                    pass
                 while self._inbox:
                     self._inbox.popleft()()
             if status in events:
@@ -254,6 +250,7 @@ class FrontDoor(threading.Thread):
             self.stats.malformed_frames += 1  # no delimiter: nothing we could reply to
             return
         envelope, body = parts[: split + 1], parts[split + 1:]
+        message: Any = None
         try:
             if len(body) != 1:
                 raise BadRequest("a request is exactly one frame")
@@ -266,8 +263,9 @@ class FrontDoor(threading.Thread):
             request = parse_request(message)
         except VendingError as exc:
             self.stats.bad_requests += 1
-            req_id = None
-            self._send(envelope, req_id, exc.to_reply())
+            req_id = message.get("req_id") if isinstance(message, dict) else None
+            valid = isinstance(req_id, str) and 0 < len(req_id) <= REQ_ID_MAX
+            self._send(envelope, req_id if valid else None, exc.to_reply())
             return
         if self._draining:
             self._send(envelope, request.req_id, Unavailable("server is shutting down").to_reply())
@@ -280,9 +278,10 @@ class FrontDoor(threading.Thread):
         self._pending[ticket] = _Pending(envelope, request.req_id, deadline)
         heapq.heappush(self._deadlines, (deadline, ticket))
         try:
-            peer = frames[-1].get("Peer-Address")
+            address = frames[-1].get("Peer-Address")
         except zmq.ZMQError:
-            peer = None  # inproc has no address
+            address = None  # inproc has no address
+        peer = address if isinstance(address, str) else None
         try:
             self._dispatcher.on_request(ticket, request, peer)
         except VendingError as exc:

@@ -17,9 +17,19 @@ from typing import Any
 from . import credentials, limits
 from .coins import COINS, make_change
 from .db import Database
-from .errors import (BadRequest, BuyersOnly, ClientError, DuplicateUsername, InsufficientDeposit,
-                     InvalidCredentials, RateLimited, SellersOnly, Unauthorized, Unavailable,
-                     WrongAmount)
+from .errors import (
+    BadRequest,
+    BuyersOnly,
+    ClientError,
+    DuplicateUsername,
+    InsufficientDeposit,
+    InvalidCredentials,
+    RateLimited,
+    SellersOnly,
+    Unauthorized,
+    Unavailable,
+    WrongAmount,
+)
 from .idempotency import SCHEMA as IDEM_SCHEMA
 from .idempotency import IdempotencyStore, Record
 from .requests import AUTH_KINDS, STATE_CHANGING_OPS, Request
@@ -383,7 +393,8 @@ class Accounts:
         if self.db.conn.execute("SELECT 1 FROM purchases WHERE purchase_id=?",
                                 (purchase_id,)).fetchone():
             return True
-        self.db.conn.execute("INSERT OR IGNORE INTO aborted VALUES(?,?)", (purchase_id, self.clock()))
+        self.db.conn.execute("INSERT OR IGNORE INTO aborted VALUES(?,?)",
+                             (purchase_id, self.clock()))
         return False
 
     # -- upkeep ------------------------------------------------------------

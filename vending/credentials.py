@@ -67,7 +67,8 @@ def seal(secret: bytes, password: str) -> bytes:
     """
     salt = secrets.token_bytes(16)
     enc_key, mac_key = _keys(password, salt)
-    body = bytes(a ^ b for a, b in zip(secret, hashlib.shake_256(enc_key).digest(len(secret))))
+    pad = hashlib.shake_256(enc_key).digest(len(secret))
+    body = bytes(a ^ b for a, b in zip(secret, pad, strict=True))
     tag = hmac.new(mac_key, salt + body, hashlib.sha256).digest()
     return salt + tag + body
 
@@ -78,4 +79,5 @@ def open_seal(blob: bytes, password: str) -> bytes | None:
     enc_key, mac_key = _keys(password, salt)
     if not hmac.compare_digest(tag, hmac.new(mac_key, salt + body, hashlib.sha256).digest()):
         return None
-    return bytes(a ^ b for a, b in zip(body, hashlib.shake_256(enc_key).digest(len(body))))
+    pad = hashlib.shake_256(enc_key).digest(len(body))
+    return bytes(a ^ b for a, b in zip(body, pad, strict=True))

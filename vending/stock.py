@@ -17,8 +17,15 @@ from typing import Any
 from . import limits
 from .accounts import Authorized
 from .db import Database
-from .errors import (BadRequest, ClientError, InsufficientStock, NotOwner, ProductNotFound,
-                     Unauthorized, WrongCost)
+from .errors import (
+    BadRequest,
+    ClientError,
+    InsufficientStock,
+    NotOwner,
+    ProductNotFound,
+    Unauthorized,
+    WrongCost,
+)
 from .idempotency import SCHEMA as IDEM_SCHEMA
 from .idempotency import IdempotencyStore
 from .requests import Request
@@ -181,9 +188,9 @@ class Stock:
                 "UPDATE products SET product_name=?, cost=?, amount=amount+?, added=added+?"
                 " WHERE product_uid=?",
                 (args.get("product_name", row[2]), args.get("cost", row[3]), delta, delta, uid))
-        row = self._row(uid)
-        assert row is not None  # written just above, in this transaction
-        return {"ok": True, "product": self._public(row)}
+        written = self._row(uid)
+        assert written is not None  # written just above, in this transaction
+        return {"ok": True, "product": self._public(written)}
 
     def _owned(self, uid: str, who: Authorized) -> tuple[Any, ...]:
         row = self._row(uid)

@@ -194,3 +194,75 @@ def test_replayed_reply_never_carries_a_fresh_effect_after_logout(
     assert first["ok"]
     world.op(ann, "deposit", amount=20, req_id="d1")  # replay or UNAUTHORIZED: both apply nothing
     assert world.balance("buyer_ann") == 20
+
+
+def test_logout_under_another_sessions_req_id_does_not_fake_an_end(
+        shop: tuple[World, dict, dict]) -> None:
+    """SPEC 2: logout replays only for the same wsess_uid, token and req_id.
+
+    A logout naming another session is a different request: it must either end
+    that session or be refused (BAD_REQUEST), never report ok while it stays live.
+    """
+    world, ann, _ = shop
+    other = world.login("buyer", "ann")
+    assert world.op(ann, "logout", req_id="lo") == {"ok": True, "ended": 1}
+    reply = world.op(other, "logout", req_id="lo")
+    if reply["ok"]:
+        assert error(world.op(other, "profile")) == "UNAUTHORIZED", (
+            "logout replied ok but the session it names is still live")
+    else:
+        assert error(reply) == "BAD_REQUEST"
+
+
+def test_rate_limited_is_not_kept_for_the_req_id(world: World) -> None:
+    world.register("buyer", "ann")
+    for _ in range(10):
+        world.auth("buyer", "ann", "wrong password")
+    assert error(world.auth("buyer", "ann", req_id="l1")) == "RATE_LIMITED"
+    world.tick(61)
+    assert world.auth("buyer", "ann", req_id="l1")["ok"]
+
+
+def test_unauthorized_is_not_kept_for_the_req_id(shop: tuple[World, dict, dict]) -> None:
+    world, ann, _ = shop
+    world.op(ann, "logout")
+    assert error(world.op(ann, "deposit", amount=50, req_id="d1")) == "UNAUTHORIZED"
+    again = world.login("buyer", "ann")
+    assert world.op(again, "deposit", amount=50, req_id="d1") == {"ok": True, "deposit": 50}
+
+
+def test_a_re_registered_account_starts_with_fresh_req_ids(
+        shop: tuple[World, dict, dict]) -> None:
+    world, ann, _ = shop
+    world.op(ann, "deposit", amount=50, req_id="d1")
+    world.op(ann, "delete_user", password=PASSWORD)
+    reborn = world.register("buyer", "ann")
+    assert world.op(reborn, "deposit", amount=20, req_id="d1") == {"ok": True, "deposit": 20}
+
+
+def test_keys_are_kept_for_at_least_24_hours(shop: tuple[World, dict, dict]) -> None:
+    world, ann, _ = shop
+    first = world.op(ann, "deposit", amount=50, req_id="d1")
+    bye = world.op(ann, "logout", req_id="lo")
+    world.tick(24 * 3600 + 1)
+    with world.acc.db.transaction():
+        world.acc.housekeeping()
+    again = world.login("buyer", "ann")
+    assert world.op(again, "deposit", amount=50, req_id="d1") == first
+    assert world.op(ann, "logout", req_id="lo") == bye
+    assert world.balance("buyer_ann") == 50
+
+
+def test_keys_survive_a_restart(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from vending import ACCOUNTS_SCHEMA, Accounts, Database
+
+    world = World()
+    path = tmp_path / "accounts.db"
+    world.acc = Accounts(Database(path, ACCOUNTS_SCHEMA), clock=lambda: world.now)
+    ann = world.register("buyer", "ann")
+    first = world.op(ann, "deposit", amount=100, req_id="d1")
+    world.acc.db.close()
+    world.acc = Accounts(Database(path, ACCOUNTS_SCHEMA), clock=lambda: world.now)
+    assert world.op(ann, "deposit", amount=100, req_id="d1") == first  # session survives too
+    assert world.balance("buyer_ann") == 100
+    world.acc.db.close()

@@ -100,3 +100,16 @@ def test_password_is_still_checked_below_the_limit(world: World) -> None:
     world.register("buyer", "ann", PASSWORD)
     fail(world, "ann", 5)
     assert world.auth("buyer", "ann")["ok"]
+
+
+def test_cooldown_counts_from_the_last_failure() -> None:
+    """throttle.py's contract: "Past the threshold, that key is refused for
+    `cooldown` seconds from its last failure" - also when the failures that
+    reached the threshold were spread over the window."""
+    throttle = LoginThrottle()
+    for _ in range(9):
+        throttle.failed("buyer_ann", None, 0.0)
+    throttle.failed("buyer_ann", None, 59.0)  # 10 failures within a minute
+    assert throttle.blocked("buyer_ann", None, 59.0)
+    assert throttle.blocked("buyer_ann", None, 100.0), "refused only until t=60, not t=119"
+    assert not throttle.blocked("buyer_ann", None, 119.5)
