@@ -110,8 +110,8 @@ class SessionActor(pykka.ThreadingActor):
         if not isinstance(reply, dict):
             reply = Unavailable("malformed status").to_reply()
         self._reply(self.wsess_uid, busy.ticket, reply)
-        if status.get("ended"):
-            self._ended = True
+        if status.get("ended") or reply.get("error") == "UNAUTHORIZED":
+            self._ended = True  # no live session behind this actor (ended, or never was)
         elif busy.op == "auth" and reply.get("wsess_uid") != self.wsess_uid:
             # A failed login, or a replayed one naming its first session: this
             # provisional actor has no session to serve.
