@@ -9,6 +9,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 
 import zmq
 
@@ -51,8 +52,33 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", default="INFO",
                        choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     serve.set_defaults(func=serve_command)
+    chaos = sub.add_parser("chaos", help="crash a loaded server again and again; check nothing "
+                           "is lost", description="Start `vending serve`, load it with buyers and "
+                           "sellers using req_ids, SIGKILL it at random moments, restart, re-send "
+                           "what was lost, then check every acknowledged effect, conservation of "
+                           "money and stock, and database integrity.")
+    chaos.add_argument("--cycles", type=int, default=20)
+    chaos.add_argument("--buyers", type=int, default=6)
+    chaos.add_argument("--sellers", type=int, default=2)
+    chaos.add_argument("--seconds", type=_positive, default=2.0,
+                       help="longest run before each kill (default 2)")
+    chaos.add_argument("--seed", type=int, default=0)
+    chaos.add_argument("--data-dir", type=Path, help="keep the data here (default: a temp dir)")
+    chaos.set_defaults(func=chaos_command)
     clientcmds.add_commands(sub)
     return parser
+
+
+def chaos_command(args: argparse.Namespace) -> int:
+    from .chaos import run_chaos
+
+    summary = run_chaos(args.cycles, data_dir=args.data_dir, buyers=args.buyers,
+                        sellers=args.sellers, seconds=args.seconds, seed=args.seed,
+                        progress=lambda text: print(text, file=sys.stderr, flush=True))
+    for violation in summary.violations:
+        print(f"violation: {violation}", file=sys.stderr)
+    print(summary.line())
+    return 0 if summary.lost == 0 and not summary.violations else 1
 
 
 def serve_command(args: argparse.Namespace) -> int:

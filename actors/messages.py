@@ -59,5 +59,10 @@ class Tick:
 
 
 @dataclass(frozen=True, slots=True)
+class AwaitRecovery:
+    """Asked by the wiring: answers a future set once crash recovery is complete."""
+
+
+@dataclass(frozen=True, slots=True)
 class Ready:
     """Asked by the wiring: answers once `on_start` has run."""

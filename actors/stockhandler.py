@@ -12,6 +12,8 @@ import logging
 import uuid
 from typing import Any
 
+import pykka
+
 from vending.accounts import Authorized
 from vending.db import Database
 from vending.errors import BadRequest, ClientError
@@ -19,6 +21,7 @@ from vending.stock import SCHEMA, Reserved, Stock
 
 from . import faults
 from .backend import BackendActor, valid_rt
+from .messages import AwaitRecovery
 from .wire import read_request
 
 log = logging.getLogger(__name__)
@@ -37,11 +40,25 @@ class StockHandlerActor(BackendActor):
         db = Database(self.config.db_path("stock.sqlite3"), SCHEMA)
         self.stock = Stock(db)
         self._ticks = 0
+        self._recovered_set = False
         return db
 
     def recover(self) -> None:
-        for pid in self.stock.reservations():
+        self._recovering = set(self.stock.reservations())
+        self._recovered: pykka.ThreadingFuture[bool] = pykka.ThreadingFuture()
+        for pid in self._recovering:
             self._resolve(pid)
+        self._check_recovered()
+
+    def _check_recovered(self) -> None:
+        if not self._recovering and not self._recovered_set:
+            self._recovered_set = True
+            self._recovered.set(True)
+
+    def handle_other(self, message: Any) -> Any:
+        if isinstance(message, AwaitRecovery):
+            return self._recovered
+        return super().handle_other(message)
 
     def tick(self) -> None:
         self._ticks += 1
@@ -60,6 +77,8 @@ class StockHandlerActor(BackendActor):
         kind, rt = message.get("k"), message.get("rt")
         if kind == "resolved":
             self.stock.settle(str(message.get("pid")), bool(message.get("committed")))
+            self._recovering.discard(str(message.get("pid")))
+            self._check_recovered()
             return
         if kind == "purge":
             self.stock.purge_seller(int(message.get("account_id", -1)))

@@ -24,6 +24,7 @@ from vending.stock import SCHEMA as STOCK_SCHEMA
 
 from .config import Config
 from .gatekeeper import GatekeeperActor
+from .messages import AwaitRecovery
 from .router import SessionRouter
 from .stockhandler import StockHandlerActor
 from .supervisor import Supervisor
@@ -65,8 +66,10 @@ class VendingSystem:
             sup = self.supervisor = Supervisor()
             sup.start("gatekeeper", lambda: GatekeeperActor.start(ctx, self.config,
                                                                   sup.child_failed))
-            sup.start("stock-handler", lambda: StockHandlerActor.start(ctx, self.config,
-                                                                       sup.child_failed))
+            stock = sup.start("stock-handler", lambda: StockHandlerActor.start(
+                ctx, self.config, sup.child_failed))
+            # Purchases a crash left half done are settled before any client is served.
+            stock.ask(AwaitRecovery(), timeout=30).get(timeout=30)
             self.router = SessionRouter(ctx, self.config)
             self.door = FrontDoor(ctx, [*self.config.binds, self.config.inproc_door],
                                   self.config.endpoints.status, self.router,
