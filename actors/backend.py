@@ -103,6 +103,8 @@ class BackendActor(pykka.ThreadingActor):
     def on_receive(self, message: Any) -> Any:
         assert self.db is not None
         if isinstance(message, Batch):
+            if self._reader is not None:
+                self._reader.done()
             self._out = []
             try:
                 with self.db.transaction():

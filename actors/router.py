@@ -29,6 +29,9 @@ from .wire import request_message
 
 log = logging.getLogger(__name__)
 
+#: Requests one session may have waiting; its actor's mailbox stays bounded.
+MAX_QUEUED_PER_SESSION = 64
+
 
 @dataclass
 class _Live:
@@ -68,6 +71,8 @@ class SessionRouter:
             self._live.pop(wsess)  # failed: its in-flight callers were answered UNAVAILABLE
             live = None
         live = live or self._start(wsess)
+        if len(live.tickets) >= MAX_QUEUED_PER_SESSION:
+            raise Unavailable("too many requests queued for this session; retry later")
         live.last_used = time.monotonic()
         live.tickets.add(ticket)
         self._ticket_owner[ticket] = wsess

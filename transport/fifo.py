@@ -8,6 +8,7 @@ Sockets never cross threads (ZeroMQ Guide, ch. 2).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -69,7 +70,7 @@ class FifoReader(threading.Thread):
     def __init__(self, ctx: zmq.Context[Any], endpoints: list[str],
                  deliver: Callable[[list[dict[str, Any]]], None], *, name: str,
                  tick: Callable[[], None] | None = None, tick_every: float = 1.0,
-                 max_batch: int = 512, hwm: int = FIFO_HWM) -> None:
+                 max_batch: int = 512, hwm: int = FIFO_HWM, max_outstanding: int = 8) -> None:
         super().__init__(name=name)
         self._ctx = ctx
         self._endpoints = endpoints
@@ -78,6 +79,10 @@ class FifoReader(threading.Thread):
         self._hwm = hwm
         self._tick = tick
         self._tick_every = tick_every
+        # Batches handed on but not yet processed. While the consumer is this far
+        # behind we stop reading, the PULL queue fills to its HWM, and senders are
+        # refused at once instead of memory growing without bound.
+        self._outstanding = threading.BoundedSemaphore(max_outstanding)
         self._stop_event = threading.Event()
         self._ready = threading.Event()
         self._error: Exception | None = None
@@ -90,6 +95,11 @@ class FifoReader(threading.Thread):
         if self._error is not None:
             self.join()
             raise self._error
+
+    def done(self) -> None:
+        """The consumer finished one delivered batch (any thread)."""
+        with contextlib.suppress(ValueError):  # more done() than deliveries: harmless
+            self._outstanding.release()
 
     def stop(self) -> None:
         self._stop_event.set()
@@ -124,6 +134,8 @@ class FifoReader(threading.Thread):
                     self._tick()
                 if not ready:
                     continue
+                if not self._outstanding.acquire(timeout=_POLL_MS / 1000):
+                    continue  # consumer behind: leave messages queued in the socket
                 batch: list[dict[str, Any]] = []
                 for sock in sockets:
                     while len(batch) < self._max_batch:
@@ -140,6 +152,8 @@ class FifoReader(threading.Thread):
                             batch.append(message)
                 if batch:
                     self._deliver(batch)
+                else:
+                    self._outstanding.release()
         finally:
             for sock in sockets:
                 sock.close()

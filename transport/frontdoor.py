@@ -62,6 +62,7 @@ class FrontDoorStats:
     timed_out: int = 0
     dropped_replies: int = 0
     malformed_frames: int = 0
+    refused: int = 0
 
 
 @dataclass
@@ -74,7 +75,8 @@ class _Pending:
 class FrontDoor(threading.Thread):
     def __init__(self, ctx: zmq.Context[Any], binds: list[str], status_endpoint: str,
                  dispatcher: Dispatcher, *, request_timeout: float = 10.0,
-                 hwm: int = 10_000) -> None:
+                 hwm: int = 10_000, max_pending: int = 20_000,
+                 max_pending_per_client: int = 64) -> None:
         super().__init__(name="front-door")
         self._ctx = ctx
         self._binds = binds
@@ -82,6 +84,9 @@ class FrontDoor(threading.Thread):
         self._dispatcher = dispatcher
         self.request_timeout = request_timeout
         self._hwm = hwm
+        self._max_pending = max_pending
+        self._max_per_client = max_pending_per_client
+        self._per_client: dict[bytes, int] = {}
         self.stats = FrontDoorStats()
         self._pending: dict[int, _Pending] = {}
         self._deadlines: list[tuple[float, int]] = []
@@ -130,6 +135,12 @@ class FrontDoor(threading.Thread):
         pending = self._pending.pop(ticket, None)
         if pending is None:
             return  # answered already (timed out)
+        identity = pending.envelope[0]
+        left = self._per_client.get(identity, 1) - 1
+        if left > 0:
+            self._per_client[identity] = left
+        else:
+            self._per_client.pop(identity, None)
         self._send(pending.envelope, pending.req_id, reply)
 
     def _send(self, envelope: list[bytes], req_id: str | None, reply: dict[str, Any]) -> None:
@@ -273,6 +284,15 @@ class FrontDoor(threading.Thread):
         if request.op == "ping":
             self._send(envelope, request.req_id, {"ok": True, "version": vending.__version__})
             return
+        identity = envelope[0]
+        if (len(self._pending) >= self._max_pending
+                or self._per_client.get(identity, 0) >= self._max_per_client):
+            # One connection pipelining without bound cannot take the door from others.
+            self.stats.refused += 1
+            self._send(envelope, request.req_id,
+                       Unavailable("too many requests in flight; retry later").to_reply())
+            return
+        self._per_client[identity] = self._per_client.get(identity, 0) + 1
         ticket = self._next_ticket = self._next_ticket + 1
         deadline = time.monotonic() + self.request_timeout
         self._pending[ticket] = _Pending(envelope, request.req_id, deadline)
