@@ -49,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="end sessions idle this long (default 1800)")
     serve.add_argument("--request-timeout", type=_positive, default=10.0, metavar="SECONDS",
                        help="answer UNAVAILABLE when a request takes longer (default 10)")
+    serve.add_argument("--curve-secret", metavar="FILE",
+                       help="encrypt client traffic with CurveZMQ using this secret key file "
+                       "(from `vending keygen`); clients need the matching public key")
     serve.add_argument("--log-level", default="INFO",
                        choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     serve.set_defaults(func=serve_command)
@@ -65,8 +68,24 @@ def build_parser() -> argparse.ArgumentParser:
     chaos.add_argument("--seed", type=int, default=0)
     chaos.add_argument("--data-dir", type=Path, help="keep the data here (default: a temp dir)")
     chaos.set_defaults(func=chaos_command)
+    keygen = sub.add_parser("keygen", help="make a CurveZMQ key pair for `serve --curve-secret`",
+                            description="Write NAME.key (public: give it to clients) and "
+                            "NAME.key_secret (keep it on the server) into DIR.")
+    keygen.add_argument("dir", type=Path)
+    keygen.add_argument("--name", default="server")
+    keygen.set_defaults(func=keygen_command)
     clientcmds.add_commands(sub)
     return parser
+
+
+def keygen_command(args: argparse.Namespace) -> int:
+    import zmq.auth
+
+    args.dir.mkdir(parents=True, exist_ok=True)
+    public, secret = zmq.auth.create_certificates(args.dir, args.name)
+    os.chmod(secret, 0o600)
+    print(f"public key (for clients): {public}\nsecret key (for serve):   {secret}")
+    return 0
 
 
 def chaos_command(args: argparse.Namespace) -> int:
@@ -85,7 +104,8 @@ def serve_command(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = Config(data_dir=args.data_dir, binds=tuple(args.bind or ["tcp://127.0.0.1:5555"]),
-                    session_idle=args.session_idle, request_timeout=args.request_timeout)
+                    session_idle=args.session_idle, request_timeout=args.request_timeout,
+                    curve_secret_file=args.curve_secret)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: object) -> None:

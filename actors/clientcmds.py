@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import zmq.auth
+
 from transport.client import DEFAULT_ENDPOINT, Client
 from vending.errors import VendingError
 
@@ -28,6 +30,8 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="where the session is kept (env VENDING_SESSION)")
     p.add_argument("--json", action="store_true", help="print the raw reply as JSON")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds per try (default 5)")
+    p.add_argument("--server-key", default=os.environ.get("VENDING_SERVER_KEY"), metavar="FILE",
+                   help="the server's CurveZMQ public key file (env VENDING_SERVER_KEY)")
 
 
 def _password(p: argparse.ArgumentParser) -> None:
@@ -96,7 +100,12 @@ def _product_line(p: Mapping[str, Any]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     session = _load(args.session_file)
-    with Client(args.endpoint, timeout=args.timeout) as client:
+    try:
+        server_key = zmq.auth.load_certificate(args.server_key)[0] if args.server_key else None
+    except (OSError, ValueError) as exc:
+        print(f"error: cannot read server key {args.server_key}: {exc}", file=sys.stderr)
+        return 2
+    with Client(args.endpoint, timeout=args.timeout, server_key=server_key) as client:
         client.wsess_uid, client.token = session.get("wsess_uid"), session.get("token")
         try:
             reply, text = _dispatch(client, args)
@@ -169,5 +178,6 @@ def _dispatch(c: Client, a: argparse.Namespace) -> tuple[dict[str, Any], str]:
             r = c.delete_user(_ask_password(a))
             return r, f"Deleted {r['user_uid']}. Change: {_coins(r['change'])}."
         case "ping":
-            return {"ok": True, "version": c.ping()}, f"vending {c.ping()} is up."
+            version = c.ping()
+            return {"ok": True, "version": version}, f"vending {version} is up."
     raise AssertionError(a.command)

@@ -34,6 +34,9 @@ class Config:
     #: argon2 jobs queued before logins are refused with UNAVAILABLE.
     max_crypto_backlog: int = 256
     crypto_workers: int = 2
+    #: A CurveZMQ secret key file (from `vending keygen`): clients then need the
+    #: matching public key and all client traffic is encrypted.
+    curve_secret_file: str | None = None
 
     @property
     def in_memory(self) -> bool:

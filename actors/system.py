@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import zmq
+import zmq.auth
 
 from transport.client import Client
 from transport.frontdoor import FrontDoor
@@ -34,6 +35,19 @@ log = logging.getLogger(__name__)
 __all__ = ["VendingSystem"]
 
 
+def load_curve_keypair(path: str | None) -> tuple[bytes, bytes] | None:
+    """(public, secret) from a `vending keygen` secret file, or None."""
+    if path is None:
+        return None
+    try:
+        public, secret = zmq.auth.load_certificate(path)
+    except (OSError, ValueError) as exc:
+        raise StorageError(f"cannot read CurveZMQ key {path}: {exc}") from None
+    if secret is None:
+        raise StorageError(f"{path} holds no secret key (give the .key_secret file)")
+    return public, secret
+
+
 class VendingSystem:
     """The whole vending machine in this process.
 
@@ -49,6 +63,7 @@ class VendingSystem:
         self.router: SessionRouter | None = None
         self.door: FrontDoor | None = None
         self._lock_fd: int | None = None
+        self._curve: tuple[bytes, bytes] | None = None
         self._clients: weakref.WeakSet[Client] = weakref.WeakSet()
 
     @property
@@ -57,6 +72,7 @@ class VendingSystem:
         return list(self.door.bound) if self.door else []
 
     def start(self) -> VendingSystem:
+        self._curve = load_curve_keypair(self.config.curve_secret_file)
         self._prepare_data_dir()
         ctx: zmq.Context[Any] = zmq.Context()
         # Session actors each hold up to three PUSH sockets.
@@ -73,7 +89,8 @@ class VendingSystem:
             self.router = SessionRouter(ctx, self.config)
             self.door = FrontDoor(ctx, [*self.config.binds, self.config.inproc_door],
                                   self.config.endpoints.status, self.router,
-                                  request_timeout=self.config.request_timeout)
+                                  request_timeout=self.config.request_timeout,
+                                  curve_keypair=self._curve)
             self.door.start_bound()
         except BaseException:
             self.stop()
@@ -103,6 +120,8 @@ class VendingSystem:
         """A client bound to this system over inproc (no TCP port needed)."""
         if self.ctx is None:
             raise RuntimeError("the system is not running")
+        if self._curve is not None:
+            kwargs.setdefault("server_key", self._curve[0])
         client = Client(self.config.inproc_door, context=self.ctx, **kwargs)
         self._clients.add(client)
         return client

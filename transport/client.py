@@ -38,13 +38,16 @@ class Client:
     """Talks to one front door; remembers the session after `register`/`login`."""
 
     def __init__(self, endpoint: str = DEFAULT_ENDPOINT, *, context: zmq.Context[Any] | None = None,
-                 timeout: float = 5.0, retries: int = 3, backoff: float = 0.2) -> None:
+                 timeout: float = 5.0, retries: int = 3, backoff: float = 0.2,
+                 server_key: bytes | None = None) -> None:
         self.endpoint = endpoint
         self._own_ctx = context is None
         self._ctx = context or zmq.Context()
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
+        #: The server's CurveZMQ public key (Z85): set it to talk to a `--curve-secret` server.
+        self.server_key = server_key
         self._sock: zmq.Socket[Any] | None = None
         self.wsess_uid: str | None = None
         self.token: str | None = None
@@ -56,6 +59,9 @@ class Client:
         if self._sock is None:
             self._sock = self._ctx.socket(zmq.REQ)
             self._sock.setsockopt(zmq.LINGER, 0)
+            if self.server_key is not None:
+                self._sock.curve_serverkey = self.server_key
+                self._sock.curve_publickey, self._sock.curve_secretkey = zmq.curve_keypair()
             self._sock.connect(self.endpoint)
         return self._sock
 

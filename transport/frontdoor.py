@@ -76,7 +76,8 @@ class FrontDoor(threading.Thread):
     def __init__(self, ctx: zmq.Context[Any], binds: list[str], status_endpoint: str,
                  dispatcher: Dispatcher, *, request_timeout: float = 10.0,
                  hwm: int = 10_000, max_pending: int = 20_000,
-                 max_pending_per_client: int = 64) -> None:
+                 max_pending_per_client: int = 64,
+                 curve_keypair: tuple[bytes, bytes] | None = None) -> None:
         super().__init__(name="front-door")
         self._ctx = ctx
         self._binds = binds
@@ -84,6 +85,7 @@ class FrontDoor(threading.Thread):
         self._dispatcher = dispatcher
         self.request_timeout = request_timeout
         self._hwm = hwm
+        self._curve = curve_keypair
         self._max_pending = max_pending
         self._max_per_client = max_pending_per_client
         self._per_client: dict[bytes, int] = {}
@@ -170,6 +172,10 @@ class FrontDoor(threading.Thread):
             router.setsockopt(zmq.SNDHWM, self._hwm)
             router.setsockopt(zmq.RCVHWM, self._hwm)
             router.setsockopt(zmq.LINGER, 500)
+            if self._curve is not None:
+                # CurveZMQ: clients must know our public key; traffic is encrypted.
+                router.curve_server = True
+                router.curve_publickey, router.curve_secretkey = self._curve
             status = self._ctx.socket(zmq.PULL)
             status.setsockopt(zmq.MAXMSGSIZE, MAX_FIFO_BYTES * 64)
             status.setsockopt(zmq.LINGER, 0)
