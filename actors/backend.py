@@ -4,6 +4,7 @@ per batch, statuses sent only after the commit, and failure handling.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any, TypeGuard
@@ -73,13 +74,19 @@ class BackendActor(pykka.ThreadingActor):
         self.db = self.open_state()
         self.push = Pushers(self.ctx)
         self._reader = FifoReader(self.ctx, self.fifo_endpoints(),
-                                  lambda batch: self.actor_ref.tell(Batch(batch)),
-                                  tick=lambda: self.actor_ref.tell(Tick()),
+                                  lambda batch: self._tell(Batch(batch)),
+                                  tick=lambda: self._tell(Tick()),
                                   tick_every=self.tick_every, name=f"{self.role}-fifo")
         self._reader.start_bound()
         with self.db.transaction():
             self.recover()
         self.flush()
+
+    def _tell(self, message: Batch | Tick) -> None:
+        """From the reader thread. Between a failure and `cleanup` stopping the reader,
+        the actor is already gone: what it drops, the front door's deadline answers."""
+        with contextlib.suppress(pykka.ActorDeadError):
+            self.actor_ref.tell(message)
 
     def on_stop(self) -> None:
         self.cleanup()

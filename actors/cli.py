@@ -68,6 +68,14 @@ def build_parser() -> argparse.ArgumentParser:
     chaos.add_argument("--seed", type=int, default=0)
     chaos.add_argument("--data-dir", type=Path, help="keep the data here (default: a temp dir)")
     chaos.set_defaults(func=chaos_command)
+    fuzz = sub.add_parser("fuzz", help="send hostile frames to a running front door",
+                          description="Send N hostile frames (random bytes, broken msgpack, odd "
+                          "maps, oversized frames) to a running server and check every answer "
+                          "is a proper reply. Run it against a test server, not production.")
+    fuzz.add_argument("--endpoint", default="tcp://127.0.0.1:5555")
+    fuzz.add_argument("--frames", type=int, default=10_000)
+    fuzz.add_argument("--seed", type=int, default=0)
+    fuzz.set_defaults(func=fuzz_command)
     keygen = sub.add_parser("keygen", help="make a CurveZMQ key pair for `serve --curve-secret`",
                             description="Write NAME.key (public: give it to clients) and "
                             "NAME.key_secret (keep it on the server) into DIR.")
@@ -76,6 +84,14 @@ def build_parser() -> argparse.ArgumentParser:
     keygen.set_defaults(func=keygen_command)
     clientcmds.add_commands(sub)
     return parser
+
+
+def fuzz_command(args: argparse.Namespace) -> int:
+    from transport.fuzz import fuzz
+
+    report = fuzz(args.endpoint, args.frames, seed=args.seed)
+    print(report.line())
+    return 0 if report.malformed_replies == 0 and report.answered else 1
 
 
 def keygen_command(args: argparse.Namespace) -> int:
