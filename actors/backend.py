@@ -4,7 +4,6 @@ per batch, statuses sent only after the commit, and failure handling.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any, TypeGuard
@@ -33,28 +32,38 @@ def valid_rt(rt: Any) -> TypeGuard[list[Any]]:
 class BackendActor(pykka.ThreadingActor):
     """Owns one database and the PULL end of its fifos.
 
-    Subclasses implement `open_state`, `handle` (one fifo message, inside the
-    batch transaction) and may override `recover`, `tick` and `handle_other`.
+    Subclasses set `db_name` and `schema`, implement `build` (make the rules
+    object over the database) and `handle` (one fifo message, inside the batch
+    transaction), and may override `recover`, `tick` and `handle_other`.
     """
 
     role = "backend"
-    tick_every = 1.0
+    db_name = ""
+    schema = ""
 
-    def __init__(self, ctx: zmq.Context[Any], config: Config, failed: FailureFn) -> None:
+    def __init__(self, ctx: zmq.Context[Any], config: Config, failed: FailureFn,
+                 reader: FifoReader, memory_db: Database | None = None) -> None:
         super().__init__()
         self.ctx = ctx
         self.config = config
         self._failed = failed
+        # The fifo outlives any one actor instance (as the seed's FIFO files outlive
+        # their workers): it is owned by the wiring and delivers to whichever
+        # instance the supervisor runs now, so nothing has to re-bind or reconnect.
+        self._reader = reader
+        # With `--data-dir :memory:` the database is the wiring's too, for the same
+        # reason: a restarted instance must find the state its predecessor left.
+        self._memory_db = memory_db
         self._out: list[tuple[str, dict[str, Any]]] = []
         self.db: Database | None = None
         self.push: Pushers | None = None
-        self._reader: FifoReader | None = None
 
     # -- subclass hooks ------------------------------------------------------
-    def fifo_endpoints(self) -> list[str]:
+    @classmethod
+    def fifo_endpoints(cls, config: Config) -> list[str]:
         raise NotImplementedError
 
-    def open_state(self) -> Database:
+    def build(self, db: Database) -> None:
         raise NotImplementedError
 
     def handle(self, message: dict[str, Any]) -> None:
@@ -71,22 +80,13 @@ class BackendActor(pykka.ThreadingActor):
 
     # -- lifecycle -------------------------------------------------------------
     def on_start(self) -> None:
-        self.db = self.open_state()
+        self.db = self._memory_db or Database(self.config.db_path(self.db_name), self.schema)
+        self.build(self.db)
         self.push = Pushers(self.ctx)
-        self._reader = FifoReader(self.ctx, self.fifo_endpoints(),
-                                  lambda batch: self._tell(Batch(batch)),
-                                  tick=lambda: self._tell(Tick()),
-                                  tick_every=self.tick_every, name=f"{self.role}-fifo")
-        self._reader.start_bound()
+        self._reader.reset_outstanding()
         with self.db.transaction():
             self.recover()
         self.flush()
-
-    def _tell(self, message: Batch | Tick) -> None:
-        """From the reader thread. Between a failure and `cleanup` stopping the reader,
-        the actor is already gone: what it drops, the front door's deadline answers."""
-        with contextlib.suppress(pykka.ActorDeadError):
-            self.actor_ref.tell(message)
 
     def on_stop(self) -> None:
         self.cleanup()
@@ -96,22 +96,18 @@ class BackendActor(pykka.ThreadingActor):
         self._failed(self.role)
 
     def cleanup(self) -> None:
-        if self._reader is not None:
-            self._reader.stop()
-            self._reader = None
         if self.push is not None:
             self.push.close()
             self.push = None
-        if self.db is not None:
+        if self.db is not None and self.db is not self._memory_db:
             self.db.close()
-            self.db = None
+        self.db = None
 
     # -- messages ----------------------------------------------------------------
     def on_receive(self, message: Any) -> Any:
         assert self.db is not None
         if isinstance(message, Batch):
-            if self._reader is not None:
-                self._reader.done()
+            self._reader.done()
             self._out = []
             try:
                 with self.db.transaction():

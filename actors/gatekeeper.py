@@ -21,6 +21,7 @@ from vending.sessions import SessionPolicy
 
 from . import faults
 from .backend import BackendActor, valid_rt
+from .config import Config
 from .messages import CryptoDone
 from .wire import read_request
 
@@ -32,18 +33,19 @@ _SESSION_KINDS = frozenset({"deposit", "reset", "profile", "logout", "logout_all
 
 class GatekeeperActor(BackendActor):
     role = "gatekeeper"
+    db_name = "gatekeeper.sqlite3"
+    schema = SCHEMA
 
-    def fifo_endpoints(self) -> list[str]:
-        return [self.config.endpoints.auth, self.config.endpoints.deposit]
+    @classmethod
+    def fifo_endpoints(cls, config: Config) -> list[str]:
+        return [config.endpoints.auth, config.endpoints.deposit]
 
-    def open_state(self) -> Database:
-        db = Database(self.config.db_path("gatekeeper.sqlite3"), SCHEMA)
+    def build(self, db: Database) -> None:
         self.accounts = Accounts(db, SessionPolicy(idle=self.config.session_idle))
         self._pool = ThreadPoolExecutor(self.config.crypto_workers, thread_name_prefix="argon2")
         self._crypto_backlog = 0
         self._held: dict[int, list[tuple[list[Any], dict[str, Any]]]] = {}
         self._ticks = 0
-        return db
 
     def cleanup(self) -> None:
         pool = getattr(self, "_pool", None)

@@ -21,6 +21,7 @@ from vending.stock import SCHEMA, Reserved, Stock
 
 from . import faults
 from .backend import BackendActor, valid_rt
+from .config import Config
 from .messages import AwaitRecovery
 from .wire import read_request
 
@@ -32,16 +33,17 @@ STALE_RESERVATION = 15.0
 
 class StockHandlerActor(BackendActor):
     role = "stock-handler"
+    db_name = "stock.sqlite3"
+    schema = SCHEMA
 
-    def fifo_endpoints(self) -> list[str]:
-        return [self.config.endpoints.post]
+    @classmethod
+    def fifo_endpoints(cls, config: Config) -> list[str]:
+        return [config.endpoints.post]
 
-    def open_state(self) -> Database:
-        db = Database(self.config.db_path("stock.sqlite3"), SCHEMA)
+    def build(self, db: Database) -> None:
         self.stock = Stock(db)
         self._ticks = 0
         self._recovered_set = False
-        return db
 
     def recover(self) -> None:
         self._recovering = set(self.stock.reservations())

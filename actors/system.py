@@ -11,6 +11,7 @@ import logging
 import os
 import weakref
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import zmq
 import zmq.auth
 
 from transport.client import Client
+from transport.fifo import FifoReader
 from transport.frontdoor import FrontDoor
 from vending.accounts import SCHEMA as ACCOUNTS_SCHEMA
 from vending.db import Database, StorageError
@@ -25,7 +27,7 @@ from vending.stock import SCHEMA as STOCK_SCHEMA
 
 from .config import Config
 from .gatekeeper import GatekeeperActor
-from .messages import AwaitRecovery
+from .messages import AwaitRecovery, Batch, Tick
 from .router import SessionRouter
 from .stockhandler import StockHandlerActor
 from .supervisor import Supervisor
@@ -64,6 +66,7 @@ class VendingSystem:
         self.door: FrontDoor | None = None
         self._lock_fd: int | None = None
         self._curve: tuple[bytes, bytes] | None = None
+        self._readers: list[FifoReader] = []
         self._clients: weakref.WeakSet[Client] = weakref.WeakSet()
 
     @property
@@ -80,12 +83,15 @@ class VendingSystem:
         self.ctx = ctx
         try:
             sup = self.supervisor = Supervisor()
-            sup.start("gatekeeper", lambda: GatekeeperActor.start(ctx, self.config,
-                                                                  sup.child_failed))
-            stock = sup.start("stock-handler", lambda: StockHandlerActor.start(
-                ctx, self.config, sup.child_failed))
+            for name, actor in (("gatekeeper", GatekeeperActor),
+                                ("stock-handler", StockHandlerActor)):
+                reader = self._reader(name, actor.fifo_endpoints(self.config))
+                memory_db = Database(None, actor.schema) if self.config.in_memory else None
+                sup.start(name, partial(actor.start, ctx, self.config, sup.child_failed, reader,
+                                        memory_db))
+                reader.start_bound()
             # Purchases a crash left half done are settled before any client is served.
-            stock.ask(AwaitRecovery(), timeout=30).get(timeout=30)
+            sup.refs["stock-handler"].ask(AwaitRecovery(), timeout=30).get(timeout=30)
             self.router = SessionRouter(ctx, self.config)
             self.door = FrontDoor(ctx, [*self.config.binds, self.config.inproc_door],
                                   self.config.endpoints.status, self.router,
@@ -97,11 +103,21 @@ class VendingSystem:
             raise
         return self
 
+    def _reader(self, name: str, endpoints: list[str]) -> FifoReader:
+        assert self.ctx is not None and self.supervisor is not None
+        sup = self.supervisor
+        reader = FifoReader(self.ctx, endpoints, lambda batch: sup.tell(name, Batch(batch)),
+                            tick=lambda: sup.tell(name, Tick()), name=f"{name}-fifo")
+        self._readers.append(reader)
+        return reader
+
     def stop(self) -> None:
         """Drain the front door, stop actors in reverse order, release the context."""
         try:
             if self.door is not None and self.door.is_alive():
                 self.door.stop()
+            for reader in reversed(self._readers):
+                reader.stop()
         finally:
             try:
                 if self.supervisor is not None:

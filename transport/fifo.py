@@ -82,6 +82,7 @@ class FifoReader(threading.Thread):
         # Batches handed on but not yet processed. While the consumer is this far
         # behind we stop reading, the PULL queue fills to its HWM, and senders are
         # refused at once instead of memory growing without bound.
+        self._max_outstanding = max_outstanding
         self._outstanding = threading.BoundedSemaphore(max_outstanding)
         self._stop_event = threading.Event()
         self._ready = threading.Event()
@@ -95,6 +96,10 @@ class FifoReader(threading.Thread):
         if self._error is not None:
             self.join()
             raise self._error
+
+    def reset_outstanding(self) -> None:
+        """A new consumer starts: batches handed to its failed predecessor are gone."""
+        self._outstanding = threading.BoundedSemaphore(self._max_outstanding)
 
     def done(self) -> None:
         """The consumer finished one delivered batch (any thread)."""

@@ -142,7 +142,12 @@ class Accounts:
             out = run()
         except ClientError as exc:
             out = Outcome(exc.to_reply())
-        if out.reply.get("error") not in ("RATE_LIMITED", "UNAUTHORIZED"):
+        # Not kept: refusals that name no effect and may pass on a later try. A wrong
+        # password for delete_user applied nothing, and the password is no part of the
+        # fingerprint (a fast hash of it would be stored), so a corrected retry runs.
+        unkept = ("RATE_LIMITED", "UNAUTHORIZED") + (
+            ("INVALID_CREDENTIALS",) if req.op == "delete_user" else ())
+        if out.reply.get("error") not in unkept:
             stored = {k: v for k, v in out.reply.items() if k != "token"}
             self.idem.store(scope, req.req_id, req.fingerprint(), stored, self.clock(), sealed)
         return out

@@ -108,6 +108,9 @@ STATE_CHANGING_OPS = frozenset({"auth", "deposit", "buy", "sell", "delete_produc
 #: Never part of a fingerprint: secrets, and what may differ between retries
 #: of one request (a retry may come through a fresh session of the account).
 _NOT_FINGERPRINTED = frozenset({"token", "wsess_uid", "password"})
+#: Except where the op's effect is on the calling session itself: a logout under a
+#: req_id another session used is a different request, not a replay.
+_SESSION_BOUND = frozenset({"logout", "logout_all"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +134,8 @@ class Request:
         body = {k: v for k, v in self.args.items() if k not in _NOT_FINGERPRINTED}
         if self.op == "auth":
             body["token"] = self.args["token"]
+        if self.op in _SESSION_BOUND:
+            body["wsess_uid"] = self.args["wsess_uid"]
         text = json.dumps([self.op, body], sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 

@@ -28,38 +28,35 @@ class LoginThrottle:
     def __init__(self, config: ThrottleConfig | None = None) -> None:
         self.config = config or ThrottleConfig()
         self._failures: dict[str, deque[float]] = {}
+        self._blocked_until: dict[str, float] = {}
 
     def _limit(self, key: str) -> int:
         c = self.config
         return c.account_failures if key.startswith("u:") else c.address_failures
 
-    def _recent(self, key: str, now: float) -> deque[float]:
-        times = self._failures.get(key)
-        if times is None:
-            return deque()
-        horizon = now - max(self.config.window, self.config.cooldown)
-        while times and times[0] < horizon:
-            times.popleft()
-        if not times:
-            del self._failures[key]
-        return times
-
-    def _blocked(self, key: str, now: float) -> bool:
-        times = self._recent(key, now)
-        in_window = sum(1 for t in times if t >= times[-1] - self.config.window) if times else 0
-        return in_window >= self._limit(key) and now - times[-1] < self.config.cooldown
+    @staticmethod
+    def _keys(user_uid: str, address: str | None) -> list[str]:
+        return ["u:" + user_uid] + (["a:" + address] if address else [])
 
     def blocked(self, user_uid: str, address: str | None, now: float) -> bool:
-        keys = ["u:" + user_uid] + (["a:" + address] if address else [])
-        return any(self._blocked(k, now) for k in keys)
+        return any(self._blocked_until.get(k, 0.0) > now for k in self._keys(user_uid, address))
 
     def failed(self, user_uid: str, address: str | None, now: float) -> None:
-        for key in ["u:" + user_uid] + (["a:" + address] if address else []):
-            times = self._failures.pop(key, None) or deque(maxlen=self._limit(key) * 4)
+        for key in self._keys(user_uid, address):
+            limit = self._limit(key)
+            # Re-inserted, so dict order is least recently failed first.
+            times = self._failures.pop(key, None) or deque(maxlen=limit)
             times.append(now)
-            self._failures[key] = times  # re-inserted: dict order is least recently failed first
+            self._failures[key] = times
+            if len(times) == limit and now - times[0] <= self.config.window:
+                self._blocked_until[key] = now + self.config.cooldown
         while len(self._failures) > self.config.max_keys:
-            del self._failures[next(iter(self._failures))]
+            key = next(iter(self._failures))
+            del self._failures[key]
+            self._blocked_until.pop(key, None)
+        if len(self._blocked_until) > self.config.max_keys:
+            self._blocked_until = {k: t for k, t in self._blocked_until.items() if t > now}
 
     def succeeded(self, user_uid: str) -> None:
         self._failures.pop("u:" + user_uid, None)
+        self._blocked_until.pop("u:" + user_uid, None)

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-
-from rules_world import World
+from rules_world import Shop, World
 
 
 @pytest.fixture
@@ -15,7 +12,7 @@ def world() -> World:
 
 
 @pytest.fixture
-def shop() -> tuple[World, dict[str, Any], dict[str, Any]]:
+def shop() -> Shop:
     """A world with one buyer (`ann`) and one seller (`sam`), both logged in."""
     w = World()
     return w, w.register("buyer", "ann"), w.register("seller", "sam")

@@ -1,4 +1,6 @@
-"""Tier-1 helpers (imported by the tests as `rules_world`): drive the pure rules the way the shells do, without actors.
+"""Tier-1 helpers, imported by the tests as `rules_world`.
+
+Drive the pure rules the way the shells do, without actors or sockets.
 
 `World` plays the shell: it parses a request, runs the right rule inside a
 transaction (argon2 `CryptoJob`s are finished in place), turns `ClientError`
@@ -11,9 +13,22 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from vending import (ACCOUNTS_SCHEMA, STOCK_SCHEMA, Accounts, Charge, ClientError, CryptoJob,
-                     Database, LoginThrottle, Outcome, Reserved, SessionPolicy, Stock,
-                     ThrottleConfig, parse_request)
+from vending import (
+    ACCOUNTS_SCHEMA,
+    STOCK_SCHEMA,
+    Accounts,
+    Charge,
+    ClientError,
+    CryptoJob,
+    Database,
+    LoginThrottle,
+    Outcome,
+    Reserved,
+    SessionPolicy,
+    Stock,
+    ThrottleConfig,
+    parse_request,
+)
 
 T0 = 1_700_000_000.0
 PASSWORD = "correct horse"
@@ -64,7 +79,8 @@ class World:
         req = parse_request({"op": op, "wsess_uid": cred["wsess_uid"], "token": cred["token"],
                              **fields})
         with self.acc.db.transaction():
-            return finish(self.acc.session_op(req))
+            outcome: Outcome = finish(self.acc.session_op(req))
+        return outcome
 
     # -- the shell's dispatch ---------------------------------------------
     def op(self, cred: dict[str, Any] | None, op: str, **fields: Any) -> dict[str, Any]:
@@ -143,5 +159,16 @@ class World:
         return int(self.stock.product(product_uid)["product"]["amount"])
 
 
-def error(reply: dict[str, Any]) -> str | None:
-    return None if reply.get("ok") else reply.get("error")
+def error(reply: Any) -> str | None:
+    """The reply's error code, None for success; checks the failure shape (SPEC 2)."""
+    assert isinstance(reply, dict), reply
+    if reply.get("ok") is True:
+        return None
+    assert reply.get("ok") is False and set(reply) == {"ok", "error", "message"}, reply
+    assert isinstance(reply["message"], str) and reply["message"], reply
+    assert "Traceback" not in reply["message"]
+    return str(reply["error"])
+
+
+#: The `shop` fixture: a world, a logged-in buyer `ann`, a logged-in seller `sam`.
+Shop = tuple[World, dict[str, Any], dict[str, Any]]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from rules_world import PASSWORD, Shop, World, error
 
-from rules_world import PASSWORD, World, error
 from vending import SessionPolicy
 from vending.errors import Unauthorized
 
@@ -84,14 +84,14 @@ def test_no_reply_contains_a_password_or_hash(world: World) -> None:
 # -- deposit, reset, profile ----------------------------------------------------
 
 @pytest.mark.parametrize("coin", [5, 10, 20, 50, 100])
-def test_deposit_each_coin(shop: tuple[World, dict, dict], coin: int) -> None:
+def test_deposit_each_coin(shop: Shop, coin: int) -> None:
     world, ann, _ = shop
     assert world.op(ann, "deposit", amount=coin) == {"ok": True, "deposit": coin}
     assert world.op(ann, "deposit", amount=coin)["deposit"] == 2 * coin
 
 
 @pytest.mark.parametrize("amount", [0, -5, 1, 7, 15, 25, 200, 1000])
-def test_deposit_of_a_non_coin_is_wrong_amount(shop: tuple[World, dict, dict],
+def test_deposit_of_a_non_coin_is_wrong_amount(shop: Shop,
                                                 amount: int) -> None:
     world, ann, _ = shop
     world.deposit(ann, 20)
@@ -99,7 +99,7 @@ def test_deposit_of_a_non_coin_is_wrong_amount(shop: tuple[World, dict, dict],
     assert world.balance("buyer_ann") == 20
 
 
-def test_deposit_is_capped_at_a_million_cents(shop: tuple[World, dict, dict]) -> None:
+def test_deposit_is_capped_at_a_million_cents(shop: Shop) -> None:
     world, ann, _ = shop
     for _ in range(9_999):
         world.op(ann, "deposit", amount=100)
@@ -111,14 +111,14 @@ def test_deposit_is_capped_at_a_million_cents(shop: tuple[World, dict, dict]) ->
     assert sum(world.op(ann, "reset")["change"]) == 1_000_000
 
 
-def test_sellers_cannot_deposit_or_reset(shop: tuple[World, dict, dict]) -> None:
+def test_sellers_cannot_deposit_or_reset(shop: Shop) -> None:
     world, _, sam = shop
     assert error(world.op(sam, "deposit", amount=50)) == "BUYERS_ONLY"
     assert error(world.op(sam, "deposit", amount=7)) == "BUYERS_ONLY"  # role before amount
     assert error(world.op(sam, "reset")) == "BUYERS_ONLY"
 
 
-def test_reset_returns_the_deposit_in_fewest_coins(shop: tuple[World, dict, dict]) -> None:
+def test_reset_returns_the_deposit_in_fewest_coins(shop: Shop) -> None:
     world, ann, _ = shop
     world.deposit(ann, 100, 50, 20, 10, 5, 20)
     assert world.op(ann, "reset") == {"ok": True, "change": [100, 100, 5], "deposit": 0}
@@ -128,7 +128,7 @@ def test_reset_returns_the_deposit_in_fewest_coins(shop: tuple[World, dict, dict
                                                 "returned": 205}
 
 
-def test_profile(shop: tuple[World, dict, dict]) -> None:
+def test_profile(shop: Shop) -> None:
     world, ann, _ = shop
     world.deposit(ann, 20)
     assert world.op(ann, "profile") == {"ok": True, "user_uid": "buyer_ann", "username": "ann",
@@ -139,7 +139,7 @@ def test_profile(shop: tuple[World, dict, dict]) -> None:
 
 # -- ending sessions --------------------------------------------------------------
 
-def test_logout_then_the_token_is_refused(shop: tuple[World, dict, dict]) -> None:
+def test_logout_then_the_token_is_refused(shop: Shop) -> None:
     world, ann, _ = shop
     other = world.login("buyer", "ann")
     outcome = world.session_outcome(ann, "logout")
@@ -151,7 +151,7 @@ def test_logout_then_the_token_is_refused(shop: tuple[World, dict, dict]) -> Non
     assert world.op(other, "profile")["ok"]  # only that session ended
 
 
-def test_logout_all_ends_every_session_of_the_account(shop: tuple[World, dict, dict]) -> None:
+def test_logout_all_ends_every_session_of_the_account(shop: Shop) -> None:
     world, ann, sam = shop
     sessions = [ann, world.login("buyer", "ann"), world.login("buyer", "ann")]
     world.op(sessions[2], "logout")
@@ -162,7 +162,7 @@ def test_logout_all_ends_every_session_of_the_account(shop: tuple[World, dict, d
     assert world.login("buyer", "ann")["active_sessions"] == 0
 
 
-def test_token_with_another_wsess_uid_is_refused(shop: tuple[World, dict, dict]) -> None:
+def test_token_with_another_wsess_uid_is_refused(shop: Shop) -> None:
     world, ann, sam = shop
     swapped = {"wsess_uid": sam["wsess_uid"], "token": ann["token"]}
     assert error(world.op(swapped, "profile")) == "UNAUTHORIZED"
@@ -224,7 +224,7 @@ def test_sessions_per_account_are_bounded_least_recently_used_first() -> None:
 
 # -- delete_user ---------------------------------------------------------------------
 
-def test_delete_user_with_wrong_password(shop: tuple[World, dict, dict]) -> None:
+def test_delete_user_with_wrong_password(shop: Shop) -> None:
     world, ann, _ = shop
     world.deposit(ann, 50)
     assert error(world.op(ann, "delete_user", password="wrong password")) \
@@ -233,7 +233,7 @@ def test_delete_user_with_wrong_password(shop: tuple[World, dict, dict]) -> None
 
 
 def test_delete_buyer_returns_the_deposit_and_frees_the_name(
-        shop: tuple[World, dict, dict]) -> None:
+        shop: Shop) -> None:
     world, ann, sam = shop
     other = world.login("buyer", "ann")
     world.deposit(ann, 100, 50, 20, 5)
@@ -250,7 +250,7 @@ def test_delete_buyer_returns_the_deposit_and_frees_the_name(
     assert world.op(sam, "profile")["ok"]
 
 
-def test_delete_seller_asks_for_a_purge(shop: tuple[World, dict, dict]) -> None:
+def test_delete_seller_asks_for_a_purge(shop: Shop) -> None:
     world, _, sam = shop
     outcome = world.session_outcome(sam, "delete_user", password=PASSWORD)
     assert outcome.reply["ok"] and outcome.reply["user_uid"] == "seller_sam"
@@ -262,7 +262,7 @@ def test_delete_seller_asks_for_a_purge(shop: tuple[World, dict, dict]) -> None:
     assert world.register("seller", "sam")["user_uid"] == "seller_sam"
 
 
-def test_delete_user_after_logout_is_refused(shop: tuple[World, dict, dict]) -> None:
+def test_delete_user_after_logout_is_refused(shop: Shop) -> None:
     world, ann, _ = shop
     world.op(ann, "logout")
     assert error(world.op(ann, "delete_user", password=PASSWORD)) == "UNAUTHORIZED"

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from rules_world import PASSWORD, World, error
+from rules_world import PASSWORD, Shop, World, error
 
 
-def test_deposit_retry_replays_and_deposits_once(shop: tuple[World, dict, dict]) -> None:
+def test_deposit_retry_replays_and_deposits_once(shop: Shop) -> None:
     world, ann, _ = shop
     first = world.op(ann, "deposit", amount=50, req_id="d1")
     assert world.op(ann, "deposit", amount=50, req_id="d1") == first == {"ok": True,
@@ -14,7 +14,7 @@ def test_deposit_retry_replays_and_deposits_once(shop: tuple[World, dict, dict])
     assert world.op(ann, "deposit", amount=50, req_id="d2")["deposit"] == 100
 
 
-def test_errors_are_replayed_too(shop: tuple[World, dict, dict]) -> None:
+def test_errors_are_replayed_too(shop: Shop) -> None:
     world, ann, sam = shop
     first = world.op(ann, "deposit", amount=7, req_id="d1")
     assert error(first) == "WRONG_AMOUNT"
@@ -25,7 +25,7 @@ def test_errors_are_replayed_too(shop: tuple[World, dict, dict]) -> None:
 
 
 def test_failed_buy_is_replayed_even_after_the_cause_is_gone(
-        shop: tuple[World, dict, dict]) -> None:
+        shop: Shop) -> None:
     world, ann, sam = shop
     uid = world.create(sam, cost=50, amount=3)
     assert error(world.op(ann, "buy", product_uid=uid, amount=1, req_id="b1")) \
@@ -36,7 +36,7 @@ def test_failed_buy_is_replayed_even_after_the_cause_is_gone(
     assert world.balance("buyer_ann") == 100 and world.units(uid) == 3
 
 
-def test_buy_retry_replays_without_a_second_purchase(shop: tuple[World, dict, dict]) -> None:
+def test_buy_retry_replays_without_a_second_purchase(shop: Shop) -> None:
     world, ann, sam = shop
     uid = world.create(sam, cost=35, amount=3)
     world.deposit(ann, 100)
@@ -53,7 +53,7 @@ def test_buy_retry_replays_without_a_second_purchase(shop: tuple[World, dict, di
 
 
 def test_different_request_under_a_used_req_id_is_bad_request(
-        shop: tuple[World, dict, dict]) -> None:
+        shop: Shop) -> None:
     world, ann, sam = shop
     uid = world.create(sam, amount=5)
     world.op(ann, "deposit", amount=50, req_id="r1")
@@ -67,7 +67,7 @@ def test_different_request_under_a_used_req_id_is_bad_request(
     assert world.units(uid) == 6
 
 
-def test_req_ids_are_per_account(shop: tuple[World, dict, dict]) -> None:
+def test_req_ids_are_per_account(shop: Shop) -> None:
     world, ann, _ = shop
     bob = world.register("buyer", "bob")
     world.op(ann, "deposit", amount=50, req_id="r1")
@@ -75,7 +75,7 @@ def test_req_ids_are_per_account(shop: tuple[World, dict, dict]) -> None:
 
 
 def test_retry_through_a_new_session_of_the_account_replays(
-        shop: tuple[World, dict, dict]) -> None:
+        shop: Shop) -> None:
     world, ann, sam = shop
     first = world.op(ann, "deposit", amount=100, req_id="d1")
     world.op(ann, "logout")
@@ -88,7 +88,7 @@ def test_retry_through_a_new_session_of_the_account_replays(
     assert len(world.stock.products()["products"]) == 1
 
 
-def test_sell_and_delete_retries_apply_once(shop: tuple[World, dict, dict]) -> None:
+def test_sell_and_delete_retries_apply_once(shop: Shop) -> None:
     world, _, sam = shop
     uid = world.create(sam, amount=5)
     first = world.op(sam, "sell", product_uid=uid, amount=-2, req_id="u1")
@@ -101,7 +101,7 @@ def test_sell_and_delete_retries_apply_once(shop: tuple[World, dict, dict]) -> N
     assert error(world.op(sam, "delete_product", product_uid=uid)) == "PRODUCT_NOT_FOUND"
 
 
-def test_stock_errors_are_replayed(shop: tuple[World, dict, dict]) -> None:
+def test_stock_errors_are_replayed(shop: Shop) -> None:
     world, ann, sam = shop
     uid = world.create(sam, amount=1)
     first = world.op(sam, "sell", product_uid=uid, amount=-5, req_id="u1")
@@ -157,7 +157,7 @@ def test_auth_req_id_under_another_kind_is_bad_request(world: World) -> None:
 
 # -- ending sessions, retried ------------------------------------------------------
 
-def test_logout_retry_replays_although_the_session_ended(shop: tuple[World, dict, dict]) -> None:
+def test_logout_retry_replays_although_the_session_ended(shop: Shop) -> None:
     world, ann, _ = shop
     first = world.op(ann, "logout", req_id="lo")
     assert first == {"ok": True, "ended": 1}
@@ -166,7 +166,7 @@ def test_logout_retry_replays_although_the_session_ended(shop: tuple[World, dict
     assert error(world.op(ann, "profile")) == "UNAUTHORIZED"
 
 
-def test_logout_all_retry_replays(shop: tuple[World, dict, dict]) -> None:
+def test_logout_all_retry_replays(shop: Shop) -> None:
     world, ann, _ = shop
     world.login("buyer", "ann")
     first = world.op(ann, "logout_all", req_id="la")
@@ -174,7 +174,7 @@ def test_logout_all_retry_replays(shop: tuple[World, dict, dict]) -> None:
     assert world.op(ann, "logout_all", req_id="la") == first
 
 
-def test_delete_user_retry_replays(shop: tuple[World, dict, dict]) -> None:
+def test_delete_user_retry_replays(shop: Shop) -> None:
     world, ann, _ = shop
     world.deposit(ann, 100, 5)
     first = world.op(ann, "delete_user", password=PASSWORD, req_id="du")
@@ -185,7 +185,7 @@ def test_delete_user_retry_replays(shop: tuple[World, dict, dict]) -> None:
 
 
 def test_replayed_reply_never_carries_a_fresh_effect_after_logout(
-        shop: tuple[World, dict, dict]) -> None:
+        shop: Shop) -> None:
     world, ann, _ = shop
     first = world.op(ann, "deposit", amount=20, req_id="d1")
     world.op(ann, "logout")
@@ -197,7 +197,7 @@ def test_replayed_reply_never_carries_a_fresh_effect_after_logout(
 
 
 def test_logout_under_another_sessions_req_id_does_not_fake_an_end(
-        shop: tuple[World, dict, dict]) -> None:
+        shop: Shop) -> None:
     """SPEC 2: logout replays only for the same wsess_uid, token and req_id.
 
     A logout naming another session is a different request: it must either end
@@ -223,7 +223,7 @@ def test_rate_limited_is_not_kept_for_the_req_id(world: World) -> None:
     assert world.auth("buyer", "ann", req_id="l1")["ok"]
 
 
-def test_unauthorized_is_not_kept_for_the_req_id(shop: tuple[World, dict, dict]) -> None:
+def test_unauthorized_is_not_kept_for_the_req_id(shop: Shop) -> None:
     world, ann, _ = shop
     world.op(ann, "logout")
     assert error(world.op(ann, "deposit", amount=50, req_id="d1")) == "UNAUTHORIZED"
@@ -232,7 +232,7 @@ def test_unauthorized_is_not_kept_for_the_req_id(shop: tuple[World, dict, dict])
 
 
 def test_a_re_registered_account_starts_with_fresh_req_ids(
-        shop: tuple[World, dict, dict]) -> None:
+        shop: Shop) -> None:
     world, ann, _ = shop
     world.op(ann, "deposit", amount=50, req_id="d1")
     world.op(ann, "delete_user", password=PASSWORD)
@@ -240,7 +240,7 @@ def test_a_re_registered_account_starts_with_fresh_req_ids(
     assert world.op(reborn, "deposit", amount=20, req_id="d1") == {"ok": True, "deposit": 20}
 
 
-def test_keys_are_kept_for_at_least_24_hours(shop: tuple[World, dict, dict]) -> None:
+def test_keys_are_kept_for_at_least_24_hours(shop: Shop) -> None:
     world, ann, _ = shop
     first = world.op(ann, "deposit", amount=50, req_id="d1")
     bye = world.op(ann, "logout", req_id="lo")
@@ -266,3 +266,13 @@ def test_keys_survive_a_restart(tmp_path) -> None:  # type: ignore[no-untyped-de
     assert world.op(ann, "deposit", amount=100, req_id="d1") == first  # session survives too
     assert world.balance("buyer_ann") == 100
     world.acc.db.close()
+
+
+def test_delete_user_retry_with_the_corrected_password_is_judged_afresh(shop: Shop) -> None:
+    """The wrong-password refusal applied nothing and is not kept: the fixed retry runs."""
+    world, ann, _ = shop
+    assert error(world.op(ann, "delete_user", password="wrong password", req_id="d1")) \
+        == "INVALID_CREDENTIALS"
+    deleted = world.op(ann, "delete_user", password=PASSWORD, req_id="d1")
+    assert deleted["ok"] and deleted["user_uid"] == "buyer_ann"
+    assert world.op(ann, "delete_user", password=PASSWORD, req_id="d1") == deleted

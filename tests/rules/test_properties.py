@@ -14,9 +14,9 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from rules_world import World, error
-from vending import COINS, Authorized, Database, Stock, STOCK_SCHEMA, make_change, parse_request
+
+from vending import COINS, STOCK_SCHEMA, Authorized, Database, Stock, make_change, parse_request
 
 BUYERS, SELLERS, MAX_PRODUCTS = 3, 2, 4
 REQ_IDS = st.one_of(st.none(), st.none(), st.sampled_from(["r0", "r1", "r2"]))
@@ -247,7 +247,7 @@ def test_reservations_never_oversell(initial: int, ops: list[tuple[Any, ...]]) -
                     assert not isinstance(reply, dict), reply
                     held[pid] = units
                 else:
-                    assert error(reply) == "INSUFFICIENT_STOCK"  # type: ignore[arg-type]
+                    assert error(reply) == "INSUFFICIENT_STOCK"
             elif op[0] == "settle":
                 pid = f"P{op[1]}"
                 s.settle(pid, op[2])

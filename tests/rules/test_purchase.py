@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from rules_world import Shop, World, error
 
-from rules_world import World, error
 from vending import Charge, Reserved, parse_request
 
 
@@ -14,7 +14,7 @@ def state(world: World) -> tuple[Any, Any, list[str]]:
     return world.acc.totals(), world.stock.totals(), world.stock.reservations()
 
 
-def test_buy_spends_and_returns_change(shop: tuple[World, dict, dict]) -> None:
+def test_buy_spends_and_returns_change(shop: Shop) -> None:
     world, ann, sam = shop
     uid = world.create(sam, name="cola", cost=35, amount=3)
     world.deposit(ann, 100, 50)
@@ -28,7 +28,7 @@ def test_buy_spends_and_returns_change(shop: tuple[World, dict, dict]) -> None:
     assert world.stock.reservations() == []
 
 
-def test_exact_deposit_gives_no_change(shop: tuple[World, dict, dict]) -> None:
+def test_exact_deposit_gives_no_change(shop: Shop) -> None:
     world, ann, sam = shop
     uid = world.create(sam, cost=50, amount=2)
     world.deposit(ann, 100)
@@ -38,7 +38,7 @@ def test_exact_deposit_gives_no_change(shop: tuple[World, dict, dict]) -> None:
 
 # -- precedence ------------------------------------------------------------------------
 
-def test_unauthorized_beats_product_not_found(shop: tuple[World, dict, dict]) -> None:
+def test_unauthorized_beats_product_not_found(shop: Shop) -> None:
     world, ann, _ = shop
     bad = {**ann, "token": "not-the-token"}
     assert error(world.op(bad, "buy", product_uid="p404", amount=1)) == "UNAUTHORIZED"
@@ -47,13 +47,13 @@ def test_unauthorized_beats_product_not_found(shop: tuple[World, dict, dict]) ->
     assert error(world.op(ann, "buy", product_uid="p404", amount=1)) == "UNAUTHORIZED"
 
 
-def test_bad_request_beats_unauthorized(shop: tuple[World, dict, dict]) -> None:
+def test_bad_request_beats_unauthorized(shop: Shop) -> None:
     world, ann, _ = shop
     assert error(world.op(ann, "buy", product_uid="p404", amount=0, token="")) == "BAD_REQUEST"
 
 
 def test_seller_buying_is_buyers_only_even_for_a_missing_product(
-        shop: tuple[World, dict, dict]) -> None:
+        shop: Shop) -> None:
     world, _, sam = shop
     uid = world.create(sam, amount=1)
     assert error(world.op(sam, "buy", product_uid="p404", amount=1)) == "BUYERS_ONLY"
@@ -62,13 +62,13 @@ def test_seller_buying_is_buyers_only_even_for_a_missing_product(
     assert world.units(uid) == 1 and world.stock.reservations() == []
 
 
-def test_missing_product_beats_stock_and_deposit(shop: tuple[World, dict, dict]) -> None:
+def test_missing_product_beats_stock_and_deposit(shop: Shop) -> None:
     world, ann, _ = shop
     assert error(world.op(ann, "buy", product_uid="p404", amount=1_000_000)) \
         == "PRODUCT_NOT_FOUND"
 
 
-def test_insufficient_stock_beats_insufficient_deposit(shop: tuple[World, dict, dict]) -> None:
+def test_insufficient_stock_beats_insufficient_deposit(shop: Shop) -> None:
     world, ann, sam = shop
     uid = world.create(sam, cost=100, amount=2)
     assert error(world.op(ann, "buy", product_uid=uid, amount=3)) == "INSUFFICIENT_STOCK"
@@ -82,7 +82,7 @@ def test_insufficient_stock_beats_insufficient_deposit(shop: tuple[World, dict, 
     ("missing", "PRODUCT_NOT_FOUND"), ("seller", "BUYERS_ONLY"), ("token", "UNAUTHORIZED"),
     ("deleted", "PRODUCT_NOT_FOUND"), ("sold_out", "INSUFFICIENT_STOCK"),
 ])
-def test_failed_buy_changes_nothing(shop: tuple[World, dict, dict], case: str,
+def test_failed_buy_changes_nothing(shop: Shop, case: str,
                                     code: str) -> None:
     world, ann, sam = shop
     uid = world.create(sam, cost=35, amount=4)
@@ -111,7 +111,7 @@ def test_failed_buy_changes_nothing(shop: tuple[World, dict, dict], case: str,
     assert world.op(ann, "buy", product_uid=other, amount=1)["ok"]
 
 
-def test_units_held_by_a_failed_charge_come_back(shop: tuple[World, dict, dict]) -> None:
+def test_units_held_by_a_failed_charge_come_back(shop: Shop) -> None:
     world, ann, sam = shop
     uid = world.create(sam, cost=35, amount=2)
     assert error(world.op(ann, "buy", product_uid=uid, amount=2)) == "INSUFFICIENT_DEPOSIT"
@@ -121,7 +121,7 @@ def test_units_held_by_a_failed_charge_come_back(shop: tuple[World, dict, dict])
     assert world.units(uid) == 0
 
 
-def test_purchase_id_delivered_twice_charges_once(shop: tuple[World, dict, dict]) -> None:
+def test_purchase_id_delivered_twice_charges_once(shop: Shop) -> None:
     world, ann, sam = shop
     uid = world.create(sam, cost=35, amount=5)
     world.deposit(ann, 100)
@@ -144,7 +144,7 @@ def test_purchase_id_delivered_twice_charges_once(shop: tuple[World, dict, dict]
 
 # -- recovery: resolve ------------------------------------------------------------------
 
-def test_resolve_true_for_a_charged_purchase(shop: tuple[World, dict, dict]) -> None:
+def test_resolve_true_for_a_charged_purchase(shop: Shop) -> None:
     world, ann, sam = shop
     uid = world.create(sam, cost=35, amount=5)
     world.deposit(ann, 50)
@@ -154,7 +154,7 @@ def test_resolve_true_for_a_charged_purchase(shop: tuple[World, dict, dict]) -> 
         assert world.acc.resolve("P1") is True
 
 
-def test_resolve_fences_an_uncharged_purchase(shop: tuple[World, dict, dict]) -> None:
+def test_resolve_fences_an_uncharged_purchase(shop: Shop) -> None:
     world, ann, sam = shop
     uid = world.create(sam, cost=35, amount=5)
     world.deposit(ann, 50)

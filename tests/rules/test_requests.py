@@ -258,3 +258,12 @@ def test_fingerprint_tells_update_from_create() -> None:
     create = {**VALID["sell"], "amount": 5}
     update = {"op": "sell", "product_uid": "p1", "amount": 5, **CRED}
     assert fp(create) != fp(update)
+
+
+@pytest.mark.parametrize("op", ["logout", "logout_all"])
+def test_fingerprint_of_a_logout_names_its_session(op: str) -> None:
+    # logout's effect is on the calling session: the same req_id from another
+    # session is a different request, not a retry (SPEC.md section 2)
+    base = {**VALID[op], "req_id": "r1"}
+    assert fp(base) != fp({**base, "wsess_uid": "s_other"})
+    assert fp(base) == fp({**base, "token": "a new token"})

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import pytest
+from rules_world import Shop, error
 
-from rules_world import World, error
-from vending import Authorized, Database, Reserved, Stock, STOCK_SCHEMA, parse_request
+from vending import STOCK_SCHEMA, Authorized, Database, Request, Reserved, Stock, parse_request
 
 CRED = {"wsess_uid": "s_x", "token": "t"}
 
 
-def buy_request(uid: str, amount: int) -> object:
+def buy_request(uid: str, amount: int) -> Request:
     return parse_request({"op": "buy", "product_uid": uid, "amount": amount, **CRED})
 
 
-def test_create_update_delete(shop: tuple[World, dict, dict]) -> None:
+def test_create_update_delete(shop: Shop) -> None:
     world, _, sam = shop
     created = world.op(sam, "sell", product_name="cola", cost=35, amount=3)
     product = created["product"]
@@ -33,13 +33,13 @@ def test_create_update_delete(shop: tuple[World, dict, dict]) -> None:
     assert world.stock.products() == {"ok": True, "products": []}
 
 
-def test_create_with_zero_units(shop: tuple[World, dict, dict]) -> None:
+def test_create_with_zero_units(shop: Shop) -> None:
     world, _, sam = shop
     uid = world.create(sam, amount=0)
     assert world.units(uid) == 0
 
 
-def test_product_uids_are_never_reused(shop: tuple[World, dict, dict]) -> None:
+def test_product_uids_are_never_reused(shop: Shop) -> None:
     world, _, sam = shop
     first = world.create(sam)
     world.op(sam, "delete_product", product_uid=first)
@@ -49,7 +49,7 @@ def test_product_uids_are_never_reused(shop: tuple[World, dict, dict]) -> None:
 
 
 @pytest.mark.parametrize("cost", [0, -5, 7, 101, 100_005, 1_000_000])
-def test_wrong_cost(shop: tuple[World, dict, dict], cost: int) -> None:
+def test_wrong_cost(shop: Shop, cost: int) -> None:
     world, _, sam = shop
     assert error(world.op(sam, "sell", product_name="x", cost=cost, amount=1)) == "WRONG_COST"
     uid = world.create(sam, cost=35)
@@ -59,12 +59,12 @@ def test_wrong_cost(shop: tuple[World, dict, dict], cost: int) -> None:
 
 
 @pytest.mark.parametrize("cost", [5, 100_000])
-def test_cost_bounds_accepted(shop: tuple[World, dict, dict], cost: int) -> None:
+def test_cost_bounds_accepted(shop: Shop, cost: int) -> None:
     world, _, sam = shop
     assert world.op(sam, "sell", product_name="x", cost=cost, amount=1)["product"]["cost"] == cost
 
 
-def test_not_owner(shop: tuple[World, dict, dict]) -> None:
+def test_not_owner(shop: Shop) -> None:
     world, _, sam = shop
     uid = world.create(sam, amount=4)
     tom = world.register("seller", "tom")
@@ -74,7 +74,7 @@ def test_not_owner(shop: tuple[World, dict, dict]) -> None:
     assert world.units(uid) == 4
 
 
-def test_product_not_found(shop: tuple[World, dict, dict]) -> None:
+def test_product_not_found(shop: Shop) -> None:
     world, _, sam = shop
     assert error(world.op(sam, "sell", product_uid="p404", amount=1)) == "PRODUCT_NOT_FOUND"
     assert error(world.op(sam, "sell", product_uid="p404", cost=7)) == "PRODUCT_NOT_FOUND"
@@ -82,7 +82,7 @@ def test_product_not_found(shop: tuple[World, dict, dict]) -> None:
     assert error(world.stock.product("p404")) == "PRODUCT_NOT_FOUND"
 
 
-def test_buyers_cannot_sell(shop: tuple[World, dict, dict]) -> None:
+def test_buyers_cannot_sell(shop: Shop) -> None:
     world, ann, sam = shop
     uid = world.create(sam)
     assert error(world.op(ann, "sell", product_name="x", cost=7, amount=1)) == "SELLERS_ONLY"
@@ -92,7 +92,7 @@ def test_buyers_cannot_sell(shop: tuple[World, dict, dict]) -> None:
         == "UNAUTHORIZED"
 
 
-def test_taking_out_more_than_held_is_insufficient_stock(shop: tuple[World, dict, dict]) -> None:
+def test_taking_out_more_than_held_is_insufficient_stock(shop: Shop) -> None:
     world, _, sam = shop
     uid = world.create(sam, amount=3)
     assert error(world.op(sam, "sell", product_uid=uid, amount=-4)) == "INSUFFICIENT_STOCK"
@@ -101,14 +101,14 @@ def test_taking_out_more_than_held_is_insufficient_stock(shop: tuple[World, dict
     assert world.op(sam, "sell", product_uid=uid, amount=-3)["product"]["amount"] == 0
 
 
-def test_stock_never_above_a_million(shop: tuple[World, dict, dict]) -> None:
+def test_stock_never_above_a_million(shop: Shop) -> None:
     world, _, sam = shop
     uid = world.create(sam, amount=1_000_000)
     assert error(world.op(sam, "sell", product_uid=uid, amount=1)) == "BAD_REQUEST"
     assert world.units(uid) == 1_000_000
 
 
-def test_products_ordered_and_filtered(shop: tuple[World, dict, dict]) -> None:
+def test_products_ordered_and_filtered(shop: Shop) -> None:
     world, _, sam = shop
     tom = world.register("seller", "tom")
     uids = [world.create(cred, name=f"n{i}") for i, cred in enumerate([tom, sam] * 6)]
@@ -124,7 +124,7 @@ def test_products_ordered_and_filtered(shop: tuple[World, dict, dict]) -> None:
 
 
 def test_purge_seller_removes_only_that_sellers_products(
-        shop: tuple[World, dict, dict]) -> None:
+        shop: Shop) -> None:
     world, _, sam = shop
     tom = world.register("seller", "tom")
     keep = world.create(tom)

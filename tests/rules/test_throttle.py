@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rules_world import PASSWORD, World, error
+
 from vending import LoginThrottle
 
 WRONG = "wrong password"
