@@ -16,7 +16,7 @@ import zmq
 import vending
 from vending.db import StorageError
 
-from . import clientcmds
+from . import bench, clientcmds, simulate
 from .config import Config
 from .system import VendingSystem
 
@@ -82,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     keygen.add_argument("dir", type=Path)
     keygen.add_argument("--name", default="server")
     keygen.set_defaults(func=keygen_command)
+    bench.add_command(sub)
+    simulate.add_command(sub)
     clientcmds.add_commands(sub)
     return parser
 
@@ -122,6 +124,10 @@ def serve_command(args: argparse.Namespace) -> int:
     config = Config(data_dir=args.data_dir, binds=tuple(args.bind or ["tcp://127.0.0.1:5555"]),
                     session_idle=args.session_idle, request_timeout=args.request_timeout,
                     curve_secret_file=args.curve_secret)
+    # A CPU-bound thread otherwise keeps the GIL for up to 5 ms while a thread
+    # woken by a socket waits; 1 ms measured ~10% more purchases/s and a lower p99
+    # (README, "Performance"). Only here: an embedding program owns its interpreter.
+    sys.setswitchinterval(0.001)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: object) -> None:

@@ -22,11 +22,13 @@ class ServerProcess:
     """A `vending serve` child; `start` returns once it has logged "ready"."""
 
     def __init__(self, data_dir: Path | str, endpoint: str | None = None,
-                 extra: list[str] | None = None, env: dict[str, str] | None = None) -> None:
+                 extra: list[str] | None = None, env: dict[str, str] | None = None,
+                 module: str = "actors.cli serve") -> None:
         self.data_dir = str(data_dir)
         self.endpoint = endpoint or free_tcp_endpoint()
         self.extra = extra or []
         self.env = env
+        self.module = module.split()
         self.proc: subprocess.Popen[str] | None = None
         self.log: deque[str] = deque(maxlen=200)
         self._ready = threading.Event()
@@ -34,7 +36,7 @@ class ServerProcess:
     def start(self, timeout: float = 30.0) -> ServerProcess:
         self._ready.clear()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "actors.cli", "serve", "--bind", self.endpoint,
+            [sys.executable, "-m", *self.module, "--bind", self.endpoint,
              "--data-dir", self.data_dir, *self.extra],
             stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
             env={**os.environ, **(self.env or {})})
@@ -51,6 +53,14 @@ class ServerProcess:
             if "ready on" in line:
                 self._ready.set()
         self._ready.set()  # exited: wake start() so it can report
+
+    def rss_bytes(self) -> int:
+        """Resident memory of the server process, from /proc."""
+        assert self.proc is not None
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        return 0
 
     def kill(self) -> None:
         """SIGKILL: no flushing, no goodbyes."""

@@ -1,0 +1,129 @@
+"""The benchmark's baseline: the same protocol and rules with no actors and no fifos.
+
+One thread, one ROUTER socket. It drains what has arrived, answers the whole
+batch by calling the `vending/` rules directly inside one transaction per
+database (the same WAL, `synchronous=FULL` group commit as the system), then
+sends the replies. It shows what the actor architecture costs. Not a product:
+no deadlines, no supervision, argon2 on the one thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+import uuid
+from pathlib import Path
+from typing import Any
+
+import zmq
+
+import vending
+from transport.codec import DecodeError, decode_map, encode
+from vending.accounts import SCHEMA as ACCOUNTS_SCHEMA
+from vending.accounts import Accounts, Charge, CryptoJob, Outcome
+from vending.credentials import new_wsess_uid
+from vending.db import Database
+from vending.errors import BadRequest, ClientError, VendingError
+from vending.requests import Request, parse_request
+from vending.stock import SCHEMA as STOCK_SCHEMA
+from vending.stock import Reserved, Stock
+
+
+class Baseline:
+    def __init__(self, data_dir: Path) -> None:
+        self.accounts = Accounts(Database(data_dir / "gatekeeper.sqlite3", ACCOUNTS_SCHEMA))
+        self.stock = Stock(Database(data_dir / "stock.sqlite3", STOCK_SCHEMA))
+
+    def answer(self, req: Request, peer: str | None) -> dict[str, Any]:
+        op = req.op
+        if op == "ping":
+            return {"ok": True, "version": vending.__version__}
+        if op == "products":
+            return self.stock.products(req.args.get("seller_uid"))
+        if op == "product":
+            return self.stock.product(req.args["product_uid"])
+        if op == "buy":
+            pid = uuid.uuid4().hex
+            held = self.stock.reserve(pid, req)
+            charge = (Charge(pid, req, held.product_name, held.cost) if isinstance(held, Reserved)
+                      else Charge(pid, req, stock_error=held))
+            reply, committed = self.accounts.charge(charge)
+            self.stock.settle(pid, committed)
+            return reply
+        if op in ("sell", "delete_product"):
+            who = self.accounts.authorize(req, "seller")
+            if isinstance(who, Outcome):
+                return who.reply
+            rule = self.stock.sell if op == "sell" else self.stock.delete_product
+            return rule(req, who)
+        out = (self.accounts.auth(req, new_wsess_uid(), peer) if op == "auth"
+               else self.accounts.session_op(req))
+        if isinstance(out, CryptoJob):
+            out = out.finish(out.run())
+        if out.purge is not None:
+            self.stock.purge_seller(out.purge[0])
+            self.accounts.purge_done(out.purge[0])
+        return out.reply
+
+    def serve(self, endpoint: str, stop: threading.Event) -> None:
+        ctx: zmq.Context[Any] = zmq.Context()
+        router = ctx.socket(zmq.ROUTER)
+        router.setsockopt(zmq.LINGER, 0)
+        router.bind(endpoint)
+        print(f"baseline ready on {endpoint}", file=sys.stderr, flush=True)
+        try:
+            while not stop.is_set():
+                if not router.poll(100):
+                    continue
+                batch: list[tuple[list[bytes], Request | VendingError]] = []
+                while len(batch) < 512:
+                    try:
+                        frames = router.recv_multipart(zmq.NOBLOCK)
+                    except zmq.Again:
+                        break
+                    envelope, body = frames[:-1], frames[-1]
+                    try:
+                        batch.append((envelope, parse_request(decode_map(body))))
+                    except DecodeError as exc:
+                        batch.append((envelope, BadRequest(str(exc))))
+                    except VendingError as exc:
+                        batch.append((envelope, exc))
+                replies = []
+                with self.accounts.db.transaction(), self.stock.db.transaction():
+                    for envelope, item in batch:
+                        if isinstance(item, VendingError):
+                            reply = item.to_reply()
+                        else:
+                            try:
+                                with self.accounts.db.transaction(), \
+                                        self.stock.db.transaction():
+                                    reply = self.answer(item, None)
+                            except ClientError as exc:
+                                reply = exc.to_reply()
+                            if item.req_id is not None:
+                                reply = {**reply, "req_id": item.req_id}
+                        replies.append([*envelope, encode(reply)])
+                for frames in replies:
+                    router.send_multipart(frames)
+        finally:
+            router.close(0)
+            ctx.term()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m actors.baseline")
+    parser.add_argument("--bind", required=True)
+    parser.add_argument("--data-dir", type=Path, required=True)
+    args = parser.parse_args(argv)
+    args.data_dir.mkdir(parents=True, exist_ok=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    Baseline(args.data_dir).serve(args.bind, stop)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
