@@ -57,6 +57,7 @@ class BackendActor(pykka.ThreadingActor):
         self._out: list[tuple[str, dict[str, Any]]] = []
         self.db: Database | None = None
         self.push: Pushers | None = None
+        self.trusted = all(e.startswith("inproc://") for e in self.fifo_endpoints(config))
 
     # -- subclass hooks ------------------------------------------------------
     @classmethod

@@ -78,7 +78,7 @@ class GatekeeperActor(BackendActor):
             log.warning("gatekeeper: dropped %r message without a return ticket", kind)
             return
         try:
-            req = read_request(message)
+            req = read_request(message, self.trusted)
             if kind == "auth" and req.op == "auth":
                 self._outcome(rt, self.accounts.auth(req, str(rt[1]), message.get("peer")),
                               message)

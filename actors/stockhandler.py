@@ -96,7 +96,7 @@ class StockHandlerActor(BackendActor):
                 reply = message.get("reply")
                 self.status(rt, reply if isinstance(reply, dict) else {})
                 return
-            req = read_request(message)
+            req = read_request(message, self.trusted)
             if kind != req.op and kind != "authorized":
                 raise BadRequest(f"{kind!r} does not match op {req.op!r}")
             if kind == "products":

