@@ -5,6 +5,7 @@ per batch, statuses sent only after the commit, and failure handling.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any, TypeGuard
 
@@ -55,6 +56,7 @@ class BackendActor(pykka.ThreadingActor):
         # reason: a restarted instance must find the state its predecessor left.
         self._memory_db = memory_db
         self._out: list[tuple[str, dict[str, Any]]] = []
+        self.stale_dropped = 0
         self.db: Database | None = None
         self.push: Pushers | None = None
         self.trusted = all(e.startswith("inproc://") for e in self.fifo_endpoints(config))
@@ -113,7 +115,8 @@ class BackendActor(pykka.ThreadingActor):
             try:
                 with self.db.transaction():
                     for item in message.messages:
-                        self.handle(item)
+                        if not self._answered_here(item):
+                            self.handle(item)
             except Exception:
                 # Rolled back: nothing in the batch happened, so every caller may retry.
                 self._out = []
@@ -133,6 +136,18 @@ class BackendActor(pykka.ThreadingActor):
         if isinstance(message, Ready):
             return True
         return self.handle_other(message)
+
+    def _answered_here(self, item: dict[str, Any]) -> bool:
+        """Heartbeats, and requests whose deadline passed while they sat in a fifo."""
+        if item.get("k") == "hb":
+            if isinstance(item.get("back"), str):
+                self.send(item["back"], {"k": "hb", "role": self.role})
+            return True
+        deadline = item.get("dl")
+        if isinstance(deadline, (int, float)) and time.time() > deadline:
+            self.stale_dropped += 1
+            return True
+        return False
 
     def send(self, endpoint: str, message: dict[str, Any]) -> None:
         """Queue a message to go out once the current transaction has committed."""

@@ -17,7 +17,7 @@ import vending
 from vending.db import StorageError
 
 from . import bench, clientcmds, simulate
-from .config import Config
+from .config import ROLES, Config, Endpoints
 from .system import VendingSystem
 
 log = logging.getLogger("vending")
@@ -52,6 +52,21 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--curve-secret", metavar="FILE",
                        help="encrypt client traffic with CurveZMQ using this secret key file "
                        "(from `vending keygen`); clients need the matching public key")
+    split = serve.add_argument_group(
+        "split deployment", "Run one part per process (the same classes, fifos over tcp). "
+        "Each fifo is bound by its owner and connected to by the others; give every "
+        "process the same fifo endpoints. See README, 'Across processes and hosts'.")
+    split.add_argument("--role", choices=ROLES, default="all",
+                       help="which part to run (default: all, in one process)")
+    for name, owner in (("auth", "gatekeeper"), ("deposit", "gatekeeper"),
+                        ("post", "stock handler")):
+        split.add_argument(f"--{name}-fifo", metavar="ENDPOINT",
+                           help=f"{name}.fifo, bound by the {owner} (e.g. tcp://10.0.0.2:5561)")
+    split.add_argument("--status-fifo", metavar="ENDPOINT",
+                       help="this front door's status fifo, where the others send statuses "
+                       "(a front door role needs one, unique per front door)")
+    split.add_argument("--fifo-bind-any", action="store_true",
+                       help="bind owned fifos on all interfaces (tcp://*:PORT) for other hosts")
     serve.add_argument("--log-level", default="INFO",
                        choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     serve.set_defaults(func=serve_command)
@@ -121,9 +136,20 @@ def chaos_command(args: argparse.Namespace) -> int:
 def serve_command(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    defaults = Endpoints()
+    endpoints = Endpoints(auth=args.auth_fifo or defaults.auth,
+                          deposit=args.deposit_fifo or defaults.deposit,
+                          post=args.post_fifo or defaults.post,
+                          status=args.status_fifo or defaults.status)
     config = Config(data_dir=args.data_dir, binds=tuple(args.bind or ["tcp://127.0.0.1:5555"]),
                     session_idle=args.session_idle, request_timeout=args.request_timeout,
-                    curve_secret_file=args.curve_secret)
+                    curve_secret_file=args.curve_secret, role=args.role, endpoints=endpoints,
+                    fifo_bind_any=args.fifo_bind_any)
+    try:
+        config.check()
+    except ValueError as exc:
+        print(f"vending: error: {exc}", file=sys.stderr)
+        return 2
     # A CPU-bound thread otherwise keeps the GIL for up to 5 ms while a thread
     # woken by a socket waits; 1 ms measured ~10% more purchases/s and a lower p99
     # (README, "Performance"). Only here: an embedding program owns its interpreter.
@@ -141,12 +167,14 @@ def serve_command(args: argparse.Namespace) -> int:
         print(f"vending: error: {exc}", file=sys.stderr)
         return 1
     except zmq.ZMQError as exc:
-        print(f"vending: error: cannot bind {', '.join(config.binds)}: {exc.strerror}",
-              file=sys.stderr)
+        where = ", ".join(config.binds) if config.runs("frontdoor") else "the fifo endpoints"
+        print(f"vending: error: cannot bind {where}: {exc.strerror}", file=sys.stderr)
         return 1
     try:
-        where = "in memory" if config.in_memory else os.path.abspath(config.data_dir)
-        log.info("ready on %s (data %s, pid %d)", " ".join(system.endpoints), where, os.getpid())
+        where = ("none" if config.role == "frontdoor" else "in memory" if config.in_memory
+                 else os.path.abspath(config.data_dir))
+        log.info("ready on %s (role %s, data %s, pid %d)", " ".join(system.listening),
+                 config.role, where, os.getpid())
         stop.wait()
         log.info("stopping: draining requests in flight")
     finally:

@@ -16,8 +16,14 @@ class Endpoints:
     status: str = "inproc://status.fifo"
 
 
+ROLES = ("all", "frontdoor", "gatekeeper", "stock-handler")
+
+
 @dataclass(frozen=True)
 class Config:
+    #: "all" runs every part in this process (the embedded default); a named role
+    #: runs only that part, reaching the others over the (tcp://) fifo endpoints.
+    role: str = "all"
     #: ":memory:" keeps nothing on disk.
     data_dir: str = "./vending-data"
     #: Client-facing endpoints of the front door (empty: embedded use only).
@@ -37,6 +43,25 @@ class Config:
     #: A CurveZMQ secret key file (from `vending keygen`): clients then need the
     #: matching public key and all client traffic is encrypted.
     curve_secret_file: str | None = None
+    #: Bind owned tcp fifos on every interface (other hosts connect to the address
+    #: given in the endpoint; this process binds tcp://*:PORT).
+    fifo_bind_any: bool = False
+
+    def check(self) -> None:
+        """Refuse a configuration that cannot work, with a sentence saying why."""
+        if self.role not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}")
+        if self.role == "all":
+            return
+        inproc = [name for name in ("auth", "deposit", "post", "status")
+                  if getattr(self.endpoints, name).startswith("inproc://")
+                  and (name != "status" or self.role == "frontdoor")]
+        if inproc:
+            raise ValueError(f"role {self.role} runs apart from the others: give tcp:// "
+                             f"endpoints for the {', '.join(inproc)} fifo(s)")
+
+    def runs(self, part: str) -> bool:
+        return self.role in ("all", part)
 
     @property
     def in_memory(self) -> bool:

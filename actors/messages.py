@@ -19,6 +19,7 @@ class Submit:
     ticket: int
     request: Request
     peer: str | None
+    deadline: float = 0.0  # time.time() after which the front door has answered UNAVAILABLE
 
 
 @dataclass(frozen=True, slots=True)

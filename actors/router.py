@@ -8,6 +8,7 @@ what the gatekeeper has stored), and bounds how many live at once.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -25,12 +26,15 @@ from vending.requests import Request
 from .config import Config
 from .messages import Expired, StatusIn, Submit
 from .session import SessionActor
-from .wire import request_message
+from .wire import ROLES_FOR_OP, request_message
 
 log = logging.getLogger(__name__)
 
 #: Requests one session may have waiting; its actor's mailbox stays bounded.
 MAX_QUEUED_PER_SESSION = 64
+#: Heartbeats to the gatekeeper and stock handler every HEARTBEAT_EVERY seconds;
+#: one silent for HEARTBEAT_LIVENESS is taken as gone (and back at its next answer).
+HEARTBEAT_EVERY, HEARTBEAT_LIVENESS = 0.5, 3.0
 
 
 @dataclass
@@ -49,21 +53,47 @@ class SessionRouter:
         self._door: FrontDoor | None = None
         self._push: Pushers | None = None
         self.actors_started = 0
+        self._heard: dict[str, float] = {}
+        self._next_heartbeat = 0.0
 
     # -- Dispatcher, all in the front-door thread ---------------------------
     def on_start(self, door: FrontDoor) -> None:
         self._door = door
         self._push = Pushers(self._ctx)
+        now = time.monotonic()
+        self._heard = dict.fromkeys(("gatekeeper", "stock-handler"), now)
+        self._next_heartbeat = now
+        self._heartbeat()
+
+    # -- liveness of the other roles ---------------------------------------------
+    def _heartbeat(self) -> None:
+        """Ask each role to answer on our status fifo (Paranoid-Pirate style)."""
+        assert self._push is not None
+        ends = self._config.endpoints
+        for endpoint in (ends.auth, ends.post):
+            with contextlib.suppress(Backpressure):  # a role that is down: its silence says so
+                self._push.send(endpoint, {"k": "hb", "back": ends.status})
+
+    def _alive(self, role: str, now: float) -> bool:
+        return now - self._heard[role] <= HEARTBEAT_LIVENESS
+
+    def roles_alive(self) -> dict[str, bool]:
+        now = time.monotonic()
+        return {role: self._alive(role, now) for role in self._heard}
 
     def on_request(self, ticket: int, request: Request, peer: str | None) -> None:
         assert self._push is not None
+        for role in ROLES_FOR_OP[request.op]:
+            if not self._alive(role, time.monotonic()):
+                raise Unavailable(f"the {role} is not answering; retry later")
+        deadline = time.time() + self._config.request_timeout
         if request.op in ("products", "product"):
             rt = [self._config.endpoints.status, "", ticket]
             try:
                 self._push.send(self._config.endpoints.post,
-                                request_message(request.op, rt, request))
+                                request_message(request.op, rt, request, deadline=deadline))
             except Backpressure:
-                raise Unavailable("post.fifo is full; retry later") from None
+                raise Unavailable("post.fifo is full or the stock handler is gone") from None
             return
         wsess = new_wsess_uid() if request.op == "auth" else request.wsess_uid
         live = self._live.get(wsess)
@@ -76,9 +106,14 @@ class SessionRouter:
         live.last_used = time.monotonic()
         live.tickets.add(ticket)
         self._ticket_owner[ticket] = wsess
-        live.ref.tell(Submit(ticket, request, peer))
+        live.ref.tell(Submit(ticket, request, peer, deadline))
 
     def on_status(self, message: dict[str, Any]) -> None:
+        if message.get("k") == "hb":
+            role = message.get("role")
+            if isinstance(role, str) and role in self._heard:
+                self._heard[role] = time.monotonic()
+            return
         rt = message.get("rt")
         if not (isinstance(rt, list) and len(rt) == 3 and isinstance(rt[2], int)):
             log.warning("dropped status without a valid return ticket")
@@ -100,6 +135,9 @@ class SessionRouter:
             live.ref.tell(Expired(ticket))
 
     def on_tick(self, now: float) -> None:
+        if now >= self._next_heartbeat:
+            self._next_heartbeat = now + HEARTBEAT_EVERY
+            self._heartbeat()
         idle = [w for w, live in self._live.items()
                 if not live.tickets and now - live.last_used > self._config.session_actor_idle]
         for wsess in idle:

@@ -94,7 +94,8 @@ class SessionActor(pykka.ThreadingActor):
             rt = [self._endpoints.status, self.wsess_uid, self._seq]
             try:
                 self._push.send(getattr(self._endpoints, fifo),
-                                request_message(sub.request.op, rt, sub.request, sub.peer))
+                                request_message(sub.request.op, rt, sub.request, sub.peer,
+                                                sub.deadline))
             except Backpressure:
                 self._reply(self.wsess_uid, sub.ticket,
                             Unavailable(f"{fifo}.fifo is full; retry later").to_reply())

@@ -64,7 +64,7 @@ class VendingSystem:
         self.supervisor: Supervisor | None = None
         self.router: SessionRouter | None = None
         self.door: FrontDoor | None = None
-        self._lock_fd: int | None = None
+        self._lock_fds: list[int] = []
         self._curve: tuple[bytes, bytes] | None = None
         self._readers: list[FifoReader] = []
         self._clients: weakref.WeakSet[Client] = weakref.WeakSet()
@@ -75,41 +75,68 @@ class VendingSystem:
         return list(self.door.bound) if self.door else []
 
     def start(self) -> VendingSystem:
+        self.config.check()
         self._curve = load_curve_keypair(self.config.curve_secret_file)
-        self._prepare_data_dir()
+        backends = [(name, actor) for name, actor in (("gatekeeper", GatekeeperActor),
+                                                      ("stock-handler", StockHandlerActor))
+                    if self.config.runs(name)]
+        try:
+            self._prepare_data_dir([actor.db_name for _, actor in backends])
+        except StorageError:
+            self.stop()
+            raise
         ctx: zmq.Context[Any] = zmq.Context()
         # Session actors each hold up to three PUSH sockets.
         ctx.set(zmq.MAX_SOCKETS, 3 * self.config.max_session_actors + 256)
         self.ctx = ctx
         try:
             sup = self.supervisor = Supervisor()
-            for name, actor in (("gatekeeper", GatekeeperActor),
-                                ("stock-handler", StockHandlerActor)):
+            for name, actor in backends:
                 reader = self._reader(name, actor.fifo_endpoints(self.config))
                 memory_db = Database(None, actor.schema) if self.config.in_memory else None
                 sup.start(name, partial(actor.start, ctx, self.config, sup.child_failed, reader,
                                         memory_db))
                 reader.start_bound()
-            # Purchases a crash left half done are settled before any client is served.
-            sup.refs["stock-handler"].ask(AwaitRecovery(), timeout=30).get(timeout=30)
-            self.router = SessionRouter(ctx, self.config)
-            self.door = FrontDoor(ctx, [*self.config.binds, self.config.inproc_door],
-                                  self.config.endpoints.status, self.router,
-                                  request_timeout=self.config.request_timeout,
-                                  curve_keypair=self._curve)
-            self.door.start_bound()
+            if self.config.role == "all":
+                # Purchases a crash left half done are settled before any client is
+                # served. Split, the gatekeeper may be away: the stock handler keeps
+                # asking, and held units are simply not offered meanwhile.
+                sup.refs["stock-handler"].ask(AwaitRecovery(), timeout=30).get(timeout=30)
+            if self.config.runs("frontdoor"):
+                self.router = SessionRouter(ctx, self.config)
+                self.door = FrontDoor(ctx, [*self.config.binds, self.config.inproc_door],
+                                      self._bind_form(self.config.endpoints.status), self.router,
+                                      request_timeout=self.config.request_timeout,
+                                      curve_keypair=self._curve)
+                self.door.start_bound()
         except BaseException:
             self.stop()
             raise
         return self
 
+    @property
+    def listening(self) -> list[str]:
+        """What this process serves: client endpoints, or the fifos it owns."""
+        if self.door is not None:
+            return self.endpoints
+        return [e for name, actor in (("gatekeeper", GatekeeperActor),
+                                      ("stock-handler", StockHandlerActor))
+                if self.config.runs(name) for e in actor.fifo_endpoints(self.config)]
+
     def _reader(self, name: str, endpoints: list[str]) -> FifoReader:
         assert self.ctx is not None and self.supervisor is not None
         sup = self.supervisor
-        reader = FifoReader(self.ctx, endpoints, lambda batch: sup.tell(name, Batch(batch)),
+        reader = FifoReader(self.ctx, [self._bind_form(e) for e in endpoints],
+                            lambda batch: sup.tell(name, Batch(batch)),
                             tick=lambda: sup.tell(name, Tick()), name=f"{name}-fifo")
         self._readers.append(reader)
         return reader
+
+    def _bind_form(self, endpoint: str) -> str:
+        """Where to bind an endpoint others connect to (all interfaces if asked)."""
+        if self.config.fifo_bind_any and endpoint.startswith("tcp://"):
+            return "tcp://*:" + endpoint.rsplit(":", 1)[1]
+        return endpoint
 
     def stop(self) -> None:
         """Drain the front door, stop actors in reverse order, release the context."""
@@ -128,9 +155,9 @@ class VendingSystem:
                 if self.ctx is not None:
                     self.ctx.term()
                     self.ctx = None
-                if self._lock_fd is not None:
-                    os.close(self._lock_fd)
-                    self._lock_fd = None
+                for fd in self._lock_fds:
+                    os.close(fd)
+                self._lock_fds.clear()
 
     def client(self, **kwargs: Any) -> Client:
         """A client bound to this system over inproc (no TCP port needed)."""
@@ -148,23 +175,29 @@ class VendingSystem:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _prepare_data_dir(self) -> None:
+    def _prepare_data_dir(self, db_names: list[str]) -> None:
         """Fail fast, with one clear line, on a folder we cannot use."""
-        if self.config.in_memory:
+        if self.config.in_memory or not db_names:
             return
         folder = Path(self.config.data_dir)
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
             raise StorageError(f"data folder {folder} is unusable: {exc.strerror}") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            raise StorageError(f"data folder {folder} is in use by another vending process") \
-                from None
-        self._lock_fd = fd
-        for name, schema in (("gatekeeper.sqlite3", ACCOUNTS_SCHEMA),
-                             ("stock.sqlite3", STOCK_SCHEMA)):
-            Database(folder / name, schema).close()
+        # One lock per database file: a gatekeeper and a stock handler may share a
+        # folder, but no file ever has two writers.
+        for name in db_names:
+            try:
+                fd = os.open(folder / f".lock-{name}", os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError as exc:
+                raise StorageError(f"data folder {folder} is unusable: {exc.strerror}") \
+                    from None
+            self._lock_fds.append(fd)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                raise StorageError(f"data folder {folder} is in use by another vending "
+                                   "process") from None
+        schemas = {"gatekeeper.sqlite3": ACCOUNTS_SCHEMA, "stock.sqlite3": STOCK_SCHEMA}
+        for name in db_names:
+            Database(folder / name, schemas[name]).close()

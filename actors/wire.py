@@ -24,11 +24,25 @@ FIFO_FOR_OP = {
 
 
 def request_message(kind: str, rt: list[Any], request: Request,
-                    peer: str | None = None) -> dict[str, Any]:
+                    peer: str | None = None, deadline: float = 0.0) -> dict[str, Any]:
+    """A client request on its first hop. `dl` is when the front door gives up on it:
+    work found in a fifo after that (a backlog that waited for a dead role) is dropped,
+    not applied behind the client's back; its retry, same req_id, is applied fresh."""
     msg: dict[str, Any] = {"k": kind, "rt": rt, "req": request.to_dict()}
     if peer:
         msg["peer"] = peer
+    if deadline:
+        msg["dl"] = deadline
     return msg
+
+
+#: The roles each op needs alive; the front door refuses at once when one is gone.
+ROLES_FOR_OP: dict[str, tuple[str, ...]] = {op: ("gatekeeper",) for op in FIFO_FOR_OP}
+ROLES_FOR_OP.update({"buy": ("stock-handler", "gatekeeper"),
+                     "sell": ("stock-handler", "gatekeeper"),
+                     "delete_product": ("stock-handler", "gatekeeper"),
+                     "delete_user": ("gatekeeper", "stock-handler"),
+                     "products": ("stock-handler",), "product": ("stock-handler",)})
 
 
 def status_message(rt: list[Any], reply: dict[str, Any], ended: bool = False) -> dict[str, Any]:

@@ -36,6 +36,16 @@ def readable(sock: zmq.Socket[Any]) -> bool:
     return bool(int(sock.get(zmq.EVENTS)) & zmq.POLLIN)
 
 
+#: ZeroMQ's own heartbeats on tcp fifos: a vanished peer is noticed within seconds.
+HEARTBEAT_IVL_MS, HEARTBEAT_TIMEOUT_MS = 1000, 3000
+
+
+def tcp_keepalive(sock: zmq.Socket[Any]) -> None:
+    sock.setsockopt(zmq.HEARTBEAT_IVL, HEARTBEAT_IVL_MS)
+    sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, HEARTBEAT_TIMEOUT_MS)
+    sock.setsockopt(zmq.HEARTBEAT_TTL, HEARTBEAT_TIMEOUT_MS)
+
+
 class Backpressure(Exception):
     """The fifo is full (or its reader gone): refuse the work rather than queue it."""
 
@@ -54,6 +64,11 @@ class Pushers:
             sock = self._ctx.socket(zmq.PUSH)
             sock.setsockopt(zmq.SNDHWM, self._hwm)
             sock.setsockopt(zmq.LINGER, 1000)
+            if not endpoint.startswith("inproc://"):
+                # Not ZMQ_IMMEDIATE: the first message of a fresh connection would be
+                # refused. Work queued for a peer that is down is bounded by the HWM;
+                # requests in it carry a deadline and are dropped stale on arrival.
+                tcp_keepalive(sock)
             sock.connect(endpoint)
             self._sockets[endpoint] = sock
         try:
@@ -130,6 +145,8 @@ class FifoReader(threading.Thread):
                 sock.setsockopt(zmq.RCVHWM, self._hwm)
                 sock.setsockopt(zmq.MAXMSGSIZE, MAX_FIFO_BYTES)
                 sock.setsockopt(zmq.LINGER, 0)
+                if not endpoint.startswith("inproc://"):
+                    tcp_keepalive(sock)
                 _bind(sock, endpoint)
                 poller.register(sock, zmq.POLLIN)
         except zmq.ZMQError as exc:
