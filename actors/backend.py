@@ -153,16 +153,24 @@ class BackendActor(pykka.ThreadingActor):
         """Queue a message to go out once the current transaction has committed."""
         self._out.append((endpoint, message))
 
+    def send_now(self, endpoint: str, message: dict[str, Any]) -> None:
+        """Send before the current transaction commits: only for what is already
+        durable elsewhere."""
+        self._push_out(endpoint, message)
+
     def status(self, rt: list[Any], reply: dict[str, Any], ended: bool = False) -> None:
         self.send(rt[0], status_message(rt, reply, ended))
 
     def flush(self) -> None:
         out, self._out = self._out, []
-        assert self.push is not None
         for endpoint, message in out:
-            faults.hit(f"{self.role}.before_send.{message.get('k', 'status')}")
-            try:
-                self.push.send(endpoint, message)
-            except Backpressure:
-                log.warning("%s: %s is full, dropped a %s message", self.role, endpoint,
-                            message.get("k", "status"))
+            self._push_out(endpoint, message)
+
+    def _push_out(self, endpoint: str, message: dict[str, Any]) -> None:
+        assert self.push is not None
+        faults.hit(f"{self.role}.before_send.{message.get('k', 'status')}")
+        try:
+            self.push.send(endpoint, message)
+        except Backpressure:
+            log.warning("%s: %s is full, dropped a %s message", self.role, endpoint,
+                        message.get("k", "status"))

@@ -28,6 +28,7 @@ from vending.db import Database
 from vending.stock import SCHEMA as STOCK_SCHEMA
 
 from .serverproc import ServerProcess
+from .split import SplitDeployment
 
 PASSWORD = "bench-password"
 WORKLOADS = ("buy", "deposit", "products")
@@ -67,12 +68,14 @@ def _setup(endpoint: str, clients: int) -> str:
         return seller.sell("bench-cola", 5, 1_000_000)["product_uid"]
 
 
-def run_load(endpoint: str, target: str, *, clients: int, seconds: float,
+def run_load(endpoint: str | list[str], target: str, *, clients: int, seconds: float,
              workload: str = "buy") -> LoadResult:
-    uid = _setup(endpoint, clients)
+    """Closed-loop load; with several endpoints (front doors) clients take turns."""
+    endpoints = [endpoint] if isinstance(endpoint, str) else endpoint
+    uid = _setup(endpoints[0], clients)
     users = []
     for i in range(clients):
-        c = Client(endpoint, timeout=30, retries=0)
+        c = Client(endpoints[i % len(endpoints)], timeout=30, retries=0)
         c.register(f"bench_{i}", PASSWORD)
         users.append(c)
     latencies: list[list[float]] = [[] for _ in users]
@@ -191,6 +194,13 @@ def session_capacity(sessions: int, progress: Callable[[str], None]) -> dict[str
 
 def _against(kind: str, data: Path, clients: int, seconds: float,
              workload: str) -> LoadResult:
+    if kind == "split":
+        split = SplitDeployment(data, front_doors=2).start()
+        try:
+            return run_load(split.endpoints, kind, clients=clients, seconds=seconds,
+                            workload=workload)
+        finally:
+            split.terminate()
     module = "actors.cli serve" if kind == "system" else "actors.baseline"
     server = ServerProcess(data, module=module).start()
     try:
@@ -202,9 +212,12 @@ def _against(kind: str, data: Path, clients: int, seconds: float,
 
 def run_bench(*, clients: int = 32, seconds: float = 10.0, workload: str = "buy",
               baseline: bool = True, growth: bool = False, sessions: int = 0,
+              split: bool = False,
               progress: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
     report: dict[str, Any] = {"clients": clients, "seconds": seconds, "workload": workload}
     kinds = ["system", "baseline"] if baseline else ["system"]
+    if split:
+        kinds.append("split")
     for kind in kinds:
         with tempfile.TemporaryDirectory(prefix="vending-bench-") as tmp:
             result = _against(kind, Path(tmp), clients, seconds, workload)
@@ -234,7 +247,7 @@ def summary_text(report: dict[str, Any]) -> str:
     lines = [f"vending bench: {report['clients']} clients x {report['seconds']:.0f} s, "
              f"workload {report['workload']}, durable (WAL, synchronous=FULL), "
              f"tcp loopback"]
-    for kind in ("system", "baseline"):
+    for kind in ("system", "baseline", "split"):
         if kind in report:
             r = report[kind]
             lines.append(f"  {kind:<9} {r['pps']:8.0f} purchases/s {r['rps']:8.0f} requests/s"
@@ -243,6 +256,10 @@ def summary_text(report: dict[str, Any]) -> str:
     if "ratio_requests" in report:
         lines.append(f"  system/baseline: purchases {report['ratio_purchases']:.2f}, "
                      f"requests {report['ratio_requests']:.2f}")
+    if "split" in report:
+        lines.append(f"  split/embedded: purchases "
+                     f"{report['split']['pps'] / max(report['system']['pps'], 1e-9):.2f} "
+                     "(gatekeeper, stock handler and 2 front doors as separate processes)")
     if "growth" in report:
         g = report["growth"]
         lines.append(f"  growth: {g['1000']['rps']:.0f} req/s at 1k vs {g['100000']['rps']:.0f}"
@@ -258,7 +275,7 @@ def summary_text(report: dict[str, Any]) -> str:
 def bench_command(args: Any) -> int:
     report = run_bench(clients=args.clients, seconds=args.seconds, workload=args.workload,
                        baseline=not args.no_baseline, growth=args.growth,
-                       sessions=args.sessions,
+                       sessions=args.sessions, split=args.split,
                        progress=lambda text: print(text, file=sys.stderr, flush=True))
     print(json.dumps(report, indent=2) if args.json else summary_text(report))
     return 0
@@ -277,6 +294,9 @@ def add_command(sub: Any) -> None:
                    help="also run with 1k and 100k users and products stored")
     p.add_argument("--sessions", type=int, default=0, metavar="N",
                    help="also measure RSS with N sessions used (e.g. 10000)")
+    p.add_argument("--split", action="store_true",
+                   help="also run the split layout (4 processes: gatekeeper, stock handler, "
+                   "2 front doors) under the same load")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=bench_command)
 

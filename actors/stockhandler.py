@@ -23,7 +23,7 @@ from . import faults
 from .backend import BackendActor, valid_rt
 from .config import Config
 from .messages import AwaitRecovery
-from .wire import read_request
+from .wire import read_request, status_message
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,11 @@ class StockHandlerActor(BackendActor):
             if kind == "charged":
                 self.stock.settle(str(message.get("pid")), bool(message.get("committed")))
                 reply = message.get("reply")
-                self.status(rt, reply if isinstance(reply, dict) else {})
+                # Sent now, not after this batch commits: the gatekeeper's commit is
+                # the point of no return, and a settle lost with this transaction is
+                # redone by recovery from the reservation row (docs/purchase-saga.md).
+                self.send_now(rt[0], status_message(rt, reply if isinstance(reply, dict)
+                                                    else {}))
                 return
             req = read_request(message, self.trusted)
             if kind != req.op and kind != "authorized":
