@@ -28,6 +28,7 @@ from transport.client import Client
 from vending.coins import COINS
 from vending.errors import Unavailable
 
+from .ledger import Ledger
 from .serverproc import ServerProcess
 
 PASSWORD = "chaos-password"
@@ -186,43 +187,12 @@ class Chaos:
                 self.summary.violations.append(f"{name}: {result}")
 
     def _check_conservation(self, client: Client) -> None:
-        money: dict[str, int] = {}
-        added: dict[str, int] = {}
-        sold: dict[str, int] = {}
+        ledger = Ledger()
         for item in self.sent:
-            reply, msg = item.reply, item.message
-            if not reply or not reply.get("ok"):
-                continue
-            if msg["op"] == "deposit":
-                money[item.who] = money.get(item.who, 0) + msg["amount"]
-            elif msg["op"] in ("buy", "reset"):
-                out = reply.get("spent", 0) + sum(reply["change"])
-                money[item.who] = money.get(item.who, 0) - out
-                if msg["op"] == "buy":
-                    sold[msg["product_uid"]] = sold.get(msg["product_uid"], 0) + msg["amount"]
-            elif msg["op"] == "sell":
-                uid = reply["product"]["product_uid"]
-                added[uid] = added.get(uid, 0) + msg["amount"]
+            ledger.record(item.who, item.message, item.reply)
+        sessions = {a.name: a.session for a in self.actors if a.role == "buyer"}
         # Reservations a crash left behind were settled before the server said ready.
-        self.summary.violations += self._conservation_problems(client, money, added, sold)
-
-    def _conservation_problems(self, client: Client, money: dict[str, int],
-                               added: dict[str, int], sold: dict[str, int]) -> list[str]:
-        problems = []
-        for actor in self.actors:
-            if actor.role != "buyer":
-                continue
-            client.wsess_uid, client.token = actor.session["wsess_uid"], actor.session["token"]
-            deposit = client.profile()["deposit"]
-            if deposit != money.get(actor.name, 0) or deposit < 0:
-                problems.append(f"{actor.name}: deposit {deposit}, "
-                                f"expected {money.get(actor.name, 0)}")
-        for product in client.products():
-            uid, left = product["product_uid"], product["amount"]
-            if left != added.get(uid, 0) - sold.get(uid, 0) or left < 0:
-                problems.append(f"{uid}: {left} left, expected "
-                                f"{added.get(uid, 0)} added - {sold.get(uid, 0)} sold")
-        return problems
+        self.summary.violations += ledger.problems(client, sessions)
 
 
 def run_chaos(cycles: int, *, data_dir: Path | None = None, buyers: int = 4, sellers: int = 2,
