@@ -82,7 +82,35 @@ class Pushers:
         self._sockets.clear()
 
 
-class FifoReader(threading.Thread):
+class SocketThread(threading.Thread):
+    """A thread that creates and binds its own sockets, reporting how that went.
+
+    `run` calls `mark_bound()` or `mark_failed(exc)` once; `start_bound` returns then, or
+    raises the bind error in the starting thread (e.g. "address already in use").
+    """
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name=name)
+        self._ready = threading.Event()
+        self._error: Exception | None = None
+
+    def start_bound(self, timeout: float = 5.0) -> None:
+        self.start()
+        if not self._ready.wait(timeout):
+            raise TimeoutError(f"{self.name} did not bind in {timeout}s")
+        if self._error is not None:
+            self.join()
+            raise self._error
+
+    def mark_bound(self) -> None:
+        self._ready.set()
+
+    def mark_failed(self, exc: Exception) -> None:
+        self._error = exc
+        self._ready.set()
+
+
+class FifoReader(SocketThread):
     """Binds PULL sockets and delivers decoded batches until stopped.
 
     `deliver` runs in this thread and must not block (it should `tell`).
@@ -92,7 +120,7 @@ class FifoReader(threading.Thread):
                  deliver: Callable[[list[dict[str, Any]]], None], *, name: str,
                  tick: Callable[[], None] | None = None, tick_every: float = 1.0,
                  max_batch: int = 512, hwm: int = FIFO_HWM, max_outstanding: int = 1) -> None:
-        super().__init__(name=name)
+        super().__init__(name)
         self._ctx = ctx
         self._endpoints = endpoints
         self._deliver = deliver
@@ -109,17 +137,6 @@ class FifoReader(threading.Thread):
         self._max_outstanding = max_outstanding
         self._outstanding = threading.BoundedSemaphore(max_outstanding)
         self._stop_event = threading.Event()
-        self._ready = threading.Event()
-        self._error: Exception | None = None
-
-    def start_bound(self, timeout: float = 5.0) -> None:
-        """Start, and return once bound (or raise the bind error)."""
-        self.start()
-        if not self._ready.wait(timeout):
-            raise TimeoutError(f"{self.name} did not bind in {timeout}s")
-        if self._error is not None:
-            self.join()
-            raise self._error
 
     def reset_outstanding(self) -> None:
         """A new consumer starts: batches handed to its failed predecessor are gone."""
@@ -150,12 +167,11 @@ class FifoReader(threading.Thread):
                 _bind(sock, endpoint)
                 poller.register(sock, zmq.POLLIN)
         except zmq.ZMQError as exc:
-            self._error = exc
             for sock in sockets:
                 sock.close()
-            self._ready.set()
+            self.mark_failed(exc)
             return
-        self._ready.set()
+        self.mark_bound()
         next_tick = time.monotonic() + self._tick_every
         try:
             while not self._stop_event.is_set():

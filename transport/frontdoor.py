@@ -32,7 +32,7 @@ from vending.limits import MAX_REQUEST_BYTES, REQ_ID_MAX
 from vending.requests import Request, parse_request
 
 from .codec import DecodeError, decode, decode_map, encode
-from .fifo import MAX_FIFO_BYTES, readable
+from .fifo import MAX_FIFO_BYTES, SocketThread, readable
 
 __all__ = ["MAX_FRAME_BYTES", "Dispatcher", "FrontDoor", "FrontDoorStats"]
 
@@ -72,13 +72,13 @@ class _Pending:
     deadline: float
 
 
-class FrontDoor(threading.Thread):
+class FrontDoor(SocketThread):
     def __init__(self, ctx: zmq.Context[Any], binds: list[str], status_endpoint: str,
                  dispatcher: Dispatcher, *, request_timeout: float = 10.0,
                  hwm: int = 10_000, max_pending: int = 20_000,
                  max_pending_per_client: int = 64,
                  curve_keypair: tuple[bytes, bytes] | None = None) -> None:
-        super().__init__(name="front-door")
+        super().__init__("front-door")
         self._ctx = ctx
         self._binds = binds
         self.status_endpoint = status_endpoint
@@ -99,8 +99,6 @@ class FrontDoor(threading.Thread):
         os.set_blocking(self._wake_w, False)
         self._stop_event = threading.Event()
         self._draining = False
-        self._ready = threading.Event()
-        self._error: Exception | None = None
         self._router: zmq.Socket[Any] | None = None
         self.bound: list[str] = []
 
@@ -114,14 +112,6 @@ class FrontDoor(threading.Thread):
 
     def post_reply(self, ticket: int, reply: dict[str, Any]) -> None:
         self.call_soon(lambda: self.reply(ticket, reply))
-
-    def start_bound(self, timeout: float = 5.0) -> None:
-        self.start()
-        if not self._ready.wait(timeout):
-            raise TimeoutError(f"front door did not bind in {timeout}s")
-        if self._error is not None:
-            self.join()
-            raise self._error
 
     def stop(self, drain: float = 2.0) -> None:
         """Refuse new requests, wait up to `drain` seconds for in-flight ones, stop."""
@@ -180,8 +170,7 @@ class FrontDoor(threading.Thread):
             status.setsockopt(zmq.MAXMSGSIZE, MAX_FIFO_BYTES * 64)
             status.setsockopt(zmq.LINGER, 0)
         except zmq.ZMQError as exc:
-            self._error = exc
-            self._ready.set()
+            self.mark_failed(exc)
             return
         try:
             for endpoint in self._binds:
@@ -190,12 +179,11 @@ class FrontDoor(threading.Thread):
             status.bind(self.status_endpoint)
             self._dispatcher.on_start(self)
         except Exception as exc:  # noqa: BLE001 - any start failure goes to start_bound's caller
-            self._error = exc
             router.close(0)
             status.close(0)
-            self._ready.set()
+            self.mark_failed(exc)
             return
-        self._ready.set()
+        self.mark_bound()
         try:
             self._loop(router, status)
         finally:
