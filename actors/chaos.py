@@ -30,6 +30,7 @@ from vending.errors import Unavailable
 
 from .ledger import Ledger
 from .serverproc import ServerProcess
+from .split import SplitDeployment
 
 PASSWORD = "chaos-password"
 
@@ -90,7 +91,7 @@ class _Actor:
 
 class Chaos:
     def __init__(self, data_dir: Path, *, buyers: int = 4, sellers: int = 2,
-                 seconds: float = 2.0, seed: int = 0,
+                 seconds: float = 2.0, seed: int = 0, split: bool = False,
                  progress: Callable[[str], None] | None = None) -> None:
         self.data_dir = data_dir
         self.rng = random.Random(seed)
@@ -105,7 +106,11 @@ class Chaos:
         self.products: list[str] = []
         self._lock = threading.Lock()
         self.summary = Summary()
-        self.server = ServerProcess(data_dir, extra=["--request-timeout", "3"])
+        # Split: each cycle SIGKILLs the next role in turn (gatekeeper, stock handler,
+        # front doors) while the others keep running.
+        self.server: ServerProcess | SplitDeployment = (
+            SplitDeployment(data_dir, extra=["--request-timeout", "3"]) if split
+            else ServerProcess(data_dir, extra=["--request-timeout", "3"]))
 
     # -- one cycle ---------------------------------------------------------------
     def cycle(self, first: bool) -> None:
@@ -115,7 +120,10 @@ class Chaos:
                 actor.login(client, register=first)
             self._resolve_pending(client)
         stop = threading.Event()
-        workers = [threading.Thread(target=self._work, args=(a, stop)) for a in self.actors]
+        endpoints = self.server.endpoints
+        workers = [threading.Thread(target=self._work,
+                                    args=(a, stop, endpoints[i % len(endpoints)]))
+                   for i, a in enumerate(self.actors)]
         for w in workers:
             w.start()
         time.sleep(self.rng.uniform(0.2, self.seconds))  # let load build before the kill
@@ -136,8 +144,8 @@ class Chaos:
             else:
                 self._record(item)
 
-    def _work(self, actor: _Actor, stop: threading.Event) -> None:
-        with Client(self.server.endpoint, timeout=2, retries=0) as client:
+    def _work(self, actor: _Actor, stop: threading.Event, endpoint: str) -> None:
+        with Client(endpoint, timeout=2, retries=0) as client:
             while not stop.is_set():
                 with self._lock:
                     products = list(self.products)
@@ -164,6 +172,11 @@ class Chaos:
 
     # -- the checks ----------------------------------------------------------------
     def verify(self) -> None:
+        if isinstance(self.server, SplitDeployment):
+            # Check the split roles' files with the all-in-one server, which settles
+            # every reservation before it says ready.
+            self.server.kill_all()
+            self.server = ServerProcess(self.data_dir, extra=["--request-timeout", "3"])
         self.server.start()
         with Client(self.server.endpoint, timeout=5, retries=5) as client:
             self._resolve_pending(client)
@@ -196,18 +209,23 @@ class Chaos:
 
 
 def run_chaos(cycles: int, *, data_dir: Path | None = None, buyers: int = 4, sellers: int = 2,
-              seconds: float = 2.0, seed: int = 0,
+              seconds: float = 2.0, seed: int = 0, split: bool = False,
               progress: Callable[[str], None] | None = None) -> Summary:
     with tempfile.TemporaryDirectory(prefix="vending-chaos-") as tmp:
         chaos = Chaos(data_dir or Path(tmp), buyers=buyers, sellers=sellers, seconds=seconds,
-                      seed=seed, progress=progress)
+                      seed=seed, split=split, progress=progress)
         try:
             for n in range(cycles):
                 chaos.cycle(first=n == 0)
-                chaos.progress(f"cycle {n + 1}/{cycles}: acknowledged "
+                killed = (f" (killed {chaos.server.last_killed})"
+                          if isinstance(chaos.server, SplitDeployment) else "")
+                chaos.progress(f"cycle {n + 1}/{cycles}{killed}: acknowledged "
                                f"{chaos.summary.acknowledged}, awaiting retry "
                                f"{len(chaos.pending)}")
             chaos.verify()
         finally:
-            chaos.server.kill()
+            if isinstance(chaos.server, SplitDeployment):
+                chaos.server.kill_all()
+            else:
+                chaos.server.kill()
         return chaos.summary

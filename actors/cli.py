@@ -82,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="longest run before each kill (default 2)")
     chaos.add_argument("--seed", type=int, default=0)
     chaos.add_argument("--data-dir", type=Path, help="keep the data here (default: a temp dir)")
+    chaos.add_argument("--split", action="store_true",
+                       help="run the split layout and SIGKILL one role per cycle, in turn")
     chaos.set_defaults(func=chaos_command)
     fuzz = sub.add_parser("fuzz", help="send hostile frames to a running front door",
                           description="Send N hostile frames (random bytes, broken msgpack, odd "
@@ -126,6 +128,7 @@ def chaos_command(args: argparse.Namespace) -> int:
 
     summary = run_chaos(args.cycles, data_dir=args.data_dir, buyers=args.buyers,
                         sellers=args.sellers, seconds=args.seconds, seed=args.seed,
+                        split=args.split,
                         progress=lambda text: print(text, file=sys.stderr, flush=True))
     for violation in summary.violations:
         print(f"violation: {violation}", file=sys.stderr)

@@ -29,6 +29,7 @@ class ServerProcess:
         self.extra = extra or []
         self.env = env
         self.module = module.split()
+        self.endpoints = [self.endpoint]
         self.proc: subprocess.Popen[str] | None = None
         self.log: deque[str] = deque(maxlen=200)
         self._ready = threading.Event()
