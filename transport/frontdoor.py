@@ -32,7 +32,7 @@ from vending.limits import MAX_REQUEST_BYTES, REQ_ID_MAX
 from vending.requests import Request, parse_request
 
 from .codec import DecodeError, decode, decode_map, encode
-from .fifo import MAX_FIFO_BYTES, SocketThread, readable
+from .fifo import MAX_FIFO_BYTES, SocketThread
 
 __all__ = ["MAX_FRAME_BYTES", "Dispatcher", "FrontDoor", "FrontDoorStats"]
 
@@ -225,9 +225,10 @@ class FrontDoor(SocketThread):
 
     def _drain_status(self, status: zmq.Socket[Any]) -> None:
         for _ in range(1024):
-            if not readable(status):
+            try:
+                data = status.recv(zmq.NOBLOCK)
+            except zmq.Again:
                 return
-            data = status.recv(zmq.NOBLOCK)
             try:
                 message = decode(data, MAX_FIFO_BYTES * 64)
             except DecodeError as exc:
@@ -239,9 +240,11 @@ class FrontDoor(SocketThread):
     def _drain_clients(self, router: zmq.Socket[Any]) -> None:
         # Bounded per wake-up so statuses and replies interleave with a flood.
         for _ in range(256):
-            if not readable(router):
+            try:
+                frames = router.recv_multipart(zmq.NOBLOCK, copy=False)
+            except zmq.Again:
                 return
-            self._on_frames(router.recv_multipart(zmq.NOBLOCK, copy=False))
+            self._on_frames(frames)
 
     def _on_frames(self, frames: list[zmq.Frame]) -> None:
         self.stats.received += 1
