@@ -33,7 +33,7 @@ def decode(data: bytes, max_bytes: int = MAX_REQUEST_BYTES) -> Any:
         return msgpack.unpackb(
             data, raw=False, strict_map_key=True, ext_hook=_no_ext, use_list=True,
             max_str_len=max_bytes, max_bin_len=max_bytes, max_array_len=4096,
-            max_map_len=256, max_ext_len=0)
+            max_map_len=256, max_ext_len=max_bytes)  # so _no_ext can name the fault
     except DecodeError:
         raise
     except Exception as exc:  # noqa: BLE001 - msgpack raises many types: fold them into one
