@@ -33,10 +33,11 @@ def _positive(text: str) -> float:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vending", description="A vending machine backend: actors, fifos, a ZeroMQ "
-        "front door. `vending serve` runs it; the other commands are a client.")
+        "front door. `vending serve` runs it; register ... ping are its client; simulate, "
+        "bench, chaos and fuzz exercise it; keygen makes CurveZMQ keys.")
     parser.add_argument("--version", action="version", version=f"vending {vending.__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    serve = sub.add_parser("serve", help="run the whole system in this process",
+    serve = sub.add_parser("serve", help="run the system (every part, or one --role)",
                            description="Run front door, session actors, gatekeeper and stock "
                            "handler in one process, fifos on inproc://.")
     serve.add_argument("--bind", action="append", metavar="ENDPOINT",
