@@ -35,6 +35,11 @@ class ServerProcess:
         self._ready = threading.Event()
 
     def start(self, timeout: float = 30.0) -> ServerProcess:
+        self.launch()
+        return self.wait_ready(timeout)
+
+    def launch(self) -> None:
+        """Start the process without waiting (see `wait_ready`)."""
         self._ready.clear()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", *self.module, "--bind", self.endpoint,
@@ -42,6 +47,9 @@ class ServerProcess:
             stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
             env={**os.environ, **(self.env or {})})
         threading.Thread(target=self._read, args=(self.proc,), name="serve-log").start()
+
+    def wait_ready(self, timeout: float = 30.0) -> ServerProcess:
+        assert self.proc is not None
         if not self._ready.wait(timeout) or self.proc.poll() is not None:
             self.kill()
             raise RuntimeError("vending serve did not become ready:\n" + "\n".join(self.log))

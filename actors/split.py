@@ -34,9 +34,11 @@ class SplitDeployment:
 
     def start(self) -> SplitDeployment:
         """Start every role that is not running (all of them, the first time)."""
-        for proc in self.procs.values():
-            if proc.proc is None or proc.proc.poll() is not None:
-                proc.start()
+        starting = [p for p in self.procs.values() if p.proc is None or p.proc.poll() is not None]
+        for proc in starting:
+            proc.launch()  # in parallel: a split layout starts in the time of one process
+        for proc in starting:
+            proc.wait_ready()
         return self
 
     def kill(self) -> None:
