@@ -1,4 +1,7 @@
-"""tests/integration/test_session_order.py, unchanged, against a split deployment (see conftest.py)."""
+"""tests/integration/test_session_order.py, unchanged, against a split deployment.
+
+See tests/split/conftest.py for the deployment behind the `system` fixture.
+"""
 
 from reuse import reuse
 
