@@ -77,9 +77,6 @@ class SessionRouter:
     def _alive(self, role: str, now: float) -> bool:
         return now - self._heard[role] <= HEARTBEAT_LIVENESS
 
-    def roles_alive(self) -> dict[str, bool]:
-        now = time.monotonic()
-        return {role: self._alive(role, now) for role in self._heard}
 
     def on_request(self, ticket: int, request: Request, peer: str | None) -> None:
         assert self._push is not None

@@ -43,18 +43,19 @@ class StockHandlerActor(BackendActor):
     def build(self, db: Database) -> None:
         self.stock = Stock(db)
         self._ticks = 0
-        self._recovered_set = False
 
     def recover(self) -> None:
-        self._recovering = set(self.stock.reservations())
+        # Reservations a crash left: settled as their `resolved` answers come in.
+        # None once all are, so later periodic resolves do not set the future again.
+        self._recovering: set[str] | None = set(self.stock.reservations())
         self._recovered: pykka.ThreadingFuture[bool] = pykka.ThreadingFuture()
         for pid in self._recovering:
             self._resolve(pid)
         self._check_recovered()
 
     def _check_recovered(self) -> None:
-        if not self._recovering and not self._recovered_set:
-            self._recovered_set = True
+        if self._recovering is not None and not self._recovering:
+            self._recovering = None
             self._recovered.set(True)
 
     def handle_other(self, message: Any) -> Any:
@@ -79,8 +80,9 @@ class StockHandlerActor(BackendActor):
         kind, rt = message.get("k"), message.get("rt")
         if kind == "resolved":
             self.stock.settle(str(message.get("pid")), bool(message.get("committed")))
-            self._recovering.discard(str(message.get("pid")))
-            self._check_recovered()
+            if self._recovering is not None:
+                self._recovering.discard(str(message.get("pid")))
+                self._check_recovered()
             return
         if kind == "purge":
             self.stock.purge_seller(int(message.get("account_id", -1)))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vending.errors import BadRequest, VendingError
+from vending.errors import BadRequest
 from vending.requests import Request, parse_request
 
 #: Which fifo (by config name) carries each client op, per the seed's diagram.
@@ -65,6 +65,3 @@ def read_request(message: dict[str, Any], trusted: bool = False) -> Request:
         return Request(req["op"], args, req.get("req_id"))
     return parse_request(req)
 
-
-def error_status(rt: list[Any], exc: VendingError) -> dict[str, Any]:
-    return status_message(rt, exc.to_reply())
