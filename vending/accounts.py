@@ -135,6 +135,27 @@ class Accounts:
             raise Unauthorized("token is unknown or was not issued with this wsess_uid")
         return sess
 
+    def _caller(self, req: Request, keyed: bool = True) -> tuple[Session, str, Record | None]:
+        """The caller's session (live or not), its idempotency scope, and the record of
+        an earlier request under the same req_id (`keyed`: look one up).
+
+        Raises:
+            Unauthorized: the token is unknown or not this wsess_uid's.
+            BadRequest: the req_id was used for a different request.
+        """
+        sess = self._session(req)
+        scope = f"a:{sess.account_id}"
+        rec = self.idem.lookup(scope, req.req_id, req.fingerprint()) if keyed else None
+        return sess, scope, rec
+
+    def _live_user(self, sess: Session) -> _User:
+        if not sess.live:
+            raise Unauthorized("session has ended or expired")
+        user = self._user(account_id=sess.account_id)
+        if user is None:
+            raise Unauthorized("account no longer exists")
+        return user
+
     def _final(self, scope: str, req: Request, run: Callable[[], Outcome],
                sealed: bytes | None = None) -> Outcome:
         """Run a rule; keep its reply, error or not, for retries of the same req_id."""
@@ -227,18 +248,11 @@ class Accounts:
     # -- ops in a session --------------------------------------------------
     def session_op(self, req: Request) -> Outcome | CryptoJob:
         """deposit, reset, profile, logout, logout_all, delete_user."""
-        sess = self._session(req)
-        scope = f"a:{sess.account_id}"
-        rec = (self.idem.lookup(scope, req.req_id, req.fingerprint())
-               if req.op in STATE_CHANGING_OPS else None)
+        sess, scope, rec = self._caller(req, keyed=req.op in STATE_CHANGING_OPS)
         if rec is not None and rec.reply is not None:
             ends = req.op in ("logout", "logout_all", "delete_user")
             return Outcome(rec.reply, ended=ends or not sess.live)
-        if not sess.live:
-            raise Unauthorized("session has ended or expired")
-        user = self._user(account_id=sess.account_id)
-        if user is None:
-            raise Unauthorized("account no longer exists")
+        user = self._live_user(sess)
         if req.op == "delete_user":
             return self._delete_user_job(req, user)
         if req.op == "profile":
@@ -280,9 +294,7 @@ class Accounts:
         password = req.args["password"]
 
         def finish(verified: bool) -> Outcome:
-            sess = self._session(req)
-            scope = f"a:{sess.account_id}"
-            rec = self.idem.lookup(scope, req.req_id, req.fingerprint())
+            sess, scope, rec = self._caller(req)
             if rec is not None and rec.reply is not None:
                 return Outcome(rec.reply, ended=True)
             if not sess.live:
@@ -320,9 +332,7 @@ class Accounts:
     def authorize(self, req: Request, role: str) -> Authorized | Outcome:
         """Validate role for a stock op; claim its req_id for this account."""
         try:
-            sess = self._session(req)
-            scope = f"a:{sess.account_id}"
-            rec = self.idem.lookup(scope, req.req_id, req.fingerprint())
+            sess, scope, rec = self._caller(req)
         except ClientError as exc:
             return Outcome(exc.to_reply())
         if rec is not None and rec.reply is not None:
@@ -378,16 +388,10 @@ class Accounts:
             return Outcome(reply)
 
         try:
-            sess = self._session(c.request)
-            scope = f"a:{sess.account_id}"
-            rec = self.idem.lookup(scope, c.request.req_id, c.request.fingerprint())
+            sess, scope, rec = self._caller(c.request)
             if rec is not None and rec.reply is not None:
                 return rec.reply, False
-            if not sess.live:
-                raise Unauthorized("session has ended or expired")
-            user = self._user(account_id=sess.account_id)
-            if user is None:
-                raise Unauthorized("account no longer exists")
+            user = self._live_user(sess)
         except ClientError as exc:
             return exc.to_reply(), False
         out = self._final(scope, c.request, lambda: rule(sess, user))
