@@ -61,8 +61,8 @@ class LoadResult:
                 f"max {self.max_ms:7.2f} ms{errors}")
 
 
-def _setup(endpoint: str, clients: int) -> str:
-    """A seller with a deep product (cost 5) and `clients` buyers registered."""
+def _setup(endpoint: str) -> str:
+    """A seller with a deep product (cost 5); returns its product_uid."""
     with Client(endpoint, timeout=30) as seller:
         seller.register("bench_seller", PASSWORD, "seller")
         return seller.sell("bench-cola", 5, 1_000_000)["product_uid"]
@@ -72,7 +72,7 @@ def run_load(endpoint: str | list[str], target: str, *, clients: int, seconds: f
              workload: str = "buy") -> LoadResult:
     """Closed-loop load; with several endpoints (front doors) clients take turns."""
     endpoints = [endpoint] if isinstance(endpoint, str) else endpoint
-    uid = _setup(endpoints[0], clients)
+    uid = _setup(endpoints[0])
     users = []
     for i in range(clients):
         c = Client(endpoints[i % len(endpoints)], timeout=30, retries=0)
