@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from actors.cli import main
-from actors.ledger import MONEY, NEGATIVE, OVERSELL, STOCK, Ledger
-from actors.simulate import Report, Scenario, run_scenario
-from actors.simusers import SimUser, World
 from actors.system import VendingSystem
+from cli.main import main
+from tools.ledger import MONEY, NEGATIVE, OVERSELL, STOCK, Ledger
+from tools.simulate import Report, Scenario, run_scenario
+from tools.simusers import SimUser, World
 from transport.client import Client
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from actors.serverproc import ServerProcess
+from tools.serverproc import ServerProcess
 
 PASSWORD = "correct horse battery"
 
@@ -50,9 +50,9 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
 
 @pytest.fixture
 def cli(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
-    """`cli("deposit", "5", ...)` -> the finished `python -m actors.cli ...` process."""
+    """`cli("deposit", "5", ...)` -> the finished `python -m cli ...` process."""
     def run(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "actors.cli", *args],
+        return subprocess.run([sys.executable, "-m", "cli", *args],
                               capture_output=True, text=True, timeout=timeout, cwd=tmp_path,
                               env=child_env(), stdin=subprocess.DEVNULL)
     return run

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from actors.serverproc import ServerProcess
+from tools.serverproc import ServerProcess
 from transport.client import Client
 from vending.errors import Unavailable
 

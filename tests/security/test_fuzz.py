@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from actors.system import VendingSystem
+from tools.fuzz import fuzz
 from transport.client import Client
-from transport.fuzz import fuzz
 
 FRAMES = int(os.environ.get("VENDING_FUZZ_FRAMES", "3000"))
 

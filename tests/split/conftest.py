@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from actors.split import SplitDeployment
+from tools.split import SplitDeployment
 from transport.client import Client
 
 

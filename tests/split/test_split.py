@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from actors.split import SplitDeployment
+from tools.split import SplitDeployment
 from transport.client import Client
 from vending.errors import InsufficientDeposit, SellersOnly, Unavailable
 
@@ -92,7 +92,7 @@ def test_without_the_stock_handler_accounts_still_work(split: SplitDeployment) -
 def test_killing_each_role_in_turn_under_load_loses_nothing(tmp_path: Path) -> None:
     """SIGKILL the gatekeeper, the stock handler and each front door in turn while
     buyers and sellers run; restart it; re-send what was lost (same req_id)."""
-    from actors.chaos import run_chaos
+    from tools.chaos import run_chaos
 
     summary = run_chaos(4, data_dir=tmp_path, split=True, seconds=1.5, seed=3)
     assert summary.cycles == 4

@@ -113,7 +113,7 @@ class Baseline:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m actors.baseline")
+    parser = argparse.ArgumentParser(prog="python -m tools.baseline")
     parser.add_argument("--bind", required=True)
     parser.add_argument("--data-dir", type=Path, required=True)
     args = parser.parse_args(argv)

@@ -28,7 +28,7 @@ class ServerProcess:
 
     def __init__(self, data_dir: Path | str, endpoint: str | None = None,
                  extra: list[str] | None = None, env: dict[str, str] | None = None,
-                 module: str = "actors.cli serve", cwd: Path | None = None) -> None:
+                 module: str = "cli serve", cwd: Path | None = None) -> None:
         self.data_dir = str(data_dir)
         self.endpoint = endpoint or free_tcp_endpoint()
         self.extra = extra or []

@@ -2,7 +2,7 @@
 
 C clients (threads of this process, one REQ socket each) each loop "deposit a
 coin, buy one unit" for D seconds against a real `vending serve` (durable, on
-a temporary data folder), then the same against `actors/baseline.py` (same
+a temporary data folder), then the same against `tools/baseline.py` (same
 rules and SQLite durability, one thread, no actors or fifos). Also: cost growth
 (the same load with 1k and 100k users and products already stored) and session
 capacity (RSS of one process holding N logged-in sessions).
@@ -201,7 +201,7 @@ def _against(kind: str, data: Path, clients: int, seconds: float,
                             workload=workload)
         finally:
             split.terminate()
-    module = "actors.cli serve" if kind == "system" else "actors.baseline"
+    module = "cli serve" if kind == "system" else "tools.baseline"
     server = ServerProcess(data, module=module).start()
     try:
         return run_load(server.endpoint, kind, clients=clients, seconds=seconds,

@@ -15,9 +15,8 @@ from typing import Any
 import msgpack
 import zmq
 
+from transport.codec import DecodeError, decode_map
 from vending.requests import OPS
-
-from .codec import DecodeError, decode_map
 
 _FIELDS = ["op", "req_id", "wsess_uid", "token", "username", "password", "amount", "cost",
            "product_uid", "product_name", "seller_uid", "x"]

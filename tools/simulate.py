@@ -1,9 +1,9 @@
 """`vending simulate`: buyers and sellers race for scarce stock; check the invariants.
 
-Simulated users (actors/simusers.py) register, deposit, buy, reset, restock,
+Simulated users (tools/simusers.py) register, deposit, buy, reset, restock,
 create products and log in again, each in its own thread with its own client,
 against an embedded in-memory system or a running server (`--endpoint`). Then
-the client-side ledger of acknowledged replies (actors/ledger.py) is compared
+the client-side ledger of acknowledged replies (tools/ledger.py) is compared
 with what the server shows: money per buyer, stock per product, nothing
 negative, no oversell. The same harness is a pytest helper:
 
@@ -24,12 +24,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from actors.system import VendingSystem
 from transport.client import Client
 from vending.errors import Unavailable
 
 from .ledger import MONEY, STOCK, Verdict
 from .simusers import SimUser, World
-from .system import VendingSystem
 
 __all__ = ["Report", "Scenario", "add_command", "run_scenario"]
 

@@ -14,11 +14,12 @@ from pathlib import Path
 import zmq
 
 import vending
+from actors.config import ROLES, Config, Endpoints
+from actors.system import VendingSystem
+from tools import bench, simulate
 from vending.db import StorageError
 
-from . import bench, clientcmds, simulate
-from .config import ROLES, Config, Endpoints
-from .system import VendingSystem
+from . import client_commands
 
 log = logging.getLogger("vending")
 
@@ -102,12 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
     keygen.set_defaults(func=keygen_command)
     bench.add_command(sub)
     simulate.add_command(sub)
-    clientcmds.add_commands(sub)
+    client_commands.add_commands(sub)
     return parser
 
 
 def fuzz_command(args: argparse.Namespace) -> int:
-    from transport.fuzz import fuzz
+    from tools.fuzz import fuzz
 
     report = fuzz(args.endpoint, args.frames, seed=args.seed)
     print(report.line())
@@ -125,7 +126,7 @@ def keygen_command(args: argparse.Namespace) -> int:
 
 
 def chaos_command(args: argparse.Namespace) -> int:
-    from .chaos import run_chaos
+    from tools.chaos import run_chaos
 
     summary = run_chaos(args.cycles, data_dir=args.data_dir, buyers=args.buyers,
                         sellers=args.sellers, seconds=args.seconds, seed=args.seed,

@@ -1,4 +1,4 @@
-"""The simulated buyers and sellers of `vending simulate` (see actors/simulate.py).
+"""The simulated buyers and sellers of `vending simulate` (see tools/simulate.py).
 
 Determinism: each user draws every decision from its own `random.Random`,
 seeded from the run's seed and the user's name, and from nothing else: not
