@@ -1,5 +1,6 @@
-"""What the gatekeeper and stock handler share: a fifo reader, one transaction
-per batch, statuses sent only after the commit, and failure handling.
+"""What the gatekeeper and stock handler share: an event loop of their own that
+owns their fifos' PULL ends, one transaction per drained batch, statuses sent
+only after the commit, and failure handling.
 """
 
 from __future__ import annotations
@@ -9,16 +10,17 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeGuard
 
-import pykka
 import zmq
 
-from transport.fifo import Backpressure, FifoReader, Pushers
+from transport.fifo import Backpressure, FifoInlet, Pushers
+from transport.loop import EventLoop, Timer
 from vending.db import Database
 from vending.errors import Unavailable
 
 from . import faults
 from .config import Config
 from .messages import Batch, Ready, Tick
+from .runtime import LoopActor
 from .wire import status_message
 
 log = logging.getLogger(__name__)
@@ -30,8 +32,19 @@ def valid_rt(rt: Any) -> TypeGuard[list[Any]]:
     return isinstance(rt, list) and len(rt) == 3 and isinstance(rt[0], str)
 
 
-class BackendActor(pykka.ThreadingActor):
-    """Owns one database and the PULL end of its fifos.
+#: Upkeep (stale reservations, expiry) every TICK seconds.
+TICK = 1.0
+
+
+def backend_loop(ctx: zmq.Context[Any], inlet: FifoInlet) -> EventLoop:
+    """The thread a backend actor runs on: it binds the actor's fifos and keeps
+    them across restarts of the actor."""
+    return EventLoop(inlet.name, setup=lambda loop: inlet.open(ctx),
+                     teardown=lambda loop: inlet.close())
+
+
+class BackendActor(LoopActor):
+    """Owns one database and, through its loop, the PULL end of its fifos.
 
     Subclasses set `db_name` and `schema`, implement `build` (make the rules
     object over the database) and `handle` (one fifo message, inside the batch
@@ -42,16 +55,14 @@ class BackendActor(pykka.ThreadingActor):
     db_name = ""
     schema = ""
 
-    def __init__(self, ctx: zmq.Context[Any], config: Config, failed: FailureFn,
-                 reader: FifoReader, memory_db: Database | None = None) -> None:
-        super().__init__()
+    def __init__(self, loop: EventLoop, inlet: FifoInlet, ctx: zmq.Context[Any],
+                 config: Config, failed: FailureFn, memory_db: Database | None = None) -> None:
+        super().__init__(loop)
         self.ctx = ctx
         self.config = config
         self._failed = failed
-        # The fifo outlives any one actor instance (as the seed's FIFO files outlive
-        # their workers): it is owned by the wiring and delivers to whichever
-        # instance the supervisor runs now, so nothing has to re-bind or reconnect.
-        self._reader = reader
+        self._inlet = inlet
+        self._tick: Timer | None = None
         # With `--data-dir :memory:` the database is the wiring's too, for the same
         # reason: a restarted instance must find the state its predecessor left.
         self._memory_db = memory_db
@@ -86,10 +97,14 @@ class BackendActor(pykka.ThreadingActor):
         self.db = self._memory_db or Database(self.config.db_path(self.db_name), self.schema)
         self.build(self.db)
         self.push = Pushers(self.ctx)
-        self._reader.reset_outstanding()
         with self.db.transaction():
             self.recover()
         self.flush()
+        # The batch is told, not handled in the socket callback, so a failure in
+        # it takes pykka's path (on_failure, supervisor). Same thread: no wake-up.
+        ref = self.actor_ref
+        self._inlet.attach(self.loop, lambda batch: ref.tell(Batch(batch)))
+        self._tick = self.loop.every(TICK, lambda: ref.tell(Tick()))
 
     def on_stop(self) -> None:
         self.cleanup()
@@ -99,6 +114,9 @@ class BackendActor(pykka.ThreadingActor):
         self._failed(self.role)
 
     def cleanup(self) -> None:
+        self._inlet.detach(self.loop)
+        if self._tick is not None:
+            self._tick.cancel()
         if self.push is not None:
             self.push.close()
             self.push = None
@@ -110,7 +128,6 @@ class BackendActor(pykka.ThreadingActor):
     def on_receive(self, message: Any) -> Any:
         assert self.db is not None
         if isinstance(message, Batch):
-            self._reader.done()
             self._out = []
             try:
                 with self.db.transaction():

@@ -23,11 +23,12 @@ class Submit:
 
 
 @dataclass(frozen=True, slots=True)
-class StatusIn:
-    """A status for the session's request number `seq` came back."""
+class Done:
+    """The status of the session's request `ticket` came back (the client has its reply)."""
 
-    seq: int
-    message: dict[str, Any]
+    ticket: int
+    reply: dict[str, Any]
+    ended: bool
 
 
 @dataclass(frozen=True, slots=True)

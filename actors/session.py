@@ -1,82 +1,64 @@
 """The seed's user.worker (wsess): one actor per session, keeping its requests in order.
 
-It sends each request down the fifo of the actor that owns the state, waits
-(without blocking its thread) for the status to come back, answers the client,
-and only then sends the next one.
+Session actors run on the front door's event loop (`actors/runtime.py`), so a
+request reaching its session and the session sending it down a fifo cost no
+thread hop. The actor sends one request at a time down the fifo of the actor
+that owns its state; the front door answers the client straight from the
+status that comes back, and tells the session (`Done`) so it sends the next.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import pykka
-import zmq
 
-from transport.fifo import Backpressure, Pushers
+from transport.loop import EventLoop
 from vending.errors import Unavailable
 
-from .config import Endpoints
-from .messages import Expired, StatusIn, Submit
-from .wire import FIFO_FOR_OP, request_message
+from .messages import Done, Expired, Submit
+from .runtime import LoopActor
 
 log = logging.getLogger(__name__)
 
-ReplyFn = Callable[[str, int, dict[str, Any]], None]
-RetireFn = Callable[[str, pykka.ActorRef[Any]], None]
+
+class SessionDesk(Protocol):
+    """What a session actor needs from the front door (the same thread)."""
+
+    def forward(self, wsess_uid: str, submit: Submit) -> None:
+        """Send the request down its fifo. Raises `Unavailable` when it is full."""
+
+    def reply(self, ticket: int, reply: dict[str, Any]) -> None:
+        """Answer the client of `ticket` (a no-op if it was answered already)."""
+
+    def retire(self, wsess_uid: str, ref: pykka.ActorRef[Any]) -> None:
+        """The actor has no live session behind it and nothing in flight."""
 
 
-@dataclass
-class _InFlight:
-    ticket: int
-    seq: int
-    op: str
-
-
-class SessionActor(pykka.ThreadingActor):
-    def __init__(self, wsess_uid: str, ctx: zmq.Context[Any], endpoints: Endpoints,
-                 reply: ReplyFn, retire: RetireFn) -> None:
-        super().__init__()
+class SessionActor(LoopActor):
+    def __init__(self, loop: EventLoop, wsess_uid: str, desk: SessionDesk) -> None:
+        super().__init__(loop)
         self.wsess_uid = wsess_uid
-        self._ctx = ctx
-        self._endpoints = endpoints
-        self._reply = reply
-        self._retire = retire
+        self._desk = desk
         self._queue: deque[Submit] = deque()
-        self._busy: _InFlight | None = None
-        self._seq = 0
+        self._busy: Submit | None = None  # the request in flight
         self._ended = False
-        self._push: Pushers | None = None
-
-    def on_start(self) -> None:
-        # Created here, in the actor's own thread, which alone will use them.
-        self._push = Pushers(self._ctx)
-
-    def on_stop(self) -> None:
-        self._close()
 
     def on_failure(self, *exc_info: Any) -> None:
-        self._close()
-        if self._busy is not None:
-            self._reply(self.wsess_uid, self._busy.ticket, Unavailable("session failed").to_reply())
-        for sub in self._queue:
-            self._reply(self.wsess_uid, sub.ticket, Unavailable("session failed").to_reply())
-        self._retire(self.wsess_uid, self.actor_ref)
-
-    def _close(self) -> None:
-        if self._push is not None:
-            self._push.close()
-            self._push = None
+        refusal = Unavailable("session failed").to_reply()
+        for submit in ([self._busy] if self._busy is not None else []) + list(self._queue):
+            self._desk.reply(submit.ticket, refusal)
+        self._desk.retire(self.wsess_uid, self.actor_ref)
 
     def on_receive(self, message: Any) -> None:
         if isinstance(message, Submit):
             self._queue.append(message)
-        elif isinstance(message, StatusIn):
-            if self._busy is not None and self._busy.seq == message.seq:
-                self._finish(message.message)
+        elif isinstance(message, Done):
+            if self._busy is not None and self._busy.ticket == message.ticket:
+                self._learn(self._busy.request.op, message)
+                self._busy = None
             # else: a status for a request the front door already gave up on
         elif isinstance(message, Expired):
             if self._busy is not None and self._busy.ticket == message.ticket:
@@ -86,34 +68,22 @@ class SessionActor(pykka.ThreadingActor):
         self._pump()
 
     def _pump(self) -> None:
-        assert self._push is not None
         while self._busy is None and self._queue:
-            sub = self._queue.popleft()
-            self._seq += 1
-            fifo = FIFO_FOR_OP[sub.request.op]
-            rt = [self._endpoints.status, self.wsess_uid, self._seq]
+            submit = self._queue.popleft()
             try:
-                self._push.send(getattr(self._endpoints, fifo),
-                                request_message(sub.request.op, rt, sub.request, sub.peer,
-                                                sub.deadline))
-            except Backpressure:
-                self._reply(self.wsess_uid, sub.ticket,
-                            Unavailable(f"{fifo}.fifo is full; retry later").to_reply())
+                self._desk.forward(self.wsess_uid, submit)
+            except Unavailable as exc:
+                self._desk.reply(submit.ticket, exc.to_reply())
                 continue
-            self._busy = _InFlight(sub.ticket, self._seq, sub.request.op)
+            self._busy = submit
         if self._busy is None and not self._queue and self._ended:
-            self._retire(self.wsess_uid, self.actor_ref)
+            self._desk.retire(self.wsess_uid, self.actor_ref)
 
-    def _finish(self, status: dict[str, Any]) -> None:
-        assert self._busy is not None
-        busy, self._busy = self._busy, None
-        reply = status.get("reply")
-        if not isinstance(reply, dict):
-            reply = Unavailable("malformed status").to_reply()
-        self._reply(self.wsess_uid, busy.ticket, reply)
-        if status.get("ended") or reply.get("error") == "UNAUTHORIZED":
+    def _learn(self, op: str, done: Done) -> None:
+        reply = done.reply
+        if done.ended or reply.get("error") == "UNAUTHORIZED":
             self._ended = True  # no live session behind this actor (ended, or never was)
-        elif busy.op == "auth" and reply.get("wsess_uid") != self.wsess_uid:
+        elif op == "auth" and reply.get("wsess_uid") != self.wsess_uid:
             # A failed login, or a replayed one naming its first session: this
             # provisional actor has no session to serve.
             self._ended = True

@@ -49,14 +49,6 @@ class Supervisor:
             self.refs[name] = ref
         return ref
 
-    def tell(self, name: str, message: Any) -> None:
-        """Deliver to the child running now. While it restarts there is none: what is
-        dropped then, the front door's deadline answers UNAVAILABLE."""
-        ref = self.refs.get(name)
-        if ref is not None:
-            with contextlib.suppress(pykka.ActorDeadError):
-                ref.tell(message)
-
     def child_failed(self, name: str) -> None:
         """Called from the failing actor's own thread, in its `on_failure`."""
         with self._lock:

@@ -19,16 +19,19 @@ import zmq
 import zmq.auth
 
 from transport.client import Client
-from transport.fifo import FifoReader
+from transport.fifo import FifoInlet
 from transport.frontdoor import FrontDoor
+from transport.loop import EventLoop
 from vending.accounts import SCHEMA as ACCOUNTS_SCHEMA
 from vending.db import Database, StorageError
 from vending.stock import SCHEMA as STOCK_SCHEMA
 
+from .backend import backend_loop
 from .config import Config
+from .dispatch import Dispatch
 from .gatekeeper import GatekeeperActor
-from .messages import AwaitRecovery, Batch, Tick
-from .router import SessionRouter
+from .messages import AwaitRecovery
+from .session_pool import SessionPool
 from .stockhandler import StockHandlerActor
 from .supervisor import Supervisor
 
@@ -62,11 +65,11 @@ class VendingSystem:
         self.config = replace(config or Config(), **overrides)
         self.ctx: zmq.Context[Any] | None = None
         self.supervisor: Supervisor | None = None
-        self.router: SessionRouter | None = None
+        self.dispatch: Dispatch | None = None
         self.door: FrontDoor | None = None
         self._lock_fds: list[int] = []
         self._curve: tuple[bytes, bytes] | None = None
-        self._readers: list[FifoReader] = []
+        self._loops: list[EventLoop] = []
         self._clients: weakref.WeakSet[Client] = weakref.WeakSet()
 
     @property
@@ -86,26 +89,29 @@ class VendingSystem:
             self.stop()
             raise
         ctx: zmq.Context[Any] = zmq.Context()
-        # Session actors each hold up to three PUSH sockets.
-        ctx.set(zmq.MAX_SOCKETS, 3 * self.config.max_session_actors + 256)
         self.ctx = ctx
         try:
             sup = self.supervisor = Supervisor()
             for name, actor in backends:
-                reader = self._reader(name, actor.fifo_endpoints(self.config))
+                # One thread per backend: it binds the actor's fifos, keeps them
+                # across restarts of the actor, and runs the actor.
+                inlet = FifoInlet([self._bind_form(e) for e in actor.fifo_endpoints(self.config)],
+                                  name=name)
+                loop = backend_loop(ctx, inlet)
+                loop.start_bound()
+                self._loops.append(loop)
                 memory_db = Database(None, actor.schema) if self.config.in_memory else None
-                sup.start(name, partial(actor.start, ctx, self.config, sup.child_failed, reader,
-                                        memory_db))
-                reader.start_bound()
+                sup.start(name, partial(actor.start, loop, inlet, ctx, self.config,
+                                        sup.child_failed, memory_db))
             if self.config.role == "all":
                 # Purchases a crash left half done are settled before any client is
                 # served. Split, the gatekeeper may be away: the stock handler keeps
                 # asking, and held units are simply not offered meanwhile.
                 sup.refs["stock-handler"].ask(AwaitRecovery(), timeout=30).get(timeout=30)
             if self.config.runs("frontdoor"):
-                self.router = SessionRouter(ctx, self.config)
+                self.dispatch = Dispatch(ctx, self.config)
                 self.door = FrontDoor(ctx, [*self.config.binds, self.config.inproc_door],
-                                      self._bind_form(self.config.endpoints.status), self.router,
+                                      self._bind_form(self.config.endpoints.status), self.dispatch,
                                       request_timeout=self.config.request_timeout,
                                       curve_keypair=self._curve)
                 self.door.start_bound()
@@ -123,14 +129,10 @@ class VendingSystem:
                                       ("stock-handler", StockHandlerActor))
                 if self.config.runs(name) for e in actor.fifo_endpoints(self.config)]
 
-    def _reader(self, name: str, endpoints: list[str]) -> FifoReader:
-        assert self.ctx is not None and self.supervisor is not None
-        sup = self.supervisor
-        reader = FifoReader(self.ctx, [self._bind_form(e) for e in endpoints],
-                            lambda batch: sup.tell(name, Batch(batch)),
-                            tick=lambda: sup.tell(name, Tick()), name=f"{name}-fifo")
-        self._readers.append(reader)
-        return reader
+    @property
+    def sessions(self) -> SessionPool | None:
+        """The front door's live session actors (None without a front door)."""
+        return self.dispatch.sessions if self.dispatch else None
 
     def _bind_form(self, endpoint: str) -> str:
         """Where to bind an endpoint others connect to (all interfaces if asked)."""
@@ -143,12 +145,12 @@ class VendingSystem:
         try:
             if self.door is not None and self.door.is_alive():
                 self.door.stop()
-            for reader in reversed(self._readers):
-                reader.stop()
         finally:
             try:
                 if self.supervisor is not None:
                     self.supervisor.stop_all()
+                for loop in reversed(self._loops):
+                    loop.stop()
             finally:
                 for client in list(self._clients):
                     client.close()  # an open socket would block ctx.term() forever

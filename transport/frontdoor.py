@@ -1,10 +1,11 @@
 """The front door: a ZeroMQ ROUTER serving REQ and DEALER clients.
 
-One thread owns the ROUTER, the status PULL (statuses coming back from the
-gatekeeper and stock handler) and a wake-up pipe through which other threads
-hand it replies. It never blocks on a client: sends are non-blocking and a
-reply to a vanished or stalled client is dropped and counted. Every request
-gets a deadline; one that passes is answered `UNAVAILABLE` here.
+The front door is an `EventLoop`: its thread owns the ROUTER and the status
+PULL (statuses coming back from the gatekeeper and stock handler), and runs
+whatever else is given to it (the session actors run on it). It never blocks
+on a client: sends are non-blocking and a reply to a vanished or stalled
+client is dropped and counted. Every request gets a deadline; one that passes
+is answered `UNAVAILABLE` here.
 
 It knows nothing of actors: what to do with a checked request is the
 `Dispatcher`'s business, called in this thread.
@@ -12,15 +13,10 @@ It knows nothing of actors: what to do with a checked request is the
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import heapq
 import logging
-import os
-import threading
 import time
-from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -32,7 +28,8 @@ from vending.limits import MAX_REQUEST_BYTES, REQ_ID_MAX
 from vending.requests import Request, parse_request
 
 from .codec import DecodeError, decode, decode_map, encode
-from .fifo import MAX_FIFO_BYTES, SocketThread
+from .fifo import MAX_FIFO_BYTES
+from .loop import EventLoop
 
 __all__ = ["MAX_FRAME_BYTES", "Dispatcher", "FrontDoor", "FrontDoorStats"]
 
@@ -72,7 +69,7 @@ class _Pending:
     deadline: float
 
 
-class FrontDoor(SocketThread):
+class FrontDoor(EventLoop):
     def __init__(self, ctx: zmq.Context[Any], binds: list[str], status_endpoint: str,
                  dispatcher: Dispatcher, *, request_timeout: float = 10.0,
                  hwm: int = 10_000, max_pending: int = 20_000,
@@ -93,34 +90,20 @@ class FrontDoor(SocketThread):
         self._pending: dict[int, _Pending] = {}
         self._deadlines: list[tuple[float, int]] = []
         self._next_ticket = 0
-        self._inbox: deque[Callable[[], None]] = deque()
-        self._wake_r, self._wake_w = os.pipe()
-        os.set_blocking(self._wake_r, False)
-        os.set_blocking(self._wake_w, False)
-        self._stop_event = threading.Event()
         self._draining = False
+        self._drain_until = 0.0
         self._router: zmq.Socket[Any] | None = None
+        self._status: zmq.Socket[Any] | None = None
         self.bound: list[str] = []
 
     # -- any thread ------------------------------------------------------
-    def call_soon(self, fn: Callable[[], None]) -> None:
-        """Run `fn` in the front-door thread (thread safe)."""
-        self._inbox.append(fn)
-        # A full pipe holds wake-ups already: one is enough.
-        with contextlib.suppress(BlockingIOError):
-            os.write(self._wake_w, b"\0")
-
     def post_reply(self, ticket: int, reply: dict[str, Any]) -> None:
         self.call_soon(lambda: self.reply(ticket, reply))
 
     def stop(self, drain: float = 2.0) -> None:
         """Refuse new requests, wait up to `drain` seconds for in-flight ones, stop."""
         self.call_soon(lambda: self._begin_drain(drain))
-        if self.is_alive() and threading.current_thread() is not self:
-            self.join()
-        for fd in (self._wake_r, self._wake_w):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        super().stop()
 
     # -- front-door thread -------------------------------------------------
     def reply(self, ticket: int, reply: dict[str, Any]) -> None:
@@ -153,75 +136,46 @@ class FrontDoor(SocketThread):
         self._draining = True
         self._drain_until = time.monotonic() + drain
 
-    def run(self) -> None:
-        try:
-            router = self._ctx.socket(zmq.ROUTER)
-            self._router = router
-            router.setsockopt(zmq.ROUTER_MANDATORY, 1)
-            router.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME_BYTES)
-            router.setsockopt(zmq.SNDHWM, self._hwm)
-            router.setsockopt(zmq.RCVHWM, self._hwm)
-            router.setsockopt(zmq.LINGER, 500)
-            if self._curve is not None:
-                # CurveZMQ: clients must know our public key; traffic is encrypted.
-                router.curve_server = True
-                router.curve_publickey, router.curve_secretkey = self._curve
-            status = self._ctx.socket(zmq.PULL)
-            status.setsockopt(zmq.MAXMSGSIZE, MAX_FIFO_BYTES * 64)
-            status.setsockopt(zmq.LINGER, 0)
-        except zmq.ZMQError as exc:
-            self.mark_failed(exc)
-            return
-        try:
-            for endpoint in self._binds:
-                router.bind(endpoint)
-                self.bound.append(router.getsockopt(zmq.LAST_ENDPOINT).decode())
-            status.bind(self.status_endpoint)
-            self._dispatcher.on_start(self)
-        except Exception as exc:  # noqa: BLE001 - any start failure goes to start_bound's caller
-            router.close(0)
-            status.close(0)
-            self.mark_failed(exc)
-            return
-        self.mark_bound()
-        try:
-            self._loop(router, status)
-        finally:
-            try:
-                self._dispatcher.on_stop()
-            finally:
-                router.close()
-                status.close()
+    def setup(self) -> None:
+        router = self._router = self._ctx.socket(zmq.ROUTER)
+        status = self._status = self._ctx.socket(zmq.PULL)
+        router.setsockopt(zmq.ROUTER_MANDATORY, 1)
+        router.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME_BYTES)
+        router.setsockopt(zmq.SNDHWM, self._hwm)
+        router.setsockopt(zmq.RCVHWM, self._hwm)
+        router.setsockopt(zmq.LINGER, 500)
+        if self._curve is not None:
+            # CurveZMQ: clients must know our public key; traffic is encrypted.
+            router.curve_server = True
+            router.curve_publickey, router.curve_secretkey = self._curve
+        status.setsockopt(zmq.MAXMSGSIZE, MAX_FIFO_BYTES * 64)
+        status.setsockopt(zmq.LINGER, 0)
+        for endpoint in self._binds:
+            router.bind(endpoint)
+            self.bound.append(router.getsockopt(zmq.LAST_ENDPOINT).decode())
+        status.bind(self.status_endpoint)
+        self._dispatcher.on_start(self)
+        self.add_reader(status, lambda: self._drain_status(status))
+        self.add_reader(router, lambda: self._drain_clients(router))
+        self.every(_TICK, self._tick)
 
-    def _loop(self, router: zmq.Socket[Any], status: zmq.Socket[Any]) -> None:
-        poller = zmq.Poller()
-        poller.register(router, zmq.POLLIN)
-        poller.register(status, zmq.POLLIN)
-        poller.register(self._wake_r, zmq.POLLIN)
-        next_tick = time.monotonic() + _TICK
-        while True:
-            now = time.monotonic()
-            if self._draining and (not self._pending or now >= self._drain_until):
-                for ticket in list(self._pending):
-                    self.reply(ticket, Unavailable("server is shutting down").to_reply())
-                return
-            timeout = max(0.0, min(next_tick, self._deadlines[0][0] if self._deadlines
-                                   else next_tick) - now)
-            events = dict(poller.poll(int(timeout * 1000)))
-            if self._wake_r in events:
-                with contextlib.suppress(BlockingIOError):
-                    os.read(self._wake_r, 4096)
-                while self._inbox:
-                    self._inbox.popleft()()
-            if status in events:
-                self._drain_status(status)
-            if router in events:
-                self._drain_clients(router)
-            now = time.monotonic()
-            self._expire(now)
-            if now >= next_tick:
-                next_tick = now + _TICK
-                self._dispatcher.on_tick(now)
+    def teardown(self) -> None:
+        for sock in (self._router, self._status):
+            if sock is not None:
+                sock.close()  # LINGER set above: 500 ms for replies, 0 for statuses
+
+    def exit_when(self) -> bool:
+        return not self._pending or time.monotonic() >= self._drain_until
+
+    def on_exit(self) -> None:
+        for ticket in list(self._pending):
+            self.reply(ticket, Unavailable("server is shutting down").to_reply())
+        self._dispatcher.on_stop()
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        self._expire(now)
+        self._dispatcher.on_tick(now)
 
     def _drain_status(self, status: zmq.Socket[Any]) -> None:
         for _ in range(1024):

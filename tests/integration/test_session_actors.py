@@ -25,24 +25,24 @@ def test_idle_session_actor_is_stopped_and_the_session_still_works(
     system = make_system(session_actor_idle=0.2)
     ann = account("ann", deposit=20, on=system)
     sam = account("sam", "seller", on=system)
-    assert system.router.live_actors >= 1
-    started = system.router.actors_started
-    wait_until(lambda: system.router.live_actors == 0, what="idle session actors to stop")
+    assert system.sessions.live_actors >= 1
+    started = system.sessions.actors_started
+    wait_until(lambda: system.sessions.live_actors == 0, what="idle session actors to stop")
     # The sessions are still valid: fresh actors pick them up.
     assert ann.deposit(5) == 25
     assert ann.profile()["deposit"] == 25
     uid = sam.sell("tea", 10, 1)["product_uid"]
     assert ann.buy(uid)["change"] == [10, 5]
-    assert system.router.actors_started > started
+    assert system.sessions.actors_started > started
 
 
 def test_session_actor_cap_evicts_idle_actors(make_system: Any, account: Any) -> None:
     system = make_system(max_session_actors=3)
     clients = [account(f"user{n}", deposit=5, on=system) for n in range(6)]
-    assert system.router.live_actors <= 3
+    assert system.sessions.live_actors <= 3
     for n, client in enumerate(clients):
         assert client.deposit(5) == 10, n
-    assert system.router.live_actors <= 3
+    assert system.sessions.live_actors <= 3
 
 
 def test_idle_session_expires(make_system: Any, account: Any, wait_until: Any) -> None:

@@ -1,0 +1,117 @@
+"""What the front door does with a checked request, and with a status coming back.
+
+Runs in the front-door thread, together with the session actors it starts
+(`actors/runtime.py`), so routing a request to its session and the session
+sending it down a fifo cost no thread hop. `products` and `product` need no
+session and go straight to the stock handler. A status is answered to the
+client at once; the session actor is then told, so it sends its next request.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import pykka
+import zmq
+
+from transport.fifo import Backpressure, Pushers
+from transport.frontdoor import FrontDoor
+from vending.credentials import new_wsess_uid
+from vending.errors import Unavailable
+from vending.requests import Request
+
+from .config import Config
+from .liveness import Liveness
+from .messages import Submit
+from .session import SessionActor
+from .session_pool import SessionPool
+from .wire import FIFO_FOR_OP, ROLES_FOR_OP, request_message
+
+log = logging.getLogger(__name__)
+
+
+class Dispatch:
+    """The front door's `Dispatcher`, and the `SessionDesk` of its session actors."""
+
+    def __init__(self, ctx: zmq.Context[Any], config: Config) -> None:
+        self._ctx = ctx
+        self._config = config
+        self._ends = config.endpoints
+        self._door: FrontDoor | None = None
+        self._push: Pushers | None = None
+        self.liveness = Liveness(config.endpoints)
+        self.sessions = SessionPool(self._start_session, max_actors=config.max_session_actors,
+                                    idle=config.session_actor_idle)
+
+    def _start_session(self, wsess: str) -> pykka.ActorRef[Any]:
+        assert self._door is not None
+        return SessionActor.start(self._door, wsess, self)
+
+    # -- Dispatcher -----------------------------------------------------------
+    def on_start(self, door: FrontDoor) -> None:
+        self._door = door
+        self._push = Pushers(self._ctx)  # used by this thread only: ours and the sessions'
+        self.liveness.tick(self._push, time.monotonic())
+
+    def on_request(self, ticket: int, request: Request, peer: str | None) -> None:
+        self.liveness.require(ROLES_FOR_OP[request.op])
+        deadline = time.time() + self._config.request_timeout
+        if request.op in ("products", "product"):
+            self._send("post", request_message(request.op, [self._ends.status, "", ticket],
+                                               request, deadline=deadline))
+            return
+        wsess = new_wsess_uid() if request.op == "auth" else request.wsess_uid
+        self.sessions.submit(wsess, Submit(ticket, request, peer, deadline))
+
+    def on_status(self, message: dict[str, Any]) -> None:
+        if message.get("k") == "hb":
+            self.liveness.heard(message.get("role"))
+            return
+        rt, reply = message.get("rt"), message.get("reply")
+        if not (isinstance(rt, list) and len(rt) == 3 and isinstance(rt[1], str)
+                and isinstance(rt[2], int)):
+            log.warning("dropped status without a valid return ticket")
+            return
+        if not isinstance(reply, dict):
+            reply = Unavailable("malformed status").to_reply()
+        assert self._door is not None
+        self._door.reply(rt[2], reply)
+        if rt[1]:
+            self.sessions.done(rt[1], rt[2], reply, bool(message.get("ended")))
+
+    def on_expired(self, ticket: int) -> None:
+        self.sessions.expired(ticket)
+
+    def on_tick(self, now: float) -> None:
+        assert self._push is not None
+        self.liveness.tick(self._push, now)
+        self.sessions.stop_idle(now)
+
+    def on_stop(self) -> None:
+        self.sessions.stop_all()
+        if self._push is not None:
+            self._push.close()
+
+    # -- SessionDesk ------------------------------------------------------------
+    def forward(self, wsess_uid: str, submit: Submit) -> None:
+        rt = [self._ends.status, wsess_uid, submit.ticket]
+        self._send(FIFO_FOR_OP[submit.request.op],
+                   request_message(submit.request.op, rt, submit.request, submit.peer,
+                                   submit.deadline))
+
+    def reply(self, ticket: int, reply: dict[str, Any]) -> None:
+        assert self._door is not None
+        self.sessions.answered(ticket)
+        self._door.reply(ticket, reply)
+
+    def retire(self, wsess_uid: str, ref: pykka.ActorRef[Any]) -> None:
+        self.sessions.retire(wsess_uid, ref)
+
+    def _send(self, fifo: str, message: dict[str, Any]) -> None:
+        assert self._push is not None
+        try:
+            self._push.send(getattr(self._ends, fifo), message)
+        except Backpressure:
+            raise Unavailable(f"{fifo}.fifo is full; retry later") from None

@@ -1,0 +1,47 @@
+"""Is the gatekeeper answering, and the stock handler? (Paranoid Pirate style.)
+
+The front door asks each role every HEARTBEAT_EVERY seconds to answer on its
+status fifo; a role silent for HEARTBEAT_LIVENESS is taken as gone, and back
+at its next answer. Requests that need a gone role get UNAVAILABLE at once;
+the others go on. Runs in the front-door thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+
+from transport.fifo import Backpressure, Pushers
+from vending.errors import Unavailable
+
+from .config import Endpoints
+
+HEARTBEAT_EVERY, HEARTBEAT_LIVENESS = 0.5, 3.0
+ROLES = ("gatekeeper", "stock-handler")
+
+
+class Liveness:
+    def __init__(self, endpoints: Endpoints) -> None:
+        self._endpoints = endpoints
+        now = time.monotonic()
+        self._heard = dict.fromkeys(ROLES, now)
+        self._next = now
+
+    def tick(self, push: Pushers, now: float) -> None:
+        if now < self._next:
+            return
+        self._next = now + HEARTBEAT_EVERY
+        for endpoint in (self._endpoints.auth, self._endpoints.post):
+            with contextlib.suppress(Backpressure):  # a role that is down: its silence says so
+                push.send(endpoint, {"k": "hb", "back": self._endpoints.status})
+
+    def heard(self, role: object) -> None:
+        if isinstance(role, str) and role in self._heard:
+            self._heard[role] = time.monotonic()
+
+    def require(self, roles: tuple[str, ...]) -> None:
+        """Raises `Unavailable` if one of `roles` has gone silent."""
+        now = time.monotonic()
+        for role in roles:
+            if now - self._heard[role] > HEARTBEAT_LIVENESS:
+                raise Unavailable(f"the {role} is not answering; retry later")

@@ -1,0 +1,124 @@
+"""Which session actors are alive: started on a session's first request, stopped
+when idle, bounded in number. Runs in the front-door thread.
+
+Stopping an actor never ends its session: the next request starts a fresh
+actor from what the gatekeeper has stored.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pykka
+
+from vending.errors import Unavailable
+
+from .messages import Done, Expired, Submit
+
+#: Requests one session may have waiting; its actor's mailbox stays bounded.
+MAX_QUEUED_PER_SESSION = 64
+
+StartFn = Callable[[str], pykka.ActorRef[Any]]
+
+
+@dataclass
+class _Live:
+    ref: pykka.ActorRef[Any]
+    last_used: float
+    tickets: set[int] = field(default_factory=set)
+
+
+class SessionPool:
+    def __init__(self, start: StartFn, *, max_actors: int, idle: float) -> None:
+        self._start_actor = start
+        self._max_actors = max_actors
+        self._idle = idle
+        self._live: dict[str, _Live] = {}
+        self._owner: dict[int, str] = {}  # ticket -> wsess_uid
+        self.actors_started = 0
+
+    @property
+    def live_actors(self) -> int:
+        return len(self._live)
+
+    def submit(self, wsess: str, submit: Submit) -> None:
+        """Queue a request on its session's actor, starting one if needed.
+
+        Raises:
+            Unavailable: that session has too much queued, or every actor is busy.
+        """
+        live = self._live.get(wsess)
+        if live is not None and not live.ref.is_alive():
+            self._live.pop(wsess)  # failed: its in-flight callers were answered UNAVAILABLE
+            live = None
+        live = live or self._start(wsess)
+        if len(live.tickets) >= MAX_QUEUED_PER_SESSION:
+            raise Unavailable("too many requests queued for this session; retry later")
+        live.last_used = time.monotonic()
+        live.tickets.add(submit.ticket)
+        self._owner[submit.ticket] = wsess
+        live.ref.tell(submit)
+
+    def done(self, wsess: str, ticket: int, reply: dict[str, Any], ended: bool) -> None:
+        """The client of `ticket` has its reply: the session may send its next request."""
+        self._owner.pop(ticket, None)
+        live = self._live.get(wsess)
+        if live is not None and ticket in live.tickets:
+            live.tickets.discard(ticket)
+            live.ref.tell(Done(ticket, reply, ended))
+
+    def answered(self, ticket: int) -> None:
+        """`ticket` was answered without a status (refused, or its actor failed)."""
+        wsess = self._owner.pop(ticket, None)
+        live = self._live.get(wsess) if wsess else None
+        if live is not None:
+            live.tickets.discard(ticket)
+
+    def expired(self, ticket: int) -> None:
+        wsess = self._owner.pop(ticket, None)
+        live = self._live.get(wsess) if wsess else None
+        if live is not None:
+            live.tickets.discard(ticket)
+            live.ref.tell(Expired(ticket))
+
+    def retire(self, wsess: str, ref: pykka.ActorRef[Any]) -> None:
+        live = self._live.get(wsess)
+        # A request told to it meanwhile keeps it: it will retire again after.
+        if live is not None and live.ref is ref and not live.tickets:
+            self._stop(wsess)
+
+    def stop_idle(self, now: float) -> None:
+        idle = [w for w, live in self._live.items()
+                if not live.tickets and now - live.last_used > self._idle]
+        for wsess in idle:
+            self._stop(wsess)
+
+    def stop_all(self) -> None:
+        for wsess in list(self._live):
+            self._stop(wsess)
+
+    def _start(self, wsess: str) -> _Live:
+        if len(self._live) >= self._max_actors:
+            self._evict()
+        live = _Live(self._start_actor(wsess), time.monotonic())
+        self.actors_started += 1
+        self._live[wsess] = live
+        return live
+
+    def _evict(self) -> None:
+        """Stop the least recently used actor with nothing in flight."""
+        idle = [(live.last_used, w) for w, live in self._live.items() if not live.tickets]
+        if not idle:
+            raise Unavailable("too many sessions busy at once; retry later")
+        self._stop(min(idle)[1])
+
+    def _stop(self, wsess: str) -> None:
+        live = self._live.pop(wsess, None)
+        if live is None:
+            return
+        for ticket in live.tickets:
+            self._owner.pop(ticket, None)
+        live.ref.stop(block=False)

@@ -1,0 +1,232 @@
+"""One thread that owns ZeroMQ sockets and runs callbacks: what the actors run on.
+
+ZeroMQ sockets must stay in the thread that created them (ZeroMQ Guide, ch. 2),
+and under one GIL every hand-off between threads is a wake-up, a context switch
+and a GIL transfer (STYLE.md, "a thread is not free"). So a part of the system
+is one `EventLoop`: it creates its sockets in `setup`, polls them with one
+`zmq.Poller`, runs timers, and runs callbacks queued with `call_soon`. Work that
+arrives on a socket the loop owns costs no extra thread; only `call_soon` from
+another thread writes to a wake-up pipe.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import itertools
+import logging
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import zmq
+
+__all__ = ["EventLoop", "SocketThread", "Timer"]
+
+log = logging.getLogger(__name__)
+
+#: Callbacks run per turn before sockets are polled again, so a busy actor
+#: cannot starve the sockets.
+_MAX_CALLBACKS_PER_TURN = 1024
+
+
+class SocketThread(threading.Thread):
+    """A thread that creates and binds its own sockets, reporting how that went.
+
+    `run` calls `mark_bound()` or `mark_failed(exc)` once; `start_bound` returns then, or
+    raises the bind error in the starting thread (e.g. "address already in use").
+    """
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name=name)
+        self._ready = threading.Event()
+        self._error: Exception | None = None
+
+    def start_bound(self, timeout: float = 5.0) -> None:
+        self.start()
+        if not self._ready.wait(timeout):
+            raise TimeoutError(f"{self.name} did not bind in {timeout}s")
+        if self._error is not None:
+            self.join()
+            raise self._error
+
+    def mark_bound(self) -> None:
+        self._ready.set()
+
+    def mark_failed(self, exc: Exception) -> None:
+        self._error = exc
+        self._ready.set()
+
+
+class Timer:
+    """A callback due at a monotonic time (again every `interval` s if set)."""
+
+    __slots__ = ("callback", "cancelled", "interval", "when")
+
+    def __init__(self, when: float, callback: Callable[[], None], interval: float = 0.0) -> None:
+        self.when = when
+        self.callback = callback
+        self.interval = interval
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class EventLoop(SocketThread):
+    """Poll owned sockets, run due timers and queued callbacks, in one thread.
+
+    Subclasses (or `setup=`) create and bind sockets in `setup`, which runs in
+    the loop thread before anything else; `teardown` closes them. Every method
+    but `call_soon`, `stop` and `in_loop` must be called in the loop thread.
+    """
+
+    def __init__(self, name: str, setup: Callable[[EventLoop], None] | None = None,
+                 teardown: Callable[[EventLoop], None] | None = None) -> None:
+        super().__init__(name)
+        self._setup_fn = setup
+        self._teardown_fn = teardown
+        self._callbacks: deque[Callable[[], None]] = deque()
+        self._readers: dict[Any, Callable[[], None]] = {}
+        self._poller = zmq.Poller()
+        self._timers: list[tuple[float, int, Timer]] = []
+        self._timer_seq = itertools.count()
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        # Set by a foreign thread that wrote a wake-up byte, cleared by the loop
+        # after draining the pipe: one byte per sleep is enough.
+        self._wake_pending = False
+        self._stopping = False
+
+    # -- any thread ------------------------------------------------------
+    def in_loop(self) -> bool:
+        return threading.current_thread() is self
+
+    def call_soon(self, callback: Callable[[], None]) -> None:
+        """Run `callback` in the loop thread, after what is queued already."""
+        self._callbacks.append(callback)
+        if threading.current_thread() is not self and not self._wake_pending:
+            self._wake_pending = True
+            # A full pipe holds wake-ups already: one is enough.
+            with contextlib.suppress(BlockingIOError, OSError):
+                os.write(self._wake_w, b"\0")
+
+    def stop(self) -> None:
+        """Ask the loop to end (after `exit_when` allows it) and wait for it."""
+        def begin() -> None:
+            self._stopping = True
+        self.call_soon(begin)
+        if self.is_alive() and not self.in_loop():
+            self.join()
+        for fd in (self._wake_r, self._wake_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    # -- loop thread -------------------------------------------------------
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    def add_reader(self, source: Any, callback: Callable[[], None]) -> None:
+        """Call `callback` whenever `source` (a zmq socket or fd) is readable."""
+        self._readers[source] = callback
+        self._poller.register(source, zmq.POLLIN)
+
+    def remove_reader(self, source: Any) -> None:
+        if self._readers.pop(source, None) is not None:
+            self._poller.unregister(source)
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> Timer:
+        timer = Timer(time.monotonic() + delay, callback)
+        heapq.heappush(self._timers, (timer.when, next(self._timer_seq), timer))
+        return timer
+
+    def every(self, interval: float, callback: Callable[[], None]) -> Timer:
+        """Call `callback` every `interval` seconds until the timer is cancelled."""
+        timer = Timer(time.monotonic() + interval, callback, interval)
+        heapq.heappush(self._timers, (timer.when, next(self._timer_seq), timer))
+        return timer
+
+    def setup(self) -> None:
+        """Create and bind the loop's sockets (loop thread)."""
+        if self._setup_fn is not None:
+            self._setup_fn(self)
+
+    def teardown(self) -> None:
+        """Close the loop's sockets (loop thread)."""
+        if self._teardown_fn is not None:
+            self._teardown_fn(self)
+
+    def exit_when(self) -> bool:
+        """Once stopping: may the loop end now? (A subclass may drain work first.)"""
+        return True
+
+    def on_exit(self) -> None:
+        """Last work in the loop thread before `teardown` (e.g. stop its actors)."""
+
+    def run(self) -> None:
+        try:
+            self.setup()
+        except Exception as exc:  # noqa: BLE001 - any start failure goes to start_bound's caller
+            with contextlib.suppress(Exception):
+                self.teardown()
+            self.mark_failed(exc)
+            return
+        self._poller.register(self._wake_r, zmq.POLLIN)
+        self.mark_bound()
+        try:
+            self._run()
+        finally:
+            try:
+                self.on_exit()
+                while self._callbacks:  # what on_exit queued: actors stopping
+                    self._run_callbacks()
+            finally:
+                self.teardown()
+
+    def _run(self) -> None:
+        while not (self._stopping and self.exit_when()):
+            self._run_callbacks()
+            timeout = self._timeout()
+            events = self._poller.poll(timeout)
+            for source, _ in events:
+                if source == self._wake_r:
+                    with contextlib.suppress(BlockingIOError):
+                        os.read(self._wake_r, 4096)
+                    self._wake_pending = False
+                    continue
+                callback = self._readers.get(source)
+                if callback is not None:
+                    callback()
+            self._run_timers()
+
+    def _timeout(self) -> int:
+        if self._callbacks or self._stopping:
+            return 0 if self._callbacks else 50
+        if not self._timers:
+            return 1000
+        wait = self._timers[0][0] - time.monotonic()
+        return max(0, int(wait * 1000) + 1)
+
+    def _run_callbacks(self) -> None:
+        callbacks = self._callbacks
+        for _ in range(_MAX_CALLBACKS_PER_TURN):
+            if not callbacks:
+                return
+            callbacks.popleft()()
+
+    def _run_timers(self) -> None:
+        now = time.monotonic()
+        timers = self._timers
+        while timers and timers[0][0] <= now:
+            _, _, timer = heapq.heappop(timers)
+            if timer.cancelled:
+                continue
+            if timer.interval:
+                timer.when = now + timer.interval
+                heapq.heappush(timers, (timer.when, next(self._timer_seq), timer))
+            timer.callback()
