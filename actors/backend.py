@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, TypeGuard
+from typing import Any, Protocol
 
 import zmq
 
@@ -21,15 +21,27 @@ from . import faults
 from .config import Config
 from .messages import Batch, Ready, Tick
 from .runtime import LoopActor
-from .wire import status_message
+from .wire import (
+    Alive,
+    BadMessage,
+    ClientRequest,
+    Heartbeat,
+    Message,
+    ReturnTicket,
+    Status,
+    from_wire,
+)
 
 log = logging.getLogger(__name__)
 
 FailureFn = Callable[[str], None]
 
 
-def valid_rt(rt: Any) -> TypeGuard[list[Any]]:
-    return isinstance(rt, list) and len(rt) == 3 and isinstance(rt[0], str)
+class Outbox(Protocol):
+    """Where an actor's messages go: its PUSH sockets (`Pushers`), or a test's fake."""
+
+    def send(self, endpoint: str, message: dict[str, Any]) -> None: ...
+    def close(self) -> None: ...
 
 
 #: Upkeep (stale reservations, expiry) every TICK seconds.
@@ -63,13 +75,15 @@ class BackendActor(LoopActor):
         self._failed = failed
         self._inlet = inlet
         self._tick: Timer | None = None
+        self._attached = False
+        self._answered_early: set[ReturnTicket] = set()
         # With `--data-dir :memory:` the database is the wiring's too, for the same
         # reason: a restarted instance must find the state its predecessor left.
         self._memory_db = memory_db
-        self._out: list[tuple[str, dict[str, Any]]] = []
+        self._out: list[tuple[str, Message]] = []
         self.stale_dropped = 0
         self.db: Database | None = None
-        self.push: Pushers | None = None
+        self.push: Outbox | None = None
         self.trusted = all(e.startswith("inproc://") for e in self.fifo_endpoints(config))
 
     # -- subclass hooks ------------------------------------------------------
@@ -80,7 +94,7 @@ class BackendActor(LoopActor):
     def build(self, db: Database) -> None:
         raise NotImplementedError
 
-    def handle(self, message: dict[str, Any]) -> None:
+    def handle(self, message: Message) -> None:
         raise NotImplementedError
 
     def recover(self) -> None:
@@ -94,17 +108,27 @@ class BackendActor(LoopActor):
 
     # -- lifecycle -------------------------------------------------------------
     def on_start(self) -> None:
-        self.db = self._memory_db or Database(self.config.db_path(self.db_name), self.schema)
-        self.build(self.db)
-        self.push = Pushers(self.ctx)
-        with self.db.transaction():
-            self.recover()
-        self.flush()
+        self.open(self._memory_db or Database(self.config.db_path(self.db_name), self.schema),
+                  Pushers(self.ctx))
         # The batch is told, not handled in the socket callback, so a failure in
         # it takes pykka's path (on_failure, supervisor). Same thread: no wake-up.
         ref = self.actor_ref
         self._inlet.attach(self.loop, lambda batch: ref.tell(Batch(batch)))
+        self._attached = True
         self._tick = self.loop.every(TICK, lambda: ref.tell(Tick()))
+
+    def open(self, db: Database, push: Outbox) -> None:
+        """Take the database and the outbox, and finish what a crash left half done.
+
+        Split from `on_start` so tests drive the handlers with a fake outbox and
+        no thread (tests/actors).
+        """
+        self.db = db
+        self.build(db)
+        self.push = push
+        with db.transaction():
+            self.recover()
+        self.flush()
 
     def on_stop(self) -> None:
         self.cleanup()
@@ -114,7 +138,9 @@ class BackendActor(LoopActor):
         self._failed(self.role)
 
     def cleanup(self) -> None:
-        self._inlet.detach(self.loop)
+        if self._attached:
+            self._inlet.detach(self.loop)
+            self._attached = False
         if self._tick is not None:
             self._tick.cancel()
         if self.push is not None:
@@ -128,22 +154,7 @@ class BackendActor(LoopActor):
     def on_receive(self, message: Any) -> Any:
         assert self.db is not None
         if isinstance(message, Batch):
-            self._out = []
-            try:
-                with self.db.transaction():
-                    for item in message.messages:
-                        if not self._answered_here(item):
-                            self.handle(item)
-            except Exception:
-                # Rolled back: nothing in the batch happened, so every caller may retry.
-                self._out = []
-                refusal = Unavailable(f"{self.role} failed; retry").to_reply()
-                for item in message.messages:
-                    if valid_rt(item.get("rt")):
-                        self.status(item["rt"], refusal)
-                self.flush()
-                raise
-            self.flush()
+            self._batch([m for m in map(self._read, message.messages) if m is not None])
             return None
         if isinstance(message, Tick):
             with self.db.transaction():
@@ -154,40 +165,70 @@ class BackendActor(LoopActor):
             return True
         return self.handle_other(message)
 
-    def _answered_here(self, item: dict[str, Any]) -> bool:
+    def _read(self, item: dict[str, Any]) -> Message | None:
+        try:
+            return from_wire(item, self.trusted)
+        except BadMessage as exc:
+            log.warning("%s: dropped a fifo message: %s", self.role, exc)
+            return None
+
+    def _batch(self, messages: list[Message]) -> None:
+        """One transaction for the whole batch; what it sends leaves after COMMIT."""
+        assert self.db is not None
+        self._out = []
+        self._answered_early = set()
+        try:
+            with self.db.transaction():
+                for message in messages:
+                    if not self._answered_here(message):
+                        self.handle(message)
+        except Exception:
+            # Rolled back: nothing in the batch happened, so every caller may retry.
+            self._out = []
+            refusal = Unavailable(f"{self.role} failed; retry").to_reply()
+            for message in messages:
+                rt = getattr(message, "rt", None)
+                if isinstance(rt, ReturnTicket) and rt not in self._answered_early:
+                    self.status(rt, refusal)
+            self.flush()
+            raise
+        self.flush()
+
+    def _answered_here(self, message: Message) -> bool:
         """Heartbeats, and requests whose deadline passed while they sat in a fifo."""
-        if item.get("k") == "hb":
-            if isinstance(item.get("back"), str):
-                self.send(item["back"], {"k": "hb", "role": self.role})
+        if isinstance(message, Heartbeat):
+            self.send(message.back, Alive(self.role))
             return True
-        deadline = item.get("dl")
-        if isinstance(deadline, (int, float)) and time.time() > deadline:
+        if (isinstance(message, ClientRequest) and message.deadline
+                and time.time() > message.deadline):
             self.stale_dropped += 1
             return True
         return False
 
-    def send(self, endpoint: str, message: dict[str, Any]) -> None:
+    def send(self, endpoint: str, message: Message) -> None:
         """Queue a message to go out once the current transaction has committed."""
         self._out.append((endpoint, message))
 
-    def send_now(self, endpoint: str, message: dict[str, Any]) -> None:
+    def send_now(self, endpoint: str, message: Message) -> None:
         """Send before the current transaction commits: only for what is already
-        durable elsewhere."""
+        durable elsewhere. A status sent so is final: a rollback does not refuse it."""
+        if isinstance(message, Status):
+            self._answered_early.add(message.rt)
         self._push_out(endpoint, message)
 
-    def status(self, rt: list[Any], reply: dict[str, Any], ended: bool = False) -> None:
-        self.send(rt[0], status_message(rt, reply, ended))
+    def status(self, rt: ReturnTicket, reply: dict[str, Any], ended: bool = False) -> None:
+        self.send(rt.status, Status(rt, reply, ended))
 
     def flush(self) -> None:
         out, self._out = self._out, []
         for endpoint, message in out:
             self._push_out(endpoint, message)
 
-    def _push_out(self, endpoint: str, message: dict[str, Any]) -> None:
+    def _push_out(self, endpoint: str, message: Message) -> None:
         assert self.push is not None
-        faults.hit(f"{self.role}.before_send.{message.get('k', 'status')}")
+        kind = message.request.op if isinstance(message, ClientRequest) else message.kind
+        faults.hit(f"{self.role}.before_send.{kind}")
         try:
-            self.push.send(endpoint, message)
+            self.push.send(endpoint, message.to_wire())
         except Backpressure:
-            log.warning("%s: %s is full, dropped a %s message", self.role, endpoint,
-                        message.get("k", "status"))
+            log.warning("%s: %s is full, dropped a %s message", self.role, endpoint, kind)

@@ -27,7 +27,16 @@ from .liveness import Liveness
 from .messages import Submit
 from .session import SessionActor
 from .session_pool import SessionPool
-from .wire import FIFO_FOR_OP, ROLES_FOR_OP, request_message
+from .wire import (
+    FIFO_FOR_OP,
+    ROLES_FOR_OP,
+    Alive,
+    BadMessage,
+    ClientRequest,
+    ReturnTicket,
+    Status,
+    from_wire,
+)
 
 log = logging.getLogger(__name__)
 
@@ -59,27 +68,27 @@ class Dispatch:
         self.liveness.require(ROLES_FOR_OP[request.op])
         deadline = time.time() + self._config.request_timeout
         if request.op in ("products", "product"):
-            self._send("post", request_message(request.op, [self._ends.status, "", ticket],
-                                               request, deadline=deadline))
+            rt = ReturnTicket(self._ends.status, "", ticket)
+            self._send("post", ClientRequest(rt, request, deadline=deadline))
             return
         wsess = new_wsess_uid() if request.op == "auth" else request.wsess_uid
         self.sessions.submit(wsess, Submit(ticket, request, peer, deadline))
 
     def on_status(self, message: dict[str, Any]) -> None:
-        if message.get("k") == "hb":
-            self.liveness.heard(message.get("role"))
+        try:
+            status = from_wire(message)
+        except BadMessage as exc:
+            log.warning("dropped a status: %s", exc)
             return
-        rt, reply = message.get("rt"), message.get("reply")
-        if not (isinstance(rt, list) and len(rt) == 3 and isinstance(rt[1], str)
-                and isinstance(rt[2], int)):
-            log.warning("dropped status without a valid return ticket")
-            return
-        if not isinstance(reply, dict):
-            reply = Unavailable("malformed status").to_reply()
-        assert self._door is not None
-        self._door.reply(rt[2], reply)
-        if rt[1]:
-            self.sessions.done(rt[1], rt[2], reply, bool(message.get("ended")))
+        if isinstance(status, Alive):
+            self.liveness.heard(status.role)
+        elif isinstance(status, Status):
+            assert self._door is not None
+            self._door.reply(status.rt.ticket, status.reply)
+            if status.rt.wsess:
+                self.sessions.done(status.rt.wsess, status.rt.ticket, status.reply, status.ended)
+        else:
+            log.warning("dropped a %s on the status fifo", type(status).__name__)
 
     def on_expired(self, ticket: int) -> None:
         self.sessions.expired(ticket)
@@ -96,10 +105,9 @@ class Dispatch:
 
     # -- SessionDesk ------------------------------------------------------------
     def forward(self, wsess_uid: str, submit: Submit) -> None:
-        rt = [self._ends.status, wsess_uid, submit.ticket]
+        rt = ReturnTicket(self._ends.status, wsess_uid, submit.ticket)
         self._send(FIFO_FOR_OP[submit.request.op],
-                   request_message(submit.request.op, rt, submit.request, submit.peer,
-                                   submit.deadline))
+                   ClientRequest(rt, submit.request, submit.peer, submit.deadline))
 
     def reply(self, ticket: int, reply: dict[str, Any]) -> None:
         assert self._door is not None
@@ -109,9 +117,9 @@ class Dispatch:
     def retire(self, wsess_uid: str, ref: pykka.ActorRef[Any]) -> None:
         self.sessions.retire(wsess_uid, ref)
 
-    def _send(self, fifo: str, message: dict[str, Any]) -> None:
+    def _send(self, fifo: str, message: ClientRequest) -> None:
         assert self._push is not None
         try:
-            self._push.send(getattr(self._ends, fifo), message)
+            self._push.send(getattr(self._ends, fifo), message.to_wire())
         except Backpressure:
             raise Unavailable(f"{fifo}.fifo is full; retry later") from None

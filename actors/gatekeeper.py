@@ -14,21 +14,34 @@ from typing import Any
 
 import pykka
 
-from vending.accounts import SCHEMA, Accounts, Authorized, Charge, CryptoJob, Outcome
+from vending.accounts import SCHEMA, Accounts, CryptoJob, Outcome
+from vending.accounts import Authorized as VendingAuthorized
+from vending.accounts import Charge as VendingCharge
 from vending.db import Database
 from vending.errors import BadRequest, ClientError, Unavailable
 from vending.sessions import SessionPolicy
 
 from . import faults
-from .backend import BackendActor, valid_rt
+from .backend import BackendActor
 from .config import Config
 from .messages import CryptoDone
-from .wire import read_request
+from .wire import (
+    FIFO_FOR_OP,
+    Authorize,
+    Authorized,
+    Charge,
+    Charged,
+    ClientRequest,
+    Message,
+    Purge,
+    Purged,
+    Resolve,
+    Resolved,
+    ReturnTicket,
+    Status,
+)
 
 log = logging.getLogger(__name__)
-
-_SESSION_KINDS = frozenset({"deposit", "reset", "profile", "logout", "logout_all",
-                            "delete_user"})
 
 
 class GatekeeperActor(BackendActor):
@@ -44,7 +57,7 @@ class GatekeeperActor(BackendActor):
         self.accounts = Accounts(db, SessionPolicy(idle=self.config.session_idle))
         self._pool = ThreadPoolExecutor(self.config.crypto_workers, thread_name_prefix="argon2")
         self._crypto_backlog = 0
-        self._held: dict[int, list[tuple[list[Any], dict[str, Any]]]] = {}
+        self._held: dict[int, list[Status]] = {}
         self._ticks = 0
 
     def cleanup(self) -> None:
@@ -63,37 +76,35 @@ class GatekeeperActor(BackendActor):
             self.accounts.housekeeping()
 
     # -- fifo messages ---------------------------------------------------------
-    def handle(self, message: dict[str, Any]) -> None:
+    def handle(self, message: Message) -> None:
         faults.hit("gatekeeper.in_batch")
-        kind, rt = message.get("k"), message.get("rt")
-        if kind == "resolve":
-            committed = self.accounts.resolve(str(message.get("pid")))
-            self.send(str(message.get("back")), {"k": "resolved", "pid": message.get("pid"),
-                                                 "committed": committed})
-            return
-        if kind == "purged":
-            self._purged(int(message.get("account_id", -1)))
-            return
-        if not valid_rt(rt):
-            log.warning("gatekeeper: dropped %r message without a return ticket", kind)
-            return
+        if isinstance(message, Resolve):
+            self.send(message.back, Resolved(message.pid, self.accounts.resolve(message.pid)))
+        elif isinstance(message, Purged):
+            self._purged(message.account_id)
+        elif isinstance(message, ClientRequest):
+            self._client_request(message)
+        elif isinstance(message, Charge):
+            self._charge(message)
+        elif isinstance(message, Authorize):
+            self._authorize(message)
+        else:
+            log.warning("gatekeeper: dropped a %r message", type(message).__name__)
+
+    def _client_request(self, message: ClientRequest) -> None:
+        req, rt = message.request, message.rt
         try:
-            req = read_request(message, self.trusted)
-            if kind == "auth" and req.op == "auth":
-                self._outcome(rt, self.accounts.auth(req, str(rt[1]), message.get("peer")),
-                              message)
-            elif kind in _SESSION_KINDS and req.op == kind:
+            if req.op == "auth":
+                self._outcome(rt, self.accounts.auth(req, rt.wsess, message.peer), message)
+            elif FIFO_FOR_OP.get(req.op) in ("auth", "deposit"):
                 self._outcome(rt, self.accounts.session_op(req), message)
-            elif kind == "charge":
-                self._charge(rt, message, req)
-            elif kind == "authorize":
-                self._authorize(rt, message, req)
             else:
-                raise BadRequest(f"{kind!r} is not a gatekeeper message")
+                raise BadRequest(f"{req.op!r} is not a gatekeeper op")
         except ClientError as exc:
             self.status(rt, exc.to_reply())
 
-    def _outcome(self, rt: list[Any], out: Outcome | CryptoJob, origin: dict[str, Any]) -> None:
+    def _outcome(self, rt: ReturnTicket, out: Outcome | CryptoJob,
+                 origin: ClientRequest) -> None:
         if isinstance(out, CryptoJob):
             if self._crypto_backlog >= self.config.max_crypto_backlog:
                 self.status(rt, Unavailable("too many logins at once; retry").to_reply())
@@ -114,45 +125,40 @@ class GatekeeperActor(BackendActor):
             return
         if out.purge is not None:
             account_id = out.purge[0]
-            self._held.setdefault(account_id, []).append(
-                (rt, {"rt": rt, "reply": out.reply, "ended": out.ended}))
+            self._held.setdefault(account_id, []).append(Status(rt, out.reply, out.ended))
             self._send_purge(account_id)
             return
         self.status(rt, out.reply, out.ended)
 
     def _send_purge(self, account_id: int) -> None:
-        self.send(self.config.endpoints.post, {"k": "purge", "account_id": account_id,
-                                               "back": self.config.endpoints.deposit})
+        self.send(self.config.endpoints.post, Purge(account_id, self.config.endpoints.deposit))
 
     def _purged(self, account_id: int) -> None:
         self.accounts.purge_done(account_id)
-        for rt, status in self._held.pop(account_id, []):
-            self.send(rt[0], status)
+        for status in self._held.pop(account_id, []):
+            self.send(status.rt.status, status)
 
-    def _charge(self, rt: list[Any], message: dict[str, Any], req: Any) -> None:
-        stock_error = message.get("stock_error")
-        charge = Charge(str(message.get("pid")), req, str(message.get("product_name", "")),
-                        int(message.get("cost", 0)),
-                        stock_error if isinstance(stock_error, dict) else None)
+    def _charge(self, message: Charge) -> None:
+        charge = VendingCharge(message.pid, message.request, message.product_name,
+                               message.cost, message.stock_error)
         reply, committed = self.accounts.charge(charge)
-        self.send(str(message.get("back")), {"k": "charged", "pid": charge.purchase_id,
-                                             "committed": committed, "reply": reply, "rt": rt})
+        self.send(message.back, Charged(message.pid, message.rt, committed, reply))
 
-    def _authorize(self, rt: list[Any], message: dict[str, Any], req: Any) -> None:
-        result = self.accounts.authorize(req, str(message.get("role")))
-        out: dict[str, Any] = {"k": "authorized", "rt": rt, "req": message.get("req")}
-        if isinstance(result, Authorized):
-            out["who"] = [result.account_id, result.user_uid, result.replay_only]
+    def _authorize(self, message: Authorize) -> None:
+        result = self.accounts.authorize(message.request, message.role)
+        if isinstance(result, VendingAuthorized):
+            who = (result.account_id, result.user_uid, result.replay_only)
+            answer = Authorized(message.rt, message.request, who=who)
         else:
-            out["reply"] = result.reply
-        self.send(str(message.get("back")), out)
+            answer = Authorized(message.rt, message.request, reply=result.reply)
+        self.send(message.back, answer)
 
     # -- argon2 results --------------------------------------------------------
     def handle_other(self, message: Any) -> Any:
         if not isinstance(message, CryptoDone):
             return super().handle_other(message)
         self._crypto_backlog -= 1
-        rt = message.origin["rt"]
+        rt = message.origin.rt
         assert self.db is not None
         if message.error is not None:
             log.error("gatekeeper: password work failed", exc_info=message.error)

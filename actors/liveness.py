@@ -15,6 +15,7 @@ from transport.fifo import Backpressure, Pushers
 from vending.errors import Unavailable
 
 from .config import Endpoints
+from .wire import Heartbeat
 
 HEARTBEAT_EVERY, HEARTBEAT_LIVENESS = 0.5, 3.0
 ROLES = ("gatekeeper", "stock-handler")
@@ -33,10 +34,10 @@ class Liveness:
         self._next = now + HEARTBEAT_EVERY
         for endpoint in (self._endpoints.auth, self._endpoints.post):
             with contextlib.suppress(Backpressure):  # a role that is down: its silence says so
-                push.send(endpoint, {"k": "hb", "back": self._endpoints.status})
+                push.send(endpoint, Heartbeat(self._endpoints.status).to_wire())
 
-    def heard(self, role: object) -> None:
-        if isinstance(role, str) and role in self._heard:
+    def heard(self, role: str) -> None:
+        if role in self._heard:
             self._heard[role] = time.monotonic()
 
     def require(self, roles: tuple[str, ...]) -> None:

@@ -11,6 +11,8 @@ from typing import Any
 from vending.accounts import CryptoJob
 from vending.requests import Request
 
+from .wire import ClientRequest
+
 
 @dataclass(frozen=True, slots=True)
 class Submit:
@@ -52,7 +54,7 @@ class CryptoDone:
     job: CryptoJob
     result: Any
     error: BaseException | None
-    origin: dict[str, Any]
+    origin: ClientRequest  # the request that started it
 
 
 @dataclass(frozen=True, slots=True)

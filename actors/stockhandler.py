@@ -14,16 +14,30 @@ from typing import Any
 
 import pykka
 
-from vending.accounts import Authorized
+from vending.accounts import Authorized as VendingAuthorized
 from vending.db import Database
 from vending.errors import BadRequest, ClientError
+from vending.requests import Request
 from vending.stock import SCHEMA, Reserved, Stock
 
 from . import faults
-from .backend import BackendActor, valid_rt
+from .backend import BackendActor
 from .config import Config
 from .messages import AwaitRecovery
-from .wire import read_request, status_message
+from .wire import (
+    Authorize,
+    Authorized,
+    Charge,
+    Charged,
+    ClientRequest,
+    Message,
+    Purge,
+    Purged,
+    Resolve,
+    Resolved,
+    ReturnTicket,
+    Status,
+)
 
 log = logging.getLogger(__name__)
 
@@ -72,73 +86,67 @@ class StockHandlerActor(BackendActor):
             self.stock.housekeeping()
 
     def _resolve(self, pid: str) -> None:
-        self.send(self.config.endpoints.deposit, {"k": "resolve", "pid": pid,
-                                                  "back": self.config.endpoints.post})
+        self.send(self.config.endpoints.deposit, Resolve(pid, self.config.endpoints.post))
 
-    def handle(self, message: dict[str, Any]) -> None:
+    def handle(self, message: Message) -> None:
         faults.hit("stock-handler.in_batch")
-        kind, rt = message.get("k"), message.get("rt")
-        if kind == "resolved":
-            self.stock.settle(str(message.get("pid")), bool(message.get("committed")))
+        if isinstance(message, Resolved):
+            self.stock.settle(message.pid, message.committed)
             if self._recovering is not None:
-                self._recovering.discard(str(message.get("pid")))
+                self._recovering.discard(message.pid)
                 self._check_recovered()
-            return
-        if kind == "purge":
-            self.stock.purge_seller(int(message.get("account_id", -1)))
-            self.send(str(message.get("back")), {"k": "purged",
-                                                 "account_id": message.get("account_id")})
-            return
-        if not valid_rt(rt):
-            log.warning("stock handler: dropped %r message without a return ticket", kind)
-            return
-        try:
-            if kind == "charged":
-                self.stock.settle(str(message.get("pid")), bool(message.get("committed")))
-                reply = message.get("reply")
-                # Sent now, not after this batch commits: the gatekeeper's commit is
-                # the point of no return, and a settle lost with this transaction is
-                # redone by recovery from the reservation row (docs/purchase-saga.md).
-                self.send_now(rt[0], status_message(rt, reply if isinstance(reply, dict)
-                                                    else {}))
-                return
-            req = read_request(message, self.trusted)
-            if kind != req.op and kind != "authorized":
-                raise BadRequest(f"{kind!r} does not match op {req.op!r}")
-            if kind == "products":
-                self.status(rt, self.stock.products(req.args.get("seller_uid")))
-            elif kind == "product":
-                self.status(rt, self.stock.product(req.args["product_uid"]))
-            elif kind == "buy":
-                self._buy(rt, req, message)
-            elif kind in ("sell", "delete_product"):
-                self.send(self.config.endpoints.deposit, {
-                    "k": "authorize", "role": "seller", "rt": rt, "req": message["req"],
-                    "back": self.config.endpoints.post})
-            elif kind == "authorized":
-                self._authorized(rt, req, message)
-            else:
-                raise BadRequest(f"{kind!r} is not a stock-handler message")
-        except ClientError as exc:
-            self.status(rt, exc.to_reply())
+        elif isinstance(message, Purge):
+            self.stock.purge_seller(message.account_id)
+            self.send(message.back, Purged(message.account_id))
+        elif isinstance(message, Charged):
+            self.stock.settle(message.pid, message.committed)
+            # Sent now, not after this batch commits: the gatekeeper's commit is
+            # the point of no return, and a settle lost with this transaction is
+            # redone by recovery from the reservation row (docs/purchase-saga.md).
+            self.send_now(message.rt.status, Status(message.rt, message.reply))
+        elif isinstance(message, ClientRequest):
+            try:
+                self._client_request(message.rt, message.request)
+            except ClientError as exc:
+                self.status(message.rt, exc.to_reply())
+        elif isinstance(message, Authorized):
+            self._authorized(message)
+        else:
+            log.warning("stock handler: dropped a %r message", type(message).__name__)
 
-    def _buy(self, rt: list[Any], req: Any, message: dict[str, Any]) -> None:
+    def _client_request(self, rt: ReturnTicket, req: Request) -> None:
+        ends = self.config.endpoints
+        if req.op == "products":
+            self.status(rt, self.stock.products(req.args.get("seller_uid")))
+        elif req.op == "product":
+            self.status(rt, self.stock.product(req.args["product_uid"]))
+        elif req.op == "buy":
+            self._buy(rt, req)
+        elif req.op in ("sell", "delete_product"):
+            self.send(ends.deposit, Authorize(rt, req, "seller", ends.post))
+        else:
+            raise BadRequest(f"{req.op!r} is not a stock-handler op")
+
+    def _buy(self, rt: ReturnTicket, req: Request) -> None:
         pid = uuid.uuid4().hex
         held = self.stock.reserve(pid, req)
-        charge: dict[str, Any] = {"k": "charge", "pid": pid, "rt": rt, "req": message["req"],
-                                  "back": self.config.endpoints.post}
+        ends = self.config.endpoints
         if isinstance(held, Reserved):
-            charge.update(product_name=held.product_name, cost=held.cost)
+            charge = Charge(pid, rt, req, ends.post, held.product_name, held.cost)
         else:
-            charge["stock_error"] = held
-        self.send(self.config.endpoints.deposit, charge)
+            charge = Charge(pid, rt, req, ends.post, stock_error=held)
+        self.send(ends.deposit, charge)
 
-    def _authorized(self, rt: list[Any], req: Any, message: dict[str, Any]) -> None:
-        reply = message.get("reply")
-        if isinstance(reply, dict):
-            self.status(rt, reply)
+    def _authorized(self, message: Authorized) -> None:
+        if message.reply is not None:
+            self.status(message.rt, message.reply)
             return
-        account_id, user_uid, replay_only = message["who"]
-        who = Authorized(int(account_id), str(user_uid), bool(replay_only))
+        if message.who is None:
+            log.warning("stock handler: an authorized message with neither answer nor grant")
+            return
+        req = message.request
         rule = self.stock.sell if req.op == "sell" else self.stock.delete_product
-        self.status(rt, rule(req, who))
+        try:
+            self.status(message.rt, rule(req, VendingAuthorized(*message.who)))
+        except ClientError as exc:
+            self.status(message.rt, exc.to_reply())

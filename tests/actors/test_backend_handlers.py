@@ -1,0 +1,202 @@
+"""The gatekeeper's and the stock handler's handlers, driven with no thread and no socket.
+
+Each test hands an actor a fifo batch, reads what it sent from its outbox, and
+hands that to the other actor, as the fifos would: the purchase saga step by
+step, its recovery fence, and what a batch does on failure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from conftest import ENDS, PASSWORD, deliver
+
+from actors import faults
+from actors.wire import (
+    Alive,
+    Authorize,
+    Authorized,
+    Charge,
+    Charged,
+    ClientRequest,
+    Heartbeat,
+    Resolve,
+    Resolved,
+    ReturnTicket,
+    Status,
+)
+from vending.requests import parse_request
+
+_tickets = iter(range(1, 1_000_000))
+
+
+def request(op: str, cred: dict[str, Any] | None = None, **fields: Any) -> ClientRequest:
+    msg = {"op": op, **fields}
+    if cred is not None:
+        msg.update(wsess_uid=cred["wsess_uid"], token=cred["token"])
+    wsess = cred["wsess_uid"] if cred else ""
+    return ClientRequest(ReturnTicket(ENDS.status, wsess, next(_tickets)), parse_request(msg))
+
+
+def one(outbox: Any, endpoint: str, kind: type) -> Any:
+    sent = outbox.take(endpoint)
+    assert len(sent) == 1 and isinstance(sent[0], kind), sent
+    return sent[0]
+
+
+def register(gatekeeper: Any, role: str, name: str) -> dict[str, Any]:
+    """An account and a session, made by the gatekeeper's own rules (argon2 run in place)."""
+    req = parse_request({"op": "auth", "token": f"new_{role}", "username": name,
+                         "password": PASSWORD})
+    with gatekeeper.db.transaction():
+        job = gatekeeper.accounts.auth(req, f"s_{name}", None)
+        reply = job.finish(job.run()).reply
+    assert reply["ok"], reply
+    return dict(reply)
+
+
+@pytest.fixture
+def product(gatekeeper: Any, stock_handler: Any) -> str:
+    """A seller's product made the seed's way: stock handler -> "validate role" -> back."""
+    sam = register(gatekeeper, "seller", "sam")
+    sell = request("sell", sam, product_name="cola", cost=35, amount=3)
+    deliver(stock_handler, sell)
+    ask = one(stock_handler.push, ENDS.deposit, Authorize)
+    assert ask.role == "seller" and ask.rt == sell.rt
+    deliver(gatekeeper, ask)
+    grant = one(gatekeeper.push, ENDS.post, Authorized)
+    assert grant.who is not None and grant.reply is None
+    deliver(stock_handler, grant)
+    status = one(stock_handler.push, ENDS.status, Status)
+    assert status.rt == sell.rt and status.reply["ok"], status
+    return str(status.reply["product"]["product_uid"])
+
+
+@pytest.fixture
+def armed() -> Iterator[list[str]]:
+    points: list[str] = []
+    yield points
+    for point in points:
+        faults.ACTIVE.pop(point, None)
+
+
+def test_a_purchase_crosses_both_actors_and_settles(gatekeeper: Any, stock_handler: Any,
+                                                     product: str) -> None:
+    ann = register(gatekeeper, "buyer", "ann")
+    deliver(gatekeeper, request("deposit", ann, amount=50))
+    assert one(gatekeeper.push, ENDS.status, Status).reply == {"ok": True, "deposit": 50}
+
+    buy = request("buy", ann, product_uid=product, amount=1)
+    deliver(stock_handler, buy)                                     # 1. reserve
+    charge = one(stock_handler.push, ENDS.deposit, Charge)
+    assert (charge.product_name, charge.cost, charge.stock_error) == ("cola", 35, None)
+    assert stock_handler.stock.product(product)["product"]["amount"] == 2  # held
+
+    deliver(gatekeeper, charge)                                     # 2. charge
+    charged = one(gatekeeper.push, ENDS.post, Charged)
+    assert charged.committed and charged.pid == charge.pid
+    assert gatekeeper.accounts.totals()["buyer_ann"] == {
+        "deposited": 50, "deposit": 0, "spent": 35, "returned": 15}
+
+    deliver(stock_handler, charged)                                 # 3. settle
+    status = one(stock_handler.push, ENDS.status, Status)
+    assert status.rt == buy.rt
+    assert status.reply == {"ok": True, "product_uid": product, "product_name": "cola",
+                            "amount": 1, "spent": 35, "change": [10, 5], "deposit": 0}
+    assert stock_handler.stock.totals()[product] == {"added": 3, "amount": 2, "sold": 1}
+    assert stock_handler.stock.reservations() == []
+
+
+def test_stock_error_is_decided_by_the_gatekeeper_and_moves_nothing(
+        gatekeeper: Any, stock_handler: Any, product: str) -> None:
+    ann = register(gatekeeper, "buyer", "ann")
+    deliver(stock_handler, request("buy", ann, product_uid=product, amount=4))
+    charge = one(stock_handler.push, ENDS.deposit, Charge)
+    assert charge.stock_error is not None and charge.stock_error["error"] == "INSUFFICIENT_STOCK"
+    deliver(gatekeeper, charge)
+    charged = one(gatekeeper.push, ENDS.post, Charged)
+    assert not charged.committed and charged.reply["error"] == "INSUFFICIENT_STOCK"
+    deliver(stock_handler, charged)
+    assert one(stock_handler.push, ENDS.status, Status).reply["error"] == "INSUFFICIENT_STOCK"
+    assert stock_handler.stock.totals()[product] == {"added": 3, "amount": 3, "sold": 0}
+
+
+def test_resolve_fences_an_uncharged_purchase_against_a_late_charge(
+        gatekeeper: Any, stock_handler: Any, product: str) -> None:
+    ann = register(gatekeeper, "buyer", "ann")
+    deliver(gatekeeper, request("deposit", ann, amount=100))
+    gatekeeper.push.take()
+    deliver(stock_handler, request("buy", ann, product_uid=product, amount=1))
+    charge = one(stock_handler.push, ENDS.deposit, Charge)  # ... lost with a crash
+
+    deliver(gatekeeper, Resolve(charge.pid, ENDS.post))     # recovery asks first
+    assert one(gatekeeper.push, ENDS.post, Resolved) == Resolved(charge.pid, False)
+    deliver(gatekeeper, charge)                             # the late charge
+    late = one(gatekeeper.push, ENDS.post, Charged)
+    assert not late.committed and late.reply["error"] == "UNAVAILABLE"
+    assert gatekeeper.accounts.totals()["buyer_ann"]["deposit"] == 100
+
+
+def test_a_failed_batch_applies_nothing_and_answers_every_caller(
+        gatekeeper: Any, armed: list[str]) -> None:
+    ann = register(gatekeeper, "buyer", "ann")
+    first, second = request("deposit", ann, amount=5), request("deposit", ann, amount=10)
+    faults.ACTIVE["gatekeeper.in_batch"] = "raise-once"
+    armed.append("gatekeeper.in_batch")
+    with pytest.raises(faults.InjectedFault):
+        deliver(gatekeeper, first, second)
+    statuses = gatekeeper.push.take(ENDS.status)
+    assert sorted(s.rt.ticket for s in statuses) == sorted([first.rt.ticket, second.rt.ticket])
+    assert {s.reply["error"] for s in statuses} == {"UNAVAILABLE"}
+    assert gatekeeper.accounts.totals()["buyer_ann"]["deposited"] == 0
+
+
+def test_the_reply_to_a_buy_leaves_before_the_settle_commits(
+        gatekeeper: Any, stock_handler: Any, product: str, armed: list[str]) -> None:
+    """The gatekeeper's commit is the point of no return: the settle may be lost
+    with its batch (recovery redoes it from the reservation), the reply is out."""
+    ann = register(gatekeeper, "buyer", "ann")
+    deliver(gatekeeper, request("deposit", ann, amount=50))
+    gatekeeper.push.take()
+    deliver(stock_handler, request("buy", ann, product_uid=product, amount=1))
+    deliver(gatekeeper, one(stock_handler.push, ENDS.deposit, Charge))
+    charged = one(gatekeeper.push, ENDS.post, Charged)
+    # Fails after the settle ran inside the batch: rolled back.
+    stock_handler.handle = _then_fail(stock_handler.handle)
+    with pytest.raises(RuntimeError):
+        deliver(stock_handler, charged)
+    sent = stock_handler.push.take(ENDS.status)
+    assert [s.reply.get("spent") for s in sent] == [35]       # the buyer has the reply
+    assert stock_handler.stock.reservations() == [charged.pid]  # settle left to recovery
+
+
+def _then_fail(handle: Any) -> Any:
+    def run(message: Any) -> None:
+        handle(message)
+        raise RuntimeError("after the handler")
+    return run
+
+
+def test_heartbeats_are_answered_and_stale_requests_dropped(gatekeeper: Any) -> None:
+    ann = register(gatekeeper, "buyer", "ann")
+    stale = request("deposit", ann, amount=5)
+    stale = ClientRequest(stale.rt, stale.request, deadline=1.0)  # long past
+    deliver(gatekeeper, Heartbeat(ENDS.status), stale)
+    assert gatekeeper.push.take() == [Alive("gatekeeper")]
+    assert gatekeeper.stale_dropped == 1
+    assert gatekeeper.accounts.totals()["buyer_ann"]["deposited"] == 0
+
+
+def test_wire_round_trip_of_every_saga_message(product: str) -> None:
+    rt = ReturnTicket(ENDS.status, "s_x", 7)
+    req = parse_request({"op": "buy", "product_uid": product, "amount": 2,
+                         "wsess_uid": "s_x", "token": "t"})
+    from actors.wire import from_wire
+    for message in (Charge("p1", rt, req, ENDS.post, "cola", 35),
+                    Charge("p1", rt, req, ENDS.post, stock_error={"ok": False}),
+                    Charged("p1", rt, True, {"ok": True}), Resolve("p1", ENDS.post),
+                    Resolved("p1", False), Status(rt, {"ok": True}, True),
+                    Authorized(rt, req, who=(3, "seller_sam", False))):
+        assert from_wire(message.to_wire()) == message
