@@ -1,17 +1,34 @@
 """`vending bench`: closed-loop load over tcp loopback, the system against a baseline.
 
-C clients (threads of this process, one REQ socket each) each loop "deposit a
-coin, buy one unit" for D seconds against a real `vending serve` (durable, on
-a temporary data folder), then the same against `tools/baseline.py` (same
-rules and SQLite durability, one thread, no actors or fifos). Also: cost growth
-(the same load with 1k and 100k users and products already stored) and session
-capacity (RSS of one process holding N logged-in sessions).
+The driver (this process) starts the server, registers a seller with a deep
+product and one buyer per client with `transport.Client`, then hands the
+sessions to the load generator: `--load-procs` separate processes
+(`tools/loadgen.py`), each one thread driving its share of the REQ sockets
+through one `zmq.Poller`, raw msgpack frames, each socket looping the workload
+("deposit a 5 coin, buy one unit") for the window. The same then runs against
+`tools/baseline.py` (same rules and SQLite durability, one thread, no actors or
+fifos), so both are measured in one run.
+
+Around the window the driver reads /proc of every server process (all its
+threads): CPU seconds (utime + stime) and context switches (summed over
+/proc/PID/task/*; a thread that exits during the window takes its switches
+with it, and the report says how many did), and the thread count. Each
+generator reports its own CPU, so a saturated load side shows. fsyncs per
+purchase are not counted (strace on the server would cost more than it tells).
+
+Also: `--check-generator` (the baseline again with twice the generator
+processes: if its figure does not rise, the generator was not the limit), cost
+growth (the same load with 1k and 100k users and products already stored) and
+session capacity (RSS of one process holding N logged-in sessions).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -27,38 +44,83 @@ from vending.credentials import hash_password, hash_token
 from vending.db import Database
 from vending.stock import SCHEMA as STOCK_SCHEMA
 
+from . import procstat
+from .loadgen import WORKLOADS, GeneratorResult, GeneratorSpec, Session
 from .serverproc import ServerProcess
 from .split import SplitDeployment
 
 PASSWORD = "bench-password"
-WORKLOADS = ("buy", "deposit", "products")
+#: `--check-generator`: a rise above this, with twice the generator processes,
+#: means the generator was the limit.
+GENERATOR_BOUND_RISE = 1.10
 
 
 @dataclass
 class LoadResult:
+    """One target under one load: what the clients saw and what the server spent."""
+
     target: str
     clients: int
     seconds: float
+    load_procs: int = 1
+    #: from `go` to the last reply (the longest generator)
+    elapsed_s: float = 0.0
     requests: int = 0
     purchases: int = 0
     errors: dict[str, int] = field(default_factory=dict)
+    unanswered: int = 0
     p50_ms: float = 0.0
     p99_ms: float = 0.0
     max_ms: float = 0.0
+    #: every server process (one, or each role of a split layout), all threads
+    server_procs: int = 1
+    server_cpu_s: float = 0.0
+    server_switches: int = 0
+    server_threads: int = 0
+    #: threads that exited during the window: their switches are not counted
+    server_threads_exited: int = 0
+    #: per generator process, percent of one core: the whole process / its Poller thread
+    gen_cpu_pct: list[float] = field(default_factory=list)
+    gen_main_thread_pct: list[float] = field(default_factory=list)
+    #: all cores of the machine, anyone's work (100 = every core busy)
+    machine_busy_pct: float = 0.0
 
     @property
     def rps(self) -> float:
-        return self.requests / self.seconds
+        return self.requests / self.elapsed_s if self.elapsed_s else 0.0
 
     @property
     def pps(self) -> float:
-        return self.purchases / self.seconds
+        return self.purchases / self.elapsed_s if self.elapsed_s else 0.0
+
+    @property
+    def server_cores(self) -> float:
+        return self.server_cpu_s / self.elapsed_s if self.elapsed_s else 0.0
+
+    def per_purchase(self, value: float) -> float | None:
+        return value / self.purchases if self.purchases else None
+
+    def figures(self) -> dict[str, Any]:
+        """Everything, with the derived figures, for the report and --json."""
+        return {**asdict(self), "rps": self.rps, "pps": self.pps,
+                "server_cores": self.server_cores,
+                "cpu_ms_per_purchase": self.per_purchase(self.server_cpu_s * 1e3),
+                "ctx_per_purchase": self.per_purchase(self.server_switches),
+                "cpu_ms_per_request": (self.server_cpu_s * 1e3 / self.requests
+                                       if self.requests else None),
+                "ctx_per_request": (self.server_switches / self.requests
+                                    if self.requests else None)}
 
     def line(self) -> str:
         errors = f" errors={self.errors}" if self.errors else ""
+        cpu = self.per_purchase(self.server_cpu_s * 1e3)
+        ctx = self.per_purchase(self.server_switches)
+        per = (f"  {cpu:.3f} ms CPU, {ctx:.1f} switches/purchase"
+               if cpu is not None and ctx is not None else "")
         return (f"{self.target:<9} {self.pps:8.0f} purchases/s {self.rps:8.0f} requests/s   "
                 f"p50 {self.p50_ms:6.2f} ms  p99 {self.p99_ms:6.2f} ms  "
-                f"max {self.max_ms:7.2f} ms{errors}")
+                f"max {self.max_ms:7.2f} ms{per}  generator "
+                + "/".join(f"{p:.0f}%" for p in self.gen_main_thread_pct) + errors)
 
 
 def _setup(endpoint: str) -> str:
@@ -68,72 +130,112 @@ def _setup(endpoint: str) -> str:
         return seller.sell("bench-cola", 5, 1_000_000)["product_uid"]
 
 
-def run_load(endpoint: str | list[str], target: str, *, clients: int, seconds: float,
-             workload: str = "buy") -> LoadResult:
-    """Closed-loop load; with several endpoints (front doors) clients take turns."""
+def _buyers(endpoints: list[str], clients: int) -> list[Session]:
+    """One registered buyer per client; clients take turns over the front doors."""
+    sessions = []
+    for i in range(clients):
+        endpoint = endpoints[i % len(endpoints)]
+        with Client(endpoint, timeout=30) as c:
+            c.register(f"bench_{i}", PASSWORD)
+            assert c.wsess_uid is not None and c.token is not None
+            sessions.append(Session(endpoint, c.wsess_uid, c.token))
+    return sessions
+
+
+class _Generator:
+    """One `python -m tools.loadgen` child, spoken to over its stdin and stdout."""
+
+    def __init__(self, spec: GeneratorSpec) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("VENDING_")}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tools.loadgen"], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, text=True, env=env)
+        self._send(spec.to_json())
+
+    def _send(self, line: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+
+    def _line(self) -> str:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"load generator exited ({self.proc.wait()}) mid-run")
+        return line
+
+    def wait_ready(self) -> None:
+        if self._line().strip() != "ready":
+            raise RuntimeError("load generator did not say ready")
+
+    def go(self) -> None:
+        self._send("go")
+
+    def result(self) -> GeneratorResult:
+        return GeneratorResult.from_json(self._line())
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            if pipe is not None:
+                pipe.close()
+
+
+def run_load(endpoint: str | list[str], target: str, *, server_pids: list[int], clients: int,
+             seconds: float, workload: str = "buy", load_procs: int = 1) -> LoadResult:
+    """Closed-loop load from `load_procs` generator processes; /proc of `server_pids`."""
     endpoints = [endpoint] if isinstance(endpoint, str) else endpoint
     uid = _setup(endpoints[0])
-    users = []
-    for i in range(clients):
-        c = Client(endpoints[i % len(endpoints)], timeout=30, retries=0)
-        c.register(f"bench_{i}", PASSWORD)
-        users.append(c)
-    latencies: list[list[float]] = [[] for _ in users]
-    result = LoadResult(target, clients, seconds)
-    lock = threading.Lock()
-    start = threading.Barrier(clients + 1)
+    sessions = _buyers(endpoints, clients)
+    load_procs = max(1, min(load_procs, clients))
+    gens = [_Generator(GeneratorSpec(workload, seconds, uid, sessions[k::load_procs]))
+            for k in range(load_procs)]
+    try:
+        for gen in gens:
+            gen.wait_ready()
+        machine_before = procstat.machine()
+        before = [procstat.snapshot(pid) for pid in server_pids]
+        for gen in gens:
+            gen.go()
+        results = [gen.result() for gen in gens]
+        after = [procstat.snapshot(pid) for pid in server_pids]
+        machine_after = procstat.machine()
+    finally:
+        for gen in gens:
+            gen.stop()
+    return _merge(target, clients, seconds, results, before, after,
+                  procstat.machine_busy_pct(machine_before, machine_after))
 
-    def loop(i: int, client: Client) -> None:
-        step = _workload_step(workload, client, uid)
-        mine = latencies[i]
-        start.wait()
-        end = time.perf_counter() + seconds
-        bought = 0
-        errors: dict[str, int] = {}
-        while True:
-            t0 = time.perf_counter()
-            if t0 >= end:
-                break
-            for message in step():
-                reply = client.request(message)
-                t1 = time.perf_counter()
-                mine.append(t1 - t0)
-                t0 = t1
-                if not reply.get("ok"):
-                    errors[reply["error"]] = errors.get(reply["error"], 0) + 1
-                elif message["op"] == "buy":
-                    bought += 1
-        with lock:
-            result.purchases += bought
-            for code, n in errors.items():
-                result.errors[code] = result.errors.get(code, 0) + n
 
-    threads = [threading.Thread(target=loop, args=(i, c)) for i, c in enumerate(users)]
-    for t in threads:
-        t.start()
-    start.wait()
-    for t in threads:
-        t.join()
-    for c in users:
-        c.close()
-    samples = sorted(x for per in latencies for x in per)
-    result.requests = len(samples)
+def _merge(target: str, clients: int, seconds: float, results: list[GeneratorResult],
+           before: list[procstat.Snapshot], after: list[procstat.Snapshot],
+           machine_busy: float) -> LoadResult:
+    server = procstat.Delta()
+    for b, a in zip(before, after, strict=True):
+        server.add(procstat.delta(b, a))
+    result = LoadResult(
+        target, clients, seconds, load_procs=len(results),
+        elapsed_s=max(r.elapsed_s for r in results),
+        requests=sum(r.requests for r in results),
+        purchases=sum(r.purchases for r in results),
+        unanswered=sum(r.unanswered for r in results),
+        server_procs=len(after), server_cpu_s=server.cpu_s, server_switches=server.switches,
+        server_threads=server.threads, server_threads_exited=server.threads_exited,
+        gen_cpu_pct=[100 * r.cpu_s / r.elapsed_s if r.elapsed_s else 0.0 for r in results],
+        gen_main_thread_pct=[100 * r.main_thread_cpu_s / r.elapsed_s if r.elapsed_s else 0.0
+                             for r in results],
+        machine_busy_pct=machine_busy)
+    for r in results:
+        for code, n in r.errors.items():
+            result.errors[code] = result.errors.get(code, 0) + n
+    samples = sorted(x for r in results for x in r.latencies_us)
     if samples:
-        result.p50_ms = statistics.median(samples) * 1e3
-        result.p99_ms = samples[min(len(samples) - 1, int(len(samples) * 0.99))] * 1e3
-        result.max_ms = samples[-1] * 1e3
+        result.p50_ms = statistics.median(samples) / 1e3
+        result.p99_ms = samples[min(len(samples) - 1, int(len(samples) * 0.99))] / 1e3
+        result.max_ms = samples[-1] / 1e3
     return result
-
-
-def _workload_step(workload: str, client: Client,
-                   uid: str) -> Callable[[], list[dict[str, Any]]]:
-    creds = {"wsess_uid": client.wsess_uid, "token": client.token}
-    if workload == "buy":
-        return lambda: [{"op": "deposit", "amount": 5, **creds},
-                        {"op": "buy", "product_uid": uid, "amount": 1, **creds}]
-    if workload == "deposit":
-        return lambda: [{"op": "deposit", "amount": 5, **creds}, {"op": "reset", **creds}]
-    return lambda: [{"op": "product", "product_uid": uid}]
 
 
 def seed_population(data_dir: Path, count: int) -> None:
@@ -192,50 +294,79 @@ def session_capacity(sessions: int, progress: Callable[[str], None]) -> dict[str
             "rss_per_session_kib": (after - before) / max(1, per_thread * 8) / 1024}
 
 
-def _against(kind: str, data: Path, clients: int, seconds: float,
-             workload: str) -> LoadResult:
+def _against(kind: str, data: Path, clients: int, seconds: float, workload: str,
+             load_procs: int = 1) -> LoadResult:
     if kind == "split":
         split = SplitDeployment(data, front_doors=2).start()
         try:
-            return run_load(split.endpoints, kind, clients=clients, seconds=seconds,
-                            workload=workload)
+            pids = [p.proc.pid for p in split.procs.values() if p.proc is not None]
+            return run_load(split.endpoints, kind, server_pids=pids, clients=clients,
+                            seconds=seconds, workload=workload, load_procs=load_procs)
         finally:
             split.terminate()
     module = "cli serve" if kind == "system" else "tools.baseline"
     server = ServerProcess(data, module=module).start()
     try:
-        return run_load(server.endpoint, kind, clients=clients, seconds=seconds,
-                        workload=workload)
+        assert server.proc is not None
+        return run_load(server.endpoint, kind, server_pids=[server.proc.pid], clients=clients,
+                        seconds=seconds, workload=workload, load_procs=load_procs)
     finally:
         server.terminate()
 
 
+def _once(kind: str, clients: int, seconds: float, workload: str, load_procs: int,
+          population: int = 0) -> LoadResult:
+    with tempfile.TemporaryDirectory(prefix="vending-bench-") as tmp:
+        if population:
+            seed_population(Path(tmp), population)
+        return _against(kind, Path(tmp), clients, seconds, workload, load_procs)
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
 def run_bench(*, clients: int = 32, seconds: float = 10.0, workload: str = "buy",
               baseline: bool = True, growth: bool = False, sessions: int = 0,
-              split: bool = False,
+              split: bool = False, load_procs: int = 1, check_generator: bool = False,
               progress: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
-    report: dict[str, Any] = {"clients": clients, "seconds": seconds, "workload": workload}
+    report: dict[str, Any] = {"clients": clients, "seconds": seconds, "workload": workload,
+                              "load_procs": load_procs}
     kinds = ["system", "baseline"] if baseline else ["system"]
     if split:
         kinds.append("split")
     for kind in kinds:
-        with tempfile.TemporaryDirectory(prefix="vending-bench-") as tmp:
-            result = _against(kind, Path(tmp), clients, seconds, workload)
+        result = _once(kind, clients, seconds, workload, load_procs)
         progress(result.line())
-        report[kind] = {**asdict(result), "rps": result.rps, "pps": result.pps}
+        report[kind] = result.figures()
     if baseline:
-        sys_pps, base_pps = report["system"]["pps"], report["baseline"]["pps"]
-        sys_rps, base_rps = report["system"]["rps"], report["baseline"]["rps"]
-        report["ratio_purchases"] = sys_pps / base_pps if base_pps else 0.0
-        report["ratio_requests"] = sys_rps / base_rps if base_rps else 0.0
+        system, base = report["system"], report["baseline"]
+        report["ratios"] = {
+            "purchases_per_s": _ratio(system["pps"], base["pps"]),
+            "requests_per_s": _ratio(system["rps"], base["rps"]),
+            "cpu_per_purchase": _ratio(system["cpu_ms_per_purchase"],
+                                       base["cpu_ms_per_purchase"]),
+            "switches_per_purchase": _ratio(system["ctx_per_purchase"],
+                                            base["ctx_per_purchase"])}
+    if check_generator:
+        runs = {}
+        for procs in (1, 2):
+            if procs == load_procs and baseline:
+                runs[procs] = report["baseline"]
+                continue
+            result = _once("baseline", clients, seconds, workload, procs)
+            progress(f"generator check, {procs} process(es): " + result.line())
+            runs[procs] = result.figures()
+        rise = _ratio(runs[2]["rps"], runs[1]["rps"])
+        report["generator_check"] = {
+            "one_process": runs[1], "two_processes": runs[2], "rise": rise,
+            "generator_bound": rise is not None and rise > GENERATOR_BOUND_RISE}
     if growth:
         report["growth"] = {}
         for count in (1_000, 100_000):
-            with tempfile.TemporaryDirectory(prefix="vending-bench-") as tmp:
-                seed_population(Path(tmp), count)
-                result = _against("system", Path(tmp), clients, seconds, workload)
+            result = _once("system", clients, seconds, workload, load_procs, count)
             progress(f"{count:>7} users+products: " + result.line())
-            report["growth"][str(count)] = {**asdict(result), "rps": result.rps}
+            report["growth"][str(count)] = result.figures()
         small, large = (report["growth"][k]["rps"] for k in ("1000", "100000"))
         report["growth"]["cost_ratio"] = small / large if large else 0.0
     if sessions:
@@ -243,23 +374,73 @@ def run_bench(*, clients: int = 32, seconds: float = 10.0, workload: str = "buy"
     return report
 
 
+def _fmt(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+#: (label, figure key or function of a target's figures, format)
+_ROWS: list[tuple[str, Callable[[dict[str, Any]], float | str | None], str]] = [
+    ("purchases/s", lambda r: r["pps"], ".0f"),
+    ("requests/s", lambda r: r["rps"], ".0f"),
+    ("latency p50 ms", lambda r: r["p50_ms"], ".2f"),
+    ("latency p99 ms", lambda r: r["p99_ms"], ".2f"),
+    ("latency max ms", lambda r: r["max_ms"], ".2f"),
+    ("server CPU ms/purchase", lambda r: r["cpu_ms_per_purchase"], ".3f"),
+    ("context switches/purchase", lambda r: r["ctx_per_purchase"], ".1f"),
+    ("server cores busy", lambda r: r["server_cores"], ".2f"),
+    ("server threads (processes)", lambda r: f"{r['server_threads']} ({r['server_procs']})", ""),
+    ("generator CPU % (Poller thread)",
+     lambda r: " ".join(f"{a:.0f}({b:.0f})" for a, b in zip(r["gen_cpu_pct"],
+                                                              r["gen_main_thread_pct"],
+                                                              strict=True)), ""),
+    ("machine busy %, all cores", lambda r: r["machine_busy_pct"], ".0f"),
+]
+
+
+def _cell(value: float | str | None, spec: str) -> str:
+    return value if isinstance(value, str) else _fmt(value, spec)
+
+
 def summary_text(report: dict[str, Any]) -> str:
-    lines = [f"vending bench: {report['clients']} clients x {report['seconds']:.0f} s, "
-             f"workload {report['workload']}, durable (WAL, synchronous=FULL), "
-             f"tcp loopback"]
-    for kind in ("system", "baseline", "split"):
-        if kind in report:
-            r = report[kind]
-            lines.append(f"  {kind:<9} {r['pps']:8.0f} purchases/s {r['rps']:8.0f} requests/s"
-                         f"   p50 {r['p50_ms']:6.2f} ms  p99 {r['p99_ms']:6.2f} ms"
-                         f"  max {r['max_ms']:7.2f} ms")
-    if "ratio_requests" in report:
-        lines.append(f"  system/baseline: purchases {report['ratio_purchases']:.2f}, "
-                     f"requests {report['ratio_requests']:.2f}")
+    lines = [f"vending bench: {report['clients']} clients x {report['seconds']:g} s, "
+             f"workload {report['workload']}, durable (WAL, synchronous=FULL), tcp loopback",
+             f"load: {report['load_procs']} generator process(es), one thread and one "
+             "zmq.Poller each, closed loop; server figures from /proc of every server thread"]
+    kinds = [k for k in ("system", "baseline", "split") if k in report]
+    ratios = report.get("ratios", {})
+    ratio_of = {"purchases/s": ratios.get("purchases_per_s"),
+                "requests/s": ratios.get("requests_per_s"),
+                "server CPU ms/purchase": ratios.get("cpu_per_purchase"),
+                "context switches/purchase": ratios.get("switches_per_purchase")}
+    header = f"  {'':<31}" + "".join(f"{k:>14}" for k in kinds)
+    if ratios:
+        header += f"{'system/baseline':>17}"
+    lines.append(header)
+    for label, get, spec in _ROWS:
+        row = f"  {label:<31}" + "".join(f"{_cell(get(report[k]), spec):>14}" for k in kinds)
+        if ratios and label in ratio_of:
+            row += f"{_fmt(ratio_of[label], '.2f') + ' x':>17}"
+        lines.append(row)
+    for k in kinds:
+        r = report[k]
+        if r["errors"] or r["unanswered"]:
+            lines.append(f"  {k}: errors {r['errors']}, unanswered {r['unanswered']}")
+        if r["server_threads_exited"]:
+            lines.append(f"  {k}: {r['server_threads_exited']} server thread(s) exited during "
+                         "the window; their context switches are not counted")
     if "split" in report:
         lines.append(f"  split/embedded: purchases "
                      f"{report['split']['pps'] / max(report['system']['pps'], 1e-9):.2f} "
                      "(gatekeeper, stock handler and 2 front doors as separate processes)")
+    if "generator_check" in report:
+        g = report["generator_check"]
+        one, two = g["one_process"], g["two_processes"]
+        verdict = ("the generator WAS the limit: raise --load-procs" if g["generator_bound"]
+                   else "the generator was not the limit")
+        lines.append(f"  generator check (baseline, same {report['clients']} sockets): "
+                     f"1 process {one['pps']:.0f} purchases/s {one['rps']:.0f} req/s, "
+                     f"2 processes {two['pps']:.0f} purchases/s {two['rps']:.0f} req/s "
+                     f"(x{_fmt(g['rise'], '.2f')}): {verdict}")
     if "growth" in report:
         g = report["growth"]
         lines.append(f"  growth: {g['1000']['rps']:.0f} req/s at 1k vs {g['100000']['rps']:.0f}"
@@ -275,29 +456,45 @@ def summary_text(report: dict[str, Any]) -> str:
 def bench_command(args: Any) -> int:
     report = run_bench(clients=args.clients, seconds=args.seconds, workload=args.workload,
                        baseline=not args.no_baseline, growth=args.growth,
-                       sessions=args.sessions, split=args.split,
+                       sessions=args.sessions, split=args.split, load_procs=args.load_procs,
+                       check_generator=args.check_generator,
                        progress=lambda text: print(text, file=sys.stderr, flush=True))
     print(json.dumps(report, indent=2) if args.json else summary_text(report))
     return 0
 
 
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be >= 1")
+    return value
+
+
 def add_command(sub: Any) -> None:
-    p = sub.add_parser("bench", help="measure throughput and latency against a baseline",
-                       description=__doc__)
-    p.add_argument("--clients", type=int, default=32)
-    p.add_argument("--seconds", type=float, default=10.0)
+    p = sub.add_parser("bench", help="measure throughput, latency and server cost against a "
+                       "single-thread baseline", description=__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--clients", type=_at_least_one, default=32, metavar="N",
+                   help="closed-loop clients, one REQ socket and one buyer each (default 32)")
+    p.add_argument("--seconds", type=float, default=10.0,
+                   help="length of each timed window (default 10)")
     p.add_argument("--workload", choices=WORKLOADS, default="buy",
-                   help="buy: deposit a coin then buy one unit; deposit: deposit then reset; "
-                   "products: read one product")
-    p.add_argument("--no-baseline", action="store_true", help="skip the baseline run")
+                   help="buy: deposit a 5 coin then buy one unit; deposit: deposit then reset; "
+                   "products: read one product (default buy)")
+    p.add_argument("--load-procs", type=_at_least_one, default=1, metavar="K",
+                   help="split the clients' sockets over K generator processes (default 1)")
+    p.add_argument("--check-generator", action="store_true",
+                   help="also run the baseline with 2 generator processes (the same sockets) "
+                   "to show whether 1 was the limit (default off)")
+    p.add_argument("--no-baseline", action="store_true",
+                   help="skip the baseline run (default: run it)")
     p.add_argument("--growth", action="store_true",
-                   help="also run with 1k and 100k users and products stored")
+                   help="also run with 1k and 100k users and products stored (default off)")
     p.add_argument("--sessions", type=int, default=0, metavar="N",
-                   help="also measure RSS with N sessions used (e.g. 10000)")
+                   help="also measure RSS with N sessions used, e.g. 10000 (default 0: skip)")
     p.add_argument("--split", action="store_true",
                    help="also run the split layout (4 processes: gatekeeper, stock handler, "
-                   "2 front doors) under the same load")
-    p.add_argument("--json", action="store_true")
+                   "2 front doors) under the same load (default off)")
+    p.add_argument("--json", action="store_true",
+                   help="print the whole report as JSON (default: a table)")
     p.set_defaults(func=bench_command)
-
-

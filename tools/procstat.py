@@ -1,0 +1,120 @@
+"""Per-process counters from /proc (Linux): CPU seconds, context switches, threads.
+
+`snapshot(pid)` reads a process's CPU time (utime + stime from /proc/PID/stat,
+which the kernel keeps for the whole thread group, threads that have exited
+included) and each live thread's context switches (voluntary + nonvoluntary,
+from /proc/PID/task/TID/status). Switches are per thread only: a thread that
+exits between two snapshots takes its count with it, so `Delta` counts it as
+`threads_exited` and leaves its switches out (the figure is then a lower bound).
+`machine()` reads /proc/stat for how busy the whole machine was.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["Delta", "MachineSample", "Snapshot", "delta", "machine", "machine_busy_pct",
+           "snapshot"]
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One process at one moment."""
+
+    pid: int
+    cpu_s: float
+    threads: int
+    #: thread id -> voluntary + nonvoluntary context switches so far.
+    switches: dict[int, int] = field(default_factory=dict)
+    #: CPU seconds of the thread whose id is the pid (the main thread).
+    main_thread_cpu_s: float = 0.0
+
+
+@dataclass
+class Delta:
+    """What one or more processes did between two snapshots each."""
+
+    cpu_s: float = 0.0
+    main_thread_cpu_s: float = 0.0
+    switches: int = 0
+    threads: int = 0
+    threads_exited: int = 0
+
+    def add(self, other: Delta) -> None:
+        self.cpu_s += other.cpu_s
+        self.main_thread_cpu_s += other.main_thread_cpu_s
+        self.switches += other.switches
+        self.threads += other.threads
+        self.threads_exited += other.threads_exited
+
+
+def _stat_fields(path: Path) -> list[str]:
+    text = path.read_text()
+    # The command name (field 2) may hold spaces and parentheses: split after the last ')'.
+    return text[text.rindex(")") + 2:].split()
+
+
+def _cpu_s(fields: list[str]) -> float:
+    # Fields 14 and 15 (utime, stime), counted from 1; fields[0] is field 3 (state).
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def _switches(status: Path) -> int:
+    total = 0
+    for line in status.read_text().splitlines():
+        if line.startswith(("voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:")):
+            total += int(line.split()[1])
+    return total
+
+
+def snapshot(pid: int) -> Snapshot:
+    """Read `pid`'s counters now.
+
+    Raises:
+        OSError: the process does not exist (or /proc is not there).
+    """
+    proc = Path(f"/proc/{pid}")
+    fields = _stat_fields(proc / "stat")
+    switches: dict[int, int] = {}
+    main_cpu = 0.0
+    for task in (proc / "task").iterdir():
+        try:
+            switches[int(task.name)] = _switches(task / "status")
+            if int(task.name) == pid:
+                main_cpu = _cpu_s(_stat_fields(task / "stat"))
+        except OSError:
+            continue  # the thread exited while we looked
+    return Snapshot(pid, _cpu_s(fields), int(fields[17]), switches, main_cpu)
+
+
+def delta(before: Snapshot, after: Snapshot) -> Delta:
+    """`after - before` for one process; threads started in between count from zero."""
+    switches = sum(n - before.switches.get(tid, 0) for tid, n in after.switches.items())
+    exited = sum(1 for tid in before.switches if tid not in after.switches)
+    return Delta(after.cpu_s - before.cpu_s, after.main_thread_cpu_s - before.main_thread_cpu_s,
+                 switches, after.threads, exited)
+
+
+@dataclass(frozen=True)
+class MachineSample:
+    busy_ticks: int
+    total_ticks: int
+
+
+def machine() -> MachineSample:
+    """The first line of /proc/stat: every core's ticks, busy and total."""
+    with open("/proc/stat") as f:
+        values = [int(v) for v in f.readline().split()[1:]]
+    idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
+    total = sum(values[:8])  # guest time is already inside user time
+    return MachineSample(total - idle, total)
+
+
+def machine_busy_pct(before: MachineSample, after: MachineSample) -> float:
+    """Percent of all cores busy between two samples (100 = every core)."""
+    total = after.total_ticks - before.total_ticks
+    return 100.0 * (after.busy_ticks - before.busy_ticks) / total if total else 0.0
