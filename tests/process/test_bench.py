@@ -1,0 +1,86 @@
+"""`vending bench` end to end (short, small), and its /proc arithmetic.
+
+These check that the bench measures and reports every figure, not how fast
+anything is: timings belong to the bench's own output.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any
+
+import pytest
+
+from cli.main import build_parser
+from tools import procstat
+from tools.bench import run_bench, summary_text
+
+FIGURES = ("pps", "rps", "p50_ms", "p99_ms", "max_ms", "cpu_ms_per_purchase",
+           "ctx_per_purchase", "server_cores", "machine_busy_pct")
+
+
+@pytest.fixture(scope="module")
+def report() -> dict[str, Any]:
+    return run_bench(clients=4, seconds=1.0, workload="buy", load_procs=2)
+
+
+@pytest.mark.parametrize("target", ["system", "baseline"])
+def test_each_target_reports_every_figure_from_real_purchases(
+        report: dict[str, Any], target: str) -> None:
+    r = report[target]
+    assert isinstance(r["purchases"], int) and r["purchases"] > 0
+    assert isinstance(r["requests"], int) and r["requests"] >= 2 * r["purchases"]
+    assert r["errors"] == {} and r["unanswered"] == 0
+    for name in FIGURES:
+        value = r[name]
+        assert isinstance(value, float) and math.isfinite(value) and value > 0, (name, value)
+    assert r["p50_ms"] <= r["p99_ms"] <= r["max_ms"]
+    assert isinstance(r["server_threads"], int) and r["server_threads"] >= 1
+    assert r["server_procs"] == 1 and r["load_procs"] == 2
+    for pct in (*r["gen_cpu_pct"], *r["gen_main_thread_pct"]):
+        assert isinstance(pct, float) and pct > 0
+    assert len(r["gen_cpu_pct"]) == 2
+
+
+def test_ratios_are_system_over_baseline(report: dict[str, Any]) -> None:
+    system, base, ratios = report["system"], report["baseline"], report["ratios"]
+    assert ratios["purchases_per_s"] == pytest.approx(system["pps"] / base["pps"])
+    assert ratios["requests_per_s"] == pytest.approx(system["rps"] / base["rps"])
+    assert ratios["cpu_per_purchase"] == pytest.approx(
+        system["cpu_ms_per_purchase"] / base["cpu_ms_per_purchase"])
+    assert ratios["switches_per_purchase"] == pytest.approx(
+        system["ctx_per_purchase"] / base["ctx_per_purchase"])
+
+
+def test_summary_has_a_row_per_figure_and_the_ratios(report: dict[str, Any]) -> None:
+    text = summary_text(report)
+    for label in ("purchases/s", "latency p99 ms", "server CPU ms/purchase",
+                  "context switches/purchase", "server threads", "generator CPU %",
+                  "system/baseline"):
+        assert label in text
+
+
+def test_help_states_every_default() -> None:
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    assert isinstance(sub.choices, dict)
+    bench = sub.choices["bench"]
+    for action in bench._actions:
+        if action.option_strings and action.dest != "help":
+            assert "default" in (action.help or ""), action.option_strings
+
+
+def test_switches_of_threads_that_exit_are_left_out_not_subtracted() -> None:
+    before = procstat.Snapshot(10, cpu_s=1.0, threads=3, switches={10: 100, 11: 50, 12: 70})
+    after = procstat.Snapshot(10, cpu_s=1.5, threads=3, switches={10: 130, 11: 55, 13: 4})
+    d = procstat.delta(before, after)
+    assert d.switches == 30 + 5 + 4  # thread 12 exited: unknown, not -70
+    assert d.threads_exited == 1
+    assert d.cpu_s == pytest.approx(0.5)
+
+
+def test_a_snapshot_of_this_process_counts_its_threads() -> None:
+    snap = procstat.snapshot(os.getpid())
+    assert snap.threads == len(snap.switches) >= 1
+    assert snap.cpu_s > 0
