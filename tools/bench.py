@@ -82,6 +82,8 @@ class LoadResult:
     server_threads: int = 0
     #: threads that exited during the window: their switches are not counted
     server_threads_exited: int = 0
+    #: thread-seconds the server's threads were runnable but had no CPU
+    server_runqueue_wait_s: float = 0.0
     #: per generator process, percent of one core: the whole process / its Poller thread
     gen_cpu_pct: list[float] = field(default_factory=list)
     gen_main_thread_pct: list[float] = field(default_factory=list)
@@ -107,6 +109,8 @@ class LoadResult:
         """Everything, with the derived figures, for the report and --json."""
         return {**asdict(self), "rps": self.rps, "pps": self.pps,
                 "server_cores": self.server_cores,
+                "server_cpu_wait": (self.server_runqueue_wait_s / self.elapsed_s
+                                    if self.elapsed_s else 0.0),
                 "cpu_ms_per_purchase": self.per_purchase(self.server_cpu_s * 1e3),
                 "ctx_per_purchase": self.per_purchase(self.server_switches),
                 "cpu_ms_per_request": (self.server_cpu_s * 1e3 / self.requests
@@ -226,6 +230,7 @@ def _merge(target: str, clients: int, seconds: float, results: list[GeneratorRes
         unanswered=sum(r.unanswered for r in results),
         server_procs=len(after), server_cpu_s=server.cpu_s, server_switches=server.switches,
         server_threads=server.threads, server_threads_exited=server.threads_exited,
+        server_runqueue_wait_s=server.runqueue_wait_s,
         gen_cpu_pct=[100 * r.cpu_s / r.elapsed_s if r.elapsed_s else 0.0 for r in results],
         gen_main_thread_pct=[100 * r.main_thread_cpu_s / r.elapsed_s if r.elapsed_s else 0.0
                              for r in results],
@@ -413,6 +418,7 @@ _ROWS: list[tuple[str, Callable[[dict[str, Any]], float | str | None], str]] = [
     ("server CPU ms/purchase", lambda r: r["cpu_ms_per_purchase"], ".3f"),
     ("context switches/purchase", lambda r: r["ctx_per_purchase"], ".1f"),
     ("server cores busy", lambda r: r["server_cores"], ".2f"),
+    ("server threads awaiting a CPU", lambda r: r["server_cpu_wait"], ".2f"),
     ("server threads (processes)", lambda r: f"{r['server_threads']} ({r['server_procs']})", ""),
     ("generator CPU % (Poller thread)",
      lambda r: " ".join(f"{a:.0f}({b:.0f})" for a, b in zip(r["gen_cpu_pct"],

@@ -6,6 +6,9 @@ included) and each live thread's context switches (voluntary + nonvoluntary,
 from /proc/PID/task/TID/status). Switches are per thread only: a thread that
 exits between two snapshots takes its count with it, so `Delta` counts it as
 `threads_exited` and leaves its switches out (the figure is then a lower bound).
+The same goes for each thread's run-queue wait (/proc/PID/task/TID/schedstat:
+time spent runnable but not running), which shows how much CPU the process
+was denied, by its own threads or by anyone else on a shared machine.
 `machine()` reads /proc/stat for how busy the whole machine was.
 """
 
@@ -32,6 +35,8 @@ class Snapshot:
     switches: dict[int, int] = field(default_factory=dict)
     #: CPU seconds of the thread whose id is the pid (the main thread).
     main_thread_cpu_s: float = 0.0
+    #: thread id -> nanoseconds runnable but waiting for a CPU, so far.
+    runqueue_ns: dict[int, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -43,11 +48,14 @@ class Delta:
     switches: int = 0
     threads: int = 0
     threads_exited: int = 0
+    #: thread-seconds runnable but not running (live threads only, like switches)
+    runqueue_wait_s: float = 0.0
 
     def add(self, other: Delta) -> None:
         self.cpu_s += other.cpu_s
         self.main_thread_cpu_s += other.main_thread_cpu_s
         self.switches += other.switches
+        self.runqueue_wait_s += other.runqueue_wait_s
         self.threads += other.threads
         self.threads_exited += other.threads_exited
 
@@ -80,23 +88,28 @@ def snapshot(pid: int) -> Snapshot:
     proc = Path(f"/proc/{pid}")
     fields = _stat_fields(proc / "stat")
     switches: dict[int, int] = {}
+    waits: dict[int, int] = {}
     main_cpu = 0.0
     for task in (proc / "task").iterdir():
+        tid = int(task.name)
         try:
-            switches[int(task.name)] = _switches(task / "status")
-            if int(task.name) == pid:
+            count = _switches(task / "status")
+            wait = int((task / "schedstat").read_text().split()[1])
+            if tid == pid:
                 main_cpu = _cpu_s(_stat_fields(task / "stat"))
         except OSError:
             continue  # the thread exited while we looked
-    return Snapshot(pid, _cpu_s(fields), int(fields[17]), switches, main_cpu)
+        switches[tid], waits[tid] = count, wait
+    return Snapshot(pid, _cpu_s(fields), int(fields[17]), switches, main_cpu, waits)
 
 
 def delta(before: Snapshot, after: Snapshot) -> Delta:
     """`after - before` for one process; threads started in between count from zero."""
     switches = sum(n - before.switches.get(tid, 0) for tid, n in after.switches.items())
     exited = sum(1 for tid in before.switches if tid not in after.switches)
+    waited = sum(n - before.runqueue_ns.get(tid, 0) for tid, n in after.runqueue_ns.items())
     return Delta(after.cpu_s - before.cpu_s, after.main_thread_cpu_s - before.main_thread_cpu_s,
-                 switches, after.threads, exited)
+                 switches, after.threads, exited, waited / 1e9)
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ def test_each_target_reports_every_figure_from_real_purchases(
         value = r[name]
         assert isinstance(value, float) and math.isfinite(value) and value > 0, (name, value)
     assert r["p50_ms"] <= r["p99_ms"] <= r["max_ms"]
+    assert isinstance(r["server_cpu_wait"], float) and r["server_cpu_wait"] >= 0
     assert isinstance(r["server_threads"], int) and r["server_threads"] >= 1
     assert r["server_procs"] == 1 and r["load_procs"] == 2
     for pct in (*r["gen_cpu_pct"], *r["gen_main_thread_pct"]):
@@ -72,15 +73,18 @@ def test_help_states_every_default() -> None:
 
 
 def test_switches_of_threads_that_exit_are_left_out_not_subtracted() -> None:
-    before = procstat.Snapshot(10, cpu_s=1.0, threads=3, switches={10: 100, 11: 50, 12: 70})
-    after = procstat.Snapshot(10, cpu_s=1.5, threads=3, switches={10: 130, 11: 55, 13: 4})
+    before = procstat.Snapshot(10, cpu_s=1.0, threads=3, switches={10: 100, 11: 50, 12: 70},
+                               runqueue_ns={10: 1000, 11: 0, 12: 9000})
+    after = procstat.Snapshot(10, cpu_s=1.5, threads=3, switches={10: 130, 11: 55, 13: 4},
+                              runqueue_ns={10: 3000, 11: 500, 13: 500})
     d = procstat.delta(before, after)
     assert d.switches == 30 + 5 + 4  # thread 12 exited: unknown, not -70
+    assert d.runqueue_wait_s == pytest.approx((2000 + 500 + 500) / 1e9)
     assert d.threads_exited == 1
     assert d.cpu_s == pytest.approx(0.5)
 
 
 def test_a_snapshot_of_this_process_counts_its_threads() -> None:
     snap = procstat.snapshot(os.getpid())
-    assert snap.threads == len(snap.switches) >= 1
+    assert snap.threads == len(snap.switches) == len(snap.runqueue_ns) >= 1
     assert snap.cpu_s > 0
