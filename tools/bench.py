@@ -12,12 +12,14 @@ fifos), so both are measured in one run.
 Around the window the driver reads /proc of every server process (all its
 threads): CPU seconds (utime + stime) and context switches (summed over
 /proc/PID/task/*; a thread that exits during the window takes its switches
-with it, and the report says how many did), and the thread count. Each
-generator reports its own CPU, so a saturated load side shows. fsyncs per
+with it, and the report says how many did), the thread count, and how long
+its threads were runnable but waiting for a CPU (schedstat: a server starved
+by a busy machine shows). Each generator reports its own CPU, so a saturated
+load side shows. fsyncs per
 purchase are not counted (strace on the server would cost more than it tells).
 
-Also: `--check-generator` (the baseline again with twice the generator
-processes: if its figure does not rise, the generator was not the limit), cost
+Also: `--check-generator` (the baseline four more times with 1, 2, 2 and 1
+generator processes: if 2 do not raise the figure, 1 was not the limit), cost
 growth (the same load with 1k and 100k users and products already stored) and
 session capacity (RSS of one process holding N logged-in sessions).
 """
@@ -519,8 +521,8 @@ def add_command(sub: Any) -> None:
     p.add_argument("--load-procs", type=_at_least_one, default=1, metavar="K",
                    help="split the clients' sockets over K generator processes (default 1)")
     p.add_argument("--check-generator", action="store_true",
-                   help="also run the baseline with 2 generator processes (the same sockets) "
-                   "to show whether 1 was the limit (default off)")
+                   help="also run the baseline with 1, 2, 2 and 1 generator processes (the same "
+                   "sockets) to show whether 1 was the limit (default off)")
     p.add_argument("--no-baseline", action="store_true",
                    help="skip the baseline run (default: run it)")
     p.add_argument("--growth", action="store_true",
