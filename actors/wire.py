@@ -11,16 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from vending.errors import BadRequest
+from vending.ops import FIFO_FOR_OP, ROLES_FOR_OP
 from vending.requests import Request, parse_request
 
-#: Which fifo (by config name) carries each client op, per the seed's diagram.
-FIFO_FOR_OP = {
-    "auth": "auth", "profile": "auth", "logout": "auth", "logout_all": "auth",
-    "delete_user": "auth",
-    "deposit": "deposit", "reset": "deposit",
-    "buy": "post", "sell": "post", "delete_product": "post",
-    "products": "post", "product": "post",
-}
+__all__ = ["FIFO_FOR_OP", "ROLES_FOR_OP", "read_request", "request_message", "status_message"]
 
 
 def request_message(kind: str, rt: list[Any], request: Request,
@@ -34,15 +28,6 @@ def request_message(kind: str, rt: list[Any], request: Request,
     if deadline:
         msg["dl"] = deadline
     return msg
-
-
-#: The roles each op needs alive; the front door refuses at once when one is gone.
-ROLES_FOR_OP: dict[str, tuple[str, ...]] = {op: ("gatekeeper",) for op in FIFO_FOR_OP}
-ROLES_FOR_OP.update({"buy": ("stock-handler", "gatekeeper"),
-                     "sell": ("stock-handler", "gatekeeper"),
-                     "delete_product": ("stock-handler", "gatekeeper"),
-                     "delete_user": ("gatekeeper", "stock-handler"),
-                     "products": ("stock-handler",), "product": ("stock-handler",)})
 
 
 def status_message(rt: list[Any], reply: dict[str, Any], ended: bool = False) -> dict[str, Any]:
