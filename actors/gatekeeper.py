@@ -14,9 +14,12 @@ from typing import Any
 
 import pykka
 
-from vending.accounts import SCHEMA, Accounts, Authorized, Charge, CryptoJob, Outcome
+from vending import purchase
+from vending.accounts import SCHEMA, Accounts, CryptoJob, Outcome
+from vending.authority import Authorized
 from vending.db import Database
 from vending.errors import BadRequest, ClientError, Unavailable
+from vending.ops import ops_of
 from vending.sessions import SessionPolicy
 
 from . import faults
@@ -27,8 +30,7 @@ from .wire import read_request
 
 log = logging.getLogger(__name__)
 
-_SESSION_KINDS = frozenset({"deposit", "reset", "profile", "logout", "logout_all",
-                            "delete_user"})
+_SESSION_KINDS = ops_of("gatekeeper", session=True)
 
 
 class GatekeeperActor(BackendActor):
@@ -67,7 +69,7 @@ class GatekeeperActor(BackendActor):
         faults.hit("gatekeeper.in_batch")
         kind, rt = message.get("k"), message.get("rt")
         if kind == "resolve":
-            committed = self.accounts.resolve(str(message.get("pid")))
+            committed = purchase.resolve(self.accounts, str(message.get("pid"))).committed
             self.send(str(message.get("back")), {"k": "resolved", "pid": message.get("pid"),
                                                  "committed": committed})
             return
@@ -131,12 +133,14 @@ class GatekeeperActor(BackendActor):
 
     def _charge(self, rt: list[Any], message: dict[str, Any], req: Any) -> None:
         stock_error = message.get("stock_error")
-        charge = Charge(str(message.get("pid")), req, str(message.get("product_name", "")),
-                        int(message.get("cost", 0)),
-                        stock_error if isinstance(stock_error, dict) else None)
-        reply, committed = self.accounts.charge(charge)
-        self.send(str(message.get("back")), {"k": "charged", "pid": charge.purchase_id,
-                                             "committed": committed, "reply": reply, "rt": rt})
+        step = purchase.ChargeStep(str(message.get("pid")), req,
+                                   str(message.get("product_name", "")),
+                                   int(message.get("cost", 0)),
+                                   stock_error if isinstance(stock_error, dict) else None)
+        charged = purchase.charge(self.accounts, step)
+        self.send(str(message.get("back")), {"k": "charged", "pid": charged.pid,
+                                             "committed": charged.committed,
+                                             "reply": charged.reply, "rt": rt})
 
     def _authorize(self, rt: list[Any], message: dict[str, Any], req: Any) -> None:
         result = self.accounts.authorize(req, str(message.get("role")))

@@ -14,10 +14,11 @@ from typing import Any
 
 import pykka
 
-from vending.accounts import Authorized
+from vending import purchase
+from vending.authority import Authorized
 from vending.db import Database
 from vending.errors import BadRequest, ClientError
-from vending.stock import SCHEMA, Reserved, Stock
+from vending.stock import SCHEMA, Stock
 
 from . import faults
 from .backend import BackendActor, valid_rt
@@ -79,7 +80,7 @@ class StockHandlerActor(BackendActor):
         faults.hit("stock-handler.in_batch")
         kind, rt = message.get("k"), message.get("rt")
         if kind == "resolved":
-            self.stock.settle(str(message.get("pid")), bool(message.get("committed")))
+            purchase.settle(self.stock, str(message.get("pid")), bool(message.get("committed")))
             if self._recovering is not None:
                 self._recovering.discard(str(message.get("pid")))
                 self._check_recovered()
@@ -94,7 +95,8 @@ class StockHandlerActor(BackendActor):
             return
         try:
             if kind == "charged":
-                self.stock.settle(str(message.get("pid")), bool(message.get("committed")))
+                purchase.settle(self.stock, str(message.get("pid")),
+                                bool(message.get("committed")))
                 reply = message.get("reply")
                 # Sent now, not after this batch commits: the gatekeeper's commit is
                 # the point of no return, and a settle lost with this transaction is
@@ -124,13 +126,13 @@ class StockHandlerActor(BackendActor):
 
     def _buy(self, rt: list[Any], req: Any, message: dict[str, Any]) -> None:
         pid = uuid.uuid4().hex
-        held = self.stock.reserve(pid, req)
+        step = purchase.reserve(self.stock, pid, req)
         charge: dict[str, Any] = {"k": "charge", "pid": pid, "rt": rt, "req": message["req"],
                                   "back": self.config.endpoints.post}
-        if isinstance(held, Reserved):
-            charge.update(product_name=held.product_name, cost=held.cost)
+        if step.stock_error is None:
+            charge.update(product_name=step.product_name, cost=step.cost)
         else:
-            charge["stock_error"] = held
+            charge["stock_error"] = step.stock_error
         self.send(self.config.endpoints.deposit, charge)
 
     def _authorized(self, rt: list[Any], req: Any, message: dict[str, Any]) -> None:
