@@ -14,11 +14,12 @@ from typing import Any
 
 import pykka
 
+from vending import purchase
 from vending.accounts import SCHEMA, Accounts, CryptoJob, Outcome
-from vending.accounts import Authorized as VendingAuthorized
-from vending.accounts import Charge as VendingCharge
+from vending.authority import Authorized as VendingAuthorized
 from vending.db import Database
 from vending.errors import BadRequest, ClientError, Unavailable
+from vending.ops import ops_of
 from vending.sessions import SessionPolicy
 
 from . import faults
@@ -26,7 +27,6 @@ from .backend import BackendActor
 from .config import Config
 from .messages import CryptoDone
 from .wire import (
-    FIFO_FOR_OP,
     Authorize,
     Authorized,
     Charge,
@@ -42,6 +42,8 @@ from .wire import (
 )
 
 log = logging.getLogger(__name__)
+
+_SESSION_OPS = ops_of("gatekeeper", session=True)
 
 
 class GatekeeperActor(BackendActor):
@@ -79,7 +81,8 @@ class GatekeeperActor(BackendActor):
     def handle(self, message: Message) -> None:
         faults.hit("gatekeeper.in_batch")
         if isinstance(message, Resolve):
-            self.send(message.back, Resolved(message.pid, self.accounts.resolve(message.pid)))
+            resolved = purchase.resolve(self.accounts, message.pid)
+            self.send(message.back, Resolved(resolved.pid, resolved.committed))
         elif isinstance(message, Purged):
             self._purged(message.account_id)
         elif isinstance(message, ClientRequest):
@@ -96,7 +99,7 @@ class GatekeeperActor(BackendActor):
         try:
             if req.op == "auth":
                 self._outcome(rt, self.accounts.auth(req, rt.wsess, message.peer), message)
-            elif FIFO_FOR_OP.get(req.op) in ("auth", "deposit"):
+            elif req.op in _SESSION_OPS:
                 self._outcome(rt, self.accounts.session_op(req), message)
             else:
                 raise BadRequest(f"{req.op!r} is not a gatekeeper op")
@@ -139,10 +142,9 @@ class GatekeeperActor(BackendActor):
             self.send(status.rt.status, status)
 
     def _charge(self, message: Charge) -> None:
-        charge = VendingCharge(message.pid, message.request, message.product_name,
-                               message.cost, message.stock_error)
-        reply, committed = self.accounts.charge(charge)
-        self.send(message.back, Charged(message.pid, message.rt, committed, reply))
+        charged = purchase.charge(self.accounts, message.step)
+        self.send(message.back, Charged(charged.pid, message.rt, charged.committed,
+                                        charged.reply))
 
     def _authorize(self, message: Authorize) -> None:
         result = self.accounts.authorize(message.request, message.role)

@@ -14,11 +14,12 @@ from typing import Any
 
 import pykka
 
-from vending.accounts import Authorized as VendingAuthorized
+from vending import purchase
+from vending.authority import Authorized as VendingAuthorized
 from vending.db import Database
 from vending.errors import BadRequest, ClientError
 from vending.requests import Request
-from vending.stock import SCHEMA, Reserved, Stock
+from vending.stock import SCHEMA, Stock
 
 from . import faults
 from .backend import BackendActor
@@ -91,7 +92,7 @@ class StockHandlerActor(BackendActor):
     def handle(self, message: Message) -> None:
         faults.hit("stock-handler.in_batch")
         if isinstance(message, Resolved):
-            self.stock.settle(message.pid, message.committed)
+            purchase.settle(self.stock, message.pid, message.committed)
             if self._recovering is not None:
                 self._recovering.discard(message.pid)
                 self._check_recovered()
@@ -99,7 +100,7 @@ class StockHandlerActor(BackendActor):
             self.stock.purge_seller(message.account_id)
             self.send(message.back, Purged(message.account_id))
         elif isinstance(message, Charged):
-            self.stock.settle(message.pid, message.committed)
+            purchase.settle(self.stock, message.pid, message.committed)
             # Sent now, not after this batch commits: the gatekeeper's commit is
             # the point of no return, and a settle lost with this transaction is
             # redone by recovery from the reservation row (docs/purchase-saga.md).
@@ -128,14 +129,9 @@ class StockHandlerActor(BackendActor):
             raise BadRequest(f"{req.op!r} is not a stock-handler op")
 
     def _buy(self, rt: ReturnTicket, req: Request) -> None:
-        pid = uuid.uuid4().hex
-        held = self.stock.reserve(pid, req)
+        step = purchase.reserve(self.stock, uuid.uuid4().hex, req)
         ends = self.config.endpoints
-        if isinstance(held, Reserved):
-            charge = Charge(pid, rt, req, ends.post, held.product_name, held.cost)
-        else:
-            charge = Charge(pid, rt, req, ends.post, stock_error=held)
-        self.send(ends.deposit, charge)
+        self.send(ends.deposit, Charge.of(step, rt, ends.post))
 
     def _authorized(self, message: Authorized) -> None:
         if message.reply is not None:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from vending.errors import VendingError
+from vending.ops import FIFO_FOR_OP, ROLES_FOR_OP
+from vending.purchase import ChargeStep
 from vending.requests import OPS, Request, parse_request
 
 __all__ = [
@@ -21,24 +23,6 @@ __all__ = [
     "Charged", "ClientRequest", "Heartbeat", "Message", "Purge", "Purged", "Resolve", "Resolved",
     "ReturnTicket", "Status", "from_wire",
 ]
-
-#: Which fifo (by config name) carries each client op, per the seed's diagram.
-FIFO_FOR_OP = {
-    "auth": "auth", "profile": "auth", "logout": "auth", "logout_all": "auth",
-    "delete_user": "auth",
-    "deposit": "deposit", "reset": "deposit",
-    "buy": "post", "sell": "post", "delete_product": "post",
-    "products": "post", "product": "post",
-}
-
-#: The roles each op needs alive; the front door refuses at once when one is gone.
-ROLES_FOR_OP: dict[str, tuple[str, ...]] = {op: ("gatekeeper",) for op in FIFO_FOR_OP}
-ROLES_FOR_OP.update({"buy": ("stock-handler", "gatekeeper"),
-                     "sell": ("stock-handler", "gatekeeper"),
-                     "delete_product": ("stock-handler", "gatekeeper"),
-                     "delete_user": ("gatekeeper", "stock-handler"),
-                     "products": ("stock-handler",), "product": ("stock-handler",)})
-
 
 class BadMessage(ValueError):
     """A fifo message that is not one of ours (malformed, or from a stranger)."""
@@ -199,6 +183,16 @@ class Charge:
     product_name: str = ""
     cost: int = 0
     stock_error: dict[str, Any] | None = None
+
+    @classmethod
+    def of(cls, step: ChargeStep, rt: ReturnTicket, back: str) -> Charge:
+        return cls(step.pid, rt, step.request, back, step.product_name, step.cost,
+                   step.stock_error)
+
+    @property
+    def step(self) -> ChargeStep:
+        return ChargeStep(self.pid, self.request, self.product_name, self.cost,
+                          self.stock_error)
 
     def to_wire(self) -> dict[str, Any]:
         m: dict[str, Any] = {"k": self.kind, "pid": self.pid, "rt": self.rt.to_wire(),

@@ -22,13 +22,14 @@ import zmq
 import vending
 from transport.codec import DecodeError, decode_map, encode
 from vending.accounts import SCHEMA as ACCOUNTS_SCHEMA
-from vending.accounts import Accounts, Charge, CryptoJob, Outcome
+from vending.accounts import Accounts, CryptoJob, Outcome
 from vending.credentials import new_wsess_uid
 from vending.db import Database
 from vending.errors import BadRequest, ClientError, VendingError
+from vending.purchase import buy_locally
 from vending.requests import Request, parse_request
 from vending.stock import SCHEMA as STOCK_SCHEMA
-from vending.stock import Reserved, Stock
+from vending.stock import Stock
 
 
 class Baseline:
@@ -45,13 +46,7 @@ class Baseline:
         if op == "product":
             return self.stock.product(req.args["product_uid"])
         if op == "buy":
-            pid = uuid.uuid4().hex
-            held = self.stock.reserve(pid, req)
-            charge = (Charge(pid, req, held.product_name, held.cost) if isinstance(held, Reserved)
-                      else Charge(pid, req, stock_error=held))
-            reply, committed = self.accounts.charge(charge)
-            self.stock.settle(pid, committed)
-            return reply
+            return buy_locally(self.accounts, self.stock, req, uuid.uuid4().hex)
         if op in ("sell", "delete_product"):
             who = self.accounts.authorize(req, "seller")
             if isinstance(who, Outcome):

@@ -1,4 +1,8 @@
-"""The gatekeeper's rules: users, sessions (`auths`) and deposits.
+"""The gatekeeper's controller: users, sessions (`auths`), deposits and purges.
+
+`Accounts` is the facade the gatekeeper actor drives. The wallet's rules live in
+vending/wallet.py, the purchase's (charge, resolve) in vending/purchase.py; the
+replay policy in vending/idempotency.py.
 
 Every public method runs inside a transaction opened by its caller, and either
 returns a final reply or a `CryptoJob`: argon2 work to be done off the message
@@ -15,20 +19,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import credentials, limits
-from .coins import COINS, make_change
+from .authority import Authorized
 from .db import Database
 from .errors import (
     BadRequest,
     BuyersOnly,
     ClientError,
     DuplicateUsername,
-    InsufficientDeposit,
     InvalidCredentials,
     RateLimited,
     SellersOnly,
     Unauthorized,
-    Unavailable,
-    WrongAmount,
 )
 from .idempotency import SCHEMA as IDEM_SCHEMA
 from .idempotency import IdempotencyStore, Record
@@ -36,8 +37,10 @@ from .requests import AUTH_KINDS, STATE_CHANGING_OPS, Request
 from .sessions import SCHEMA as SESSION_SCHEMA
 from .sessions import Session, SessionPolicy, SessionStore
 from .throttle import LoginThrottle
+from .users import User, find_user
+from .wallet import Wallet
 
-__all__ = ["SCHEMA", "Accounts", "Authorized", "Charge", "CryptoJob", "Outcome"]
+__all__ = ["SCHEMA", "Accounts", "CryptoJob", "Outcome"]
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS users(
@@ -77,32 +80,7 @@ class CryptoJob:
     finish: Callable[[Any], Outcome]
 
 
-@dataclass(frozen=True)
-class Authorized:
-    account_id: int
-    user_uid: str
-    replay_only: bool = False  # session ended: only a stored reply may be given
-
-
-@dataclass(frozen=True)
-class Charge:
-    """Step 2 of a purchase: the stock handler has reserved (or failed to)."""
-
-    purchase_id: str
-    request: Request
-    product_name: str = ""
-    cost: int = 0
-    stock_error: dict[str, Any] | None = None
-
-
-@dataclass
-class _User:
-    account_id: int
-    user_uid: str
-    username: str
-    role: str
-    pw_hash: str
-    deposit: int
+_User = User
 
 
 def _ok(**fields: Any) -> dict[str, Any]:
@@ -120,14 +98,11 @@ class Accounts:
     def __post_init__(self) -> None:
         self.sessions = SessionStore(self.db, self.policy)
         self.idem = IdempotencyStore(self.db)
+        self.wallet = Wallet(self.db)
 
     # -- lookups ---------------------------------------------------------
     def _user(self, *, user_uid: str | None = None, account_id: int | None = None) -> _User | None:
-        col, val = ("user_uid", user_uid) if user_uid is not None else ("account_id", account_id)
-        row = self.db.conn.execute(
-            "SELECT account_id, user_uid, username, role, pw_hash, deposit FROM users"
-            f" WHERE {col}=?", (val,)).fetchone()
-        return _User(*row) if row else None
+        return find_user(self.db, user_uid=user_uid, account_id=account_id)
 
     def _session(self, req: Request) -> Session:
         sess = self.sessions.find(req.wsess_uid, req.token, self.clock())
@@ -135,7 +110,7 @@ class Accounts:
             raise Unauthorized("token is unknown or was not issued with this wsess_uid")
         return sess
 
-    def _caller(self, req: Request, keyed: bool = True) -> tuple[Session, str, Record | None]:
+    def caller(self, req: Request, keyed: bool = True) -> tuple[Session, str, Record | None]:
         """The caller's session (live or not), its idempotency scope, and the record of
         an earlier request under the same req_id (`keyed`: look one up).
 
@@ -148,7 +123,7 @@ class Accounts:
         rec = self.idem.lookup(scope, req.req_id, req.fingerprint()) if keyed else None
         return sess, scope, rec
 
-    def _live_user(self, sess: Session) -> _User:
+    def live_user(self, sess: Session) -> _User:
         if not sess.live:
             raise Unauthorized("session has ended or expired")
         user = self._user(account_id=sess.account_id)
@@ -158,20 +133,18 @@ class Accounts:
 
     def _final(self, scope: str, req: Request, run: Callable[[], Outcome],
                sealed: bytes | None = None) -> Outcome:
-        """Run a rule; keep its reply, error or not, for retries of the same req_id."""
-        try:
-            out = run()
-        except ClientError as exc:
-            out = Outcome(exc.to_reply())
-        # Not kept: refusals that name no effect and may pass on a later try. A wrong
-        # password for delete_user applied nothing, and the password is no part of the
+        """Run a rule once per req_id and keep its reply (vending/idempotency.py's policy)."""
+        outs: list[Outcome] = []
+
+        def rule() -> dict[str, Any]:
+            outs.append(run())
+            return outs[-1].reply
+
+        # A wrong password for delete_user applied nothing, and the password is no part of the
         # fingerprint (a fast hash of it would be stored), so a corrected retry runs.
-        unkept = ("RATE_LIMITED", "UNAUTHORIZED") + (
-            ("INVALID_CREDENTIALS",) if req.op == "delete_user" else ())
-        if out.reply.get("error") not in unkept:
-            stored = {k: v for k, v in out.reply.items() if k != "token"}
-            self.idem.store(scope, req.req_id, req.fingerprint(), stored, self.clock(), sealed)
-        return out
+        unkept = ("INVALID_CREDENTIALS",) if req.op == "delete_user" else ()
+        reply = self.idem.run_once(scope, req, rule, self.clock(), unkept=unkept, sealed=sealed)
+        return outs[0] if outs else Outcome(reply)
 
     # -- auth ------------------------------------------------------------
     def auth(self, req: Request, wsess_uid: str, peer: str | None) -> Outcome | CryptoJob:
@@ -248,11 +221,11 @@ class Accounts:
     # -- ops in a session --------------------------------------------------
     def session_op(self, req: Request) -> Outcome | CryptoJob:
         """deposit, reset, profile, logout, logout_all, delete_user."""
-        sess, scope, rec = self._caller(req, keyed=req.op in STATE_CHANGING_OPS)
+        sess, scope, rec = self.caller(req, keyed=req.op in STATE_CHANGING_OPS)
         if rec is not None and rec.reply is not None:
             ends = req.op in ("logout", "logout_all", "delete_user")
             return Outcome(rec.reply, ended=ends or not sess.live)
-        user = self._live_user(sess)
+        user = self.live_user(sess)
         if req.op == "delete_user":
             return self._delete_user_job(req, user)
         if req.op == "profile":
@@ -264,23 +237,10 @@ class Accounts:
         return self._final(scope, req, lambda: rule(req, sess, user))
 
     def _deposit(self, req: Request, sess: Session, user: _User) -> Outcome:
-        if user.role != "buyer":
-            raise BuyersOnly("only buyers can deposit")
-        amount = req.args["amount"]
-        if amount not in COINS:
-            raise WrongAmount(f"amount must be a coin: {', '.join(map(str, sorted(COINS)))}")
-        if user.deposit + amount > limits.DEPOSIT_MAX:
-            raise WrongAmount(f"deposit cannot exceed {limits.DEPOSIT_MAX} cents")
-        self.db.conn.execute("UPDATE users SET deposit=deposit+?, deposited=deposited+?"
-                             " WHERE account_id=?", (amount, amount, user.account_id))
-        return Outcome(_ok(deposit=user.deposit + amount))
+        return Outcome(self.wallet.deposit(user, req.args["amount"]))
 
     def _reset(self, req: Request, sess: Session, user: _User) -> Outcome:
-        if user.role != "buyer":
-            raise BuyersOnly("only buyers can reset a deposit")
-        self.db.conn.execute("UPDATE users SET deposit=0, returned=returned+? WHERE account_id=?",
-                             (user.deposit, user.account_id))
-        return Outcome(_ok(change=make_change(user.deposit), deposit=0))
+        return Outcome(self.wallet.reset(user))
 
     def _logout(self, req: Request, sess: Session, user: _User) -> Outcome:
         self.sessions.end(sess.wsess_uid, self.clock())
@@ -294,7 +254,7 @@ class Accounts:
         password = req.args["password"]
 
         def finish(verified: bool) -> Outcome:
-            sess, scope, rec = self._caller(req)
+            sess, scope, rec = self.caller(req)
             if rec is not None and rec.reply is not None:
                 return Outcome(rec.reply, ended=True)
             if not sess.live:
@@ -316,8 +276,7 @@ class Accounts:
         if not verified or user is None or user.pw_hash != seen.pw_hash:
             raise InvalidCredentials("wrong password")
         now = self.clock()
-        self.db.conn.execute("UPDATE users SET deposit=0, returned=returned+? WHERE account_id=?",
-                             (user.deposit, user.account_id))
+        change = self.wallet.give_back(user)
         self.db.conn.execute("DELETE FROM users WHERE account_id=?", (user.account_id,))
         self.sessions.end_all(user.account_id, now)
         purge = None
@@ -325,14 +284,14 @@ class Accounts:
             self.db.conn.execute("INSERT OR IGNORE INTO purges(account_id, user_uid) VALUES(?,?)",
                                  (user.account_id, user.user_uid))
             purge = (user.account_id, user.user_uid)
-        return Outcome(_ok(user_uid=user.user_uid, change=make_change(user.deposit)),
+        return Outcome(_ok(user_uid=user.user_uid, change=change),
                        ended=True, purge=purge)
 
     # -- asked by the stock handler ----------------------------------------
     def authorize(self, req: Request, role: str) -> Authorized | Outcome:
         """Validate role for a stock op; claim its req_id for this account."""
         try:
-            sess, scope, rec = self._caller(req)
+            sess, scope, rec = self.caller(req)
         except ClientError as exc:
             return Outcome(exc.to_reply())
         if rec is not None and rec.reply is not None:
@@ -349,62 +308,27 @@ class Accounts:
             self.idem.store(scope, req.req_id, req.fingerprint(), None, self.clock())
         return Authorized(sess.account_id, sess.user_uid)
 
-    def charge(self, c: Charge) -> tuple[dict[str, Any], bool]:
-        """Debit a buyer for a reserved purchase. Returns (reply, committed).
+    # -- purchase records: storage for vending/purchase.py ----------------------
+    def purchase_reply(self, purchase_id: str) -> dict[str, Any] | None:
+        """The reply of a charged purchase, None if it was not charged."""
+        row = self.db.conn.execute("SELECT reply FROM purchases WHERE purchase_id=?",
+                                   (purchase_id,)).fetchone()
+        return json.loads(row[0]) if row else None
 
-        This commit is the purchase's point of no return: once it is on disk
-        the stock handler must finalise the reservation, even after a crash.
-        """
-        done = self.db.conn.execute("SELECT reply FROM purchases WHERE purchase_id=?",
-                                    (c.purchase_id,)).fetchone()
-        if done is not None:
+    def record_purchase(self, purchase_id: str, account_id: int, req: Request, spent: int,
+                        change: int, reply: dict[str, Any]) -> None:
+        self.db.conn.execute(
+            "INSERT INTO purchases VALUES(?,?,?,?,?,?,?,?)",
+            (purchase_id, account_id, req.args["product_uid"], req.args["amount"], spent,
+             change, json.dumps(reply), self.clock()))
 
-            return json.loads(done[0]), True
-        if self.db.conn.execute("SELECT 1 FROM aborted WHERE purchase_id=?",
-                                (c.purchase_id,)).fetchone():
-            return Unavailable("purchase was abandoned; retry").to_reply(), False
-        committed: list[bool] = []
+    def fenced(self, purchase_id: str) -> bool:
+        return self.db.conn.execute("SELECT 1 FROM aborted WHERE purchase_id=?",
+                                    (purchase_id,)).fetchone() is not None
 
-        def rule(sess: Session, user: _User) -> Outcome:
-            if user.role != "buyer":
-                raise BuyersOnly("only buyers can buy")
-            if c.stock_error is not None:
-                return Outcome(c.stock_error)
-            total = c.cost * c.request.args["amount"]
-            if user.deposit < total:
-                raise InsufficientDeposit(f"deposit {user.deposit} is less than cost {total}")
-            rest = user.deposit - total
-            reply = _ok(product_uid=c.request.args["product_uid"], product_name=c.product_name,
-                        amount=c.request.args["amount"], spent=total, change=make_change(rest),
-                        deposit=0)
-
-            self.db.conn.execute("UPDATE users SET deposit=0, spent=spent+?, returned=returned+?"
-                                 " WHERE account_id=?", (total, rest, user.account_id))
-            self.db.conn.execute(
-                "INSERT INTO purchases VALUES(?,?,?,?,?,?,?,?)",
-                (c.purchase_id, user.account_id, c.request.args["product_uid"],
-                 c.request.args["amount"], total, rest, json.dumps(reply), self.clock()))
-            committed.append(True)
-            return Outcome(reply)
-
-        try:
-            sess, scope, rec = self._caller(c.request)
-            if rec is not None and rec.reply is not None:
-                return rec.reply, False
-            user = self._live_user(sess)
-        except ClientError as exc:
-            return exc.to_reply(), False
-        out = self._final(scope, c.request, lambda: rule(sess, user))
-        return out.reply, bool(committed)
-
-    def resolve(self, purchase_id: str) -> bool:
-        """Recovery: was this purchase charged? If not, fence it off for good."""
-        if self.db.conn.execute("SELECT 1 FROM purchases WHERE purchase_id=?",
-                                (purchase_id,)).fetchone():
-            return True
+    def fence(self, purchase_id: str) -> None:
         self.db.conn.execute("INSERT OR IGNORE INTO aborted VALUES(?,?)",
                              (purchase_id, self.clock()))
-        return False
 
     # -- upkeep ------------------------------------------------------------
     def pending_purges(self) -> list[tuple[int, str]]:

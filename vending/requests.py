@@ -1,10 +1,11 @@
 """Checking requests: any decoded map in, a typed `Request` or an error out.
 
 Every field of every op is checked for type and bounds here, before any actor
-sees it, so the rules further in can trust what they are given. Value rules
-that have their own code (a coin that is not a coin, a cost that is not a
-multiple of 5) are left to the rules, because SPEC.md orders those codes after
-`UNAUTHORIZED` and the role checks.
+sees it, so the rules further in can trust what they are given: vending/ops.py's
+table says which of the checks below each op's fields get. Value rules that have
+their own code (a coin that is not a coin, a cost that is not a multiple of 5)
+are left to the rules, because SPEC.md orders those codes after `UNAUTHORIZED`
+and the role checks.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
@@ -74,38 +75,6 @@ _password = _str(limits.PASSWORD_MIN, limits.PASSWORD_MAX)
 _product_uid = _str(1, limits.PRODUCT_UID_MAX)
 
 
-@dataclass(frozen=True)
-class _Schema:
-    required: Mapping[str, Check] = field(default_factory=dict)
-    optional: Mapping[str, Check] = field(default_factory=dict)
-    session: bool = False
-
-
-_SCHEMAS: dict[str, _Schema] = {
-    "ping": _Schema(),
-    "products": _Schema(optional={"seller_uid": _str(1, limits.SELLER_UID_MAX)}),
-    "product": _Schema(required={"product_uid": _product_uid}),
-    "auth": _Schema(required={"token": _auth_kind, "username": _username, "password": _password}),
-    "deposit": _Schema(required={"amount": _any_int}, session=True),
-    "buy": _Schema(required={"product_uid": _product_uid,
-                             "amount": _int(1, limits.UNITS_MAX)}, session=True),
-    "sell": _Schema(optional={"product_uid": _product_uid,
-                              "product_name": _str(1, limits.PRODUCT_NAME_MAX),
-                              "cost": _any_int,
-                              "amount": _int(-limits.UNITS_MAX, limits.UNITS_MAX)},
-                    session=True),
-    "delete_product": _Schema(required={"product_uid": _product_uid}, session=True),
-    "reset": _Schema(session=True),
-    "profile": _Schema(session=True),
-    "logout": _Schema(session=True),
-    "logout_all": _Schema(session=True),
-    "delete_user": _Schema(required={"password": _password}, session=True),
-}
-
-OPS = frozenset(_SCHEMAS)
-SESSION_OPS = frozenset(op for op, s in _SCHEMAS.items() if s.session)
-STATE_CHANGING_OPS = frozenset({"auth", "deposit", "buy", "sell", "delete_product", "reset",
-                                "logout", "logout_all", "delete_user"})
 #: Never part of a fingerprint: secrets, and what may differ between retries
 #: of one request (a retry may come through a fresh session of the account).
 _NOT_FINGERPRINTED = frozenset({"token", "wsess_uid", "password"})
@@ -163,7 +132,7 @@ def parse_request(message: Any) -> Request:
     op = message.get("op")
     if not isinstance(op, str):
         raise BadRequest("op is missing or not a string")
-    schema = _SCHEMAS.get(op)
+    schema = _ops.TABLE.get(op)
     if schema is None:
         raise BadRequest(f"op {op[:40]!r} is unknown")
     req_id = message.get("req_id")
@@ -202,3 +171,10 @@ def _check_sell_shape(args: Mapping[str, Any]) -> None:
             raise BadRequest(f"{name} is missing (sell without product_uid creates a product)")
     if args["amount"] < 0:
         raise BadRequest("amount must be >= 0 when creating a product")
+
+
+# vending/ops.py builds its table from the checks above, so it is imported
+# last: this module is always loaded first (vending/__init__.py imports it
+# before ops), and ops then finds the checks already defined.
+from . import ops as _ops  # noqa: E402
+from .ops import OPS, SESSION_OPS, STATE_CHANGING_OPS  # noqa: E402

@@ -1,9 +1,9 @@
-"""The stock handler's rules: products, and units reserved by purchases in flight.
+"""The stock handler's rules: products (sell, delete_product, reads), and the
+storage of units reserved by purchases in flight.
 
-A purchase spans two owners (this stock and the gatekeeper's deposits), so it
-is a saga; see docs/purchase-saga.md. Here: `reserve` holds units durably
-under a purchase id, `settle` makes the hold final or gives it back. Units
-shown to clients are the ones not held.
+The purchase's rules (when to hold units, when to sell or release them) live in
+vending/purchase.py; here are the small storage steps it calls (`offer`,
+`held_by`, `hold`, `release`). Units shown to clients are the ones not held.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import limits
-from .accounts import Authorized
+from .authority import Authorized
 from .db import Database
 from .errors import (
     BadRequest,
@@ -30,7 +30,7 @@ from .idempotency import SCHEMA as IDEM_SCHEMA
 from .idempotency import IdempotencyStore
 from .requests import Request
 
-__all__ = ["SCHEMA", "Reserved", "Stock"]
+__all__ = ["SCHEMA", "Offer", "Stock"]
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS products(
@@ -53,9 +53,12 @@ _COLS = "product_uid, seller_uid, product_name, cost, amount, seller_account"
 
 
 @dataclass(frozen=True)
-class Reserved:
+class Offer:
+    """A product as a buyer may take it: units not held by other purchases."""
+
     product_name: str
     cost: int
+    available: int
 
 
 def _check_cost(cost: int) -> None:
@@ -101,34 +104,30 @@ class Stock:
                 (seller_uid,))
         return {"ok": True, "products": [self._public(r) for r in rows]}
 
-    # -- purchases (saga steps 1 and 3) -----------------------------------
-    def reserve(self, purchase_id: str, req: Request) -> Reserved | dict[str, Any]:
-        """Hold units for a purchase, or say why not (the gatekeeper decides the order)."""
-        uid, units = req.args["product_uid"], req.args["amount"]
-        row = self._row(uid)
+    # -- purchases: storage for vending/purchase.py ---------------------------
+    def offer(self, product_uid: str) -> Offer | None:
+        row = self._row(product_uid)
         if row is None:
-            return ProductNotFound(f"no product {uid}").to_reply()
-        if self.db.conn.execute("SELECT 1 FROM reservations WHERE purchase_id=?",
-                                (purchase_id,)).fetchone():
-            return Reserved(row[2], row[3])  # the same step delivered twice
-        available = row[4] - self._held.get(uid, 0)
-        if available < units:
-            return InsufficientStock(f"only {available} units of {uid} left").to_reply()
-        self.db.conn.execute("INSERT INTO reservations VALUES(?,?,?,?)",
-                             (purchase_id, uid, units, self.clock()))
-        self._held[uid] += units
-        return Reserved(row[2], row[3])
+            return None
+        return Offer(row[2], row[3], row[4] - self._held.get(product_uid, 0))
 
-    def settle(self, purchase_id: str, committed: bool) -> None:
-        """Make a hold final (units sold) or give it back. Idempotent."""
+    def held_by(self, purchase_id: str) -> tuple[str, int] | None:
+        """(product_uid, units) held for a purchase, None if nothing is."""
         row = self.db.conn.execute(
             "SELECT product_uid, amount FROM reservations WHERE purchase_id=?",
             (purchase_id,)).fetchone()
-        if row is None:
-            return
-        uid, units = row
+        return (str(row[0]), int(row[1])) if row else None
+
+    def hold(self, purchase_id: str, product_uid: str, units: int) -> None:
+        self.db.conn.execute("INSERT INTO reservations VALUES(?,?,?,?)",
+                             (purchase_id, product_uid, units, self.clock()))
+        self._held[product_uid] += units
+
+    def release(self, purchase_id: str, held: tuple[str, int], *, sold: bool) -> None:
+        """End a hold; `sold`: its units leave the stock as sold."""
+        uid, units = held
         self.db.conn.execute("DELETE FROM reservations WHERE purchase_id=?", (purchase_id,))
-        if committed:
+        if sold:
             self.db.conn.execute("UPDATE products SET amount=amount-?, sold=sold+?"
                                  " WHERE product_uid=?", (units, units, uid))
         self._held[uid] -= units
@@ -143,20 +142,17 @@ class Stock:
     # -- sellers -----------------------------------------------------------
     def _idempotent(self, who: Authorized, req: Request,
                     rule: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """Replay a stored reply, or run `rule` once (vending/idempotency.py's policy)."""
         scope = f"a:{who.account_id}"
         try:
             rec = self.idem.lookup(scope, req.req_id, req.fingerprint())
-            if rec is not None and rec.reply is not None:
-                return rec.reply
-            if who.replay_only:
-                raise Unauthorized("session has ended or expired")
-            reply = rule()
         except ClientError as exc:
-            if isinstance(exc, (Unauthorized, BadRequest)) and not isinstance(exc, _StoredBad):
-                return exc.to_reply()
-            reply = exc.to_reply()
-        self.idem.store(scope, req.req_id, req.fingerprint(), reply, self.clock())
-        return reply
+            return exc.to_reply()
+        if rec is not None and rec.reply is not None:
+            return rec.reply
+        if who.replay_only:
+            return Unauthorized("session has ended or expired").to_reply()
+        return self.idem.run_once(scope, req, rule, self.clock())
 
     def sell(self, req: Request, who: Authorized) -> dict[str, Any]:
         return self._idempotent(who, req, lambda: self._sell(req, who))
@@ -183,7 +179,8 @@ class Stock:
             if available + delta < 0:
                 raise InsufficientStock(f"only {available} units of {uid} can be taken out")
             if row[4] + delta > limits.STOCK_MAX:
-                raise _StoredBad(f"amount would take stock above {limits.STOCK_MAX}")
+                # Returned, not raised: it depends on stored stock, so it is final and kept.
+                return BadRequest(f"amount would take stock above {limits.STOCK_MAX}").to_reply()
             self.db.conn.execute(
                 "UPDATE products SET product_name=?, cost=?, amount=amount+?, added=added+?"
                 " WHERE product_uid=?",
@@ -222,6 +219,3 @@ class Stock:
         return {r[0]: {"added": r[1], "amount": r[2], "sold": r[3]} for r in self.db.conn.execute(
             "SELECT product_uid, added, amount, sold FROM products")}
 
-
-class _StoredBad(BadRequest):
-    """A BAD_REQUEST that depends on stored state, so it is a final, kept reply."""

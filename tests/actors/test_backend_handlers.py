@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import ENDS, PASSWORD, deliver
+from actor_harness import ENDS, PASSWORD, deliver
 
 from actors import faults
 from actors.wire import (

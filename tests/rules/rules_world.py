@@ -5,7 +5,7 @@ Drive the pure rules the way the shells do, without actors or sockets.
 `World` plays the shell: it parses a request, runs the right rule inside a
 transaction (argon2 `CryptoJob`s are finished in place), turns `ClientError`
 exceptions into wire replies, and runs the purchase saga
-(reserve -> charge -> settle) for `buy`. Time comes from `world.now`.
+(vending/purchase.py's reserve -> charge -> settle) for `buy`. Time comes from `world.now`.
 """
 
 from __future__ import annotations
@@ -17,20 +17,21 @@ from vending import (
     ACCOUNTS_SCHEMA,
     STOCK_SCHEMA,
     Accounts,
-    Charge,
     ClientError,
     CryptoJob,
     Database,
     LoginThrottle,
     Outcome,
-    Reserved,
     SessionPolicy,
     Stock,
     ThrottleConfig,
+    buy_locally,
     parse_request,
 )
+from vending.ops import ops_of
 
 T0 = 1_700_000_000.0
+GATEKEEPER_SESSION_OPS = ops_of("gatekeeper", session=True)
 PASSWORD = "correct horse"
 
 
@@ -100,8 +101,7 @@ class World:
                 with self.acc.db.transaction():
                     self.last = finish(self.acc.auth(req, wsess_uid, peer))
                 return self.last.reply
-            if req.op in ("deposit", "reset", "profile", "logout", "logout_all",
-                          "delete_user"):
+            if req.op in GATEKEEPER_SESSION_OPS:
                 with self.acc.db.transaction():
                     self.last = finish(self.acc.session_op(req))
                 return self.last.reply
@@ -114,7 +114,8 @@ class World:
                 with self.stock.db.transaction():
                     return rule(req, who)
             if req.op == "buy":
-                return self.buy_saga(req, purchase_id or f"P{next(self._ids)}")
+                pid = purchase_id or f"P{next(self._ids)}"
+                return buy_locally(self.acc, self.stock, req, pid)
             if req.op == "products":
                 return self.stock.products(req.args.get("seller_uid"))
             if req.op == "product":
@@ -124,19 +125,6 @@ class World:
             raise AssertionError(req.op)
         except ClientError as exc:
             return exc.to_reply()
-
-    def buy_saga(self, req: Any, purchase_id: str) -> dict[str, Any]:
-        with self.stock.db.transaction():
-            res = self.stock.reserve(purchase_id, req)
-        if isinstance(res, Reserved):
-            charge = Charge(purchase_id, req, res.product_name, res.cost)
-        else:
-            charge = Charge(purchase_id, req, stock_error=res)
-        with self.acc.db.transaction():
-            reply, committed = self.acc.charge(charge)
-        with self.stock.db.transaction():
-            self.stock.settle(purchase_id, committed)
-        return reply
 
     # -- shortcuts ----------------------------------------------------------
     def deposit(self, cred: dict[str, Any], *coins: int) -> int:

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from rules_world import World, error
 
 from vending import COINS, STOCK_SCHEMA, Authorized, Database, Stock, make_change, parse_request
+from vending.purchase import reserve, settle
 
 BUYERS, SELLERS, MAX_PRODUCTS = 3, 2, 4
 REQ_IDS = st.one_of(st.none(), st.none(), st.sampled_from(["r0", "r1", "r2"]))
@@ -240,17 +241,17 @@ def test_reservations_never_oversell(initial: int, ops: list[tuple[Any, ...]]) -
             if op[0] == "reserve":
                 pid, units = f"P{op[1]}", op[2]
                 req = parse_request({"op": "buy", "product_uid": uid, "amount": units, **cred})
-                reply = s.reserve(pid, req)
+                step = reserve(s, pid, req)
                 if pid in held:
-                    assert not isinstance(reply, dict)
+                    assert step.stock_error is None
                 elif units <= free:
-                    assert not isinstance(reply, dict), reply
+                    assert step.stock_error is None, step.stock_error
                     held[pid] = units
                 else:
-                    assert error(reply) == "INSUFFICIENT_STOCK"
+                    assert error(step.stock_error) == "INSUFFICIENT_STOCK"
             elif op[0] == "settle":
                 pid = f"P{op[1]}"
-                s.settle(pid, op[2])
+                settle(s, pid, op[2])
                 units = held.pop(pid, 0)
                 if op[2]:
                     sold += units

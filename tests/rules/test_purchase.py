@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 from rules_world import Shop, World, error
 
-from vending import Charge, Reserved, parse_request
+from vending import parse_request
+from vending.purchase import ChargeStep, Resolved, charge, reserve, resolve, settle
 
 
 def state(world: World) -> tuple[Any, Any, list[str]]:
@@ -126,18 +127,18 @@ def test_purchase_id_delivered_twice_charges_once(shop: Shop) -> None:
     uid = world.create(sam, cost=35, amount=5)
     world.deposit(ann, 100)
     req = parse_request({"op": "buy", "product_uid": uid, "amount": 1, **ann})
-    charge = Charge("P1", req, "cola", 35)
     with world.stock.db.transaction():
-        assert world.stock.reserve("P1", req) == Reserved("cola", 35)
+        step = reserve(world.stock, "P1", req)
+    assert step == ChargeStep("P1", req, "cola", 35)
     with world.acc.db.transaction():
-        first = world.acc.charge(charge)
+        first = charge(world.acc, step)
     world.deposit(ann, 100)
     with world.acc.db.transaction():
-        assert world.acc.charge(charge) == first
-    assert first[1] is True
+        assert charge(world.acc, step) == first
+    assert first.committed is True and first.reply["spent"] == 35
     with world.stock.db.transaction():
-        world.stock.settle("P1", True)
-        world.stock.settle("P1", True)
+        settle(world.stock, "P1", True)
+        settle(world.stock, "P1", True)
     assert world.acc.totals()["buyer_ann"]["spent"] == 35
     assert world.stock.totals()[uid] == {"added": 5, "amount": 4, "sold": 1}
 
@@ -150,8 +151,8 @@ def test_resolve_true_for_a_charged_purchase(shop: Shop) -> None:
     world.deposit(ann, 50)
     world.call({"op": "buy", "product_uid": uid, "amount": 1, **ann}, purchase_id="P1")
     with world.acc.db.transaction():
-        assert world.acc.resolve("P1") is True
-        assert world.acc.resolve("P1") is True
+        assert resolve(world.acc, "P1") == Resolved("P1", committed=True)
+        assert resolve(world.acc, "P1") == Resolved("P1", committed=True)
 
 
 def test_resolve_fences_an_uncharged_purchase(shop: Shop) -> None:
@@ -160,20 +161,20 @@ def test_resolve_fences_an_uncharged_purchase(shop: Shop) -> None:
     world.deposit(ann, 50)
     req = parse_request({"op": "buy", "product_uid": uid, "amount": 1, "req_id": "b1", **ann})
     with world.stock.db.transaction():
-        world.stock.reserve("P1", req)
+        step = reserve(world.stock, "P1", req)
     # the gatekeeper never saw step 2; recovery asks, and fences the id off
     with world.acc.db.transaction():
-        assert world.acc.resolve("P1") is False
+        assert resolve(world.acc, "P1") == Resolved("P1", committed=False)
     with world.stock.db.transaction():
-        world.stock.settle("P1", False)
+        settle(world.stock, "P1", False)
     # a late step 2 for the fenced id is refused and debits nothing
     with world.acc.db.transaction():
-        reply, committed = world.acc.charge(Charge("P1", req, "cola", 35))
-    assert error(reply) == "UNAVAILABLE" and committed is False
+        late = charge(world.acc, step)
+    assert error(late.reply) == "UNAVAILABLE" and late.committed is False
     assert world.acc.totals()["buyer_ann"] == {"deposited": 50, "deposit": 50, "spent": 0,
                                                 "returned": 0}
     with world.acc.db.transaction():
-        assert world.acc.resolve("P1") is False
+        assert resolve(world.acc, "P1").committed is False
     assert world.units(uid) == 5
     # UNAVAILABLE is not final: a retry with the same req_id is tried afresh
     retry = world.call(req.to_dict(), purchase_id="P2")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from rules_world import Shop, error
 
-from vending import STOCK_SCHEMA, Authorized, Database, Request, Reserved, Stock, parse_request
+from vending import STOCK_SCHEMA, Authorized, Database, Request, Stock, parse_request
+from vending.purchase import ChargeStep, reserve, settle
 
 CRED = {"wsess_uid": "s_x", "token": "t"}
 
@@ -150,6 +151,12 @@ def stock() -> tuple[Stock, str]:
     return s, uid
 
 
+def held(step: ChargeStep) -> tuple[str, int]:
+    """The product name and cost a reservation was held at (fails on a stock error)."""
+    assert step.stock_error is None, step.stock_error
+    return step.product_name, step.cost
+
+
 def units(s: Stock, uid: str) -> int:
     return int(s.product(uid)["product"]["amount"])
 
@@ -157,12 +164,12 @@ def units(s: Stock, uid: str) -> int:
 def test_reservation_holds_units_until_settled(stock: tuple[Stock, str]) -> None:
     s, uid = stock
     with s.db.transaction():
-        assert s.reserve("P1", buy_request(uid, 3)) == Reserved("cola", 35)
+        assert held(reserve(s, "P1", buy_request(uid, 3))) == ("cola", 35)
     assert units(s, uid) == 2
     assert s.products()["products"][0]["amount"] == 2
     with s.db.transaction():
-        assert error(s.reserve("P2", buy_request(uid, 3))) == "INSUFFICIENT_STOCK"
-        s.settle("P1", False)
+        assert error(reserve(s, "P2", buy_request(uid, 3)).stock_error) == "INSUFFICIENT_STOCK"
+        settle(s, "P1", False)
     assert units(s, uid) == 5
     assert s.totals()[uid] == {"added": 5, "amount": 5, "sold": 0}
     assert s.reservations() == []
@@ -171,8 +178,8 @@ def test_reservation_holds_units_until_settled(stock: tuple[Stock, str]) -> None
 def test_committed_settle_sells(stock: tuple[Stock, str]) -> None:
     s, uid = stock
     with s.db.transaction():
-        s.reserve("P1", buy_request(uid, 2))
-        s.settle("P1", True)
+        reserve(s, "P1", buy_request(uid, 2))
+        settle(s, "P1", True)
     assert units(s, uid) == 3
     assert s.totals()[uid] == {"added": 5, "amount": 3, "sold": 2}
 
@@ -182,10 +189,10 @@ def test_committed_settle_sells(stock: tuple[Stock, str]) -> None:
 def test_settle_twice_is_harmless(stock: tuple[Stock, str], first: bool, second: bool) -> None:
     s, uid = stock
     with s.db.transaction():
-        s.reserve("P1", buy_request(uid, 2))
-        s.settle("P1", first)
-        s.settle("P1", second)
-        s.settle("never-reserved", True)
+        reserve(s, "P1", buy_request(uid, 2))
+        settle(s, "P1", first)
+        settle(s, "P1", second)
+        settle(s, "never-reserved", True)
     assert units(s, uid) == (3 if first else 5)
     assert s.totals()[uid]["sold"] == (2 if first else 0)
 
@@ -193,8 +200,8 @@ def test_settle_twice_is_harmless(stock: tuple[Stock, str], first: bool, second:
 def test_reserve_delivered_twice_holds_once(stock: tuple[Stock, str]) -> None:
     s, uid = stock
     with s.db.transaction():
-        s.reserve("P1", buy_request(uid, 2))
-        assert s.reserve("P1", buy_request(uid, 2)) == Reserved("cola", 35)
+        reserve(s, "P1", buy_request(uid, 2))
+        assert held(reserve(s, "P1", buy_request(uid, 2))) == ("cola", 35)
     assert units(s, uid) == 3
     assert s.reservations() == ["P1"]
 
@@ -202,9 +209,9 @@ def test_reserve_delivered_twice_holds_once(stock: tuple[Stock, str]) -> None:
 def test_reserve_errors(stock: tuple[Stock, str]) -> None:
     s, uid = stock
     with s.db.transaction():
-        assert error(s.reserve("P1", buy_request("p404", 1))) == "PRODUCT_NOT_FOUND"
-        assert error(s.reserve("P2", buy_request(uid, 6))) == "INSUFFICIENT_STOCK"
-        assert isinstance(s.reserve("P3", buy_request(uid, 5)), Reserved)
+        assert error(reserve(s, "P1", buy_request("p404", 1)).stock_error) == "PRODUCT_NOT_FOUND"
+        assert error(reserve(s, "P2", buy_request(uid, 6)).stock_error) == "INSUFFICIENT_STOCK"
+        assert reserve(s, "P3", buy_request(uid, 5)).stock_error is None
     assert units(s, uid) == 0
     assert s.reservations() == ["P3"]
 
@@ -214,23 +221,24 @@ def test_held_units_cannot_be_taken_out(stock: tuple[Stock, str]) -> None:
     who = Authorized(1, "seller_sam")
     take = parse_request({"op": "sell", "product_uid": uid, "amount": -3, **CRED})
     with s.db.transaction():
-        s.reserve("P1", buy_request(uid, 3))
+        reserve(s, "P1", buy_request(uid, 3))
         assert error(s.sell(take, who)) == "INSUFFICIENT_STOCK"
         take2 = parse_request({"op": "sell", "product_uid": uid, "amount": -2, **CRED})
         assert s.sell(take2, who)["product"]["amount"] == 0
-        s.settle("P1", True)
+        settle(s, "P1", True)
     assert s.totals()[uid] == {"added": 3, "amount": 0, "sold": 3}
 
 
 def test_reservations_survive_a_restart_of_the_object(stock: tuple[Stock, str]) -> None:
     s, uid = stock
     with s.db.transaction():
-        s.reserve("P1", buy_request(uid, 4))
+        reserve(s, "P1", buy_request(uid, 4))
     again = Stock(s.db, clock=lambda: 2000.0)
     assert units(again, uid) == 1
     assert again.reservations(older_than=500) == ["P1"]
     assert again.reservations(older_than=5000) == []
     with again.db.transaction():
-        assert error(again.reserve("P2", buy_request(uid, 2))) == "INSUFFICIENT_STOCK"
-        again.settle("P1", False)
+        late = reserve(again, "P2", buy_request(uid, 2))
+        assert error(late.stock_error) == "INSUFFICIENT_STOCK"
+        settle(again, "P1", False)
     assert units(again, uid) == 5

@@ -1,0 +1,53 @@
+"""Tier 2 without threads: actors built, never started, handlers driven directly.
+
+An actor's loop is never started here, so nothing runs in another thread: a
+test calls `on_receive` itself, as the loop would, and reads what the actor
+sent from a fake outbox (`Outbox`, standing in for its PUSH sockets).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from actors.config import Config
+from actors.messages import Batch
+from actors.wire import Message, from_wire
+from transport.loop import EventLoop
+from vending.db import Database
+
+CONFIG = Config(data_dir=":memory:", binds=())
+ENDS = CONFIG.endpoints
+PASSWORD = "correct horse battery"
+
+
+class Outbox:
+    """Stands in for an actor's `Pushers`: keeps what it sends, by endpoint."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, Message]] = []
+
+    def send(self, endpoint: str, message: dict[str, Any]) -> None:
+        # Through the wire form, as a real fifo would carry it.
+        self.sent.append((endpoint, from_wire(message)))
+
+    def take(self, endpoint: str | None = None) -> list[Message]:
+        """What went to `endpoint` (or anywhere) since the last take."""
+        taken = [m for e, m in self.sent if endpoint is None or e == endpoint]
+        self.sent = [(e, m) for e, m in self.sent if not (endpoint is None or e == endpoint)]
+        return taken
+
+    def close(self) -> None:
+        pass
+
+
+def build(actor_cls: type[Any]) -> Any:
+    """An actor with its database and outbox, as `on_start` would leave it; no thread."""
+    loop = EventLoop(f"unstarted-{actor_cls.role}")  # never started: a handle, no thread
+    actor = actor_cls(loop, None, None, CONFIG, lambda role: None)
+    actor.open(Database(None, actor_cls.schema), Outbox())
+    return actor
+
+
+def deliver(actor: Any, *messages: Message) -> None:
+    """One fifo batch, as the actor's loop would hand it over."""
+    actor.on_receive(Batch([m.to_wire() for m in messages]))

@@ -1,0 +1,56 @@
+"""The buyer's wallet: coins in (`deposit`), everything back (`reset`), and the
+money moves of a purchase and of a deleted account.
+
+Every write keeps the `users` conservation CHECK true:
+deposited = deposit + spent + returned.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import limits
+from .coins import COINS, make_change
+from .db import Database
+from .errors import BuyersOnly, WrongAmount
+from .users import User
+
+__all__ = ["Wallet"]
+
+
+class Wallet:
+    """Runs inside the gatekeeper's transaction, on its thread."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    # -- rules ---------------------------------------------------------------
+    def deposit(self, user: User, amount: int) -> dict[str, Any]:
+        """Add one coin to a buyer's deposit."""
+        if user.role != "buyer":
+            raise BuyersOnly("only buyers can deposit")
+        if amount not in COINS:
+            raise WrongAmount(f"amount must be a coin: {', '.join(map(str, sorted(COINS)))}")
+        if user.deposit + amount > limits.DEPOSIT_MAX:
+            raise WrongAmount(f"deposit cannot exceed {limits.DEPOSIT_MAX} cents")
+        self._db.conn.execute("UPDATE users SET deposit=deposit+?, deposited=deposited+?"
+                              " WHERE account_id=?", (amount, amount, user.account_id))
+        return {"ok": True, "deposit": user.deposit + amount}
+
+    def reset(self, user: User) -> dict[str, Any]:
+        """Give a buyer's whole deposit back as change."""
+        if user.role != "buyer":
+            raise BuyersOnly("only buyers can reset a deposit")
+        return {"ok": True, "change": self.give_back(user), "deposit": 0}
+
+    # -- money moves for other rules -------------------------------------------
+    def give_back(self, user: User) -> list[int]:
+        """Empty the deposit into `returned`; the coins handed back."""
+        self._db.conn.execute("UPDATE users SET deposit=0, returned=returned+? WHERE account_id=?",
+                              (user.deposit, user.account_id))
+        return make_change(user.deposit)
+
+    def spend(self, user: User, total: int) -> None:
+        """A purchase: `total` of the deposit is spent, the rest given back."""
+        self._db.conn.execute("UPDATE users SET deposit=0, spent=spent+?, returned=returned+?"
+                              " WHERE account_id=?", (total, user.deposit - total, user.account_id))
