@@ -83,7 +83,8 @@ class GatekeeperActor(BackendActor):
                 self._outcome(rt, self.accounts.auth(req, str(rt[1]), message.get("peer")),
                               message)
             elif kind in _SESSION_KINDS and req.op == kind:
-                self._outcome(rt, self.accounts.session_op(req), message)
+                self._outcome(rt, self.accounts.session_op(req, message.get("peer")),
+                              message)
             elif kind == "charge":
                 self._charge(rt, message, req)
             elif kind == "authorize":
