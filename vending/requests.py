@@ -70,6 +70,14 @@ def _auth_kind(name: str, value: Any) -> str:
     return value
 
 
+def _product_name(name: str, value: Any) -> str:
+    text: str = _str(1, limits.PRODUCT_NAME_MAX)(name, value)
+    if any(map(limits.unsafe_char, text)):
+        raise BadRequest(f"{name} must not contain control or bidirectional formatting "
+                         "characters")
+    return text
+
+
 _password = _str(limits.PASSWORD_MIN, limits.PASSWORD_MAX)
 _product_uid = _str(1, limits.PRODUCT_UID_MAX)
 
@@ -90,7 +98,7 @@ _SCHEMAS: dict[str, _Schema] = {
     "buy": _Schema(required={"product_uid": _product_uid,
                              "amount": _int(1, limits.UNITS_MAX)}, session=True),
     "sell": _Schema(optional={"product_uid": _product_uid,
-                              "product_name": _str(1, limits.PRODUCT_NAME_MAX),
+                              "product_name": _product_name,
                               "cost": _any_int,
                               "amount": _int(-limits.UNITS_MAX, limits.UNITS_MAX)},
                     session=True),
