@@ -24,7 +24,6 @@ from .errors import (
     ClientError,
     InsufficientDeposit,
     InvalidCredentials,
-    RateLimited,
     SellersOnly,
     Unauthorized,
     Unavailable,
@@ -122,8 +121,7 @@ class Accounts:
             raise Unauthorized("account no longer exists")
         return user
 
-    def _final(self, scope: str, req: Request, run: Callable[[], Outcome],
-               sealed: bytes | None = None) -> Outcome:
+    def _final(self, scope: str, req: Request, run: Callable[[], Outcome]) -> Outcome:
         """Run a rule; keep its reply, error or not, for retries of the same req_id."""
         try:
             out = run()
@@ -135,8 +133,7 @@ class Accounts:
         unkept = ("RATE_LIMITED", "UNAUTHORIZED") + (
             ("INVALID_CREDENTIALS",) if req.op == "delete_user" else ())
         if out.reply.get("error") not in unkept:
-            stored = {k: v for k, v in out.reply.items() if k != "token"}
-            self.idem.store(scope, req.req_id, req.fingerprint(), stored, self.clock(), sealed)
+            self.idem.store(scope, req.req_id, req.fingerprint(), out.reply, self.clock())
         return out
 
     # -- auth ------------------------------------------------------------
@@ -157,8 +154,9 @@ class Accounts:
             return Outcome(rec.reply, ended=ends or not sess.live)
         user = self._live_user(sess)
         if req.op == "delete_user":
-            if self.throttle.blocked(user.user_uid, peer, self.clock()):
-                return Outcome(RateLimited("too many failed logins; try again later").to_reply())
+            refused = self.login.refused(user.user_uid, peer)
+            if refused is not None:
+                return refused
             return self._delete_user_job(req, user, peer)
         if req.op == "profile":
             return Outcome(ok(user_uid=user.user_uid, username=user.username, role=user.role,

@@ -61,9 +61,10 @@ class Login:
         user_uid = f"{role}_{req.args['username']}"
         rec = self._kept(user_uid, req)
         # Before any password work: a known req_id is no way around the throttle.
-        if (rec is not None or not register) and self.throttle.blocked(
-                user_uid, peer, self.clock()):
-            return _refused(RateLimited("too many failed logins; try again later"))
+        if rec is not None or not register:
+            refused = self.refused(user_uid, peer)
+            if refused is not None:
+                return refused
         if rec is not None:
             return self._replay(user_uid, req, rec, peer)
         password, token = req.args["password"], credentials.new_token()
@@ -93,6 +94,12 @@ class Login:
             return out
 
         return CryptoJob(run, finish)
+
+    def refused(self, user_uid: str, peer: str | None) -> Outcome | None:
+        """RATE_LIMITED when a password check for this account from `peer` must not run."""
+        if self.throttle.blocked(user_uid, peer, self.clock()):
+            return _refused(RateLimited("too many failed logins; try again later"))
+        return None
 
     def _kept(self, user_uid: str, req: Request) -> Record | None:
         rec = self.idem.lookup(auth_scope(user_uid), req.req_id, req.fingerprint())
