@@ -17,7 +17,6 @@ from typing import Any
 from . import credentials
 from .db import Database
 from .errors import (
-    ClientError,
     DuplicateUsername,
     InvalidCredentials,
     RateLimited,
@@ -25,7 +24,7 @@ from .errors import (
     VendingError,
 )
 from .idempotency import IdempotencyStore, Record
-from .outcome import CryptoJob, Outcome, ok
+from .outcome import CryptoJob, Outcome, catching, ok
 from .requests import AUTH_KINDS, Request
 from .sessions import SessionStore
 from .throttle import LoginThrottle
@@ -82,18 +81,16 @@ class Login:
             if self._kept(user_uid, req) is not None:
                 # The same req_id succeeded meanwhile: its retry replays that reply.
                 return _refused(Unavailable("the same request is in progress; retry"))
-            try:
-                out = (self._register(user_uid, req.args["username"], role, work, token,
-                                      wsess_uid) if register
-                       else self._login(user_uid, seen, bool(work), token, wsess_uid, peer))
-            except ClientError as exc:
-                return _refused(exc)  # not kept: a retry is judged afresh
+            # A ClientError raised here is answered, not kept: a retry is judged afresh.
+            out = (self._register(user_uid, req.args["username"], role, work, token,
+                                  wsess_uid) if register
+                   else self._login(user_uid, seen, bool(work), token, wsess_uid, peer))
             kept = {k: v for k, v in out.reply.items() if k != "token"}
             self.idem.store(auth_scope(user_uid), req.req_id, req.fingerprint(), kept,
                             self.clock(), sealed)
             return out
 
-        return CryptoJob(run, finish)
+        return CryptoJob(run, lambda result: catching(lambda: finish(result)))
 
     def refused(self, user_uid: str, peer: str | None) -> Outcome | None:
         """RATE_LIMITED when a password check for this account from `peer` must not run."""
@@ -122,7 +119,8 @@ class Login:
             return Outcome({**rec.reply, "token": secret.decode()})
 
         sealed, password = rec.sealed or b"", req.args["password"]
-        return CryptoJob(lambda: credentials.open_seal(sealed, password), finish)
+        return CryptoJob(lambda: credentials.open_seal(sealed, password),
+                         lambda secret: catching(lambda: finish(secret)))
 
     def _register(self, user_uid: str, username: str, role: str, pw_hash: str, token: str,
                   wsess_uid: str) -> Outcome:

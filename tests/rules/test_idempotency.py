@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from rules_world import PASSWORD, Shop, World, error
 
-from vending import Outcome, parse_request
+from vending import CryptoJob, Outcome, parse_request
 
 
 def test_deposit_retry_replays_and_deposits_once(shop: Shop) -> None:
@@ -201,6 +203,43 @@ def test_failed_auth_replies_kept_by_older_versions_are_ignored(world: World) ->
                              {"ok": False, "error": "INVALID_CREDENTIALS", "message": "x"},
                              world.now)
     assert world.auth("buyer", "ann", req_id="l1")["ok"]
+
+
+def _auth_job(world: World, kind: str, req_id: str) -> Any:
+    req = parse_request({"op": "auth", "token": kind, "username": "ann", "password": PASSWORD,
+                         "req_id": req_id})
+    with world.acc.db.transaction():
+        job = world.acc.auth(req, f"s_{kind}_{req_id}", None)
+    assert isinstance(job, CryptoJob)
+    return job, job.run()
+
+
+def _finish(world: World, job: CryptoJob, result: Any) -> dict[str, Any]:
+    with world.acc.db.transaction():
+        return job.finish(result).reply
+
+
+def test_two_logins_under_one_req_id_at_once_make_one_session(world: World) -> None:
+    world.register("buyer", "ann")
+    (a, ra), (b, rb) = _auth_job(world, "buyer", "l1"), _auth_job(world, "buyer", "l1")
+    first = _finish(world, a, ra)
+    assert first["ok"]
+    assert error(_finish(world, b, rb)) == "UNAVAILABLE"  # not final: retried, it replays
+    assert world.auth("buyer", "ann", req_id="l1") == first
+
+
+def test_a_replay_whose_account_was_deleted_meanwhile_is_not_answered_from_it(
+        world: World) -> None:
+    old = world.auth("new_buyer", "ann", req_id="r1")
+    job, result = _auth_job(world, "new_buyer", "r1")
+    world.op(old, "delete_user", password=PASSWORD)
+    assert error(_finish(world, job, result)) == "UNAVAILABLE"
+    # Again, and this time the req_id now names a login of a new account.
+    world.register("buyer", "ann")
+    job, result = _auth_job(world, "buyer", "r2")
+    world.op(world.login("buyer", "ann"), "delete_user", password=PASSWORD)
+    world.auth("new_buyer", "ann", req_id="r2")
+    assert error(_finish(world, job, result)) == "BAD_REQUEST"  # answered, never raised
 
 
 def test_auth_req_id_under_another_kind_is_bad_request(world: World) -> None:
