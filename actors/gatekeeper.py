@@ -100,7 +100,7 @@ class GatekeeperActor(BackendActor):
             if req.op == "auth":
                 self._outcome(rt, self.accounts.auth(req, rt.wsess, message.peer), message)
             elif req.op in _SESSION_OPS:
-                self._outcome(rt, self.accounts.session_op(req), message)
+                self._outcome(rt, self.accounts.session_op(req, message.peer), message)
             else:
                 raise BadRequest(f"{req.op!r} is not a gatekeeper op")
         except ClientError as exc:

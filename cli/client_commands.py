@@ -19,6 +19,7 @@ import zmq.auth
 
 from transport.client import DEFAULT_ENDPOINT, Client
 from vending.errors import VendingError
+from vending.limits import unsafe_char
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -89,6 +90,26 @@ def _ask_password(args: argparse.Namespace) -> str:
     return str(args.password or os.environ.get("VENDING_PASSWORD") or getpass.getpass())
 
 
+def printable(text: str) -> str:
+    """`text` with control and bidi formatting characters escaped (`\\x1b`, `\\u202e`):
+    strings off the wire are the server's users' words, not our terminal's commands."""
+    if not any(map(unsafe_char, text)):
+        return text
+    return "".join(ch.encode("unicode_escape").decode("ascii") if unsafe_char(ch) else ch
+                   for ch in text)
+
+
+def _printable_all(value: Any) -> Any:
+    """Every string in a decoded reply, keys included, made `printable`."""
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, Mapping):
+        return {_printable_all(k): _printable_all(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_printable_all(v) for v in value]
+    return value
+
+
 def _coins(coins: list[int]) -> str:
     return " ".join(map(str, coins)) if coins else "none"
 
@@ -108,41 +129,35 @@ def run(args: argparse.Namespace) -> int:
     with Client(args.endpoint, timeout=args.timeout, server_key=server_key) as client:
         client.wsess_uid, client.token = session.get("wsess_uid"), session.get("token")
         try:
-            reply, text = _dispatch(client, args)
+            reply = _dispatch(client, args)
         except VendingError as exc:
-            if args.json:
+            if args.json:  # json.dumps escapes every control and non-ASCII character
                 print(json.dumps({"ok": False, "error": exc.code, "message": exc.message}))
             else:
-                print(f"error: {exc.code}: {exc.message}", file=sys.stderr)
+                print(f"error: {printable(exc.code)}: {printable(exc.message)}",
+                      file=sys.stderr)
             return 1
         if args.command in ("register", "login"):
             _save(args.session_file, {"endpoint": args.endpoint, "wsess_uid": client.wsess_uid,
                                       "token": client.token, "user_uid": client.user_uid})
         elif args.command in ("logout", "logout-all", "delete-user"):
             args.session_file.unlink(missing_ok=True)
-    print(json.dumps(reply) if args.json else text)
+    print(json.dumps(reply) if args.json else _describe(args.command, _printable_all(reply)))
     return 0
 
 
-def _dispatch(c: Client, a: argparse.Namespace) -> tuple[dict[str, Any], str]:
+def _dispatch(c: Client, a: argparse.Namespace) -> dict[str, Any]:
+    """Run the command; the reply as it came off the wire."""
     role = "seller" if getattr(a, "seller", False) else "buyer"
     match a.command:
         case "register" | "login":
-            r = (c.register if a.command == "register" else c.login)(a.username,
-                                                                      _ask_password(a), role)
-            text = f"{'Registered' if a.command == 'register' else 'Logged in'} as " \
-                   f"{r['user_uid']}; deposit {r['deposit']} cents."
-            if r.get("notice"):
-                text += f"\nNote: {r['notice']} ({r['active_sessions']} other)."
-            return r, text
+            return (c.register if a.command == "register" else c.login)(a.username,
+                                                                         _ask_password(a), role)
         case "deposit":
-            r = c.call("deposit", wsess_uid=c.wsess_uid or "", token=c.token or "",
-                       amount=a.amount)
-            return r, f"Deposit is now {r['deposit']} cents."
+            return c.call("deposit", wsess_uid=c.wsess_uid or "", token=c.token or "",
+                          amount=a.amount)
         case "buy":
-            r = c.buy(a.product_uid, a.amount)
-            return r, (f"Bought {r['amount']} x {r['product_name']} for {r['spent']} cents."
-                       f"\nChange: {_coins(r['change'])}.")
+            return c.buy(a.product_uid, a.amount)
         case "sell":
             if a.product_uid:
                 p = c.update_product(a.product_uid, product_name=a.product_name, cost=a.cost,
@@ -151,33 +166,59 @@ def _dispatch(c: Client, a: argparse.Namespace) -> tuple[dict[str, Any], str]:
                 # Sent as given: the server names whichever field is missing.
                 p = c.call("sell", wsess_uid=c.wsess_uid or "", token=c.token or "",
                            product_name=a.product_name, cost=a.cost, amount=a.amount)["product"]
-            return {"ok": True, "product": p}, _product_line(p)
+            return {"ok": True, "product": p}
         case "delete-product":
-            uid = c.delete_product(a.product_uid)
-            return {"ok": True, "product_uid": uid}, f"Deleted {uid}."
+            return {"ok": True, "product_uid": c.delete_product(a.product_uid)}
         case "products":
-            items = c.products(a.seller_uid)
-            lines = [_product_line(p) for p in items] or ["No products."]
-            return {"ok": True, "products": items}, "\n".join(lines)
+            return {"ok": True, "products": c.products(a.seller_uid)}
         case "product":
-            p = c.product(a.product_uid)
-            return {"ok": True, "product": p}, _product_line(p)
+            return {"ok": True, "product": c.product(a.product_uid)}
         case "reset":
-            change = c.reset()
-            return {"ok": True, "change": change, "deposit": 0}, f"Change: {_coins(change)}."
+            return {"ok": True, "change": c.reset(), "deposit": 0}
         case "profile":
-            r = c.profile()
-            return r, (f"{r['user_uid']} ({r['role']}), deposit {r['deposit']} cents, "
-                       f"{r['active_sessions']} other active session(s).")
+            return c.profile()
         case "logout":
-            return {"ok": True, "ended": c.logout()}, "Logged out."
+            return {"ok": True, "ended": c.logout()}
         case "logout-all":
-            n = c.logout_all()
-            return {"ok": True, "ended": n}, f"Ended {n} session(s)."
+            return {"ok": True, "ended": c.logout_all()}
         case "delete-user":
-            r = c.delete_user(_ask_password(a))
-            return r, f"Deleted {r['user_uid']}. Change: {_coins(r['change'])}."
+            return c.delete_user(_ask_password(a))
         case "ping":
-            version = c.ping()
-            return {"ok": True, "version": version}, f"vending {version} is up."
+            return {"ok": True, "version": c.ping()}
     raise AssertionError(a.command)
+
+
+def _describe(command: str, r: Mapping[str, Any]) -> str:
+    """The text for a reply whose strings are already `printable`."""
+    match command:
+        case "register" | "login":
+            text = f"{'Registered' if command == 'register' else 'Logged in'} as " \
+                   f"{r['user_uid']}; deposit {r['deposit']} cents."
+            if r.get("notice"):
+                text += f"\nNote: {r['notice']} ({r['active_sessions']} other)."
+            return text
+        case "deposit":
+            return f"Deposit is now {r['deposit']} cents."
+        case "buy":
+            return (f"Bought {r['amount']} x {r['product_name']} for {r['spent']} cents."
+                    f"\nChange: {_coins(r['change'])}.")
+        case "sell" | "product":
+            return _product_line(r["product"])
+        case "delete-product":
+            return f"Deleted {r['product_uid']}."
+        case "products":
+            return "\n".join([_product_line(p) for p in r["products"]] or ["No products."])
+        case "reset":
+            return f"Change: {_coins(r['change'])}."
+        case "profile":
+            return (f"{r['user_uid']} ({r['role']}), deposit {r['deposit']} cents, "
+                    f"{r['active_sessions']} other active session(s).")
+        case "logout":
+            return "Logged out."
+        case "logout-all":
+            return f"Ended {r['ended']} session(s)."
+        case "delete-user":
+            return f"Deleted {r['user_uid']}. Change: {_coins(r['change'])}."
+        case "ping":
+            return f"vending {r['version']} is up."
+    raise AssertionError(command)

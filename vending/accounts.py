@@ -4,6 +4,8 @@
 vending/wallet.py, the purchase's (charge, resolve) in vending/purchase.py; the
 replay policy in vending/idempotency.py.
 
+`auth` (register, login, their replays) is `vending.login`'s; this class is its
+entry point and keeps the wallet, the purchase charge and account deletion.
 Every public method runs inside a transaction opened by its caller, and either
 returns a final reply or a `CryptoJob`: argon2 work to be done off the message
 loop, whose result is then handed to `job.finish` in a later transaction.
@@ -22,18 +24,17 @@ from . import credentials, limits
 from .authority import Authorized
 from .db import Database
 from .errors import (
-    BadRequest,
     BuyersOnly,
     ClientError,
-    DuplicateUsername,
     InvalidCredentials,
-    RateLimited,
     SellersOnly,
     Unauthorized,
 )
 from .idempotency import SCHEMA as IDEM_SCHEMA
 from .idempotency import IdempotencyStore, Record
-from .requests import AUTH_KINDS, STATE_CHANGING_OPS, Request
+from .login import Login, auth_scope
+from .outcome import CryptoJob, Outcome, catching, ok
+from .requests import STATE_CHANGING_OPS, Request
 from .sessions import SCHEMA as SESSION_SCHEMA
 from .sessions import Session, SessionPolicy, SessionStore
 from .throttle import LoginThrottle
@@ -62,30 +63,6 @@ CREATE TABLE IF NOT EXISTS purges(account_id INTEGER PRIMARY KEY, user_uid TEXT 
 {IDEM_SCHEMA}
 """
 
-_NOTICE = "There is already an active session using your account"
-
-
-@dataclass
-class Outcome:
-    """A final reply, and what else the reply implies for the shell."""
-
-    reply: dict[str, Any]
-    ended: bool = False                 # the requesting session is over
-    purge: tuple[int, str] | None = None  # (account_id, user_uid) whose products must go
-
-
-@dataclass
-class CryptoJob:
-    run: Callable[[], Any]
-    finish: Callable[[Any], Outcome]
-
-
-_User = User
-
-
-def _ok(**fields: Any) -> dict[str, Any]:
-    return {"ok": True, **fields}
-
 
 @dataclass
 class Accounts:
@@ -99,11 +76,9 @@ class Accounts:
         self.sessions = SessionStore(self.db, self.policy)
         self.idem = IdempotencyStore(self.db)
         self.wallet = Wallet(self.db)
+        self.login = Login(self.db, self.sessions, self.idem, self.throttle, self.clock)
 
     # -- lookups ---------------------------------------------------------
-    def _user(self, *, user_uid: str | None = None, account_id: int | None = None) -> _User | None:
-        return find_user(self.db, user_uid=user_uid, account_id=account_id)
-
     def _session(self, req: Request) -> Session:
         sess = self.sessions.find(req.wsess_uid, req.token, self.clock())
         if sess is None:
@@ -123,16 +98,15 @@ class Accounts:
         rec = self.idem.lookup(scope, req.req_id, req.fingerprint()) if keyed else None
         return sess, scope, rec
 
-    def live_user(self, sess: Session) -> _User:
+    def live_user(self, sess: Session) -> User:
         if not sess.live:
             raise Unauthorized("session has ended or expired")
-        user = self._user(account_id=sess.account_id)
+        user = find_user(self.db, account_id=sess.account_id)
         if user is None:
             raise Unauthorized("account no longer exists")
         return user
 
-    def _final(self, scope: str, req: Request, run: Callable[[], Outcome],
-               sealed: bytes | None = None) -> Outcome:
+    def _final(self, scope: str, req: Request, run: Callable[[], Outcome]) -> Outcome:
         """Run a rule once per req_id and keep its reply (vending/idempotency.py's policy)."""
         outs: list[Outcome] = []
 
@@ -143,114 +117,54 @@ class Accounts:
         # A wrong password for delete_user applied nothing, and the password is no part of the
         # fingerprint (a fast hash of it would be stored), so a corrected retry runs.
         unkept = ("INVALID_CREDENTIALS",) if req.op == "delete_user" else ()
-        reply = self.idem.run_once(scope, req, rule, self.clock(), unkept=unkept, sealed=sealed)
+        reply = self.idem.run_once(scope, req, rule, self.clock(), unkept=unkept)
         return outs[0] if outs else Outcome(reply)
 
     # -- auth ------------------------------------------------------------
     def auth(self, req: Request, wsess_uid: str, peer: str | None) -> Outcome | CryptoJob:
-        role, register = AUTH_KINDS[req.args["token"]]
-        user_uid = f"{role}_{req.args['username']}"
-        scope, password = "u:" + user_uid, req.args["password"]
-        rec = self.idem.lookup(scope, req.req_id, req.fingerprint())
-        if rec is not None:
-            return self._replay_auth(rec, password)
-        if not register and self.throttle.blocked(user_uid, peer, self.clock()):
-            return Outcome(RateLimited("too many failed logins; try again later").to_reply())
-        token = credentials.new_token()
-        stored = self._user(user_uid=user_uid)
-        want_seal = req.req_id is not None
-
-        def run() -> tuple[Any, bytes | None]:
-            sealed = credentials.seal(token.encode(), password) if want_seal else None
-            if register:
-                return credentials.hash_password(password), sealed
-            return credentials.verify_password(stored.pw_hash if stored else None, password), sealed
-
-        def finish(result: tuple[Any, bytes | None]) -> Outcome:
-            work, sealed = result
-            if register:
-                return self._final(scope, req, lambda: self._register(
-                    user_uid, req.args["username"], role, work, token, wsess_uid), sealed)
-            return self._final(scope, req, lambda: self._login(
-                user_uid, stored, bool(work), token, wsess_uid, peer), sealed)
-
-        return CryptoJob(run, finish)
-
-    def _replay_auth(self, rec: Record, password: str) -> CryptoJob:
-        def finish(secret: bytes | None) -> Outcome:
-            if secret is None or rec.reply is None:
-                return Outcome(BadRequest("req_id was already used for a different request")
-                               .to_reply())
-            reply = dict(rec.reply)
-            if reply.get("ok"):
-                reply["token"] = secret.decode()
-            return Outcome(reply)
-        sealed = rec.sealed or b""
-        return CryptoJob(lambda: credentials.open_seal(sealed, password), finish)
-
-    def _register(self, user_uid: str, username: str, role: str, pw_hash: str, token: str,
-                  wsess_uid: str) -> Outcome:
-        if self._user(user_uid=user_uid) is not None:
-            raise DuplicateUsername(f"{user_uid} is already registered")
-        now = self.clock()
-        cur = self.db.conn.execute(
-            "INSERT INTO users(user_uid, username, role, pw_hash, created) VALUES(?,?,?,?,?)",
-            (user_uid, username, role, pw_hash, now))
-        assert cur.lastrowid is not None  # an INSERT always sets it
-        self.sessions.create(wsess_uid, token, cur.lastrowid, user_uid, role, now)
-        return Outcome(_ok(token=token, wsess_uid=wsess_uid, user_uid=user_uid, role=role,
-                           deposit=0))
-
-    def _login(self, user_uid: str, seen: _User | None, verified: bool, token: str,
-               wsess_uid: str, peer: str | None) -> Outcome:
-        now = self.clock()
-        user = self._user(user_uid=user_uid)
-        # The account must still be the one whose hash was checked.
-        if not verified or user is None or seen is None or user.account_id != seen.account_id:
-            self.throttle.failed(user_uid, peer, now)
-            raise InvalidCredentials("unknown account or wrong password")
-        self.throttle.succeeded(user_uid)
-        others = self.sessions.live_count(user.account_id, now)
-        self.sessions.create(wsess_uid, token, user.account_id, user_uid, user.role, now)
-        reply = _ok(token=token, wsess_uid=wsess_uid, user_uid=user_uid, role=user.role,
-                    deposit=user.deposit, active_sessions=min(others, self.policy.per_account - 1))
-        if reply["active_sessions"]:
-            reply["notice"] = _NOTICE
-        return Outcome(reply)
+        """Register or log in (`vending.login`). Raises BadRequest for a reused req_id."""
+        return self.login.auth(req, wsess_uid, peer)
 
     # -- ops in a session --------------------------------------------------
-    def session_op(self, req: Request) -> Outcome | CryptoJob:
-        """deposit, reset, profile, logout, logout_all, delete_user."""
+    def session_op(self, req: Request, peer: str | None = None) -> Outcome | CryptoJob:
+        """deposit, reset, profile, logout, logout_all, delete_user.
+
+        `peer` is the client's source address: delete_user checks a password, so its
+        failures are counted by the login throttle on that address.
+        """
         sess, scope, rec = self.caller(req, keyed=req.op in STATE_CHANGING_OPS)
         if rec is not None and rec.reply is not None:
             ends = req.op in ("logout", "logout_all", "delete_user")
             return Outcome(rec.reply, ended=ends or not sess.live)
         user = self.live_user(sess)
         if req.op == "delete_user":
-            return self._delete_user_job(req, user)
+            refused = self.login.refused(user.user_uid, peer)
+            if refused is not None:
+                return refused
+            return self._delete_user_job(req, user, peer)
         if req.op == "profile":
-            return Outcome(_ok(user_uid=user.user_uid, username=user.username, role=user.role,
+            return Outcome(ok(user_uid=user.user_uid, username=user.username, role=user.role,
                                deposit=user.deposit, active_sessions=self.sessions.live_count(
                                    user.account_id, self.clock(), excluding=sess.wsess_uid)))
         rule = {"deposit": self._deposit, "reset": self._reset, "logout": self._logout,
                 "logout_all": self._logout_all}[req.op]
         return self._final(scope, req, lambda: rule(req, sess, user))
 
-    def _deposit(self, req: Request, sess: Session, user: _User) -> Outcome:
+    def _deposit(self, req: Request, sess: Session, user: User) -> Outcome:
         return Outcome(self.wallet.deposit(user, req.args["amount"]))
 
-    def _reset(self, req: Request, sess: Session, user: _User) -> Outcome:
+    def _reset(self, req: Request, sess: Session, user: User) -> Outcome:
         return Outcome(self.wallet.reset(user))
 
-    def _logout(self, req: Request, sess: Session, user: _User) -> Outcome:
+    def _logout(self, req: Request, sess: Session, user: User) -> Outcome:
         self.sessions.end(sess.wsess_uid, self.clock())
-        return Outcome(_ok(ended=1), ended=True)
+        return Outcome(ok(ended=1), ended=True)
 
-    def _logout_all(self, req: Request, sess: Session, user: _User) -> Outcome:
+    def _logout_all(self, req: Request, sess: Session, user: User) -> Outcome:
         count = self.sessions.end_all(user.account_id, self.clock())
-        return Outcome(_ok(ended=count), ended=True)
+        return Outcome(ok(ended=count), ended=True)
 
-    def _delete_user_job(self, req: Request, seen: _User) -> CryptoJob:
+    def _delete_user_job(self, req: Request, seen: User, peer: str | None) -> CryptoJob:
         password = req.args["password"]
 
         def finish(verified: bool) -> Outcome:
@@ -259,32 +173,31 @@ class Accounts:
                 return Outcome(rec.reply, ended=True)
             if not sess.live:
                 raise Unauthorized("session has ended or expired")
-            return self._final(scope, req, lambda: self._delete_user(sess, seen, verified))
+            return self._final(scope, req,
+                               lambda: self._delete_user(sess, seen, verified, peer))
 
         return CryptoJob(lambda: credentials.verify_password(seen.pw_hash, password),
-                         lambda verified: self._catching(lambda: finish(verified)))
+                         lambda verified: catching(lambda: finish(verified)))
 
-    @staticmethod
-    def _catching(run: Callable[[], Outcome]) -> Outcome:
-        try:
-            return run()
-        except ClientError as exc:
-            return Outcome(exc.to_reply())
-
-    def _delete_user(self, sess: Session, seen: _User, verified: bool) -> Outcome:
-        user = self._user(account_id=sess.account_id)
-        if not verified or user is None or user.pw_hash != seen.pw_hash:
-            raise InvalidCredentials("wrong password")
+    def _delete_user(self, sess: Session, seen: User, verified: bool,
+                     peer: str | None) -> Outcome:
+        user = find_user(self.db, account_id=sess.account_id)
         now = self.clock()
+        if not verified or user is None or user.pw_hash != seen.pw_hash:
+            self.throttle.failed(seen.user_uid, peer, now)
+            raise InvalidCredentials("wrong password")
+        self.throttle.succeeded(user.user_uid, peer)
         change = self.wallet.give_back(user)
         self.db.conn.execute("DELETE FROM users WHERE account_id=?", (user.account_id,))
         self.sessions.end_all(user.account_id, now)
+        # Its login replies too: a new account under this user_uid starts with no keys.
+        self.idem.forget(auth_scope(user.user_uid))
         purge = None
         if user.role == "seller":
             self.db.conn.execute("INSERT OR IGNORE INTO purges(account_id, user_uid) VALUES(?,?)",
                                  (user.account_id, user.user_uid))
             purge = (user.account_id, user.user_uid)
-        return Outcome(_ok(user_uid=user.user_uid, change=change),
+        return Outcome(ok(user_uid=user.user_uid, change=change),
                        ended=True, purge=purge)
 
     # -- asked by the stock handler ----------------------------------------

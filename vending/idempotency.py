@@ -2,8 +2,9 @@
 
 The record is written in the same transaction as the effect it answers for,
 so after any crash either both exist or neither does. `scope` is the account:
-`u:<user_uid>` for `auth`, `a:<account_id>` for everything done in a session
-(account ids are never reused, so a re-registered username starts afresh).
+`u:<user_uid>` for `auth` (forgotten when the account is deleted), `a:<account_id>`
+for everything done in a session (account ids are never reused, so a
+re-registered username starts afresh either way).
 
 The policy, one for both owners (`IdempotencyStore.run_once`):
 
@@ -101,3 +102,6 @@ class IdempotencyStore:
 
     def expire(self, before: float) -> int:
         return self._db.conn.execute("DELETE FROM idem WHERE created < ?", (before,)).rowcount
+
+    def forget(self, scope: str) -> int:
+        return self._db.conn.execute("DELETE FROM idem WHERE scope=?", (scope,)).rowcount

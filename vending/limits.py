@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 MAX_REQUEST_BYTES = 64 * 1024
 USERNAME_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -17,3 +18,12 @@ COST_MAX = 100_000
 STOCK_MAX = 1_000_000
 UNITS_MAX = 1_000_000
 DEPOSIT_MAX = 1_000_000
+#: Bidirectional formatting characters: they reorder what a terminal shows.
+BIDI_FORMATTING = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+                            "\u2066\u2067\u2068\u2069")
+
+
+def unsafe_char(ch: str) -> bool:
+    """A control character (category Cc) or a bidi formatting one: never in a name,
+    never printed raw (SPEC.md section 3, product_name)."""
+    return ch in BIDI_FORMATTING or unicodedata.category(ch) == "Cc"

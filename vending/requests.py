@@ -71,6 +71,14 @@ def _auth_kind(name: str, value: Any) -> str:
     return value
 
 
+def _product_name(name: str, value: Any) -> str:
+    text: str = _str(1, limits.PRODUCT_NAME_MAX)(name, value)
+    if any(map(limits.unsafe_char, text)):
+        raise BadRequest(f"{name} must not contain control or bidirectional formatting "
+                         "characters")
+    return text
+
+
 _password = _str(limits.PASSWORD_MIN, limits.PASSWORD_MAX)
 _product_uid = _str(1, limits.PRODUCT_UID_MAX)
 

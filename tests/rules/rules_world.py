@@ -84,12 +84,13 @@ class World:
         return outcome
 
     # -- the shell's dispatch ---------------------------------------------
-    def op(self, cred: dict[str, Any] | None, op: str, **fields: Any) -> dict[str, Any]:
+    def op(self, cred: dict[str, Any] | None, op: str, *, peer: str | None = None,
+           **fields: Any) -> dict[str, Any]:
         msg: dict[str, Any] = {"op": op, **fields}
         if cred is not None:
             msg.setdefault("wsess_uid", cred["wsess_uid"])
             msg.setdefault("token", cred["token"])
-        return self.call(msg)
+        return self.call(msg, peer=peer)
 
     def call(self, msg: Any, peer: str | None = None,
              purchase_id: str | None = None) -> dict[str, Any]:
@@ -103,7 +104,7 @@ class World:
                 return self.last.reply
             if req.op in GATEKEEPER_SESSION_OPS:
                 with self.acc.db.transaction():
-                    self.last = finish(self.acc.session_op(req))
+                    self.last = finish(self.acc.session_op(req, peer))
                 return self.last.reply
             if req.op in ("sell", "delete_product"):
                 with self.acc.db.transaction():

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from rules_world import PASSWORD, Shop, World, error
+
+from vending import CryptoJob, Outcome, parse_request
 
 
 def test_deposit_retry_replays_and_deposits_once(shop: Shop) -> None:
@@ -124,11 +129,11 @@ def test_register_retry_returns_the_same_session(world: World) -> None:
     assert world.op(again, "profile")["active_sessions"] == 0  # no second session
 
 
-def test_auth_replay_needs_the_same_password(world: World) -> None:
+def test_auth_replay_with_another_password_is_a_failed_login(world: World) -> None:
     first = world.auth("new_buyer", "ann", req_id="r1")
     other = world.auth("new_buyer", "ann", "someone else", req_id="r1")
-    assert error(other) == "BAD_REQUEST"
-    assert "token" not in other and first["token"] not in str(other)
+    assert error(other) == "INVALID_CREDENTIALS"
+    assert first["token"] not in str(other)
 
 
 def test_login_retry_returns_the_same_token(world: World) -> None:
@@ -136,23 +141,126 @@ def test_login_retry_returns_the_same_token(world: World) -> None:
     first = world.auth("buyer", "ann", req_id="l1")
     again = world.auth("buyer", "ann", req_id="l1")
     assert again["token"] == first["token"] and again["wsess_uid"] == first["wsess_uid"]
-    assert error(world.auth("buyer", "ann", "wrong password", req_id="l1")) == "BAD_REQUEST"
+    assert error(world.auth("buyer", "ann", "wrong password", req_id="l1")) \
+        == "INVALID_CREDENTIALS"
     assert world.op(first, "profile")["active_sessions"] == 1  # the register session only
 
 
-def test_failed_login_is_replayed_without_counting_again(world: World) -> None:
+def test_wrong_passwords_on_a_replay_are_throttled(world: World) -> None:
+    """The probe of issue 14: a known req_id was a way to guess without limit."""
     world.register("buyer", "ann")
-    first = world.auth("buyer", "ann", "wrong password", req_id="l1")
-    assert error(first) == "INVALID_CREDENTIALS"
-    for _ in range(12):
-        assert world.auth("buyer", "ann", "wrong password", req_id="l1") == first
-    assert world.auth("buyer", "ann")["ok"]
+    first = world.auth("buyer", "ann", req_id="l1", peer="10.0.0.2")
+    for i in range(10):
+        reply = world.auth("buyer", "ann", f"guess number {i}", req_id="l1", peer="10.0.0.9")
+        assert error(reply) == "INVALID_CREDENTIALS", (i, reply)
+    right = world.auth("buyer", "ann", req_id="l1", peer="10.0.0.9")
+    assert error(right) == "RATE_LIMITED" and "token" not in right
+    assert world.auth("buyer", "ann", req_id="l1", peer="10.0.0.2") == first  # the owner
+
+
+def test_the_throttle_is_checked_before_any_replay_work(world: World) -> None:
+    world.register("buyer", "ann")
+    world.auth("buyer", "ann", req_id="l1")
+    for _ in range(10):
+        world.auth("buyer", "ann", "wrong password")
+    req = parse_request({"op": "auth", "token": "buyer", "username": "ann",
+                         "password": PASSWORD, "req_id": "l1"})
+    with world.acc.db.transaction():
+        out = world.acc.auth(req, "s_x", None)
+    assert isinstance(out, Outcome), "no argon2 job may run for a throttled replay"
+    assert error(out.reply) == "RATE_LIMITED"
+
+
+def test_a_failed_login_does_not_squat_its_req_id(world: World) -> None:
+    world.register("buyer", "ann")
+    for _ in range(3):  # each retry is judged, and counted, afresh
+        assert error(world.auth("buyer", "ann", "wrong password", req_id="l1",
+                                peer="10.0.0.9")) == "INVALID_CREDENTIALS"
+    owner = world.auth("buyer", "ann", req_id="l1", peer="10.0.0.2")
+    assert owner["ok"] and world.op(owner, "profile")["ok"]
+
+
+def test_failed_retries_under_one_req_id_count_each_time(world: World) -> None:
+    world.register("buyer", "ann")
+    for _ in range(10):
+        world.auth("buyer", "ann", "wrong password", req_id="l1")
+    assert error(world.auth("buyer", "ann", req_id="l1")) == "RATE_LIMITED"
+
+
+def test_a_failed_register_is_not_kept(world: World) -> None:
+    world.register("buyer", "ann")
+    assert error(world.auth("new_buyer", "ann", req_id="r1")) == "DUPLICATE_USERNAME"
+    world.op(world.login("buyer", "ann"), "delete_user", password=PASSWORD)
+    assert world.auth("new_buyer", "ann", req_id="r1")["ok"]
+
+
+def test_failed_auth_replies_kept_by_older_versions_are_ignored(world: World) -> None:
+    world.register("buyer", "ann")
+    req = parse_request({"op": "auth", "token": "buyer", "username": "ann",
+                         "password": PASSWORD, "req_id": "l1"})
+    with world.acc.db.transaction():
+        world.acc.idem.store("u:buyer_ann", "l1", req.fingerprint(),
+                             {"ok": False, "error": "INVALID_CREDENTIALS", "message": "x"},
+                             world.now)
+    assert world.auth("buyer", "ann", req_id="l1")["ok"]
+
+
+def _auth_job(world: World, kind: str, req_id: str) -> Any:
+    req = parse_request({"op": "auth", "token": kind, "username": "ann", "password": PASSWORD,
+                         "req_id": req_id})
+    with world.acc.db.transaction():
+        job = world.acc.auth(req, f"s_{kind}_{req_id}", None)
+    assert isinstance(job, CryptoJob)
+    return job, job.run()
+
+
+def _finish(world: World, job: CryptoJob, result: Any) -> dict[str, Any]:
+    with world.acc.db.transaction():
+        return job.finish(result).reply
+
+
+def test_two_logins_under_one_req_id_at_once_make_one_session(world: World) -> None:
+    world.register("buyer", "ann")
+    (a, ra), (b, rb) = _auth_job(world, "buyer", "l1"), _auth_job(world, "buyer", "l1")
+    first = _finish(world, a, ra)
+    assert first["ok"]
+    assert error(_finish(world, b, rb)) == "UNAVAILABLE"  # not final: retried, it replays
+    assert world.auth("buyer", "ann", req_id="l1") == first
+
+
+def test_a_replay_whose_account_was_deleted_meanwhile_is_not_answered_from_it(
+        world: World) -> None:
+    old = world.auth("new_buyer", "ann", req_id="r1")
+    job, result = _auth_job(world, "new_buyer", "r1")
+    world.op(old, "delete_user", password=PASSWORD)
+    assert error(_finish(world, job, result)) == "UNAVAILABLE"
+    # Again, and this time the req_id now names a login of a new account.
+    world.register("buyer", "ann")
+    job, result = _auth_job(world, "buyer", "r2")
+    world.op(world.login("buyer", "ann"), "delete_user", password=PASSWORD)
+    world.auth("new_buyer", "ann", req_id="r2")
+    assert error(_finish(world, job, result)) == "BAD_REQUEST"  # answered, never raised
 
 
 def test_auth_req_id_under_another_kind_is_bad_request(world: World) -> None:
     world.auth("new_buyer", "ann", req_id="r1")
     assert error(world.auth("buyer", "ann", req_id="r1")) == "BAD_REQUEST"
     assert world.auth("new_seller", "ann", req_id="r1")["ok"]  # another user_uid
+
+
+@pytest.mark.parametrize("password", [PASSWORD, "another password"])
+def test_delete_user_ends_the_accounts_auth_replies(world: World, password: str) -> None:
+    """SPEC 3: a username registered again is a new account that nothing of the old reaches."""
+    old = world.auth("new_buyer", "ann", req_id="r1")
+    login = world.auth("buyer", "ann", req_id="l1")
+    assert world.op(old, "delete_user", password=PASSWORD)["ok"]
+    new = world.auth("new_buyer", "ann", password, req_id="r1")
+    assert new["ok"] and new["token"] != old["token"] and new["wsess_uid"] != old["wsess_uid"]
+    assert world.op(new, "profile")["user_uid"] == "buyer_ann"
+    assert error(world.op(old, "profile")) == "UNAUTHORIZED"
+    again = world.auth("buyer", "ann", password, req_id="l1")
+    assert again["ok"] and again["token"] != login["token"]
+    assert world.op(again, "profile")["active_sessions"] == 1  # the new register session
 
 
 # -- ending sessions, retried ------------------------------------------------------

@@ -124,6 +124,24 @@ def test_auth_kinds_accepted(kind: str) -> None:
     assert parse_request({**VALID["auth"], "token": kind}).args["token"] == kind
 
 
+@pytest.mark.parametrize("char", ["\x00", "\x07", "\x1b", "\n", "\t", "\x7f", "\x85", "\x9b",
+                                  "\u200e", "\u200f", "\u202a", "\u202b", "\u202c",
+                                  "\u202d", "\u202e", "\u2066", "\u2067", "\u2068",
+                                  "\u2069"])
+@pytest.mark.parametrize("update", [False, True])
+def test_product_name_refuses_control_and_bidi_characters(char: str, update: bool) -> None:
+    msg = {**VALID["sell"], "product_name": f"co{char}la"}
+    if update:
+        msg = {"op": "sell", "product_uid": "p1", "product_name": f"co{char}la", **CRED}
+    bad(msg, "product_name")
+
+
+@pytest.mark.parametrize("name", ["caf\u00e9 cr\u00e8me", "\u0645\u0627\u0621",  # Arabic, RTL
+                                  "\u200d\U0001F964", "\u00a0nbsp", "\u2028sep"])
+def test_product_name_keeps_other_unicode(name: str) -> None:
+    assert parse_request({**VALID["sell"], "product_name": name}).args["product_name"] == name
+
+
 @pytest.mark.parametrize("kind", ["", "admin", "Buyer", "new_admin"])
 def test_auth_kind_rejected(kind: str) -> None:
     bad({**VALID["auth"], "token": kind}, "token")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from rules_world import PASSWORD, World, error
 
-from vending import LoginThrottle
+from vending import LoginThrottle, Outcome, ThrottleConfig, parse_request
 
 WRONG = "wrong password"
 
@@ -82,6 +83,9 @@ def test_twenty_nine_failures_from_an_address_do_not_block(world: World) -> None
     for i in range(29):
         world.auth("buyer", f"user{i % 10}", WRONG, peer="10.0.0.1")
     assert world.auth("buyer", "ann", peer="10.0.0.1")["ok"]
+    # The spraying address's success on its own account clears no address count.
+    world.auth("buyer", "user0", WRONG, peer="10.0.0.1")
+    assert error(world.auth("buyer", "ann", peer="10.0.0.1")) == "RATE_LIMITED"
 
 
 def test_throttle_object_counts_exactly() -> None:
@@ -90,11 +94,78 @@ def test_throttle_object_counts_exactly() -> None:
     for i in range(10):
         assert not throttle.blocked("buyer_ann", "a1", now), i
         throttle.failed("buyer_ann", "a1", now)
-    assert throttle.blocked("buyer_ann", "a1", now)
-    assert throttle.blocked("buyer_ann", None, now + 59)
-    assert not throttle.blocked("buyer_ann", None, now + 60.5)
-    throttle.succeeded("buyer_ann")
+    assert throttle.blocked("buyer_ann", "a1", now + 59)
+    assert not throttle.blocked("buyer_ann", "a2", now), "another address is not locked out"
+    assert not throttle.blocked("buyer_ann", None, now)
+    assert not throttle.blocked("buyer_ann", "a1", now + 60.5)
+    throttle.succeeded("buyer_ann", "a1")
     assert not throttle.blocked("buyer_ann", "a1", now)
+
+
+def test_an_attacker_never_locks_the_owner_out_from_another_address(world: World) -> None:
+    world.register("buyer", "ann")
+    fail(world, "ann", 10, peer="10.0.0.9")
+    assert error(world.auth("buyer", "ann", peer="10.0.0.9")) == "RATE_LIMITED"
+    for _ in range(20):
+        assert error(world.auth("buyer", "ann", WRONG, peer="10.0.0.9")) == "RATE_LIMITED"
+    assert world.auth("buyer", "ann", peer="10.0.0.2")["ok"]
+    assert world.auth("buyer", "ann")["ok"]  # in-process: one more source
+
+
+def test_a_hundred_failures_over_many_addresses_block_the_account(world: World) -> None:
+    world.register("buyer", "ann")
+    for i in range(99):  # 9 per address: no (account, address) key reaches 10
+        world.auth("buyer", "ann", WRONG, peer=f"10.0.{i // 9}.1")
+    owner = world.auth("buyer", "ann", peer="10.9.9.9")
+    assert owner["ok"], "99 failures over all addresses are below the account limit"
+    # The owner's success clears only its own (account, address) count.
+    world.auth("buyer", "ann", WRONG, peer="10.0.20.1")
+    assert error(world.auth("buyer", "ann", peer="10.9.9.9")) == "RATE_LIMITED"
+    assert world.auth("buyer", "bob", WRONG, peer="10.9.9.9")["error"] == "INVALID_CREDENTIALS"
+    world.tick(61)
+    assert world.auth("buyer", "ann", peer="10.9.9.9")["ok"]
+
+
+def test_wrong_passwords_in_delete_user_are_counted(world: World) -> None:
+    ann = world.register("buyer", "ann")
+    for i in range(10):
+        reply = world.op(ann, "delete_user", password=WRONG, peer="10.0.0.9")
+        assert error(reply) == "INVALID_CREDENTIALS", (i, reply)
+    assert error(world.op(ann, "delete_user", password=PASSWORD, peer="10.0.0.9")) \
+        == "RATE_LIMITED"
+    assert error(world.auth("buyer", "ann", peer="10.0.0.9")) == "RATE_LIMITED"
+    assert world.op(ann, "profile", peer="10.0.0.9")["ok"], "the session itself stays usable"
+    assert world.op(ann, "delete_user", password=PASSWORD, peer="10.0.0.2")["ok"]
+
+
+def test_delete_user_is_refused_while_its_address_is_blocked(world: World) -> None:
+    ann = world.register("buyer", "ann")
+    fail(world, "ann", 10, peer="10.0.0.9")
+    req = parse_request({"op": "delete_user", "password": PASSWORD, **{
+        k: ann[k] for k in ("wsess_uid", "token")}})
+    with world.acc.db.transaction():
+        out = world.acc.session_op(req, "10.0.0.9")
+    assert isinstance(out, Outcome), "no argon2 job may run for a throttled delete_user"
+    assert error(out.reply) == "RATE_LIMITED"
+
+
+def test_a_spray_of_names_and_addresses_stays_under_the_cap() -> None:
+    throttle = LoginThrottle(ThrottleConfig(max_keys=50_000))
+    for i in range(200_000):
+        throttle.failed(f"buyer_user{i}", f"10.{i >> 16}.{(i >> 8) & 255}.{i & 255}", float(i))
+        assert len(throttle) <= 50_000 or pytest.fail(f"{len(throttle)} keys after {i}")
+    assert len(throttle) == 50_000
+    # The newest keys are the ones kept, and they still count.
+    for _ in range(9):
+        throttle.failed("buyer_user199999", "10.3.13.63", 200_000.0)
+    assert throttle.blocked("buyer_user199999", "10.3.13.63", 200_000.0)
+
+
+def test_the_default_cap_holds_too() -> None:
+    throttle = LoginThrottle()
+    for i in range(200_000):
+        throttle.failed(f"buyer_user{i}", f"addr{i}", 0.0)
+    assert len(throttle) == throttle.config.max_keys
 
 
 def test_password_is_still_checked_below_the_limit(world: World) -> None:

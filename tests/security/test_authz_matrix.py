@@ -1,13 +1,20 @@
-"""Every op x every kind of caller gives exactly the SPEC's answer."""
+"""Every op x every kind of caller gives exactly the SPEC's answer.
+
+Callers set up in-process; the request under test goes over tcp from a loopback
+address of its own, so the login throttle's address counts of one test never
+reach another.
+"""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from actors.system import VendingSystem
+from transport.client import Client
 
 PASSWORD = "correct horse battery"
 CALLERS = ["anonymous", "buyer", "seller_owner", "other_seller", "ended_session"]
@@ -34,18 +41,34 @@ MATRIX: dict[str, dict[str, str]] = {
                            other_seller="ok", ended_session="UNAUTHORIZED"),
     "delete_user":    dict(anonymous="UNAUTHORIZED", buyer="ok", seller_owner="ok",
                            other_seller="ok", ended_session="UNAUTHORIZED"),
+    "delete_user_wrong_password": dict(
+        anonymous="UNAUTHORIZED", buyer="INVALID_CREDENTIALS",
+        seller_owner="INVALID_CREDENTIALS", other_seller="INVALID_CREDENTIALS",
+        ended_session="UNAUTHORIZED"),
+    # after 10 wrong passwords from the caller's address, the right one
+    "delete_user_throttled": dict(anonymous="UNAUTHORIZED", buyer="RATE_LIMITED",
+                                  seller_owner="RATE_LIMITED", other_seller="RATE_LIMITED",
+                                  ended_session="UNAUTHORIZED"),
+    # the owner's registration req_id, replayed with another password
+    "auth_replay_wrong_password": dict.fromkeys(CALLERS, "INVALID_CREDENTIALS"),
+    "sell_create_control_name": dict.fromkeys(CALLERS, "BAD_REQUEST"),
+    "sell_update_bidi_name": dict.fromkeys(CALLERS, "BAD_REQUEST"),
     "products":       dict.fromkeys(CALLERS, "ok"),
     "product":        dict.fromkeys(CALLERS, "ok"),
 }
 
 
+WRONG = "not the password"
+_sources = (f"127.0.1.{i}" for i in itertools.count(1))
+
+
 @pytest.fixture(scope="module")
 def shared() -> Iterator[VendingSystem]:
-    with VendingSystem(data_dir=":memory:", binds=()) as system:
+    with VendingSystem(data_dir=":memory:", binds=("tcp://127.0.0.1:0",)) as system:
         yield system
 
 
-def _request(op: str, product_uid: str) -> dict[str, Any]:
+def _request(op: str, product_uid: str, tag: str) -> dict[str, Any]:
     return {
         "deposit": {"op": "deposit", "amount": 50},
         "buy": {"op": "buy", "product_uid": product_uid, "amount": 1},
@@ -57,6 +80,15 @@ def _request(op: str, product_uid: str) -> dict[str, Any]:
         "logout": {"op": "logout"},
         "logout_all": {"op": "logout_all"},
         "delete_user": {"op": "delete_user", "password": PASSWORD},
+        "delete_user_wrong_password": {"op": "delete_user", "password": WRONG},
+        "delete_user_throttled": {"op": "delete_user", "password": PASSWORD},
+        "auth_replay_wrong_password": {"op": "auth", "token": "new_seller",
+                                       "username": f"o-{tag}", "password": WRONG,
+                                       "req_id": f"reg-{tag}"},
+        "sell_create_control_name": {"op": "sell", "product_name": "co\x1b[2Jla", "cost": 10,
+                                     "amount": 1},
+        "sell_update_bidi_name": {"op": "sell", "product_uid": product_uid,
+                                  "product_name": "tea\u202eaet"},
         "products": {"op": "products"},
         "product": {"op": "product", "product_uid": product_uid},
     }[op]
@@ -68,7 +100,7 @@ def test_authorization(op: str, caller: str, shared: VendingSystem,
                        request: pytest.FixtureRequest) -> None:
     tag = f"{op}-{caller}".replace("_", "-")[:50]
     owner = shared.client()
-    owner.register(f"o-{tag}", PASSWORD, "seller")
+    owner.register(f"o-{tag}", PASSWORD, "seller", req_id=f"reg-{tag}")
     product_uid = owner.sell("cola", 35, 5)["product_uid"]
 
     client = shared.client()
@@ -85,9 +117,14 @@ def test_authorization(op: str, caller: str, shared: VendingSystem,
         client.logout()
         client.wsess_uid, client.token = creds
 
-    message = _request(op, product_uid)
-    if caller != "anonymous" and op not in ("products", "product"):
+    message = _request(op, product_uid, tag)
+    if caller != "anonymous" and message["op"] not in ("products", "product", "auth"):
         message.update(wsess_uid=client.wsess_uid, token=client.token)
-    reply = client.request(message)
+    tcp = shared.endpoints[0].replace("tcp://", f"tcp://{next(_sources)}:0;")
+    with Client(tcp, timeout=10, retries=0) as remote:
+        if op == "delete_user_throttled":
+            for _ in range(10):
+                assert not remote.request({**message, "password": WRONG})["ok"]
+        reply = remote.request(message)
     got = "ok" if reply["ok"] else reply["error"]
     assert got == MATRIX[op][caller], reply

@@ -1,0 +1,154 @@
+"""`auth`: registering, logging in, and replaying a login under its req_id.
+
+Keys of `auth` requests live in the scope `u:<user_uid>` (SPEC.md section 2: the
+`user_uid` the request names). Only successful replies are kept, each with its
+token sealed under the password (`credentials.seal`), so the database holds no
+usable token and only the password opens a replay. A replay is a login like any
+other: it is throttled first, and a password that does not open the seal is a
+failed login (`INVALID_CREDENTIALS`, counted). `Accounts.delete_user` forgets
+the scope, so a username registered again starts with no keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from . import credentials
+from .db import Database
+from .errors import (
+    DuplicateUsername,
+    InvalidCredentials,
+    RateLimited,
+    Unavailable,
+    VendingError,
+)
+from .idempotency import IdempotencyStore, Record
+from .outcome import CryptoJob, Outcome, catching, ok
+from .requests import AUTH_KINDS, Request
+from .sessions import SessionStore
+from .throttle import LoginThrottle
+from .users import User, find_user
+
+__all__ = ["Login", "auth_scope"]
+
+_NOTICE = "There is already an active session using your account"
+
+
+def auth_scope(user_uid: str) -> str:
+    return "u:" + user_uid
+
+
+def _refused(exc: VendingError) -> Outcome:
+    return Outcome(exc.to_reply())
+
+
+class Login:
+    """The `auth` rules. Runs in the thread that owns the accounts database."""
+
+    def __init__(self, db: Database, sessions: SessionStore, idem: IdempotencyStore,
+                 throttle: LoginThrottle, clock: Callable[[], float]) -> None:
+        self.db = db
+        self.sessions = sessions
+        self.idem = idem
+        self.throttle = throttle
+        self.clock = clock
+
+    def auth(self, req: Request, wsess_uid: str, peer: str | None) -> Outcome | CryptoJob:
+        """Raises BadRequest when the req_id was used for another kind of `auth`."""
+        role, register = AUTH_KINDS[req.args["token"]]
+        user_uid = f"{role}_{req.args['username']}"
+        rec = self._kept(user_uid, req)
+        # Before any password work: a known req_id is no way around the throttle.
+        if rec is not None or not register:
+            refused = self.refused(user_uid, peer)
+            if refused is not None:
+                return refused
+        if rec is not None:
+            return self._replay(user_uid, req, rec, peer)
+        password, token = req.args["password"], credentials.new_token()
+        seen = find_user(self.db, user_uid=user_uid)
+        want_seal = req.req_id is not None
+
+        def run() -> tuple[Any, bytes | None]:
+            sealed = credentials.seal(token.encode(), password) if want_seal else None
+            if register:
+                return credentials.hash_password(password), sealed
+            return credentials.verify_password(seen.pw_hash if seen else None, password), sealed
+
+        def finish(result: tuple[Any, bytes | None]) -> Outcome:
+            work, sealed = result
+            if self._kept(user_uid, req) is not None:
+                # The same req_id succeeded meanwhile: its retry replays that reply.
+                return _refused(Unavailable("the same request is in progress; retry"))
+            # A ClientError raised here is answered, not kept: a retry is judged afresh.
+            out = (self._register(user_uid, req.args["username"], role, work, token,
+                                  wsess_uid) if register
+                   else self._login(user_uid, seen, bool(work), token, wsess_uid, peer))
+            kept = {k: v for k, v in out.reply.items() if k != "token"}
+            self.idem.store(auth_scope(user_uid), req.req_id, req.fingerprint(), kept,
+                            self.clock(), sealed)
+            return out
+
+        return CryptoJob(run, lambda result: catching(lambda: finish(result)))
+
+    def refused(self, user_uid: str, peer: str | None) -> Outcome | None:
+        """RATE_LIMITED when a password check for this account from `peer` must not run."""
+        if self.throttle.blocked(user_uid, peer, self.clock()):
+            return _refused(RateLimited("too many failed logins; try again later"))
+        return None
+
+    def _kept(self, user_uid: str, req: Request) -> Record | None:
+        rec = self.idem.lookup(auth_scope(user_uid), req.req_id, req.fingerprint())
+        # Failed replies kept by earlier versions are ignored: only successes replay.
+        return rec if rec is not None and rec.reply and rec.reply.get("ok") else None
+
+    def _replay(self, user_uid: str, req: Request, rec: Record,
+                peer: str | None) -> CryptoJob:
+        def finish(secret: bytes | None) -> Outcome:
+            now = self.clock()
+            if secret is None:
+                self.throttle.failed(user_uid, peer, now)
+                return _refused(InvalidCredentials("unknown account or wrong password"))
+            current = self._kept(user_uid, req)
+            if current is None or current.sealed != rec.sealed:
+                # The account was deleted while the seal was being opened.
+                return _refused(Unavailable("the account changed meanwhile; retry"))
+            self.throttle.succeeded(user_uid, peer)
+            assert rec.reply is not None  # _kept returns successes only
+            return Outcome({**rec.reply, "token": secret.decode()})
+
+        sealed, password = rec.sealed or b"", req.args["password"]
+        return CryptoJob(lambda: credentials.open_seal(sealed, password),
+                         lambda secret: catching(lambda: finish(secret)))
+
+    def _register(self, user_uid: str, username: str, role: str, pw_hash: str, token: str,
+                  wsess_uid: str) -> Outcome:
+        if find_user(self.db, user_uid=user_uid) is not None:
+            raise DuplicateUsername(f"{user_uid} is already registered")
+        now = self.clock()
+        cur = self.db.conn.execute(
+            "INSERT INTO users(user_uid, username, role, pw_hash, created) VALUES(?,?,?,?,?)",
+            (user_uid, username, role, pw_hash, now))
+        assert cur.lastrowid is not None  # an INSERT always sets it
+        self.sessions.create(wsess_uid, token, cur.lastrowid, user_uid, role, now)
+        return Outcome(ok(token=token, wsess_uid=wsess_uid, user_uid=user_uid, role=role,
+                          deposit=0))
+
+    def _login(self, user_uid: str, seen: User | None, verified: bool, token: str,
+               wsess_uid: str, peer: str | None) -> Outcome:
+        now = self.clock()
+        user = find_user(self.db, user_uid=user_uid)
+        # The account must still be the one whose hash was checked.
+        if not verified or user is None or seen is None or user.account_id != seen.account_id:
+            self.throttle.failed(user_uid, peer, now)
+            raise InvalidCredentials("unknown account or wrong password")
+        self.throttle.succeeded(user_uid, peer)
+        others = self.sessions.live_count(user.account_id, now)
+        self.sessions.create(wsess_uid, token, user.account_id, user_uid, user.role, now)
+        reply = ok(token=token, wsess_uid=wsess_uid, user_uid=user_uid, role=user.role,
+                   deposit=user.deposit,
+                   active_sessions=min(others, self.sessions.policy.per_account - 1))
+        if reply["active_sessions"]:
+            reply["notice"] = _NOTICE
+        return Outcome(reply)

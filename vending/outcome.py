@@ -1,0 +1,41 @@
+"""What a rule hands back to its shell: a final reply, or argon2 work to run first."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import ClientError
+
+__all__ = ["CryptoJob", "Outcome", "catching", "ok"]
+
+
+@dataclass
+class Outcome:
+    """A final reply, and what else the reply implies for the shell."""
+
+    reply: dict[str, Any]
+    ended: bool = False                 # the requesting session is over
+    purge: tuple[int, str] | None = None  # (account_id, user_uid) whose products must go
+
+
+@dataclass
+class CryptoJob:
+    """`run` is argon2 work for a worker thread; `finish` takes its result in a later
+    transaction on the owning thread, and checks again what may have changed."""
+
+    run: Callable[[], Any]
+    finish: Callable[[Any], Outcome]
+
+
+def ok(**fields: Any) -> dict[str, Any]:
+    return {"ok": True, **fields}
+
+
+def catching(run: Callable[[], Outcome]) -> Outcome:
+    """`run()`, with a client error turned into its reply."""
+    try:
+        return run()
+    except ClientError as exc:
+        return Outcome(exc.to_reply())
