@@ -31,11 +31,13 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the raw reply as JSON")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds per try (default 5)")
     p.add_argument("--server-key", default=os.environ.get("VENDING_SERVER_KEY"), metavar="FILE",
-                   help="the server's CurveZMQ public key file (env VENDING_SERVER_KEY)")
+                   help="the server's CurveZMQ public key file (env VENDING_SERVER_KEY; "
+                   "default: none, for a server without --curve-secret)")
 
 
 def _password(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--password", help="password (else env VENDING_PASSWORD, else prompted)")
+    p.add_argument("--password", help="password (default: env VENDING_PASSWORD, else asked "
+                   "at the terminal)")
 
 
 def add_commands(sub: Any) -> None:
@@ -49,19 +51,25 @@ def add_commands(sub: Any) -> None:
                        ("login", "log in to an account")):
         p = cmd(name, verb)
         p.add_argument("username")
-        p.add_argument("--seller", action="store_true", help="the seller account (default buyer)")
+        p.add_argument("--seller", action="store_true",
+                       help="the seller account (default: the buyer account)")
         _password(p)
     cmd("deposit", "insert a coin (5, 10, 20, 50 or 100 cents)").add_argument("amount", type=int)
     p = cmd("buy", "buy units of a product with the deposit")
     p.add_argument("product_uid")
-    p.add_argument("amount", type=int, nargs="?", default=1)
+    p.add_argument("amount", type=int, nargs="?", default=1, help="units")
     p = cmd("sell", "create a product, or update one with --product")
-    p.add_argument("--product", dest="product_uid", help="update this product instead")
-    p.add_argument("--name", dest="product_name")
-    p.add_argument("--cost", type=int, help="cents, a multiple of 5")
-    p.add_argument("--amount", type=int, help="units (on update: added; negative takes out)")
+    p.add_argument("--product", dest="product_uid",
+                   help="update this product instead (default: create a new one)")
+    p.add_argument("--name", dest="product_name",
+                   help="product name (needed to create; default on update: unchanged)")
+    p.add_argument("--cost", type=int, help="cents, a multiple of 5 (needed to create; "
+                   "default on update: unchanged)")
+    p.add_argument("--amount", type=int, help="units (needed to create; on update: added, "
+                   "negative takes out; default on update: unchanged)")
     cmd("delete-product", "delete one of your products").add_argument("product_uid")
-    cmd("products", "list products").add_argument("--seller", dest="seller_uid")
+    cmd("products", "list products").add_argument(
+        "--seller", dest="seller_uid", help="only this seller_uid's (default: all)")
     cmd("product", "show one product").add_argument("product_uid")
     cmd("reset", "get the deposit back as coins")
     cmd("profile", "show the logged-in account")

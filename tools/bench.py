@@ -284,8 +284,8 @@ def bench_command(args: Any) -> int:
 def add_command(sub: Any) -> None:
     p = sub.add_parser("bench", help="measure throughput and latency against a baseline",
                        description=__doc__)
-    p.add_argument("--clients", type=int, default=32)
-    p.add_argument("--seconds", type=float, default=10.0)
+    p.add_argument("--clients", type=int, default=32, help="closed-loop clients")
+    p.add_argument("--seconds", type=float, default=10.0, help="length of each run")
     p.add_argument("--workload", choices=WORKLOADS, default="buy",
                    help="buy: deposit a coin then buy one unit; deposit: deposit then reset; "
                    "products: read one product")
@@ -297,7 +297,7 @@ def add_command(sub: Any) -> None:
     p.add_argument("--split", action="store_true",
                    help="also run the split layout (4 processes: gatekeeper, stock handler, "
                    "2 front doors) under the same load")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.set_defaults(func=bench_command)
 
 
