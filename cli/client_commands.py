@@ -17,8 +17,19 @@ from typing import Any
 
 import zmq.auth
 
-from transport.client import DEFAULT_ENDPOINT, Client
-from vending.errors import VendingError
+from transport.client import DEFAULT_ENDPOINT, Client, NoReply
+from vending.errors import Unauthorized, VendingError
+
+
+class CommandError(Exception):
+    """A client command cannot go on; the message is the one line the user sees."""
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be > 0")
+    return value
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -29,7 +40,9 @@ def _common(p: argparse.ArgumentParser) -> None:
                                                Path.home() / ".vending-session.json")),
                    help="where the session is kept (env VENDING_SESSION)")
     p.add_argument("--json", action="store_true", help="print the raw reply as JSON")
-    p.add_argument("--timeout", type=float, default=5.0, help="seconds per try (default 5)")
+    p.add_argument("--timeout", type=_positive, default=5.0, metavar="SECONDS",
+                   help="give up when the server has not answered within this long, "
+                   "retries included (default: 5)")
     p.add_argument("--server-key", default=os.environ.get("VENDING_SERVER_KEY"), metavar="FILE",
                    help="the server's CurveZMQ public key file (env VENDING_SERVER_KEY; "
                    "default: none, for a server without --curve-secret)")
@@ -94,7 +107,21 @@ def _save(path: Path, data: dict[str, Any]) -> None:
 
 
 def _ask_password(args: argparse.Namespace) -> str:
-    return str(args.password or os.environ.get("VENDING_PASSWORD") or getpass.getpass())
+    given = args.password or os.environ.get("VENDING_PASSWORD")
+    if given:
+        return str(given)
+    if sys.stdin.isatty():
+        try:
+            return getpass.getpass()
+        except EOFError:  # Ctrl-D at the prompt
+            pass
+    else:
+        # Piped (`echo ... | vending login ann`): a line from stdin, no echo to hide.
+        line = sys.stdin.readline().rstrip("\r\n")
+        if line:
+            return line
+    raise CommandError("no password given: use --password, set VENDING_PASSWORD, or type "
+                       "it at the prompt")
 
 
 def _coins(coins: list[int]) -> str:
@@ -113,35 +140,70 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"error: cannot read server key {args.server_key}: {exc}", file=sys.stderr)
         return 2
-    with Client(args.endpoint, timeout=args.timeout, server_key=server_key) as client:
+    # Two tries within --timeout: a lost request is resent (same req_id) and a
+    # missing server is reported while the user is still looking.
+    with Client(args.endpoint, timeout=args.timeout / 2, retries=1, backoff=0.0,
+                server_key=server_key) as client:
         client.wsess_uid, client.token = session.get("wsess_uid"), session.get("token")
         try:
-            reply, text = _dispatch(client, args)
+            reply, text = _dispatch(client, args, session)
+            if args.command in ("register", "login"):
+                _save(args.session_file, {"endpoint": args.endpoint,
+                                          "wsess_uid": client.wsess_uid, "token": client.token,
+                                          "user_uid": client.user_uid})
+            elif args.command in ("logout", "logout-all", "delete-user"):
+                args.session_file.unlink(missing_ok=True)
+        except NoReply:
+            print(f"error: no reply from {args.endpoint} within {args.timeout:g} s: is the "
+                  "server running? Start it with `vending serve` (or give --endpoint).",
+                  file=sys.stderr)
+            return 1
         except VendingError as exc:
             if args.json:
                 print(json.dumps({"ok": False, "error": exc.code, "message": exc.message}))
             else:
-                print(f"error: {exc.code}: {exc.message}", file=sys.stderr)
+                hint = ("; log in with `vending login USERNAME` (--seller for a seller)"
+                        if isinstance(exc, Unauthorized) else "")
+                print(f"error: {exc.code}: {exc.message}{hint}", file=sys.stderr)
             return 1
-        if args.command in ("register", "login"):
-            _save(args.session_file, {"endpoint": args.endpoint, "wsess_uid": client.wsess_uid,
-                                      "token": client.token, "user_uid": client.user_uid})
-        elif args.command in ("logout", "logout-all", "delete-user"):
-            args.session_file.unlink(missing_ok=True)
+        except CommandError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        except OSError as exc:
+            print(f"error: session file {args.session_file}: {exc.strerror}", file=sys.stderr)
+            return 1
     print(json.dumps(reply) if args.json else text)
     return 0
 
 
-def _dispatch(c: Client, a: argparse.Namespace) -> tuple[dict[str, Any], str]:
+def _end_replaced(c: Client, previous: Mapping[str, Any], endpoint: str) -> bool:
+    """Log out the session a new login replaces in the session file, so that
+    logging in again does not leave one more live session behind each time.
+
+    Returns whether a session of the account now logged in was ended.
+    """
+    old, token = previous.get("wsess_uid"), previous.get("token")
+    if not old or not token or old == c.wsess_uid or previous.get("endpoint") != endpoint:
+        return False
+    try:
+        reply = c.request({"op": "logout", "wsess_uid": old, "token": token})
+    except VendingError:
+        return False  # best effort: the login itself succeeded
+    return bool(reply.get("ok")) and previous.get("user_uid") == c.user_uid
+
+
+def _dispatch(c: Client, a: argparse.Namespace,
+              session: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
     role = "seller" if getattr(a, "seller", False) else "buyer"
     match a.command:
         case "register" | "login":
             r = (c.register if a.command == "register" else c.login)(a.username,
                                                                       _ask_password(a), role)
+            others = r.get("active_sessions", 0) - _end_replaced(c, session, a.endpoint)
             text = f"{'Registered' if a.command == 'register' else 'Logged in'} as " \
                    f"{r['user_uid']}; deposit {r['deposit']} cents."
-            if r.get("notice"):
-                text += f"\nNote: {r['notice']} ({r['active_sessions']} other)."
+            if others > 0 and r.get("notice"):
+                text += f"\nNote: {r['notice']} ({others} other)."
             return r, text
         case "deposit":
             r = c.call("deposit", wsess_uid=c.wsess_uid or "", token=c.token or "",

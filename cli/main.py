@@ -217,7 +217,11 @@ def serve_command(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    code: int = args.func(args)
+    try:
+        code: int = args.func(args)
+    except KeyboardInterrupt:  # Ctrl-C anywhere outside `serve`'s own handler
+        print("vending: interrupted", file=sys.stderr)
+        return 130
     return code
 
 
