@@ -18,11 +18,11 @@ import zmq.asyncio
 from .protocol import (
     DEFAULT_ENDPOINT,
     Call,
+    LazyReq,
     Product,
     Retry,
     SessionState,
     checked,
-    configure_socket,
 )
 
 __all__ = ["AsyncClient"]
@@ -54,19 +54,8 @@ class AsyncClient(SessionState):
         self.retries = retries
         self.backoff = backoff
         self.server_key = server_key
-        self._sock: zmq.asyncio.Socket | None = None
+        self._req = LazyReq(self._ctx)
         self._turn = asyncio.Lock()
-
-    def _socket(self) -> zmq.asyncio.Socket:
-        if self._sock is None:
-            self._sock = self._ctx.socket(zmq.REQ)
-            configure_socket(self._sock, self.endpoint, self.server_key)
-        return self._sock
-
-    def _reset_socket(self) -> None:
-        if self._sock is not None:
-            self._sock.close(0)
-            self._sock = None
 
     async def request(self, message: dict[str, Any]) -> dict[str, Any]:
         """Send one request map, return the reply map as it came (ok or not).
@@ -82,14 +71,14 @@ class AsyncClient(SessionState):
                 for pause in retry.pauses():
                     if pause:
                         await asyncio.sleep(pause)
-                    sock = self._socket()
+                    sock = self._req.get(self.endpoint, self.server_key)
                     await sock.send(retry.frame)
                     if (await sock.poll(int(self.timeout * 1000))
                             and retry.final(await sock.recv())):
                         break
-                    self._reset_socket()  # a REQ socket that got no reply cannot send again
+                    self._req.drop()
             except BaseException:
-                self._reset_socket()  # cancelled mid-request: the socket's state is unknown
+                self._req.drop()  # cancelled mid-request: the socket's state is unknown
                 raise
         return retry.result(self.endpoint)
 
@@ -154,7 +143,7 @@ class AsyncClient(SessionState):
         return await self._run(self._ping())
 
     def close(self) -> None:
-        self._reset_socket()
+        self._req.drop()
         if self._own_ctx:
             self._ctx.term()
 

@@ -19,12 +19,12 @@ from vending.errors import VendingError
 from .protocol import (
     DEFAULT_ENDPOINT,
     Call,
+    LazyReq,
     NoReply,
     Product,
     Retry,
     SessionState,
     checked,
-    configure_socket,
 )
 
 __all__ = ["DEFAULT_ENDPOINT", "Client", "NoReply", "Product", "VendingError"]
@@ -47,19 +47,7 @@ class Client(SessionState):
         self.backoff = backoff
         #: The server's CurveZMQ public key (Z85): set it to talk to a `--curve-secret` server.
         self.server_key = server_key
-        self._sock: zmq.Socket[Any] | None = None
-
-    # -- plumbing ------------------------------------------------------------
-    def _socket(self) -> zmq.Socket[Any]:
-        if self._sock is None:
-            self._sock = self._ctx.socket(zmq.REQ)
-            configure_socket(self._sock, self.endpoint, self.server_key)
-        return self._sock
-
-    def _reset_socket(self) -> None:
-        if self._sock is not None:
-            self._sock.close(0)
-            self._sock = None
+        self._req = LazyReq(self._ctx)
 
     def request(self, message: dict[str, Any]) -> dict[str, Any]:
         """Send one request map, return the reply map as it came (ok or not).
@@ -73,11 +61,11 @@ class Client(SessionState):
         for pause in retry.pauses():
             if pause:
                 time.sleep(pause)
-            sock = self._socket()
+            sock = self._req.get(self.endpoint, self.server_key)
             sock.send(retry.frame)
             if sock.poll(int(self.timeout * 1000), zmq.POLLIN) and retry.final(sock.recv()):
                 break
-            self._reset_socket()  # a REQ socket that got no reply cannot send again
+            self._req.drop()
         return retry.result(self.endpoint)
 
     def _run(self, call: Call[T]) -> T:
@@ -141,7 +129,7 @@ class Client(SessionState):
         return self._run(self._ping())
 
     def close(self) -> None:
-        self._reset_socket()
+        self._req.drop()
         if self._own_ctx:
             self._ctx.term()
 

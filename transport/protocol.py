@@ -1,9 +1,10 @@
-"""The client side of docs/protocol.md, without any I/O.
+"""The client side of docs/protocol.md, with no I/O of its own.
 
 What every client of the front door shares whatever moves its bytes: the typed
 operations as `Call`s (the request map and how to read its reply), the session
 they carry, the `req_id` given to ops that change state, the Lazy Pirate retry
-policy, and turning a failed reply into its `VendingError`. `transport.client`
+policy, turning a failed reply into its `VendingError`, and the REQ socket a
+retry throws away. `transport.client`
 (blocking) and `transport.aio` (asyncio) only send frames and wait for replies.
 """
 
@@ -21,12 +22,13 @@ from vending.requests import STATE_CHANGING_OPS
 
 from .codec import DecodeError, decode_map, encode
 
-__all__ = ["DEFAULT_ENDPOINT", "Call", "NoReply", "Product", "Retry", "SessionState",
-           "configure_socket"]
+__all__ = ["DEFAULT_ENDPOINT", "Call", "LazyReq", "NoReply", "Product", "Retry",
+           "SessionState"]
 
 DEFAULT_ENDPOINT = "tcp://127.0.0.1:5555"
 
 T = TypeVar("T")
+S = TypeVar("S", bound=zmq.Socket[Any])
 
 
 class Product(TypedDict):
@@ -41,13 +43,29 @@ class NoReply(Unavailable):
     """Nothing usable came back at all: most likely no server at that endpoint."""
 
 
-def configure_socket(sock: zmq.Socket[Any], endpoint: str, server_key: bytes | None) -> None:
-    """LINGER 0 (a retry abandons the socket), CurveZMQ if asked, then connect."""
-    sock.setsockopt(zmq.LINGER, 0)
-    if server_key is not None:
-        sock.curve_serverkey = server_key
-        sock.curve_publickey, sock.curve_secretkey = zmq.curve_keypair()
-    sock.connect(endpoint)
+class LazyReq(Generic[S]):
+    """A REQ socket opened on first use and dropped after a failed try (a REQ socket
+    that got no reply cannot send again); from a blocking or an asyncio context."""
+
+    def __init__(self, ctx: zmq.Context[S]) -> None:
+        self._ctx = ctx
+        self._sock: S | None = None
+
+    def get(self, endpoint: str, server_key: bytes | None) -> S:
+        if self._sock is None:
+            sock = self._ctx.socket(zmq.REQ)
+            sock.setsockopt(zmq.LINGER, 0)  # an abandoned try must not hold the close
+            if server_key is not None:
+                sock.curve_serverkey = server_key
+                sock.curve_publickey, sock.curve_secretkey = zmq.curve_keypair()
+            sock.connect(endpoint)
+            self._sock = sock
+        return self._sock
+
+    def drop(self) -> None:
+        if self._sock is not None:
+            self._sock.close(0)
+            self._sock = None
 
 
 def checked(reply: dict[str, Any]) -> dict[str, Any]:

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tools.serverproc import ServerProcess, free_tcp_endpoint
 
 PASSWORD = "correct horse battery"
@@ -44,12 +46,18 @@ def test_no_server_fails_fast_naming_the_endpoint(tmp_path: Path) -> None:
     assert took < 10, took
 
 
-def test_unauthorized_suggests_logging_in(serve: Callable[..., ServerProcess],
-                                          tmp_path: Path) -> None:
+@pytest.fixture
+def registered(serve: Callable[..., ServerProcess], tmp_path: Path) -> list[str]:
+    """buyer_ann registered on a fresh server: the options that reach her session."""
     served = serve(tmp_path / "data")
     common = ["--endpoint", served.endpoint, "--session-file", str(tmp_path / "s.json")]
-    assert vending("register", "ann", "--password", PASSWORD, *common,
-                   cwd=tmp_path).returncode == 0
+    done = vending("register", "ann", "--password", PASSWORD, *common, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    return common
+
+
+def test_unauthorized_suggests_logging_in(registered: list[str], tmp_path: Path) -> None:
+    common = registered
     assert vending("logout", *common, cwd=tmp_path).returncode == 0
     line = one_error_line(vending("profile", *common, cwd=tmp_path))
     assert "UNAUTHORIZED" in line and "vending login" in line
@@ -110,12 +118,9 @@ def _read_until(fd: int, marker: bytes | None, timeout: float = 30.0) -> bytes:
     return out
 
 
-def test_logging_in_again_ends_the_replaced_session(serve: Callable[..., ServerProcess],
+def test_logging_in_again_ends_the_replaced_session(registered: list[str],
                                                     tmp_path: Path) -> None:
-    served = serve(tmp_path / "data")
-    common = ["--endpoint", served.endpoint, "--session-file", str(tmp_path / "s.json")]
-    assert vending("register", "ann", "--password", PASSWORD, *common,
-                   cwd=tmp_path).returncode == 0
+    common = registered
     for _ in range(3):
         again = vending("login", "ann", "--password", PASSWORD, *common, cwd=tmp_path)
         assert again.returncode == 0, again.stderr
