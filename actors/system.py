@@ -9,6 +9,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import shutil
 import weakref
 from dataclasses import replace
 from functools import partial
@@ -71,6 +72,8 @@ class VendingSystem:
         self._curve: tuple[bytes, bytes] | None = None
         self._loops: list[EventLoop] = []
         self._clients: weakref.WeakSet[Client] = weakref.WeakSet()
+        #: What this start made on disk: removed again if the start fails.
+        self._created: list[Path] = []
 
     @property
     def endpoints(self) -> list[str]:
@@ -86,7 +89,7 @@ class VendingSystem:
         try:
             self._prepare_data_dir([actor.db_name for _, actor in backends])
         except StorageError:
-            self.stop()
+            self._undo_start()
             raise
         ctx: zmq.Context[Any] = zmq.Context()
         self.ctx = ctx
@@ -116,9 +119,22 @@ class VendingSystem:
                                       curve_keypair=self._curve)
                 self.door.start_bound()
         except BaseException:
-            self.stop()
+            self._undo_start()
             raise
+        self._created.clear()
         return self
+
+    def _undo_start(self) -> None:
+        """Stop what started, then remove what this start created (never older data)."""
+        try:
+            self.stop()
+        finally:
+            for path in reversed(self._created):
+                if path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
+            self._created.clear()
 
     @property
     def listening(self) -> list[str]:
@@ -182,8 +198,11 @@ class VendingSystem:
         if self.config.in_memory or not db_names:
             return
         folder = Path(self.config.data_dir)
+        missing = next((p for p in reversed([folder, *folder.parents]) if not p.exists()), None)
         try:
             folder.mkdir(parents=True, exist_ok=True)
+            if missing is not None:
+                self._created.append(missing)  # everything under it is ours too
         except OSError as exc:
             raise StorageError(f"data folder {folder} is unusable: {exc.strerror}") from None
         # One lock per database file: a gatekeeper and a stock handler may share a
@@ -200,6 +219,9 @@ class VendingSystem:
             except OSError:
                 raise StorageError(f"data folder {folder} is in use by another vending "
                                    "process") from None
+            # Held by us now, so a file missing here is one this start makes.
+            if missing is None and not (folder / name).exists():
+                self._created += [folder / f"{name}{end}" for end in ("", "-wal", "-shm")]
         schemas = {"gatekeeper.sqlite3": ACCOUNTS_SCHEMA, "stock.sqlite3": STOCK_SCHEMA}
         for name in db_names:
             Database(folder / name, schemas[name]).close()

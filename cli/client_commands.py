@@ -17,9 +17,20 @@ from typing import Any
 
 import zmq.auth
 
-from transport.client import DEFAULT_ENDPOINT, Client
-from vending.errors import VendingError
+from transport.client import DEFAULT_ENDPOINT, Client, NoReply
+from vending.errors import Unauthorized, VendingError
 from vending.limits import unsafe_char
+
+
+class CommandError(Exception):
+    """A client command cannot go on; the message is the one line the user sees."""
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be > 0")
+    return value
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -30,13 +41,17 @@ def _common(p: argparse.ArgumentParser) -> None:
                                                Path.home() / ".vending-session.json")),
                    help="where the session is kept (env VENDING_SESSION)")
     p.add_argument("--json", action="store_true", help="print the raw reply as JSON")
-    p.add_argument("--timeout", type=float, default=5.0, help="seconds per try (default 5)")
+    p.add_argument("--timeout", type=_positive, default=5.0, metavar="SECONDS",
+                   help="give up when the server has not answered within this long, "
+                   "retries included (default: 5)")
     p.add_argument("--server-key", default=os.environ.get("VENDING_SERVER_KEY"), metavar="FILE",
-                   help="the server's CurveZMQ public key file (env VENDING_SERVER_KEY)")
+                   help="the server's CurveZMQ public key file (env VENDING_SERVER_KEY; "
+                   "default: none, for a server without --curve-secret)")
 
 
 def _password(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--password", help="password (else env VENDING_PASSWORD, else prompted)")
+    p.add_argument("--password", help="password (default: env VENDING_PASSWORD, else asked "
+                   "at the terminal)")
 
 
 def add_commands(sub: Any) -> None:
@@ -50,19 +65,25 @@ def add_commands(sub: Any) -> None:
                        ("login", "log in to an account")):
         p = cmd(name, verb)
         p.add_argument("username")
-        p.add_argument("--seller", action="store_true", help="the seller account (default buyer)")
+        p.add_argument("--seller", action="store_true",
+                       help="the seller account (default: the buyer account)")
         _password(p)
     cmd("deposit", "insert a coin (5, 10, 20, 50 or 100 cents)").add_argument("amount", type=int)
     p = cmd("buy", "buy units of a product with the deposit")
     p.add_argument("product_uid")
-    p.add_argument("amount", type=int, nargs="?", default=1)
+    p.add_argument("amount", type=int, nargs="?", default=1, help="units")
     p = cmd("sell", "create a product, or update one with --product")
-    p.add_argument("--product", dest="product_uid", help="update this product instead")
-    p.add_argument("--name", dest="product_name")
-    p.add_argument("--cost", type=int, help="cents, a multiple of 5")
-    p.add_argument("--amount", type=int, help="units (on update: added; negative takes out)")
+    p.add_argument("--product", dest="product_uid",
+                   help="update this product instead (default: create a new one)")
+    p.add_argument("--name", dest="product_name",
+                   help="product name (needed to create; default on update: unchanged)")
+    p.add_argument("--cost", type=int, help="cents, a multiple of 5 (needed to create; "
+                   "default on update: unchanged)")
+    p.add_argument("--amount", type=int, help="units (needed to create; on update: added, "
+                   "negative takes out; default on update: unchanged)")
     cmd("delete-product", "delete one of your products").add_argument("product_uid")
-    cmd("products", "list products").add_argument("--seller", dest="seller_uid")
+    cmd("products", "list products").add_argument(
+        "--seller", dest="seller_uid", help="only this seller_uid's (default: all)")
     cmd("product", "show one product").add_argument("product_uid")
     cmd("reset", "get the deposit back as coins")
     cmd("profile", "show the logged-in account")
@@ -87,7 +108,21 @@ def _save(path: Path, data: dict[str, Any]) -> None:
 
 
 def _ask_password(args: argparse.Namespace) -> str:
-    return str(args.password or os.environ.get("VENDING_PASSWORD") or getpass.getpass())
+    given = args.password or os.environ.get("VENDING_PASSWORD")
+    if given:
+        return str(given)
+    if sys.stdin.isatty():
+        try:
+            return getpass.getpass()
+        except EOFError:  # Ctrl-D at the prompt
+            pass
+    else:
+        # Piped (`echo ... | vending login ann`): a line from stdin, no echo to hide.
+        line = sys.stdin.readline().rstrip("\r\n")
+        if line:
+            return line
+    raise CommandError("no password given: use --password, set VENDING_PASSWORD, or type "
+                       "it at the prompt")
 
 
 def printable(text: str) -> str:
@@ -126,33 +161,69 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"error: cannot read server key {args.server_key}: {exc}", file=sys.stderr)
         return 2
-    with Client(args.endpoint, timeout=args.timeout, server_key=server_key) as client:
+    # Two tries within --timeout: a lost request is resent (same req_id) and a
+    # missing server is reported while the user is still looking.
+    with Client(args.endpoint, timeout=args.timeout / 2, retries=1, backoff=0.0,
+                server_key=server_key) as client:
         client.wsess_uid, client.token = session.get("wsess_uid"), session.get("token")
         try:
-            reply = _dispatch(client, args)
+            reply = _dispatch(client, args, session)
+            if args.command in ("register", "login"):
+                _save(args.session_file, {"endpoint": args.endpoint,
+                                          "wsess_uid": client.wsess_uid, "token": client.token,
+                                          "user_uid": client.user_uid})
+            elif args.command in ("logout", "logout-all", "delete-user"):
+                args.session_file.unlink(missing_ok=True)
+        except NoReply:
+            print(f"error: no reply from {args.endpoint} within {args.timeout:g} s: is the "
+                  "server running? Start it with `vending serve` (or give --endpoint).",
+                  file=sys.stderr)
+            return 1
         except VendingError as exc:
             if args.json:  # json.dumps escapes every control and non-ASCII character
                 print(json.dumps({"ok": False, "error": exc.code, "message": exc.message}))
             else:
-                print(f"error: {printable(exc.code)}: {printable(exc.message)}",
+                hint = ("; log in with `vending login USERNAME` (--seller for a seller)"
+                        if isinstance(exc, Unauthorized) else "")
+                print(f"error: {printable(exc.code)}: {printable(exc.message)}{hint}",
                       file=sys.stderr)
             return 1
-        if args.command in ("register", "login"):
-            _save(args.session_file, {"endpoint": args.endpoint, "wsess_uid": client.wsess_uid,
-                                      "token": client.token, "user_uid": client.user_uid})
-        elif args.command in ("logout", "logout-all", "delete-user"):
-            args.session_file.unlink(missing_ok=True)
-    print(json.dumps(reply) if args.json else _describe(args.command, _printable_all(reply)))
+        except CommandError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        except OSError as exc:
+            print(f"error: session file {args.session_file}: {exc.strerror}", file=sys.stderr)
+            return 1
+    print(json.dumps(reply) if args.json
+          else _describe(args.command, _printable_all(reply), getattr(args, "replaced", False)))
     return 0
 
 
-def _dispatch(c: Client, a: argparse.Namespace) -> dict[str, Any]:
+def _end_replaced(c: Client, previous: Mapping[str, Any], endpoint: str) -> bool:
+    """Log out the session a new login replaces in the session file, so that
+    logging in again does not leave one more live session behind each time.
+
+    Returns whether a session of the account now logged in was ended.
+    """
+    old, token = previous.get("wsess_uid"), previous.get("token")
+    if not old or not token or old == c.wsess_uid or previous.get("endpoint") != endpoint:
+        return False
+    try:
+        reply = c.request({"op": "logout", "wsess_uid": old, "token": token})
+    except VendingError:
+        return False  # best effort: the login itself succeeded
+    return bool(reply.get("ok")) and previous.get("user_uid") == c.user_uid
+
+
+def _dispatch(c: Client, a: argparse.Namespace, session: Mapping[str, Any]) -> dict[str, Any]:
     """Run the command; the reply as it came off the wire."""
     role = "seller" if getattr(a, "seller", False) else "buyer"
     match a.command:
         case "register" | "login":
-            return (c.register if a.command == "register" else c.login)(a.username,
-                                                                         _ask_password(a), role)
+            r = (c.register if a.command == "register" else c.login)(a.username,
+                                                                      _ask_password(a), role)
+            a.replaced = _end_replaced(c, session, a.endpoint)
+            return r
         case "deposit":
             return c.call("deposit", wsess_uid=c.wsess_uid or "", token=c.token or "",
                           amount=a.amount)
@@ -188,14 +259,16 @@ def _dispatch(c: Client, a: argparse.Namespace) -> dict[str, Any]:
     raise AssertionError(a.command)
 
 
-def _describe(command: str, r: Mapping[str, Any]) -> str:
-    """The text for a reply whose strings are already `printable`."""
+def _describe(command: str, r: Mapping[str, Any], replaced: bool = False) -> str:
+    """The text for a reply whose strings are already `printable`; `replaced`: the
+    login ended the session it replaced, which the server still counted."""
     match command:
         case "register" | "login":
+            others = r.get("active_sessions", 0) - replaced
             text = f"{'Registered' if command == 'register' else 'Logged in'} as " \
                    f"{r['user_uid']}; deposit {r['deposit']} cents."
-            if r.get("notice"):
-                text += f"\nNote: {r['notice']} ({r['active_sessions']} other)."
+            if others > 0 and r.get("notice"):
+                text += f"\nNote: {r['notice']} ({others} other)."
             return text
         case "deposit":
             return f"Deposit is now {r['deposit']} cents."

@@ -10,6 +10,7 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import zmq
 
@@ -31,13 +32,33 @@ def _positive(text: str) -> float:
     return value
 
 
+class _DefaultsFormatter(argparse.HelpFormatter):
+    """Every option's help states its default: appended where the text names none."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if ("default" in text or action.default in (None, argparse.SUPPRESS)
+                or (not action.option_strings and action.nargs != "?")):
+            return text
+        if action.default is False:
+            return f"{text} (default: off)".lstrip()
+        return f"{text} (default: %(default)s)".lstrip()
+
+
+class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _DefaultsFormatter)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="vending", description="A vending machine backend: actors, fifos, a ZeroMQ "
         "front door. `vending serve` runs it; register ... ping are its client; simulate, "
         "bench, chaos and fuzz exercise it; keygen makes CurveZMQ keys.")
     parser.add_argument("--version", action="version", version=f"vending {vending.__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
+                                parser_class=_Parser)
     serve = sub.add_parser("serve", help="run the system (every part, or one --role)",
                            description="Run front door, session actors, gatekeeper and stock "
                            "handler in one process, fifos on inproc://.")
@@ -53,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="answer UNAVAILABLE when a request takes longer (default 10)")
     serve.add_argument("--curve-secret", metavar="FILE",
                        help="encrypt client traffic with CurveZMQ using this secret key file "
-                       "(from `vending keygen`); clients need the matching public key")
+                       "(from `vending keygen`); clients need the matching public key "
+                       "(default: none, traffic in the clear)")
     split = serve.add_argument_group(
         "split deployment", "Run one part per process (the same classes, fifos over tcp). "
         "Each fifo is bound by its owner and connected to by the others; give every "
@@ -63,26 +85,29 @@ def build_parser() -> argparse.ArgumentParser:
     for name, owner in (("auth", "gatekeeper"), ("deposit", "gatekeeper"),
                         ("post", "stock handler")):
         split.add_argument(f"--{name}-fifo", metavar="ENDPOINT",
-                           help=f"{name}.fifo, bound by the {owner} (e.g. tcp://10.0.0.2:5561)")
+                           help=f"{name}.fifo, bound by the {owner} (e.g. tcp://10.0.0.2:5561; "
+                           f"default: inproc://{name}.fifo)")
     split.add_argument("--status-fifo", metavar="ENDPOINT",
                        help="this front door's status fifo, where the others send statuses "
-                       "(a front door role needs one, unique per front door)")
+                       "(a front door role needs one, unique per front door; default: "
+                       "inproc://status.fifo)")
     split.add_argument("--fifo-bind-any", action="store_true",
                        help="bind owned fifos on all interfaces (tcp://*:PORT) for other hosts")
     serve.add_argument("--log-level", default="INFO",
-                       choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+                       choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                       help="least severe log lines written to stderr")
     serve.set_defaults(func=serve_command)
     chaos = sub.add_parser("chaos", help="crash a loaded server again and again; check nothing "
                            "is lost", description="Start `vending serve`, load it with buyers and "
                            "sellers using req_ids, SIGKILL it at random moments, restart, re-send "
                            "what was lost, then check every acknowledged effect, conservation of "
                            "money and stock, and database integrity.")
-    chaos.add_argument("--cycles", type=int, default=20)
-    chaos.add_argument("--buyers", type=int, default=6)
-    chaos.add_argument("--sellers", type=int, default=2)
+    chaos.add_argument("--cycles", type=int, default=20, help="server kills")
+    chaos.add_argument("--buyers", type=int, default=6, help="simulated buyers")
+    chaos.add_argument("--sellers", type=int, default=2, help="simulated sellers")
     chaos.add_argument("--seconds", type=_positive, default=2.0,
                        help="longest run before each kill (default 2)")
-    chaos.add_argument("--seed", type=int, default=0)
+    chaos.add_argument("--seed", type=int, default=0, help="random seed")
     chaos.add_argument("--data-dir", type=Path, help="keep the data here (default: a temp dir)")
     chaos.add_argument("--split", action="store_true",
                        help="run the split layout and SIGKILL one role per cycle, in turn")
@@ -91,15 +116,16 @@ def build_parser() -> argparse.ArgumentParser:
                           description="Send N hostile frames (random bytes, broken msgpack, odd "
                           "maps, oversized frames) to a running server and check every answer "
                           "is a proper reply. Run it against a test server, not production.")
-    fuzz.add_argument("--endpoint", default="tcp://127.0.0.1:5555")
-    fuzz.add_argument("--frames", type=int, default=10_000)
-    fuzz.add_argument("--seed", type=int, default=0)
+    fuzz.add_argument("--endpoint", default="tcp://127.0.0.1:5555",
+                      help="front door of a test server")
+    fuzz.add_argument("--frames", type=int, default=10_000, help="hostile frames to send")
+    fuzz.add_argument("--seed", type=int, default=0, help="random seed")
     fuzz.set_defaults(func=fuzz_command)
     keygen = sub.add_parser("keygen", help="make a CurveZMQ key pair for `serve --curve-secret`",
                             description="Write NAME.key (public: give it to clients) and "
                             "NAME.key_secret (keep it on the server) into DIR.")
-    keygen.add_argument("dir", type=Path)
-    keygen.add_argument("--name", default="server")
+    keygen.add_argument("dir", type=Path, help="folder for the key files (made if missing)")
+    keygen.add_argument("--name", default="server", help="file name stem")
     keygen.set_defaults(func=keygen_command)
     bench.add_command(sub)
     simulate.add_command(sub)
@@ -191,7 +217,11 @@ def serve_command(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    code: int = args.func(args)
+    try:
+        code: int = args.func(args)
+    except KeyboardInterrupt:  # Ctrl-C anywhere outside `serve`'s own handler
+        print("vending: interrupted", file=sys.stderr)
+        return 130
     return code
 
 

@@ -248,13 +248,13 @@ def add_command(sub: Any) -> None:
                        "against an embedded in-memory system or --endpoint, then check money "
                        "and stock conservation, nothing negative and no oversell from the "
                        "server's answers. Exit 1 on any violation.")
-    p.add_argument("--buyers", type=_count, default=4)
-    p.add_argument("--sellers", type=_count, default=2)
+    p.add_argument("--buyers", type=_count, default=4, help="simulated buyers")
+    p.add_argument("--sellers", type=_count, default=2, help="simulated sellers")
     length = p.add_mutually_exclusive_group()
     length.add_argument("--ops", type=_count, default=1000,
                         help="intended operations over all users (default 1000)")
     length.add_argument("--duration", type=_seconds, metavar="SECONDS",
-                        help="run this long instead of a number of ops")
+                        help="run this long instead of a number of ops (default: count ops)")
     p.add_argument("--seed", type=int, default=0, help="same seed, same intended ops")
     p.add_argument("--scarce", type=_count, default=3, metavar="UNITS",
                    help="initial stock of each seller's scarce product (default 3)")

@@ -3,7 +3,7 @@
 Knows the vending rules' request format but nothing of actors.
 """
 
-from .client import DEFAULT_ENDPOINT, Client, Product
+from .client import DEFAULT_ENDPOINT, Client, NoReply, Product
 from .codec import DecodeError, decode, encode
 
-__all__ = ["DEFAULT_ENDPOINT", "Client", "DecodeError", "Product", "decode", "encode"]
+__all__ = ["DEFAULT_ENDPOINT", "Client", "DecodeError", "NoReply", "Product", "decode", "encode"]

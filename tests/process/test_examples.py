@@ -1,0 +1,102 @@
+"""examples/: the buyer-and-seller story in Python and Node.js, run as a user would,
+against a real `vending serve` that starts empty, and run twice."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tools.serverproc import ServerProcess
+
+ROOT = Path(__file__).resolve().parents[2]
+NODE_DIR = ROOT / "examples" / "node"
+
+#: What both examples print, apart from the lines naming their run's users.
+STORY = [
+    "selling cola at 35 cents, 10 in stock",
+    "deposited 150 cents",
+    "bought 2 x cola for 70 cents, change 50 20 10",
+    "stock left: 8",
+    "restocked: 13 in stock",
+    "both logged out",
+]
+
+
+@pytest.fixture(scope="session")
+def node() -> str:
+    """The node binary, with examples/node's packages installed from its lock file.
+
+    Fails (never skips) when node or npm is missing: the examples are part of the product.
+    """
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        pytest.fail("node and npm are needed to test examples/node (Node 18+)")
+    done = subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+                          cwd=NODE_DIR, capture_output=True, text=True, timeout=300)
+    if done.returncode != 0:
+        pytest.fail(f"npm ci in examples/node failed:\n{done.stdout}\n{done.stderr}")
+    return node
+
+
+def _run(argv: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd=cwd)
+
+
+def _check_story(done: subprocess.CompletedProcess[str]) -> list[str]:
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    for expected in STORY:
+        assert any(expected in line for line in lines), (expected, done.stdout)
+    return [line for line in lines if line.startswith(("seller ", "buyer "))]
+
+
+@pytest.mark.parametrize("language", ["python", "node"])
+def test_the_example_runs_twice_on_an_empty_server(
+        language: str, serve: Callable[..., ServerProcess], tmp_path: Path,
+        request: pytest.FixtureRequest) -> None:
+    served = serve(tmp_path / "data")
+    if language == "python":
+        argv = [sys.executable, str(ROOT / "examples" / "python" / "buyer_seller.py")]
+    else:
+        argv = [request.getfixturevalue("node"), str(NODE_DIR / "buyer_seller.mjs")]
+    first = _check_story(_run([*argv, served.endpoint], tmp_path))
+    second = _check_story(_run([*argv, served.endpoint], tmp_path))
+    assert len(first) == len(second) == 2
+    assert not set(first) & set(second), "each run registers its own users"
+
+
+def test_the_node_client_gives_up_naming_the_endpoint(node: str, tmp_path: Path) -> None:
+    nobody = ServerProcess(tmp_path).endpoint  # a free port nothing listens on
+    program = ("import { VendingClient } from './vending.mjs';\n"
+               f"const c = new VendingClient('{nobody}', {{ timeout: 200, retries: 1 }});\n"
+               "try { await c.ping(); console.log('answered'); }\n"
+               "catch (err) { console.log(err.code, err.message); } finally { c.close(); }\n")
+    done = subprocess.run([node, "--input-type=module", "-e", program], cwd=NODE_DIR,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("UNAVAILABLE"), done.stdout
+    assert nobody in done.stdout and "after 2 tries" in done.stdout
+
+
+def test_the_node_client_replays_by_req_id(node: str, serve: Callable[..., ServerProcess],
+                                           tmp_path: Path) -> None:
+    served = serve(tmp_path / "data")
+    program = ("import { VendingClient } from './vending.mjs';\n"
+               f"const c = new VendingClient('{served.endpoint}');\n"
+               "await c.register('ann', 'correct horse battery');\n"
+               "const again = { ...c.session, op: 'deposit', amount: 20, req_id: 'd-1' };\n"
+               "const replies = [await c.request(again), await c.request(again),\n"
+               "                 await c.request({ ...again, amount: 5 })];\n"
+               "console.log(JSON.stringify(replies)); c.close();\n")
+    done = subprocess.run([node, "--input-type=module", "-e", program], cwd=NODE_DIR,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    first, replay, other = json.loads(done.stdout)
+    assert first == replay == {"ok": True, "deposit": 20, "req_id": "d-1"}
+    assert (other["error"], other["req_id"]) == ("BAD_REQUEST", "d-1")

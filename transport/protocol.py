@@ -1,0 +1,213 @@
+"""The client side of docs/protocol.md, with no I/O of its own.
+
+What every client of the front door shares whatever moves its bytes: the typed
+operations as `Call`s (the request map and how to read its reply), the session
+they carry, the `req_id` given to ops that change state, the Lazy Pirate retry
+policy, turning a failed reply into its `VendingError`, and the REQ socket a
+retry throws away. `transport.client`
+(blocking) and `transport.aio` (asyncio) only send frames and wait for replies.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Generic, TypedDict, TypeVar
+
+import zmq
+
+from vending.errors import Unavailable, error_for_code
+from vending.requests import STATE_CHANGING_OPS
+
+from .codec import DecodeError, decode_map, encode
+
+__all__ = ["DEFAULT_ENDPOINT", "Call", "LazyReq", "NoReply", "Product", "Retry",
+           "SessionState"]
+
+DEFAULT_ENDPOINT = "tcp://127.0.0.1:5555"
+
+T = TypeVar("T")
+S = TypeVar("S", bound=zmq.Socket[Any])
+
+
+class Product(TypedDict):
+    product_uid: str
+    seller_uid: str
+    product_name: str
+    cost: int
+    amount: int
+
+
+class NoReply(Unavailable):
+    """Nothing usable came back at all: most likely no server at that endpoint."""
+
+
+class LazyReq(Generic[S]):
+    """A REQ socket opened on first use and dropped after a failed try (a REQ socket
+    that got no reply cannot send again); from a blocking or an asyncio context."""
+
+    def __init__(self, ctx: zmq.Context[S]) -> None:
+        self._ctx = ctx
+        self._sock: S | None = None
+
+    def get(self, endpoint: str, server_key: bytes | None) -> S:
+        if self._sock is None:
+            sock = self._ctx.socket(zmq.REQ)
+            sock.setsockopt(zmq.LINGER, 0)  # an abandoned try must not hold the close
+            if server_key is not None:
+                sock.curve_serverkey = server_key
+                sock.curve_publickey, sock.curve_secretkey = zmq.curve_keypair()
+            sock.connect(endpoint)
+            self._sock = sock
+        return self._sock
+
+    def drop(self) -> None:
+        if self._sock is not None:
+            self._sock.close(0)
+            self._sock = None
+
+
+def checked(reply: dict[str, Any]) -> dict[str, Any]:
+    """The reply if it is a success; else raise the `VendingError` it names."""
+    if not reply.get("ok"):
+        raise error_for_code(str(reply.get("error")), str(reply.get("message", "")))
+    return reply
+
+
+class Retry:
+    """One request's tries, the Lazy Pirate way (ZeroMQ Guide, lpclient).
+
+    For each pause from `pauses()`: wait it, send `frame` on a fresh or reusable
+    socket, wait up to the timeout; hand what came back (or None) to `final`; if it
+    is not final, drop the socket. Then `result` is the reply or raises `NoReply`.
+    Every try sends the same bytes, so the same `req_id`: a retry never applies an
+    effect twice.
+    """
+
+    def __init__(self, message: dict[str, Any], retries: int, backoff: float) -> None:
+        if message.get("op") in STATE_CHANGING_OPS and "req_id" not in message:
+            message = {**message, "req_id": uuid.uuid4().hex}
+        self.frame = encode(message)
+        self.tries = retries + 1
+        self._backoff = backoff
+        self._reply: dict[str, Any] | None = None
+
+    def pauses(self) -> Iterator[float]:
+        # Growing pauses, so a loaded server is not hammered by its own clients.
+        return (self._backoff * attempt for attempt in range(self.tries))
+
+    def final(self, data: bytes | None) -> bool:
+        """Take one try's answer; True when it needs no retry (anything but UNAVAILABLE)."""
+        if data is None:
+            return False
+        try:
+            reply = decode_map(data, max_bytes=1 << 30)
+        except DecodeError:
+            return False
+        self._reply = reply
+        return reply.get("error") != "UNAVAILABLE"
+
+    def result(self, endpoint: str) -> dict[str, Any]:
+        if self._reply is None:
+            raise NoReply(f"no reply from {endpoint} after {self.tries} tries; "
+                          "is `vending serve` running there?")
+        return self._reply
+
+
+@dataclass(frozen=True)
+class Call(Generic[T]):
+    """One operation: the request map, and what the caller gets from its reply."""
+
+    message: dict[str, Any]
+    result: Callable[[dict[str, Any]], T]
+
+
+def _message(op: str, fields: dict[str, Any]) -> dict[str, Any]:
+    return {"op": op, **{k: v for k, v in fields.items() if v is not None}}
+
+
+def _whole(reply: dict[str, Any]) -> dict[str, Any]:
+    return reply
+
+
+class SessionState:
+    """The session a client carries, and the calls of every op (sans I/O)."""
+
+    def __init__(self) -> None:
+        self.wsess_uid: str | None = None
+        self.token: str | None = None
+        self.user_uid: str | None = None
+        self.role: str | None = None
+
+    def _call(self, op: str, **fields: Any) -> Call[dict[str, Any]]:
+        return Call(_message(op, fields), _whole)
+
+    def _session_call(self, op: str, **fields: Any) -> Call[dict[str, Any]]:
+        return self._call(op, wsess_uid=self.wsess_uid or "", token=self.token or "", **fields)
+
+    def _auth_call(self, kind: str, username: str, password: str,
+                   req_id: str | None) -> Call[dict[str, Any]]:
+        def logged_in(reply: dict[str, Any]) -> dict[str, Any]:
+            self.wsess_uid, self.token = reply["wsess_uid"], reply["token"]
+            self.user_uid, self.role = reply["user_uid"], reply["role"]
+            return reply
+        return Call(_message("auth", {"token": kind, "username": username,
+                                      "password": password, "req_id": req_id}), logged_in)
+
+    def _ending_call(self, op: str, **fields: Any) -> Call[dict[str, Any]]:
+        def ended(reply: dict[str, Any]) -> dict[str, Any]:
+            self.wsess_uid = self.token = None
+            return reply
+        return Call(self._session_call(op, **fields).message, ended)
+
+    # The typed operations, shared by the blocking and the asyncio client.
+    def _register(self, username: str, password: str, role: str,
+                  req_id: str | None) -> Call[dict[str, Any]]:
+        return self._auth_call(f"new_{role}", username, password, req_id)
+
+    def _login(self, username: str, password: str, role: str,
+               req_id: str | None) -> Call[dict[str, Any]]:
+        return self._auth_call(role, username, password, req_id)
+
+    def _deposit(self, amount: int, req_id: str | None) -> Call[int]:
+        return Call(self._session_call("deposit", amount=amount, req_id=req_id).message,
+                    lambda r: int(r["deposit"]))
+
+    def _buy(self, product_uid: str, amount: int, req_id: str | None) -> Call[dict[str, Any]]:
+        return self._session_call("buy", product_uid=product_uid, amount=amount, req_id=req_id)
+
+    def _sell(self, **fields: Any) -> Call[Product]:
+        return Call(self._session_call("sell", **fields).message, _product)
+
+    def _delete_product(self, product_uid: str, req_id: str | None) -> Call[str]:
+        return Call(self._session_call("delete_product", product_uid=product_uid,
+                                       req_id=req_id).message, lambda r: str(r["product_uid"]))
+
+    def _reset(self, req_id: str | None) -> Call[list[int]]:
+        return Call(self._session_call("reset", req_id=req_id).message,
+                    lambda r: list(r["change"]))
+
+    def _products(self, seller_uid: str | None) -> Call[list[Product]]:
+        return Call(_message("products", {"seller_uid": seller_uid}),
+                    lambda r: list(r["products"]))
+
+    def _product(self, product_uid: str) -> Call[Product]:
+        return Call(_message("product", {"product_uid": product_uid}), _product)
+
+    def _profile(self) -> Call[dict[str, Any]]:
+        return self._session_call("profile")
+
+    def _logout(self, op: str, req_id: str | None) -> Call[int]:
+        call = self._ending_call(op, req_id=req_id)
+        return Call(call.message, lambda r: int(call.result(r)["ended"]))
+
+    def _delete_user(self, password: str, req_id: str | None) -> Call[dict[str, Any]]:
+        return self._ending_call("delete_user", password=password, req_id=req_id)
+
+    def _ping(self) -> Call[str]:
+        return Call(_message("ping", {}), lambda r: str(r["version"]))
+
+
+def _product(reply: dict[str, Any]) -> Product:
+    return reply["product"]  # type: ignore[no-any-return]
