@@ -85,8 +85,8 @@ class Database:
         except sqlite3.Error as exc:
             raise StorageError(f"{path or ':memory:'}: {exc}") from exc
         self._depth = 0
-        #: Called just before COMMIT, inside the transaction (fault injection: a
-        #: delay or an error there behaves like a slow or failing fsync).
+        #: Called just before a COMMIT that writes, inside the transaction (fault
+        #: injection: a delay or an error there behaves like a slow or failing fsync).
         self.before_commit: Callable[[], None] | None = None
         #: False while storage is known to be failing: writes that are only
         #: bookkeeping (a session's last_seen) are skipped so reads stay served.
@@ -115,9 +115,11 @@ class Database:
             return
         self.conn.execute("BEGIN IMMEDIATE")
         self._depth = 1
+        changes = self.conn.total_changes
         try:
             yield self.conn
-            if self.before_commit is not None:
+            # Only a commit that writes meets the disk (a read-only one writes nothing).
+            if self.before_commit is not None and self.conn.total_changes != changes:
                 self.before_commit()
             self.conn.execute("COMMIT")
         except BaseException:
