@@ -15,7 +15,9 @@ Actions, as in `VENDING_FAULTS="stock-handler.before_send.charge=kill"`:
 - `full`, `ioerror`, `readonly`: raise the `sqlite3.OperationalError` SQLite
   gives for a full disk, an I/O error or a read-only file (at `<role>.commit`:
   storage failing without filling a real disk; the transaction rolls back).
-Tests in one process may set `ACTIVE` directly. Unset, a point costs a dict lookup.
+Tests in one process may set `ACTIVE` directly, and read `HITS` (how often an
+armed point was reached) to know that the work is there. Unset, a point costs
+a dict lookup.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ _STORAGE = {
     "readonly": ("attempt to write a readonly database", sqlite3.SQLITE_READONLY,
                  "SQLITE_READONLY"),
 }
+#: Times each armed point was reached (counted before its action runs).
+HITS: dict[str, int] = {}
 
 
 class InjectedFault(RuntimeError):
@@ -45,6 +49,7 @@ def hit(point: str) -> None:
     action = ACTIVE.get(point)
     if action is None:
         return
+    HITS[point] = HITS.get(point, 0) + 1
     if action == "kill":
         os.kill(os.getpid(), signal.SIGKILL)
     if action.startswith("delay:"):
