@@ -40,8 +40,11 @@ class SmallDisk:
 
     def unmount(self) -> None:
         if self.mounted:
-            # Lazy: a server killed a moment ago may not have closed its files yet.
-            subprocess.run(["umount", "-l", str(self.path)], capture_output=True, check=False)
+            done = subprocess.run(["umount", str(self.path)], capture_output=True, check=False)
+            if done.returncode != 0:
+                # Lazy: a server killed a moment ago may not have closed its files yet.
+                subprocess.run(["umount", "-l", str(self.path)], capture_output=True,
+                               check=True)
             self.mounted = False
 
     def free_bytes(self) -> int:
