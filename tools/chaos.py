@@ -168,10 +168,16 @@ class Chaos:
                 with self._lock:
                     self.sent.append(item)
                     if item.reply is None or item.reply.get("error") == "UNAVAILABLE":
-                        item.reply = None
+                        refusal, item.reply = item.reply, None
                         self.pending.append(item)
+                        if self._go_on_after(refusal):
+                            continue
                         return  # the server is down: this actor waits for the next cycle
                     self._record(item)
+
+    def _go_on_after(self, refusal: dict[str, Any] | None) -> bool:
+        """After an UNAVAILABLE (None: no reply at all), under the lock: keep loading?"""
+        return False
 
     def _record(self, item: Sent) -> None:
         assert item.reply is not None
@@ -332,29 +338,17 @@ class DiskFullChaos(Chaos):
         if any("Traceback" in line for line in lines):
             problems.append("a traceback in the server log")
 
-    def _work(self, actor: _Actor, stop: threading.Event, endpoint: str) -> None:
-        with Client(endpoint, timeout=2, retries=0) as client:
-            while not stop.is_set():
-                with self._lock:
-                    products = list(self.products)
-                item = Sent(actor.name, actor.next_message(products))
-                try:
-                    item.reply = client.request(item.message)
-                except Unavailable:
-                    item.reply = None
-                with self._lock:
-                    self.sent.append(item)
-                    if item.reply is None or item.reply.get("error") == "UNAVAILABLE":
-                        if item.reply and str(item.reply.get("message", "")).startswith(
-                                "storage is"):
-                            assert self.summary.storage_refused is not None
-                            self.summary.storage_refused += 1
-                        item.reply = None
-                        self.pending.append(item)
-                        continue
-                    if item.reply.get("ok"):
-                        self.acked_in[self.phase] += 1
-                    self._record(item)
+    def _go_on_after(self, refusal: dict[str, Any] | None) -> bool:
+        # The server is up, its storage may not be: the request waits for its retry.
+        if refusal is not None and str(refusal.get("message", "")).startswith("storage is"):
+            assert self.summary.storage_refused is not None
+            self.summary.storage_refused += 1
+        return True
+
+    def _record(self, item: Sent) -> None:
+        if item.reply is not None and item.reply.get("ok"):
+            self.acked_in[self.phase] += 1
+        super()._record(item)
 
 
 def run_disk_full(*, data_dir: Path | None = None, buyers: int = 4, sellers: int = 2,
