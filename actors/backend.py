@@ -8,13 +8,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any, Protocol
 
 import zmq
 
 from transport.fifo import Backpressure, FifoInlet, Pushers
 from transport.loop import EventLoop, Timer
-from vending.db import Database
+from vending.db import Database, StorageFault, storage_fault
 from vending.errors import Unavailable
 
 from . import faults
@@ -43,6 +44,11 @@ class Outbox(Protocol):
     def send(self, endpoint: str, message: dict[str, Any]) -> None: ...
     def close(self) -> None: ...
 
+
+#: Client ops that write nothing (a session touch is skipped while storage
+#: fails) and act only through the database and their status: safe to run
+#: again alone after their batch was rolled back.
+READ_OPS = frozenset({"products", "product", "profile"})
 
 #: Upkeep (stale reservations, expiry) every TICK seconds.
 TICK = 1.0
@@ -82,6 +88,10 @@ class BackendActor(LoopActor):
         self._memory_db = memory_db
         self._out: list[tuple[str, Message]] = []
         self.stale_dropped = 0
+        #: The storage fault in force, None while writes commit.
+        self.storage: StorageFault | None = None
+        #: Transactions refused by the storage, since this actor started.
+        self.storage_faults = 0
         self.db: Database | None = None
         self.push: Outbox | None = None
         self.trusted = all(e.startswith("inproc://") for e in self.fifo_endpoints(config))
@@ -124,6 +134,8 @@ class BackendActor(LoopActor):
         no thread (tests/actors).
         """
         self.db = db
+        role = self.role
+        db.before_commit = lambda: faults.hit(f"{role}.commit")
         self.build(db)
         self.push = push
         with db.transaction():
@@ -152,13 +164,11 @@ class BackendActor(LoopActor):
 
     # -- messages ----------------------------------------------------------------
     def on_receive(self, message: Any) -> Any:
-        assert self.db is not None
         if isinstance(message, Batch):
             self._batch([m for m in map(self._read, message.messages) if m is not None])
             return None
         if isinstance(message, Tick):
-            with self.db.transaction():
-                self.tick()
+            self.transact(self.tick)
             self.flush()
             return None
         if isinstance(message, Ready):
@@ -173,31 +183,104 @@ class BackendActor(LoopActor):
             return None
 
     def _batch(self, messages: list[Message]) -> None:
-        """One transaction for the whole batch; what it sends leaves after COMMIT."""
-        assert self.db is not None
+        """One transaction for the whole batch; what it sends leaves after COMMIT.
+
+        While storage is failing, one transaction per message, so what writes
+        nothing is still served and each write tries afresh.
+        """
         self._out = []
         self._answered_early = set()
+        if self.storage is not None:
+            for message in messages:
+                if not self._answered_here(message):
+                    self.transact(partial(self.handle, message), [message])
+            self.flush()
+            return
+
+        def run() -> None:
+            for message in messages:
+                if not self._answered_here(message):
+                    self.handle(message)
+        fault = self._attempt(run, messages)
+        if fault is not None:
+            # Storage turned bad under this batch: its reads are run again on their
+            # own; the rest are refused (their side effects outside the database,
+            # such as a password job started, must not run twice).
+            for message in messages:
+                if isinstance(message, ClientRequest) and message.request.op in READ_OPS:
+                    if not self._answered_here(message):
+                        self.transact(partial(self.handle, message), [message])
+                else:
+                    self._refuse([message], Unavailable(fault.client_message()))
+        self.flush()
+
+    def transact(self, work: Callable[[], None], answering: list[Message] | None = None) -> bool:
+        """Run `work` in one transaction; True if it committed.
+
+        A storage fault (disk full, read-only, I/O error) rolls it back, drops
+        what it queued to send, and answers every request in `answering` at once
+        with UNAVAILABLE naming the storage: a condition, not a bug, so the actor
+        is not restarted. Any other exception is a bug: rolled back, answered
+        UNAVAILABLE, and raised to pykka (on_failure, the supervisor restarts us).
+        """
+        fault = self._attempt(work, answering)
+        if fault is not None:
+            self._refuse(answering, Unavailable(fault.client_message()))
+        return fault is None
+
+    def _attempt(self, work: Callable[[], None],
+                 answering: list[Message] | None) -> StorageFault | None:
+        """`work` in one transaction; the storage fault that refused it, if one did."""
+        assert self.db is not None
+        mark, changes = len(self._out), self.db.conn.total_changes
         try:
             with self.db.transaction():
-                for message in messages:
-                    if not self._answered_here(message):
-                        self.handle(message)
-        except Exception:
-            # Rolled back: nothing in the batch happened, so every caller may retry.
-            self._out = []
-            refusal = Unavailable(f"{self.role} failed; retry").to_reply()
-            for message in messages:
-                rt = getattr(message, "rt", None)
-                if isinstance(rt, ReturnTicket) and rt not in self._answered_early:
-                    self.status(rt, refusal)
-            self.flush()
-            raise
-        self.flush()
+                work()
+        except Exception as exc:
+            # Rolled back: nothing of it happened, so every caller may retry.
+            del self._out[mark:]
+            fault = storage_fault(exc)
+            if fault is None:
+                self._refuse(answering, Unavailable(f"{self.role} failed; retry"))
+                self.flush()
+                raise
+            self._storage_failing(fault)
+            return fault
+        if self.storage is not None and self.db.conn.total_changes != changes:
+            self._storage_writable()  # a write committed: the storage is back
+        return None
+
+    def _refuse(self, messages: list[Message] | None, error: Unavailable) -> None:
+        refusal = error.to_reply()
+        for message in messages or ():
+            rt = getattr(message, "rt", None)
+            if isinstance(rt, ReturnTicket) and rt not in self._answered_early:
+                self.status(rt, refusal)
+
+    def _storage_failing(self, fault: StorageFault) -> None:
+        """One log line when the storage turns bad (or its trouble changes kind),
+        not one per batch."""
+        self.storage_faults += 1
+        if self.storage is None or self.storage.full != fault.full:
+            log.error("%s: storage %s: %s; writes are refused (UNAVAILABLE) until it"
+                      " recovers, reads are still served", self.role,
+                      "full" if fault.full else "failing", fault.reason)
+        self.storage = fault
+        if self.db is not None:
+            self.db.optional_writes = False
+
+    def _storage_writable(self) -> None:
+        log.warning("%s: storage writable again", self.role)
+        self.storage = None
+        if self.db is not None:
+            self.db.optional_writes = True
 
     def _answered_here(self, message: Message) -> bool:
         """Heartbeats, and requests whose deadline passed while they sat in a fifo."""
         if isinstance(message, Heartbeat):
-            self.send(message.back, Alive(self.role))
+            # Now, not after the commit: liveness is about this actor answering,
+            # and it still does while its storage fails.
+            self._push_out(message.back, Alive(self.role))
             return True
         if (isinstance(message, ClientRequest) and message.deadline
                 and time.time() > message.deadline):

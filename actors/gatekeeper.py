@@ -166,7 +166,7 @@ class GatekeeperActor(BackendActor):
             log.error("gatekeeper: password work failed", exc_info=message.error)
             self.status(rt, Unavailable("password check failed; retry").to_reply())
         else:
-            with self.db.transaction():
-                self._outcome(rt, message.job.finish(message.result), message.origin)
+            self.transact(lambda: self._outcome(rt, message.job.finish(message.result),
+                                                message.origin), [message.origin])
         self.flush()
         return None

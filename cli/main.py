@@ -111,6 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
     chaos.add_argument("--data-dir", type=Path, help="keep the data here (default: a temp dir)")
     chaos.add_argument("--split", action="store_true",
                        help="run the split layout and SIGKILL one role per cycle, in turn")
+    chaos.add_argument("--disk-full", action="store_true",
+                       help="instead of crashes: fill the disk under load (a tmpfs it mounts, "
+                       "root only, or --data-dir on a small filesystem), free it, and check "
+                       "nothing is lost and the server served again without a restart")
     chaos.set_defaults(func=chaos_command)
     fuzz = sub.add_parser("fuzz", help="send hostile frames to a running front door",
                           description="Send N hostile frames (random bytes, broken msgpack, odd "
@@ -152,12 +156,23 @@ def keygen_command(args: argparse.Namespace) -> int:
 
 
 def chaos_command(args: argparse.Namespace) -> int:
-    from tools.chaos import run_chaos
+    from tools.chaos import MountRefused, run_chaos, run_disk_full
 
-    summary = run_chaos(args.cycles, data_dir=args.data_dir, buyers=args.buyers,
-                        sellers=args.sellers, seconds=args.seconds, seed=args.seed,
-                        split=args.split,
-                        progress=lambda text: print(text, file=sys.stderr, flush=True))
+    def progress(text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
+    if args.disk_full:
+        try:
+            summary = run_disk_full(data_dir=args.data_dir, buyers=args.buyers,
+                                    sellers=args.sellers, seconds=args.seconds, seed=args.seed,
+                                    progress=progress)
+        except (MountRefused, ValueError) as exc:
+            print(f"vending chaos --disk-full: {exc}", file=sys.stderr)
+            return 2
+    else:
+        summary = run_chaos(args.cycles, data_dir=args.data_dir, buyers=args.buyers,
+                            sellers=args.sellers, seconds=args.seconds, seed=args.seed,
+                            split=args.split, progress=progress)
     for violation in summary.violations:
         print(f"violation: {violation}", file=sys.stderr)
     print(summary.line())

@@ -1,5 +1,9 @@
 """`vending chaos`: SIGKILL a loaded server again and again; prove nothing is lost.
 
+`vending chaos --disk-full` instead fills the disk under a loaded server, frees
+it, and checks the same, plus that the server kept serving reads, refused
+writes with the storage message, and was never restarted (`DiskFullChaos`).
+
 Each cycle starts `vending serve` on one data folder, re-sends every request
 whose reply was lost in the previous crash (same `req_id`, so it applies at
 most once), then lets buyers and sellers run until the server is SIGKILLed at
@@ -30,6 +34,7 @@ from vending.errors import Unavailable
 
 from .ledger import Ledger
 from .serverproc import ServerProcess
+from .smalldisk import MountRefused, SmallDisk
 from .split import SplitDeployment
 
 PASSWORD = "chaos-password"
@@ -51,10 +56,16 @@ class Summary:
     retried: int = 0
     lost: int = 0
     violations: list[str] = field(default_factory=list)
+    #: --disk-full only: writes refused with the storage message, and restarts seen.
+    storage_refused: int | None = None
+    restarts: int = 0
 
     def line(self) -> str:
+        disk = ("" if self.storage_refused is None else
+                f" storage_refused={self.storage_refused} restarts={self.restarts}")
         return (f"chaos: cycles={self.cycles} acknowledged={self.acknowledged} "
-                f"retried={self.retried} lost={self.lost} violations={len(self.violations)}")
+                f"retried={self.retried} lost={self.lost}{disk} "
+                f"violations={len(self.violations)}")
 
 
 class _Actor:
@@ -157,10 +168,16 @@ class Chaos:
                 with self._lock:
                     self.sent.append(item)
                     if item.reply is None or item.reply.get("error") == "UNAVAILABLE":
-                        item.reply = None
+                        refusal, item.reply = item.reply, None
                         self.pending.append(item)
+                        if self._go_on_after(refusal):
+                            continue
                         return  # the server is down: this actor waits for the next cycle
                     self._record(item)
+
+    def _go_on_after(self, refusal: dict[str, Any] | None) -> bool:
+        """After an UNAVAILABLE (None: no reply at all), under the lock: keep loading?"""
+        return False
 
     def _record(self, item: Sent) -> None:
         assert item.reply is not None
@@ -229,3 +246,139 @@ def run_chaos(cycles: int, *, data_dir: Path | None = None, buyers: int = 4, sel
             else:
                 chaos.server.kill()
         return chaos.summary
+
+
+#: Past this much free space a given --data-dir is not "a small filesystem":
+#: filling it would take long and hurt whatever else lives there.
+MAX_FILL = 64 * 1024 * 1024
+
+
+class DiskFullChaos(Chaos):
+    """Load a server, fill its disk, keep loading, free the disk, keep loading.
+
+    Workers do not stop at an UNAVAILABLE here (the server is up, its storage
+    is not): the request waits to be re-sent with its req_id, and the worker goes
+    on. Phases are `seconds` long each.
+    """
+
+    def __init__(self, disk: SmallDisk, **kwargs: Any) -> None:
+        super().__init__(disk.path, **kwargs)
+        self.disk = disk
+        self.summary.storage_refused = 0
+        self.phase = "healthy"
+        self.acked_in: dict[str, int] = {"healthy": 0, "full": 0, "freed": 0}
+        self.reads_while_full = 0
+
+    def run(self) -> None:
+        self.server.start()
+        with Client(self.server.endpoint, timeout=5, retries=5) as client:
+            for actor in self.actors:
+                actor.login(client, register=True)
+        stop = threading.Event()
+        workers = [threading.Thread(target=self._work, args=(a, stop, self.server.endpoint))
+                   for a in self.actors]
+        for w in workers:
+            w.start()
+        try:
+            self._wait(self.seconds)
+            filled = self.disk.fill()
+            self.phase = "full"
+            self.progress(f"disk full ({filled} bytes of filler): loading on")
+            with Client(self.server.endpoint, timeout=3, retries=0) as reader:
+                deadline = time.monotonic() + self.seconds
+                while time.monotonic() < deadline:
+                    reader.products()  # raises if refused: reads must go on
+                    self.reads_while_full += 1
+            self.disk.free()
+            self.phase = "freed"
+            self.progress("disk freed: loading on")
+            self._wait(self.seconds)
+        finally:
+            stop.set()
+            for w in workers:
+                w.join()
+        self.summary.cycles = 1
+        self.progress(f"acknowledged per phase {self.acked_in}, refused for storage "
+                      f"{self.summary.storage_refused}, reads while full "
+                      f"{self.reads_while_full}")
+        self._check_served()
+        code = self.server.terminate()
+        if code != 0:
+            self.summary.violations.append(f"serve exited {code} on SIGTERM")
+        self.verify()
+
+    def _wait(self, seconds: float) -> None:
+        threading.Event().wait(seconds)  # a phase of load: a duration, not a condition
+
+    def _check_served(self) -> None:
+        assert isinstance(self.server, ServerProcess)
+        lines = list(self.server.lines)
+        self.summary.restarts = sum("restarted" in line for line in lines)
+        problems = self.summary.violations
+        if self.summary.restarts:
+            problems.append(f"{self.summary.restarts} actor restart(s) on a full disk")
+        if not self.summary.storage_refused:
+            problems.append("no write was refused with the storage message: disk never full?")
+        if not self.acked_in["freed"]:
+            problems.append("no write acknowledged after the disk was freed")
+        # One line per change of state, per role: full, writable again, (while the
+        # filler races the server for the last blocks: full, writable again ...).
+        changes = 0
+        for role in ("gatekeeper", "stock-handler"):
+            seen = [": storage full" in line for line in lines
+                    if f"{role}: storage full" in line or f"{role}: storage writable" in line]
+            changes += len(seen)
+            if seen and seen != [True, False] * (len(seen) // 2):
+                problems.append(f"{role}: storage lines do not alternate full / writable "
+                                f"again, ending writable: {seen}")
+        if not changes:
+            problems.append("no 'storage full' line in the server log")
+        if changes > 12:
+            problems.append(f"{changes} storage lines: one per state change was expected")
+        if any("Traceback" in line for line in lines):
+            problems.append("a traceback in the server log")
+
+    def _go_on_after(self, refusal: dict[str, Any] | None) -> bool:
+        # The server is up, its storage may not be: the request waits for its retry.
+        if refusal is not None and str(refusal.get("message", "")).startswith("storage is"):
+            assert self.summary.storage_refused is not None
+            self.summary.storage_refused += 1
+        return True
+
+    def _record(self, item: Sent) -> None:
+        if item.reply is not None and item.reply.get("ok"):
+            self.acked_in[self.phase] += 1
+        super()._record(item)
+
+
+def run_disk_full(*, data_dir: Path | None = None, buyers: int = 4, sellers: int = 2,
+                  seconds: float = 2.0, seed: int = 0, size: str = "16m",
+                  progress: Callable[[str], None] | None = None) -> Summary:
+    """`vending chaos --disk-full`: on a tmpfs of `size` mounted for the run (root),
+    or on `data_dir`, which must already be on a small filesystem.
+
+    Raises:
+        MountRefused: no `data_dir` and the tmpfs cannot be mounted.
+        ValueError: `data_dir` has more than MAX_FILL bytes free.
+    """
+    with tempfile.TemporaryDirectory(prefix="vending-diskfull-") as tmp:
+        if data_dir is None:
+            disk = SmallDisk.mount(Path(tmp) / "disk", size)
+        else:
+            disk = SmallDisk(data_dir)
+            if disk.free_bytes() > MAX_FILL:
+                raise ValueError(f"{data_dir} has {disk.free_bytes() // 2**20} MiB free: "
+                                 f"give a folder on a small filesystem (at most "
+                                 f"{MAX_FILL // 2**20} MiB free), or none to use a tmpfs")
+        chaos = DiskFullChaos(disk, buyers=buyers, sellers=sellers, seconds=seconds,
+                              seed=seed, progress=progress)
+        try:
+            chaos.run()
+        finally:
+            chaos.server.kill()
+            disk.free()
+            disk.unmount()
+        return chaos.summary
+
+
+__all__ = ["MountRefused", "Summary", "run_chaos", "run_disk_full"]

@@ -63,7 +63,8 @@ class SessionStore:
             return None
         live = (row[6] is None and now - row[5] <= self.policy.idle
                 and now - row[4] <= self.policy.max_age)
-        if live and now - row[5] >= self.policy.touch_every:
+        # Skipped while storage is failing: a touch must not fail the read it rides on.
+        if live and now - row[5] >= self.policy.touch_every and self._db.optional_writes:
             self._db.conn.execute("UPDATE sessions SET last_seen=? WHERE wsess_uid=?",
                                   (now, wsess_uid))
         return Session(wsess_uid, row[0], row[1], row[2], live)
