@@ -44,6 +44,8 @@ from .wire import (
 log = logging.getLogger(__name__)
 
 _SESSION_OPS = ops_of("gatekeeper", session=True)
+#: Ticks (seconds) between re-sends of seller purges still pending.
+RESEND_PURGES_EVERY = 5
 
 
 class GatekeeperActor(BackendActor):
@@ -74,6 +76,12 @@ class GatekeeperActor(BackendActor):
 
     def tick(self) -> None:
         self._ticks += 1
+        if self._ticks % RESEND_PURGES_EVERY == 0:
+            # A Purge or its Purged lost with a restarting stock handler, or a
+            # batch that failed on storage: the purge row is the truth, so ask again.
+            # Idempotent on both sides.
+            for account_id, _ in self.accounts.pending_purges():
+                self._send_purge(account_id)
         if self._ticks % 600 == 1:
             self.accounts.housekeeping()
 

@@ -200,3 +200,19 @@ def test_wire_round_trip_of_every_saga_message(product: str) -> None:
                     Resolved("p1", False), Status(rt, {"ok": True}, True),
                     Authorized(rt, req, who=(3, "seller_sam", False))):
         assert from_wire(message.to_wire()) == message
+
+
+def test_a_pending_purge_is_sent_again_until_it_is_done(gatekeeper: Any) -> None:
+    from actors.gatekeeper import RESEND_PURGES_EVERY
+    from actors.messages import Tick
+    from actors.wire import Purge, Purged
+
+    with gatekeeper.db.transaction():  # a seller deleted, its Purge lost
+        gatekeeper.db.conn.execute("INSERT INTO purges VALUES(7, 'seller_gone')")
+    for _ in range(RESEND_PURGES_EVERY):
+        gatekeeper.on_receive(Tick())
+    assert gatekeeper.push.take(ENDS.post) == [Purge(7, ENDS.deposit)]
+    deliver(gatekeeper, Purged(7))
+    for _ in range(RESEND_PURGES_EVERY):
+        gatekeeper.on_receive(Tick())
+    assert gatekeeper.push.take(ENDS.post) == []
