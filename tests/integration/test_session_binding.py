@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 import zmq
 
-
 Call = Callable[..., dict[str, Any]]
 PASSWORD = "correct horse battery"
 
