@@ -11,19 +11,7 @@ from typing import Any
 
 import pytest
 from rules_world import PASSWORD, World, error
-
-#: op -> (role that may call it, extra request fields; "{p}" stands for the product uid)
-SESSION_OPS: dict[str, tuple[str, dict[str, Any]]] = {
-    "deposit": ("buyer", {"amount": 5}),
-    "buy": ("buyer", {"product_uid": "{p}", "amount": 1}),
-    "reset": ("buyer", {}),
-    "profile": ("buyer", {}),
-    "logout": ("buyer", {}),
-    "logout_all": ("buyer", {}),
-    "delete_user": ("buyer", {"password": PASSWORD}),
-    "sell": ("seller", {"product_uid": "{p}", "amount": 1}),
-    "delete_product": ("seller", {"product_uid": "{p}"}),
-}
+from session_ops import SESSION_OPS, fields_for
 
 
 def _state(world: World) -> tuple[Any, ...]:
@@ -32,7 +20,7 @@ def _state(world: World) -> tuple[Any, ...]:
 
 @pytest.mark.parametrize("op", sorted(SESSION_OPS))
 def test_token_of_another_session_of_the_same_account_is_refused(op: str) -> None:
-    role, fields = SESSION_OPS[op]
+    role = SESSION_OPS[op][0]
     world = World()
     ann = world.register("buyer", "ann")
     sam = world.register("seller", "sam")
@@ -40,7 +28,7 @@ def test_token_of_another_session_of_the_same_account_is_refused(op: str) -> Non
     world.deposit(ann, 10)
     first = ann if role == "buyer" else sam
     second = world.login(role, first["user_uid"].split("_", 1)[1])
-    args = {k: product_uid if v == "{p}" else v for k, v in fields.items()}
+    args = fields_for(op, product_uid, PASSWORD)
     before = _state(world)
 
     for token_of, wsess_of in ((first, second), (second, first)):

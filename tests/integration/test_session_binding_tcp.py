@@ -9,22 +9,11 @@ from typing import Any
 
 import pytest
 import zmq
+from session_ops import SESSION_OPS, fields_for
 
 Call = Callable[..., dict[str, Any]]
 PASSWORD = "correct horse battery"
 
-#: op -> (role that may call it, extra request fields; "{p}" stands for the product uid)
-SESSION_OPS: dict[str, tuple[str, dict[str, Any]]] = {
-    "deposit": ("buyer", {"amount": 5}),
-    "buy": ("buyer", {"product_uid": "{p}", "amount": 1}),
-    "reset": ("buyer", {}),
-    "profile": ("buyer", {}),
-    "logout": ("buyer", {}),
-    "logout_all": ("buyer", {}),
-    "delete_user": ("buyer", {"password": PASSWORD}),
-    "sell": ("seller", {"product_uid": "{p}", "amount": 1}),
-    "delete_product": ("seller", {"product_uid": "{p}"}),
-}
 
 
 @pytest.fixture
@@ -47,14 +36,14 @@ def _state(call: Call, sessions: list[dict[str, str]]) -> tuple[Any, ...]:
 
 @pytest.mark.parametrize("op", sorted(SESSION_OPS))
 def test_token_of_another_session_of_the_same_account_is_refused(call: Call, op: str) -> None:
-    role, fields = SESSION_OPS[op]
+    role = SESSION_OPS[op][0]
     ann = [_auth(call, "new_buyer", "ann"), _auth(call, "buyer", "ann")]
     sam = [_auth(call, "new_seller", "sam"), _auth(call, "seller", "sam")]
     made = call({"op": "sell", **sam[0], "product_name": "cola", "cost": 5, "amount": 3})
     product_uid = made["product"]["product_uid"]
     assert call({"op": "deposit", **ann[0], "amount": 10})["deposit"] == 10
     first, second = ann if role == "buyer" else sam
-    args = {k: product_uid if v == "{p}" else v for k, v in fields.items()}
+    args = fields_for(op, product_uid, PASSWORD)
     before = _state(call, [*ann, *sam])
 
     for token_of, wsess_of in ((first, second), (second, first)):
