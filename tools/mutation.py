@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from collections import Counter
@@ -85,8 +86,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.report:
         run = [sys.executable, "-m", "mutmut", "run", "--max-children",
                str(args.max_children), *args.patterns]
+        # A cheap argon2 for the rules tier (tests/rules/conftest.py says why).
+        env = {**os.environ, "VENDING_CHEAP_ARGON2": "1"}
         # mutmut's own exit status says nothing of the score; the table below does.
-        subprocess.run(run, check=False)
+        subprocess.run(run, check=False, env=env)
     _print(score())
     return 0
 
