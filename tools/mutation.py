@@ -3,6 +3,7 @@
     python -m tools.mutation                     # every mutant ([tool.mutmut] in pyproject)
     python -m tools.mutation "vending.coins*"    # only mutants whose names match
     python -m tools.mutation --report            # the score of the last run, no running
+    python -m tools.mutation --retest-survivors  # after adding tests: judge survivors again
 
 mutmut copies the tree into `mutants/` and keeps each mutant's verdict there, so an
 interrupted run resumes where it stopped. The score counts a mutant as killed when a
@@ -58,6 +59,21 @@ def score(mutants: Path = Path("mutants")) -> dict[str, Counter[str]]:
     return per_module
 
 
+def _forget_survivors(mutants: Path = Path("mutants")) -> int:
+    """Mark survivors unchecked so the next run tries them against today's tests
+    (mutmut keeps a verdict until the mutated function itself changes)."""
+    forgotten = 0
+    for meta in mutants.glob("**/*.py.meta"):
+        data = json.loads(meta.read_text())
+        codes = data["exit_code_by_key"]
+        for name, code in codes.items():
+            if code in SURVIVED | NO_TESTS:
+                codes[name] = None
+                forgotten += 1
+        meta.write_text(json.dumps(data, indent=4))
+    return forgotten
+
+
 def _print(per_module: dict[str, Counter[str]]) -> float:
     total: Counter[str] = Counter()
     print(f"{'module':28} {'killed':>7} {'checked':>8} {'score':>7}  survived/no tests/"
@@ -81,8 +97,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("patterns", nargs="*", help="mutant name globs, e.g. 'vending.coins*'")
     parser.add_argument("--report", action="store_true", help="print the last run's score")
+    parser.add_argument("--retest-survivors", action="store_true",
+                        help="try the survivors again (after adding tests)")
     parser.add_argument("--max-children", type=int, default=2, help="parallel workers (2)")
     args = parser.parse_args(argv)
+    if args.retest_survivors and not args.report:
+        print(f"retesting {_forget_survivors()} survivors")
     if not args.report:
         run = [sys.executable, "-m", "mutmut", "run", "--max-children",
                str(args.max_children), *args.patterns]
