@@ -54,3 +54,16 @@ def test_sessions_are_forgotten_only_past_keep_ended_after_their_end() -> None:
     world.tick(2)
     housekeeping(world)
     assert rows(world, "SELECT * FROM sessions") == []
+
+
+def test_stock_forgets_req_ids_past_the_ttl_and_keeps_younger_ones(shop: Shop) -> None:
+    world, _, sam = shop
+    world.op(sam, "sell", product_name="old", cost=5, amount=1, req_id="old")
+    world.tick(world.stock.idem_ttl - 1)
+    again = world.login("seller", "sam")
+    world.op(again, "sell", product_name="young", cost=5, amount=1, req_id="young")
+    world.tick(2)
+    with world.stock.db.transaction():
+        world.stock.housekeeping()
+    kept = list(world.stock.db.conn.execute("SELECT req_id FROM idem"))
+    assert kept == [("young",)]
