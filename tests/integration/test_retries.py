@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from transport.client import Client
 
 PASSWORD = "correct horse battery"
@@ -106,22 +104,12 @@ def test_auth_retry_with_another_password_does_not_leak_the_token(system: Any) -
     first = system.client().request(message)
     other = system.client().request({**message, "password": "not the password"})
     assert first["ok"] is True
-    assert other["ok"] is False and set(other) == {"ok", "error", "message", "req_id"}, other
+    assert other["ok"] is False and other["error"] == "INVALID_CREDENTIALS", other
+    assert set(other) == {"ok", "error", "message", "req_id"}, other
     assert other["req_id"] == "reg-1"
     assert first["token"] not in repr(other) and first["wsess_uid"] not in repr(other)
     # the refused replay opened no session: only the registration's is live
     assert system.client().login("ann", PASSWORD)["active_sessions"] == 1
-
-
-@pytest.mark.xfail(strict=True, reason="SPEC.md 2 says INVALID_CREDENTIALS; the code still "
-                   "answers BAD_REQUEST until issue 14 (auth replay rules) lands: drop this mark "
-                   "then")
-def test_auth_replay_with_another_password_is_invalid_credentials(system: Any) -> None:
-    message = {"op": "auth", "token": "new_buyer", "username": "ann", "password": PASSWORD,
-               "req_id": "reg-1"}
-    assert system.client().request(message)["ok"] is True
-    other = system.client().request({**message, "password": "not the password"})
-    assert other["error"] == "INVALID_CREDENTIALS", other
 
 
 def test_logout_retry_replays_after_the_session_ended(account: Any) -> None:
