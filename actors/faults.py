@@ -16,8 +16,10 @@ Actions, as in `VENDING_FAULTS="stock-handler.before_send.charge=kill"`:
   gives for a full disk, an I/O error or a read-only file (at `<role>.commit`:
   storage failing without filling a real disk; the transaction rolls back).
 Tests in one process may set `ACTIVE` directly, and read `HITS` (how often an
-armed point was reached) to know that the work is there. Unset, a point costs
-a dict lookup.
+armed point was reached) to know that the work is there; or `hold(point)`: the
+actor then blocks there until the returned gate is opened, so work stays in
+flight for as long as a test needs it and no longer. Unset, a point costs a
+dict lookup.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
+import threading
 import time
 
 ACTIVE: dict[str, str] = dict(
@@ -39,10 +42,21 @@ _STORAGE = {
 }
 #: Times each armed point was reached (counted before its action runs).
 HITS: dict[str, int] = {}
+_GATES: dict[str, threading.Event] = {}
 
 
 class InjectedFault(RuntimeError):
     """Raised at a fault point set to `raise`."""
+
+
+def hold(point: str) -> threading.Event:
+    """Block every actor reaching `point` until the returned event is set (in-process tests).
+
+    Disarm with `ACTIVE.pop(point)` before setting it, or later arrivals pass straight on.
+    """
+    gate = _GATES[point] = threading.Event()
+    ACTIVE[point] = "hold"
+    return gate
 
 
 def hit(point: str) -> None:
@@ -50,6 +64,9 @@ def hit(point: str) -> None:
     if action is None:
         return
     HITS[point] = HITS.get(point, 0) + 1
+    if action == "hold":
+        _GATES[point].wait()
+        return
     if action == "kill":
         os.kill(os.getpid(), signal.SIGKILL)
     if action.startswith("delay:"):

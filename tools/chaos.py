@@ -103,10 +103,14 @@ class _Actor:
 class Chaos:
     def __init__(self, data_dir: Path, *, buyers: int = 4, sellers: int = 2,
                  seconds: float = 2.0, seed: int = 0, split: bool = False,
-                 progress: Callable[[str], None] | None = None) -> None:
+                 progress: Callable[[str], None] | None = None,
+                 load_ops: int | None = None) -> None:
         self.data_dir = data_dir
         self.rng = random.Random(seed)
         self.seconds = seconds
+        #: Kill after 1..load_ops more acknowledged ops instead of after a random time:
+        #: for tests, where the kill must come under load however slow the machine is.
+        self.load_ops = load_ops
         self.progress = progress or (lambda text: None)
         self.actors = [_Actor(f"b{i}", "buyer", random.Random(self.rng.random()))
                        for i in range(buyers)]
@@ -137,12 +141,22 @@ class Chaos:
                    for i, a in enumerate(self.actors)]
         for w in workers:
             w.start()
-        time.sleep(self.rng.uniform(0.2, self.seconds))  # let load build before the kill
+        self._let_load_build(workers)
         self.server.kill()
         stop.set()
         for w in workers:
             w.join()
         self.summary.cycles += 1
+
+    def _let_load_build(self, workers: list[threading.Thread]) -> None:
+        if self.load_ops is None:
+            time.sleep(self.rng.uniform(0.2, self.seconds))
+            return
+        target = self.summary.acknowledged + self.rng.randint(1, self.load_ops)
+        pause = threading.Event()
+        # Workers that all met a down server stop: then there is no load to wait for.
+        while self.summary.acknowledged < target and any(w.is_alive() for w in workers):
+            pause.wait(0.005)
 
     def _resolve_pending(self, client: Client) -> None:
         """Re-send what the crash left unanswered, same req_id, until it is final."""
@@ -227,10 +241,11 @@ class Chaos:
 
 def run_chaos(cycles: int, *, data_dir: Path | None = None, buyers: int = 4, sellers: int = 2,
               seconds: float = 2.0, seed: int = 0, split: bool = False,
-              progress: Callable[[str], None] | None = None) -> Summary:
+              progress: Callable[[str], None] | None = None,
+              load_ops: int | None = None) -> Summary:
     with tempfile.TemporaryDirectory(prefix="vending-chaos-") as tmp:
         chaos = Chaos(data_dir or Path(tmp), buyers=buyers, sellers=sellers, seconds=seconds,
-                      seed=seed, split=split, progress=progress)
+                      seed=seed, split=split, progress=progress, load_ops=load_ops)
         try:
             for n in range(cycles):
                 chaos.cycle(first=n == 0)

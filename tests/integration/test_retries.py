@@ -103,8 +103,13 @@ def test_auth_retry_with_another_password_does_not_leak_the_token(system: Any) -
                "req_id": "reg-1"}
     first = system.client().request(message)
     other = system.client().request({**message, "password": "not the password"})
-    assert other["ok"] is False
-    assert first["token"] not in repr(other)
+    assert first["ok"] is True
+    assert other["ok"] is False and other["error"] == "INVALID_CREDENTIALS", other
+    assert set(other) == {"ok", "error", "message", "req_id"}, other
+    assert other["req_id"] == "reg-1"
+    assert first["token"] not in repr(other) and first["wsess_uid"] not in repr(other)
+    # the refused replay opened no session: only the registration's is live
+    assert system.client().login("ann", PASSWORD)["active_sessions"] == 1
 
 
 def test_logout_retry_replays_after_the_session_ended(account: Any) -> None:

@@ -5,6 +5,7 @@ notices when the server's answers disagree with what it acknowledged."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -81,16 +82,43 @@ def test_buyers_racing_for_scarce_stock_are_refused_never_oversold(
 
 
 def test_runs_over_tcp_and_in_time_mode_on_a_shared_server(
-        simulate: Callable[..., Report], tcp_endpoint: str) -> None:
-    """Two runs on one server: each checks only its own users and products."""
+        simulate: Callable[..., Report], tcp_endpoint: str, system: VendingSystem,
+        wait_until: Callable[..., Any]) -> None:
+    """Two runs on one server: each checks only its own users and products.
+
+    The time-mode run is given an hour and stopped once units of its products have
+    been taken: what ends it is an observable condition, not a short timer."""
     embedded = simulate(buyers=2, sellers=1, ops=120, seed=5)
-    timed = run_scenario(Scenario(buyers=2, sellers=1, duration=0.5, seed=5),
-                         endpoint=tcp_endpoint)
+    probe = system.client()
+    theirs = {p["product_uid"] for p in probe.products()}
+    peak: dict[str, int] = {}
+
+    def units_taken() -> bool:
+        taken = False
+        for product in probe.products():
+            uid, amount = product["product_uid"], product["amount"]
+            if uid not in theirs:
+                taken = taken or amount < peak.get(uid, amount)
+                peak[uid] = max(amount, peak.get(uid, amount))
+        return taken
+
+    stop, reports = threading.Event(), []
+    runner = threading.Thread(target=lambda: reports.append(run_scenario(
+        Scenario(buyers=2, sellers=1, duration=3600.0, seed=5), endpoint=tcp_endpoint,
+        stop=stop)))
+    runner.start()
+    try:
+        wait_until(units_taken, what="the time-mode run to take units")
+    finally:
+        stop.set()
+        runner.join()
+    timed = reports[0]
+    registered = sum(1 for name, ops in timed.intended.items() if name.startswith("b") and ops)
 
     assert not embedded.violations + timed.violations, timed.text()
-    assert timed.target == tcp_endpoint
-    assert timed.ops > 0
-    assert timed.buyers_checked == 2
+    assert timed.target == tcp_endpoint and timed.stopped_early
+    assert timed.ops > 0 and registered >= 1
+    assert timed.buyers_checked == registered  # every buyer that acted was checked
 
 
 def test_the_ledger_notices_a_deposit_the_server_never_took(account: Any,

@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+from argon2 import PasswordHasher
 from rules_world import Shop, World
+
+from vending import credentials
+
+if os.environ.get("VENDING_CHEAP_ARGON2") == "1":
+    # Set by tools/mutation.py only. No rule here depends on argon2's cost, and at full
+    # cost (~30 ms a hash, dozens per throttle test) each mutant takes ten times longer.
+    credentials._TIME_COST, credentials._MEMORY_KIB = 1, 64
+    credentials._HASHER = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
+    credentials._DUMMY_HASH = credentials._HASHER.hash("unknown accounts cost the same")
 
 
 @pytest.fixture

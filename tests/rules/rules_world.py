@@ -155,6 +155,8 @@ def error(reply: Any) -> str | None:
         return None
     assert reply.get("ok") is False and set(reply) == {"ok", "error", "message"}, reply
     assert isinstance(reply["message"], str) and reply["message"], reply
+    # SPEC 2: a sentence naming the field or rule, not the bare code (the fallback text)
+    assert reply["message"] != reply["error"], reply
     assert "Traceback" not in reply["message"]
     return str(reply["error"])
 

@@ -31,10 +31,27 @@ def test_buy_spends_and_returns_change(shop: Shop) -> None:
 
 def test_exact_deposit_gives_no_change(shop: Shop) -> None:
     world, ann, sam = shop
-    uid = world.create(sam, cost=50, amount=2)
-    world.deposit(ann, 100)
-    reply = world.op(ann, "buy", product_uid=uid, amount=2)
-    assert reply["spent"] == 100 and reply["change"] == [] and reply["deposit"] == 0
+    uid = world.create(sam, cost=35, amount=3)
+    world.deposit(ann, 100, 5)  # exactly cost * amount = 105
+    assert world.op(ann, "buy", product_uid=uid, amount=3) == {
+        "ok": True, "product_uid": uid, "product_name": "cola", "amount": 3, "spent": 105,
+        "change": [], "deposit": 0}
+    assert world.acc.totals()["buyer_ann"] == {"deposited": 105, "deposit": 0, "spent": 105,
+                                                "returned": 0}
+    assert world.stock.totals()[uid] == {"added": 3, "amount": 0, "sold": 3}
+
+
+def test_deposit_five_cents_short_is_refused_and_moves_nothing(shop: Shop) -> None:
+    world, ann, sam = shop
+    uid = world.create(sam, cost=35, amount=3)
+    world.deposit(ann, 100)  # cost * amount - 5
+    before = state(world)
+    reply = world.op(ann, "buy", product_uid=uid, amount=3)
+    assert error(reply) == "INSUFFICIENT_DEPOSIT"
+    assert state(world) == before
+    assert world.balance("buyer_ann") == 100 and world.units(uid) == 3
+    world.deposit(ann, 5)  # the missing coin is all it took
+    assert world.op(ann, "buy", product_uid=uid, amount=3)["change"] == []
 
 
 # -- precedence ------------------------------------------------------------------------

@@ -242,3 +242,10 @@ def test_reservations_survive_a_restart_of_the_object(stock: tuple[Stock, str]) 
         assert error(late.stock_error) == "INSUFFICIENT_STOCK"
         settle(again, "P1", False)
     assert units(again, uid) == 5
+
+
+def test_an_update_may_fill_stock_to_exactly_a_million(shop: Shop) -> None:
+    world, _, sam = shop
+    uid = world.create(sam, amount=999_999)
+    assert world.op(sam, "sell", product_uid=uid, amount=1)["product"]["amount"] == 1_000_000
+    assert error(world.op(sam, "sell", product_uid=uid, amount=1)) == "BAD_REQUEST"
