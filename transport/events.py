@@ -165,8 +165,8 @@ class EventStream:
     source's newest event instead. Stop it with `stop()` (or a `with` block).
 
     Args:
-        events_endpoint: the PUB (a split role's `--events`) or the embedded
-            XPUB (`inproc://events`, or `serve --events`).
+        events_endpoint: the PUB (a split role's `--events`: give both roles'
+            as a list) or the embedded XPUB (`inproc://events`, or `serve --events`).
         front_door: the front door endpoint, for the `events` op.
         context: the ZeroMQ context (an embedded system's, for inproc://).
         server_key: the server's CurveZMQ public key, for both sockets.
@@ -174,7 +174,7 @@ class EventStream:
             are on inproc://, the front door may still be CURVE).
     """
 
-    def __init__(self, events_endpoint: str, front_door: str, *,
+    def __init__(self, events_endpoint: str | list[str], front_door: str, *,
                  context: zmq.Context[Any] | None = None,
                  callback: Callable[[StreamEvent], None] | None = None,
                  sources: tuple[str, ...] = SOURCES, since: dict[str, int] | None = None,
@@ -182,7 +182,8 @@ class EventStream:
                  door_key: bytes | None = None,
                  rcvhwm: int = PUB_HWM, poll_interval: float = 1.0,
                  timeout: float = 5.0) -> None:
-        self.endpoint = events_endpoint
+        self.endpoints = [events_endpoint] if isinstance(events_endpoint, str) \
+            else list(events_endpoint)
         self.front_door = front_door
         self._timeout = timeout
         self._ctx = context or zmq.Context.instance()
@@ -207,11 +208,16 @@ class EventStream:
         self.delivered = 0
 
     # -- any thread ------------------------------------------------------
-    def start(self, timeout: float = 10.0) -> EventStream:
-        """Start the thread; return once it is subscribed and has caught up once."""
+    def start(self) -> EventStream:
+        """Start the thread; return once it is subscribed and has caught up once.
+
+        Raises:
+            VendingError: the front door did not answer the first `events` ops
+                (`NoReply` after the client's retries).
+        """
         self._thread = threading.Thread(target=self._run, name="event-stream")
         self._thread.start()
-        self._ready.wait(timeout)
+        self._ready.wait()
         if self.error is not None:
             self.stop()
             raise self.error
@@ -268,7 +274,8 @@ class EventStream:
                 sub.curve_serverkey = self._server_key
                 sub.curve_publickey, sub.curve_secretkey = public, secret
             sub.setsockopt(zmq.SUBSCRIBE, b"")  # first: nothing after this is missed
-            sub.connect(self.endpoint)
+            for endpoint in self.endpoints:
+                sub.connect(endpoint)
             if self._live_only:
                 for source in self.sources:
                     self.last[source] = max(self.last[source],
