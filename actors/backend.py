@@ -51,6 +51,10 @@ class Outbox(Protocol):
 class Publisher(Protocol):
     """Where committed events go: the loop's PUB socket (`EventPublisher`), or a fake."""
 
+    @property
+    def wanted(self) -> bool:
+        """Someone subscribes (else events are not worth encoding)."""
+
     def publish(self, topic: str, body: dict[str, Any]) -> None: ...
 
 
@@ -70,12 +74,12 @@ def backend_loop(ctx: zmq.Context[Any], inlet: FifoInlet,
     def setup(loop: EventLoop) -> None:
         inlet.open(ctx)
         if publisher is not None:
-            publisher.open(ctx)
+            publisher.open(ctx, loop)
 
     def teardown(loop: EventLoop) -> None:
         inlet.close()
         if publisher is not None:
-            publisher.close()
+            publisher.close(loop)
     return EventLoop(inlet.name, setup=setup, teardown=teardown)
 
 
@@ -352,7 +356,7 @@ class BackendActor(LoopActor):
     def flush(self) -> None:
         """After COMMIT: publish the committed events, then send what was queued."""
         events, self._committed = self._committed, []
-        if self.publisher is not None:
+        if self.publisher is not None and self.publisher.wanted:
             for event in events:
                 self.publisher.publish(event.topic, event.body())
         out, self._out = self._out, []

@@ -50,10 +50,12 @@ def _curve_server(sock: zmq.Socket[Any], endpoint: str,
 
 
 class EventPublisher:
-    """A PUB socket for one source, created, used and closed in one loop thread.
+    """One source's publishing socket, created, used and closed in one loop thread.
 
-    `bind`: bound at `endpoint` (a split role's `--events`); else connected to
-    it (embedded: the forwarder's XSUB).
+    An XPUB rather than a PUB: it hears subscriptions come and go, so while no
+    one subscribes (the usual case) events are not even encoded. `bind`: bound
+    at `endpoint` (a split role's `--events`); else connected to it (embedded:
+    the forwarder's XSUB, which passes subscriptions up).
     """
 
     def __init__(self, endpoint: str, *, bind: bool,
@@ -62,10 +64,16 @@ class EventPublisher:
         self._bind = bind
         self._curve = curve
         self._sock: zmq.Socket[Any] | None = None
+        self._topics: set[bytes] = set()
         self.published = 0
 
-    def open(self, ctx: zmq.Context[Any]) -> None:
-        sock = self._sock = ctx.socket(zmq.PUB)
+    @property
+    def wanted(self) -> bool:
+        """Someone subscribes: events are worth encoding and sending."""
+        return bool(self._topics)
+
+    def open(self, ctx: zmq.Context[Any], loop: EventLoop) -> None:
+        sock = self._sock = ctx.socket(zmq.XPUB)
         sock.setsockopt(zmq.SNDHWM, PUB_HWM)
         sock.setsockopt(zmq.LINGER, 0)
         if self._bind:
@@ -73,17 +81,34 @@ class EventPublisher:
             sock.bind(self.endpoint)
         else:
             sock.connect(self.endpoint)
+        loop.add_reader(sock, self._subscriptions)
+
+    def _subscriptions(self) -> None:
+        """XPUB hands up each new topic prefix (b"\x01" + prefix) and each last
+        unsubscribe (b"\x00" + prefix)."""
+        assert self._sock is not None
+        for _ in range(1024):
+            try:
+                message = self._sock.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            if message[:1] == b"\x01":
+                self._topics.add(message[1:])
+            elif message[:1] == b"\x00":
+                self._topics.discard(message[1:])
 
     def publish(self, topic: str, body: dict[str, Any]) -> None:
-        """Send one event; PUB never blocks (a slow subscriber loses it, and fills the gap)."""
-        if self._sock is not None:
+        """Send one event; never blocks (a slow subscriber loses it, and fills the gap)."""
+        if self._sock is not None and self._topics:
             self._sock.send_multipart([topic.encode("ascii"), encode(body)], zmq.NOBLOCK)
             self.published += 1
 
-    def close(self) -> None:
+    def close(self, loop: EventLoop) -> None:
         if self._sock is not None:
+            loop.remove_reader(self._sock)
             self._sock.close()
             self._sock = None
+        self._topics.clear()
 
 
 class EventForwarder:

@@ -21,6 +21,8 @@ from vending.db import Database
 class Published:
     """Stands in for the loop's `EventPublisher`: keeps (topic, map)."""
 
+    wanted = True  # a subscriber is there
+
     def __init__(self) -> None:
         self.events: list[tuple[str, dict[str, Any]]] = []
 
