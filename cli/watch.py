@@ -93,6 +93,9 @@ def watch_command(args: argparse.Namespace) -> int:
             print(f"error: no reply from {args.endpoint}: {printable(exc.message)} (is the "
                   "server running? give --endpoint)", file=sys.stderr)
             return 1
+        after = ", ".join(f"{source}#{seq}" for source, seq in stream.last.items())
+        print(f"vending watch: following {' '.join(endpoints)} after {after}; Ctrl-C ends it",
+              file=sys.stderr, flush=True)
         for event in stream:
             text = (json.dumps({"topic": event.topic, **event.body}) if args.json
                     else line(event))
