@@ -4,6 +4,7 @@ Ctrl-C ends it cleanly."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -12,10 +13,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from conftest import PASSWORD, child_env
-
 from tools.serverproc import free_tcp_endpoint
 from transport.client import Client
+
+PASSWORD = "correct horse battery"
+
+
+def child_env() -> dict[str, str]:
+    """This environment without VENDING_* variables (the defaults under test)."""
+    return {**{k: v for k, v in os.environ.items() if not k.startswith("VENDING_")},
+            "PYTHONUNBUFFERED": "1"}
 
 
 class Watch:
