@@ -13,10 +13,13 @@ from typing import Any, Protocol
 
 import zmq
 
+from transport.events import EventPublisher
 from transport.fifo import Backpressure, FifoInlet, Pushers
 from transport.loop import EventLoop, Timer
 from vending.db import Database, StorageFault, storage_fault
-from vending.errors import Unavailable
+from vending.errors import BadRequest, Unavailable
+from vending.events import Event, EventLog
+from vending.limits import EVENTS_LIMIT_DEFAULT
 
 from . import faults
 from .config import Config
@@ -45,20 +48,39 @@ class Outbox(Protocol):
     def close(self) -> None: ...
 
 
+class Publisher(Protocol):
+    """Where committed events go: the loop's PUB socket (`EventPublisher`), or a fake."""
+
+    @property
+    def wanted(self) -> bool:
+        """Someone subscribes (else events are not worth encoding)."""
+
+    def publish(self, topic: str, body: dict[str, Any]) -> None: ...
+
+
 #: Client ops that write nothing (a session touch is skipped while storage
 #: fails) and act only through the database and their status: safe to run
 #: again alone after their batch was rolled back.
-READ_OPS = frozenset({"products", "product", "profile"})
+READ_OPS = frozenset({"products", "product", "profile", "events"})
 
 #: Upkeep (stale reservations, expiry) every TICK seconds.
 TICK = 1.0
 
 
-def backend_loop(ctx: zmq.Context[Any], inlet: FifoInlet) -> EventLoop:
-    """The thread a backend actor runs on: it binds the actor's fifos and keeps
-    them across restarts of the actor."""
-    return EventLoop(inlet.name, setup=lambda loop: inlet.open(ctx),
-                     teardown=lambda loop: inlet.close())
+def backend_loop(ctx: zmq.Context[Any], inlet: FifoInlet,
+                 publisher: EventPublisher | None = None) -> EventLoop:
+    """The thread a backend actor runs on: it binds the actor's fifos and its
+    events' PUB socket, and keeps them across restarts of the actor."""
+    def setup(loop: EventLoop) -> None:
+        inlet.open(ctx)
+        if publisher is not None:
+            publisher.open(ctx, loop)
+
+    def teardown(loop: EventLoop) -> None:
+        inlet.close()
+        if publisher is not None:
+            publisher.close(loop)
+    return EventLoop(inlet.name, setup=setup, teardown=teardown)
 
 
 class BackendActor(LoopActor):
@@ -67,6 +89,9 @@ class BackendActor(LoopActor):
     Subclasses set `db_name` and `schema`, implement `build` (make the rules
     object over the database) and `handle` (one fifo message, inside the batch
     transaction), and may override `recover`, `tick` and `handle_other`.
+    `build` sets `events`, the rules' `EventLog`: what it stores in a transaction
+    is published once that transaction has committed (`flush`), never if it
+    rolled back.
     """
 
     role = "backend"
@@ -74,7 +99,8 @@ class BackendActor(LoopActor):
     schema = ""
 
     def __init__(self, loop: EventLoop, inlet: FifoInlet, ctx: zmq.Context[Any],
-                 config: Config, failed: FailureFn, memory_db: Database | None = None) -> None:
+                 config: Config, failed: FailureFn, memory_db: Database | None = None,
+                 publisher: Publisher | None = None) -> None:
         super().__init__(loop)
         self.ctx = ctx
         self.config = config
@@ -94,6 +120,11 @@ class BackendActor(LoopActor):
         self.storage_faults = 0
         self.db: Database | None = None
         self.push: Outbox | None = None
+        self._publisher = publisher
+        self.publisher: Publisher | None = None
+        self.events: EventLog | None = None
+        #: Events of committed transactions, published by the next `flush`.
+        self._committed: list[Event] = []
         self.trusted = all(e.startswith("inproc://") for e in self.fifo_endpoints(config))
 
     # -- subclass hooks ------------------------------------------------------
@@ -119,7 +150,7 @@ class BackendActor(LoopActor):
     # -- lifecycle -------------------------------------------------------------
     def on_start(self) -> None:
         self.open(self._memory_db or Database(self.config.db_path(self.db_name), self.schema),
-                  Pushers(self.ctx))
+                  Pushers(self.ctx), self._publisher)
         # The batch is told, not handled in the socket callback, so a failure in
         # it takes pykka's path (on_failure, supervisor). Same thread: no wake-up.
         ref = self.actor_ref
@@ -127,8 +158,9 @@ class BackendActor(LoopActor):
         self._attached = True
         self._tick = self.loop.every(TICK, lambda: ref.tell(Tick()))
 
-    def open(self, db: Database, push: Outbox) -> None:
-        """Take the database and the outbox, and finish what a crash left half done.
+    def open(self, db: Database, push: Outbox, publisher: Publisher | None = None) -> None:
+        """Take the database, the outbox and the events' publisher, and finish what a
+        crash left half done.
 
         Split from `on_start` so tests drive the handlers with a fake outbox and
         no thread (tests/actors).
@@ -138,8 +170,14 @@ class BackendActor(LoopActor):
         db.before_commit = lambda: faults.hit(f"{role}.commit")
         self.build(db)
         self.push = push
+        self.publisher = publisher
+        if self.events is not None:
+            self.events.enabled = self.config.publish_events
+            self.events.collect = publisher is not None
         with db.transaction():
             self.recover()
+        if self.events is not None:
+            self._committed += self.events.take_committed()
         self.flush()
 
     def on_stop(self) -> None:
@@ -161,6 +199,7 @@ class BackendActor(LoopActor):
         if self.db is not None and self.db is not self._memory_db:
             self.db.close()
         self.db = None
+        self.publisher = None  # the loop's: it outlives this instance
 
     # -- messages ----------------------------------------------------------------
     def on_receive(self, message: Any) -> Any:
@@ -239,6 +278,8 @@ class BackendActor(LoopActor):
         except Exception as exc:
             # Rolled back: nothing of it happened, so every caller may retry.
             del self._out[mark:]
+            if self.events is not None:
+                self.events.discard()
             fault = storage_fault(exc)
             if fault is None:
                 self._refuse(answering, Unavailable(f"{self.role} failed; retry"))
@@ -246,6 +287,8 @@ class BackendActor(LoopActor):
                 raise
             self._storage_failing(fault)
             return fault
+        if self.events is not None:
+            self._committed += self.events.take_committed()
         if self.storage is not None and self.db.conn.total_changes != changes:
             self._storage_writable()  # a write committed: the storage is back
         return None
@@ -302,7 +345,20 @@ class BackendActor(LoopActor):
     def status(self, rt: ReturnTicket, reply: dict[str, Any], ended: bool = False) -> None:
         self.send(rt.status, Status(rt, reply, ended))
 
+    def answer_events(self, rt: ReturnTicket, args: Any) -> None:
+        """The `events` op: this source's stored events after `since`."""
+        if self.events is None or args.get("source") != self.role:
+            self.status(rt, BadRequest(f"source must be {self.role} here").to_reply())
+            return
+        self.status(rt, self.events.reply(args.get("since", 0),
+                                          args.get("limit", EVENTS_LIMIT_DEFAULT)))
+
     def flush(self) -> None:
+        """After COMMIT: publish the committed events, then send what was queued."""
+        events, self._committed = self._committed, []
+        if self.publisher is not None and self.publisher.wanted:
+            for event in events:
+                self.publisher.publish(event.topic, event.body())
         out, self._out = self._out, []
         for endpoint, message in out:
             self._push_out(endpoint, message)

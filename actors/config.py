@@ -43,6 +43,16 @@ class Config:
     #: A CurveZMQ secret key file (from `vending keygen`): clients then need the
     #: matching public key and all client traffic is encrypted.
     curve_secret_file: str | None = None
+    #: `serve --events`: where events are published (a PUB socket; None: nowhere
+    #: over tcp). Embedded (role "all") they are also always on `events_inproc`;
+    #: a split gatekeeper or stock handler binds its own PUB here.
+    events: str | None = None
+    events_inproc: str = "inproc://events"
+    #: Embedded: where the two sources' PUB sockets meet (the front door's XSUB).
+    events_in: str = "inproc://events-in"
+    #: Off: events are neither stored nor published (the benchmark's A/B only:
+    #: SPEC.md section 6 wants them on).
+    publish_events: bool = True
     #: Bind owned tcp fifos on every interface (other hosts connect to the address
     #: given in the endpoint; this process binds tcp://*:PORT).
     fifo_bind_any: bool = False

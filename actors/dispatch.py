@@ -2,8 +2,9 @@
 
 Runs in the front-door thread, together with the session actors it starts
 (`actors/runtime.py`), so routing a request to its session and the session
-sending it down a fifo cost no thread hop. `products` and `product` need no
-session and go straight to the stock handler. A status is answered to the
+sending it down a fifo cost no thread hop. `products`, `product` and `events`
+need no session and go straight to their owner (for `events`, the role its
+`source` names). A status is answered to the
 client at once; the session actor is then told, so it sends its next request.
 """
 
@@ -16,10 +17,12 @@ from typing import Any
 import pykka
 import zmq
 
+from transport.events import EventForwarder
 from transport.fifo import Backpressure, Pushers
 from transport.frontdoor import FrontDoor
 from vending.credentials import new_wsess_uid
 from vending.errors import Unavailable
+from vending.ops import route
 from vending.requests import Request
 
 from .config import Config
@@ -29,7 +32,6 @@ from .session import SessionActor
 from .session_pool import SessionPool
 from .wire import (
     FIFO_FOR_OP,
-    ROLES_FOR_OP,
     Alive,
     BadMessage,
     ClientRequest,
@@ -40,12 +42,18 @@ from .wire import (
 
 log = logging.getLogger(__name__)
 
+#: Ops that need no session: straight to their owner's fifo, no session actor.
+_NO_SESSION = frozenset({"products", "product", "events"})
+
 
 class Dispatch:
     """The front door's `Dispatcher`, and the `SessionDesk` of its session actors."""
 
-    def __init__(self, ctx: zmq.Context[Any], config: Config) -> None:
+    def __init__(self, ctx: zmq.Context[Any], config: Config,
+                 forwarder: EventForwarder | None = None) -> None:
         self._ctx = ctx
+        #: Run on the front door's thread: the embedded events endpoint(s).
+        self.forwarder = forwarder
         self._config = config
         self._ends = config.endpoints
         self._door: FrontDoor | None = None
@@ -62,14 +70,18 @@ class Dispatch:
     def on_start(self, door: FrontDoor) -> None:
         self._door = door
         self._push = Pushers(self._ctx)  # used by this thread only: ours and the sessions'
+        if self.forwarder is not None:
+            self.forwarder.open(self._ctx, door)  # embedded: both sources, one endpoint
         self.liveness.tick(self._push, time.monotonic())
 
     def on_request(self, ticket: int, request: Request, peer: str | None) -> None:
-        self.liveness.require(ROLES_FOR_OP[request.op])
+        fifo, roles = route(request.op, request.args)
+        self.liveness.require(roles)
         deadline = time.time() + self._config.request_timeout
-        if request.op in ("products", "product"):
+        if request.op in _NO_SESSION:
             rt = ReturnTicket(self._ends.status, "", ticket)
-            self._send("post", ClientRequest(rt, request, deadline=deadline))
+            assert fifo is not None  # routed by the table
+            self._send(fifo, ClientRequest(rt, request, deadline=deadline))
             return
         wsess = new_wsess_uid() if request.op == "auth" else request.wsess_uid
         self.sessions.submit(wsess, Submit(ticket, request, peer, deadline))
@@ -102,6 +114,8 @@ class Dispatch:
         self.sessions.stop_all()
         if self._push is not None:
             self._push.close()
+        if self.forwarder is not None and self._door is not None:
+            self.forwarder.close(self._door)
 
     # -- SessionDesk ------------------------------------------------------------
     def forward(self, wsess_uid: str, submit: Submit) -> None:

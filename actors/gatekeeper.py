@@ -59,6 +59,7 @@ class GatekeeperActor(BackendActor):
 
     def build(self, db: Database) -> None:
         self.accounts = Accounts(db, SessionPolicy(idle=self.config.session_idle))
+        self.events = self.accounts.events
         self._pool = ThreadPoolExecutor(self.config.crypto_workers, thread_name_prefix="argon2")
         self._crypto_backlog = 0
         self._held: dict[int, list[Status]] = {}
@@ -105,7 +106,9 @@ class GatekeeperActor(BackendActor):
     def _client_request(self, message: ClientRequest) -> None:
         req, rt = message.request, message.rt
         try:
-            if req.op == "auth":
+            if req.op == "events":
+                self.answer_events(rt, req.args)
+            elif req.op == "auth":
                 self._outcome(rt, self.accounts.auth(req, rt.wsess, message.peer), message)
             elif req.op in _SESSION_OPS:
                 self._outcome(rt, self.accounts.session_op(req, message.peer), message)

@@ -57,6 +57,7 @@ class StockHandlerActor(BackendActor):
 
     def build(self, db: Database) -> None:
         self.stock = Stock(db)
+        self.events = self.stock.events
         self._ticks = 0
 
     def recover(self) -> None:
@@ -121,6 +122,8 @@ class StockHandlerActor(BackendActor):
             self.status(rt, self.stock.products(req.args.get("seller_uid")))
         elif req.op == "product":
             self.status(rt, self.stock.product(req.args["product_uid"]))
+        elif req.op == "events":
+            self.answer_events(rt, req.args)
         elif req.op == "buy":
             self._buy(rt, req)
         elif req.op in ("sell", "delete_product"):

@@ -11,6 +11,7 @@ import logging
 import os
 import shutil
 import weakref
+from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -20,6 +21,7 @@ import zmq
 import zmq.auth
 
 from transport.client import Client
+from transport.events import EventForwarder, EventPublisher, EventStream, StreamEvent
 from transport.fifo import FifoInlet
 from transport.frontdoor import FrontDoor
 from transport.loop import EventLoop
@@ -72,6 +74,7 @@ class VendingSystem:
         self._curve: tuple[bytes, bytes] | None = None
         self._loops: list[EventLoop] = []
         self._clients: weakref.WeakSet[Client] = weakref.WeakSet()
+        self._streams: weakref.WeakSet[EventStream] = weakref.WeakSet()
         #: What this start made on disk: removed again if the start fails.
         self._created: list[Path] = []
 
@@ -100,19 +103,20 @@ class VendingSystem:
                 # across restarts of the actor, and runs the actor.
                 inlet = FifoInlet([self._bind_form(e) for e in actor.fifo_endpoints(self.config)],
                                   name=name)
-                loop = backend_loop(ctx, inlet)
+                publisher = self._publisher()
+                loop = backend_loop(ctx, inlet, publisher)
                 loop.start_bound()
                 self._loops.append(loop)
                 memory_db = Database(None, actor.schema) if self.config.in_memory else None
                 sup.start(name, partial(actor.start, loop, inlet, ctx, self.config,
-                                        sup.child_failed, memory_db))
+                                        sup.child_failed, memory_db, publisher))
             if self.config.role == "all":
                 # Purchases a crash left half done are settled before any client is
                 # served. Split, the gatekeeper may be away: the stock handler keeps
                 # asking, and held units are simply not offered meanwhile.
                 sup.refs["stock-handler"].ask(AwaitRecovery(), timeout=30).get(timeout=30)
             if self.config.runs("frontdoor"):
-                self.dispatch = Dispatch(ctx, self.config)
+                self.dispatch = Dispatch(ctx, self.config, self._forwarder())
                 self.door = FrontDoor(ctx, [*self.config.binds, self.config.inproc_door],
                                       self._bind_form(self.config.endpoints.status), self.dispatch,
                                       request_timeout=self.config.request_timeout,
@@ -135,6 +139,48 @@ class VendingSystem:
                 else:
                     path.unlink(missing_ok=True)
             self._created.clear()
+
+    def _publisher(self) -> EventPublisher | None:
+        """A backend's PUB socket: embedded, into the forwarder; split, bound at --events."""
+        if not self.config.publish_events:
+            return None
+        if self.config.role == "all":
+            return EventPublisher(self.config.events_in, bind=False)
+        if self.config.events is None:
+            return None
+        return EventPublisher(self.config.events, bind=True, curve=self._curve)
+
+    def _forwarder(self) -> EventForwarder | None:
+        if self.config.role != "all":
+            return None  # split: each backend binds its own --events
+        outlets = [self.config.events_inproc, *filter(None, [self.config.events])]
+        return EventForwarder(self.config.events_in, outlets, self._curve)
+
+    @property
+    def events_endpoints(self) -> list[str]:
+        """Where events can be subscribed to (tcp ones with their real port)."""
+        forwarder = self.dispatch.forwarder if self.dispatch else None
+        if forwarder is not None:
+            return list(forwarder.bound)
+        return [self.config.events] if self.config.events and self.config.role != "frontdoor" \
+            else []
+
+    def subscribe(self, callback: Callable[[StreamEvent], None] | None = None,
+                  **kwargs: Any) -> EventStream:
+        """Every event, once and in order (gaps filled), from this embedded system.
+
+        With `callback`, each event is handed to it in the stream's own thread;
+        without, iterate the stream (`for event in stream`, `stream.get(timeout)`).
+        Stop it with `stream.stop()` (or a `with` block) before `stop()`ping the
+        system. `kwargs` go to `EventStream` (e.g. `since`, `live_only`).
+        """
+        if self.ctx is None or self.config.role != "all":
+            raise RuntimeError("subscribe needs a running embedded system")
+        kwargs.setdefault("door_key", self._curve[0] if self._curve else None)
+        stream = EventStream(self.config.events_inproc, self.config.inproc_door,
+                             context=self.ctx, callback=callback, **kwargs)
+        self._streams.add(stream)
+        return stream.start()
 
     @property
     def listening(self) -> list[str]:
@@ -168,6 +214,8 @@ class VendingSystem:
                 for loop in reversed(self._loops):
                     loop.stop()
             finally:
+                for stream in list(self._streams):
+                    stream.stop()  # its sockets too would block ctx.term()
                 for client in list(self._clients):
                     client.close()  # an open socket would block ctx.term() forever
                 if self.ctx is not None:

@@ -20,7 +20,7 @@ from actors.system import VendingSystem
 from tools import bench, simulate
 from vending.db import StorageError
 
-from . import client_commands
+from . import client_commands, watch
 
 log = logging.getLogger("vending")
 
@@ -72,6 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="end sessions idle this long (default 1800)")
     serve.add_argument("--request-timeout", type=_positive, default=10.0, metavar="SECONDS",
                        help="answer UNAVAILABLE when a request takes longer (default 10)")
+    serve.add_argument("--events", metavar="ENDPOINT",
+                       help="publish every committed effect on a ZeroMQ PUB socket bound here "
+                       "(e.g. tcp://127.0.0.1:5556; encrypted with --curve-secret). Embedded "
+                       "they are always on inproc://events too; split, the gatekeeper and the "
+                       "stock handler each bind their own (default: none over tcp)")
     serve.add_argument("--curve-secret", metavar="FILE",
                        help="encrypt client traffic with CurveZMQ using this secret key file "
                        "(from `vending keygen`); clients need the matching public key "
@@ -134,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_command(sub)
     simulate.add_command(sub)
     client_commands.add_commands(sub)
+    watch.add_command(sub)
     return parser
 
 
@@ -190,7 +196,9 @@ def serve_command(args: argparse.Namespace) -> int:
     config = Config(data_dir=args.data_dir, binds=tuple(args.bind or ["tcp://127.0.0.1:5555"]),
                     session_idle=args.session_idle, request_timeout=args.request_timeout,
                     curve_secret_file=args.curve_secret, role=args.role, endpoints=endpoints,
-                    fifo_bind_any=args.fifo_bind_any)
+                    fifo_bind_any=args.fifo_bind_any, events=args.events,
+                    # The benchmark's A/B (`vending bench --events-off`): no events at all.
+                    publish_events=os.environ.get("VENDING_EVENTS") != "off")
     try:
         config.check()
     except ValueError as exc:
@@ -214,6 +222,8 @@ def serve_command(args: argparse.Namespace) -> int:
         return 1
     except zmq.ZMQError as exc:
         where = ", ".join(config.binds) if config.runs("frontdoor") else "the fifo endpoints"
+        if config.events:
+            where += f" or the events endpoint {config.events}"
         print(f"vending: error: cannot bind {where}: {exc.strerror}", file=sys.stderr)
         return 1
     try:
@@ -221,6 +231,8 @@ def serve_command(args: argparse.Namespace) -> int:
                  else os.path.abspath(config.data_dir))
         log.info("ready on %s (role %s, data %s, pid %d)", " ".join(system.listening),
                  config.role, where, os.getpid())
+        if system.events_endpoints and config.events:
+            log.info("events on %s", " ".join(system.events_endpoints))
         stop.wait()
         log.info("stopping: draining requests in flight")
     finally:

@@ -305,7 +305,7 @@ def session_capacity(sessions: int, progress: Callable[[str], None]) -> dict[str
 
 
 def _against(kind: str, data: Path, clients: int, seconds: float, workload: str,
-             load_procs: int = 1) -> LoadResult:
+             load_procs: int = 1, env: dict[str, str] | None = None) -> LoadResult:
     if kind == "split":
         split = SplitDeployment(data, front_doors=2).start()
         try:
@@ -315,7 +315,7 @@ def _against(kind: str, data: Path, clients: int, seconds: float, workload: str,
         finally:
             split.terminate()
     module = "cli serve" if kind == "system" else "tools.baseline"
-    server = ServerProcess(data, module=module).start()
+    server = ServerProcess(data, module=module, env=env).start()
     try:
         assert server.proc is not None
         return run_load(server.endpoint, kind, server_pids=[server.proc.pid], clients=clients,
@@ -325,11 +325,11 @@ def _against(kind: str, data: Path, clients: int, seconds: float, workload: str,
 
 
 def _once(kind: str, clients: int, seconds: float, workload: str, load_procs: int,
-          population: int = 0) -> LoadResult:
+          population: int = 0, env: dict[str, str] | None = None) -> LoadResult:
     with tempfile.TemporaryDirectory(prefix="vending-bench-") as tmp:
         if population:
             seed_population(Path(tmp), population)
-        return _against(kind, Path(tmp), clients, seconds, workload, load_procs)
+        return _against(kind, Path(tmp), clients, seconds, workload, load_procs, env)
 
 
 def check_generator_capacity(clients: int, seconds: float, workload: str,
@@ -371,14 +371,17 @@ def _ratio(a: float | None, b: float | None) -> float | None:
 def run_bench(*, clients: int = 32, seconds: float = 10.0, workload: str = "buy",
               baseline: bool = True, growth: bool = False, sessions: int = 0,
               split: bool = False, load_procs: int = 1, check_generator: bool = False,
+              events_off: bool = False,
               progress: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
     report: dict[str, Any] = {"clients": clients, "seconds": seconds, "workload": workload,
                               "load_procs": load_procs}
     kinds = ["system", "baseline"] if baseline else ["system"]
     if split:
         kinds.append("split")
+    report["events"] = "off" if events_off else "on"
+    env = {"VENDING_EVENTS": "off"} if events_off else None
     for kind in kinds:
-        result = _once(kind, clients, seconds, workload, load_procs)
+        result = _once(kind, clients, seconds, workload, load_procs, env=env)
         progress(result.line())
         report[kind] = result.figures()
     if baseline:
@@ -494,7 +497,7 @@ def bench_command(args: Any) -> int:
     report = run_bench(clients=args.clients, seconds=args.seconds, workload=args.workload,
                        baseline=not args.no_baseline, growth=args.growth,
                        sessions=args.sessions, split=args.split, load_procs=args.load_procs,
-                       check_generator=args.check_generator,
+                       check_generator=args.check_generator, events_off=args.events_off,
                        progress=lambda text: print(text, file=sys.stderr, flush=True))
     print(json.dumps(report, indent=2) if args.json else summary_text(report))
     return 0
@@ -532,6 +535,9 @@ def add_command(sub: Any) -> None:
     p.add_argument("--split", action="store_true",
                    help="also run the split layout (4 processes: gatekeeper, stock handler, "
                    "2 front doors) under the same load (default off)")
+    p.add_argument("--events-off", action="store_true",
+                   help="serve with events neither stored nor published (VENDING_EVENTS=off), "
+                   "to measure what they cost (default off: events on, as SPEC.md wants)")
     p.add_argument("--json", action="store_true",
                    help="print the whole report as JSON (default: a table)")
     p.set_defaults(func=bench_command)

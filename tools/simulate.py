@@ -26,15 +26,73 @@ from typing import Any
 
 from actors.system import VendingSystem
 from transport.client import Client
+from transport.events import StreamEvent
 from vending.errors import Unavailable
 
-from .ledger import MONEY, STOCK, Verdict
+from .ledger import MONEY, STOCK, Ledger, Verdict
 from .simusers import SimUser, World
 
 __all__ = ["Report", "Scenario", "add_command", "run_scenario"]
 
 ANSWERED = "every change answered"
 FINISHED = "every user finished"
+EV_ORDER = "events: every seq once, in order"
+EV_MONEY = "events: money conservation"
+EV_STOCK = "events: stock conservation"
+
+
+class EventTally:
+    """Adds up the events of a run (SPEC.md section 6), from the stream's thread.
+
+    Events name no buyer, so money is checked over all buyers at once: coins in
+    = coins out (spent, change, reset, deleted) + what buyers still hold.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.deposited = 0
+        self.paid_out = 0
+        self.bought: Counter[str] = Counter()      # product_uid -> units, purchase events
+        self.purchases: Counter[str] = Counter()   # product_uid -> purchase events
+        self.sold: Counter[str] = Counter()        # product_uid -> "sold" product events
+        self.seqs: dict[str, list[int]] = {"gatekeeper": [], "stock-handler": []}
+
+    def __call__(self, event: StreamEvent) -> None:
+        b = event.body
+        with self._lock:
+            self.seqs.setdefault(event.source, []).append(event.seq)
+            if event.topic == "deposit":
+                self.deposited += b["amount"]
+            elif event.topic == "purchase":
+                self.paid_out += b["spent"] + sum(b["change"])
+                self.bought[b["product_uid"]] += b["amount"]
+                self.purchases[b["product_uid"]] += 1
+            elif event.topic in ("reset", "user_deleted"):
+                self.paid_out += sum(b["change"])
+            elif event.topic == "product" and b["kind"] == "sold":
+                self.sold[b["product"]["product_uid"]] += 1
+
+    def caught_up(self, last: dict[str, int]) -> bool:
+        """Every stored event delivered (`last`: each source's last_seq), every
+        purchase's sale among them."""
+        with self._lock:
+            return (all(len(self.seqs.get(s, [])) >= n for s, n in last.items())
+                    and self.sold == self.purchases)
+
+    def check(self, ledger: Ledger) -> dict[str, list[str]]:
+        with self._lock:
+            order = [f"{source}: seqs are not 1..{len(got)}" for source, got in self.seqs.items()
+                     if got != list(range(1, len(got) + 1))]
+            held = sum(ledger.expected_deposits().values())
+            money = [] if self.deposited == self.paid_out + held else [
+                f"{self.deposited} deposited, {self.paid_out} paid out, {held} still held "
+                "per the ledger"]
+            stock = [f"{uid}: {self.bought[uid]} units in purchase events, ledger {units}"
+                     for uid, units in ledger.sold.items() if self.bought[uid] != units]
+            stock += [f"{uid}: {self.purchases[uid]} purchases, {self.sold[uid]} sold events"
+                      for uid in self.purchases.keys() | self.sold.keys()
+                      if self.purchases[uid] != self.sold[uid]]
+        return {EV_ORDER: order, EV_MONEY: money, EV_STOCK: stock}
 
 
 @dataclass(frozen=True)
@@ -152,11 +210,16 @@ def run_scenario(scenario: Scenario, endpoint: str | None = None,
     if endpoint is not None:
         return _run(scenario, lambda **kw: Client(endpoint, **kw), endpoint, progress, stop)
     with VendingSystem(data_dir=":memory:", binds=()) as own:
-        return _run(scenario, own.client, "an embedded in-memory system", progress, stop)
+        # The run owns this system: every event is this run's, so they must add up.
+        tally = EventTally()
+        with own.subscribe(tally):
+            return _run(scenario, own.client, "an embedded in-memory system", progress, stop,
+                        tally)
 
 
 def _run(scenario: Scenario, make_client: Callable[..., Client], target: str,
-         progress: Callable[[str], None] | None, stop: threading.Event | None) -> Report:
+         progress: Callable[[str], None] | None, stop: threading.Event | None,
+         tally: EventTally | None = None) -> Report:
     world = World(scenario.seed, scenario.sellers, scenario.scarce_units,
                   stop=stop or threading.Event())
     with make_client(timeout=2.0, retries=1) as probe:
@@ -189,7 +252,21 @@ def _run(scenario: Scenario, make_client: Callable[..., Client], target: str,
                 problems.append(f"not checked: {exc}")
     report = _report(scenario, target, seconds, users, verdict)
     report.stopped_early = world.stop.is_set()
+    if tally is not None:
+        report.invariants.update(_events_add_up(tally, world, make_client))
     return report
+
+
+def _events_add_up(tally: EventTally, world: World,
+                   make_client: Callable[..., Client]) -> dict[str, list[str]]:
+    """Once the stream has every stored event (settles included), check the tally."""
+    deadline = time.monotonic() + 10.0
+    with make_client(timeout=10.0, retries=2) as c:
+        last = {source: c.events(source, 0, 1)["last_seq"] for source in tally.seqs}
+    pause = threading.Event()
+    while time.monotonic() < deadline and not tally.caught_up(last):
+        pause.wait(0.05)
+    return tally.check(world.ledger)
 
 
 def _wait(threads: list[threading.Thread], users: list[SimUser], scenario: Scenario,
@@ -247,7 +324,9 @@ def add_command(sub: Any) -> None:
                        "reset, restock, create products, log in again, race for scarce stock) "
                        "against an embedded in-memory system or --endpoint, then check money "
                        "and stock conservation, nothing negative and no oversell from the "
-                       "server's answers. Exit 1 on any violation.")
+                       "server's answers; embedded, also that the published events add up "
+                       "to the same (money and stock from events alone, every seq once, in "
+                       "order). Exit 1 on any violation.")
     p.add_argument("--buyers", type=_count, default=4, help="simulated buyers")
     p.add_argument("--sellers", type=_count, default=2, help="simulated sellers")
     length = p.add_mutually_exclusive_group()

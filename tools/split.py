@@ -15,12 +15,17 @@ from .serverproc import ServerProcess, free_tcp_endpoint
 
 class SplitDeployment:
     def __init__(self, data_dir: Path | str, front_doors: int = 2,
-                 extra: list[str] | None = None) -> None:
+                 extra: list[str] | None = None, events: bool = False) -> None:
         fifos = {name: free_tcp_endpoint() for name in ("auth", "deposit", "post")}
         common = [arg for name, ep in fifos.items() for arg in (f"--{name}-fifo", ep)]
         common += extra or []
+        #: `events`: each backend role publishes on its own --events endpoint.
+        self.events_endpoints = {role: free_tcp_endpoint() for role in
+                                 ("gatekeeper", "stock-handler")} if events else {}
         self.procs: dict[str, ServerProcess] = {
-            role: ServerProcess(data_dir, extra=["--role", role, *common])
+            role: ServerProcess(data_dir, extra=[
+                "--role", role, *common,
+                *(["--events", self.events_endpoints[role]] if events else [])])
             for role in ("gatekeeper", "stock-handler")}
         for n in range(1, front_doors + 1):
             self.procs[f"frontdoor-{n}"] = ServerProcess(

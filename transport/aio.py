@@ -139,6 +139,10 @@ class AsyncClient(SessionState):
     async def delete_user(self, password: str, req_id: str | None = None) -> dict[str, Any]:
         return await self._run(self._delete_user(password, req_id))
 
+    async def events(self, source: str, since: int = 0, limit: int = 100) -> dict[str, Any]:
+        """Stored events of `source` with seq > `since`: {events, last_seq} (SPEC.md 6)."""
+        return await self._run(self._events(source, since, limit))
+
     async def ping(self) -> str:
         return await self._run(self._ping())
 

@@ -125,6 +125,10 @@ class Client(SessionState):
     def delete_user(self, password: str, req_id: str | None = None) -> dict[str, Any]:
         return self._run(self._delete_user(password, req_id))
 
+    def events(self, source: str, since: int = 0, limit: int = 100) -> dict[str, Any]:
+        """Stored events of `source` with seq > `since`: {events, last_seq} (SPEC.md 6)."""
+        return self._run(self._events(source, since, limit))
+
     def ping(self) -> str:
         return self._run(self._ping())
 

@@ -205,6 +205,10 @@ class SessionState:
     def _delete_user(self, password: str, req_id: str | None) -> Call[dict[str, Any]]:
         return self._ending_call("delete_user", password=password, req_id=req_id)
 
+    def _events(self, source: str, since: int, limit: int) -> Call[dict[str, Any]]:
+        return Call(_message("events", {"source": source, "since": since, "limit": limit}),
+                    _whole)
+
     def _ping(self) -> Call[str]:
         return Call(_message("ping", {}), lambda r: str(r["version"]))
 

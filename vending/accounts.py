@@ -30,9 +30,11 @@ from .errors import (
     SellersOnly,
     Unauthorized,
 )
+from .events import SCHEMA as EVENTS_SCHEMA
+from .events import EventLog
 from .idempotency import SCHEMA as IDEM_SCHEMA
 from .idempotency import IdempotencyStore, Record
-from .login import Login, auth_scope
+from .login import Login, auth_scope, seller_uid
 from .outcome import CryptoJob, Outcome, catching, ok
 from .requests import STATE_CHANGING_OPS, Request
 from .sessions import SCHEMA as SESSION_SCHEMA
@@ -61,6 +63,7 @@ CREATE TABLE IF NOT EXISTS aborted(purchase_id TEXT PRIMARY KEY, at REAL NOT NUL
 CREATE TABLE IF NOT EXISTS purges(account_id INTEGER PRIMARY KEY, user_uid TEXT NOT NULL);
 {SESSION_SCHEMA}
 {IDEM_SCHEMA}
+{EVENTS_SCHEMA}
 """
 
 
@@ -75,8 +78,10 @@ class Accounts:
     def __post_init__(self) -> None:
         self.sessions = SessionStore(self.db, self.policy)
         self.idem = IdempotencyStore(self.db)
-        self.wallet = Wallet(self.db)
-        self.login = Login(self.db, self.sessions, self.idem, self.throttle, self.clock)
+        self.events = EventLog(self.db, "gatekeeper", self.clock, self.idem_ttl)
+        self.wallet = Wallet(self.db, self.events)
+        self.login = Login(self.db, self.sessions, self.idem, self.throttle, self.clock,
+                           self.events)
 
     # -- lookups ---------------------------------------------------------
     def _session(self, req: Request) -> Session:
@@ -193,6 +198,8 @@ class Accounts:
         # Its login replies too: a new account under this user_uid starts with no keys.
         self.idem.forget(auth_scope(user.user_uid))
         purge = None
+        self.events.emit("user_deleted", role=user.role, change=change,
+                         **seller_uid(user.role, user.user_uid))
         if user.role == "seller":
             self.db.conn.execute("INSERT OR IGNORE INTO purges(account_id, user_uid) VALUES(?,?)",
                                  (user.account_id, user.user_uid))
@@ -255,6 +262,7 @@ class Accounts:
         now = self.clock()
         self.sessions.expire(now)
         self.idem.expire(now - self.idem_ttl)
+        self.events.housekeeping()
         for table in ("purchases", "aborted"):
             self.db.conn.execute(f"DELETE FROM {table} WHERE at < ?", (now - self.idem_ttl,))
 

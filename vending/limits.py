@@ -18,6 +18,9 @@ COST_MAX = 100_000
 STOCK_MAX = 1_000_000
 UNITS_MAX = 1_000_000
 DEPOSIT_MAX = 1_000_000
+#: The `events` op: `since` is a seq (SQLite's integer range), `limit` events per reply.
+SEQ_MAX = 2**63 - 1
+EVENTS_LIMIT_MAX, EVENTS_LIMIT_DEFAULT = 1000, 100
 #: Bidirectional formatting characters: they reorder what a terminal shows.
 BIDI_FORMATTING = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
                             "\u2066\u2067\u2068\u2069")

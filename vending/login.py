@@ -23,6 +23,7 @@ from .errors import (
     Unavailable,
     VendingError,
 )
+from .events import EventLog
 from .idempotency import IdempotencyStore, Record
 from .outcome import CryptoJob, Outcome, catching, ok
 from .requests import AUTH_KINDS, Request
@@ -30,13 +31,18 @@ from .sessions import SessionStore
 from .throttle import LoginThrottle
 from .users import User, find_user
 
-__all__ = ["Login", "auth_scope"]
+__all__ = ["Login", "auth_scope", "seller_uid"]
 
 _NOTICE = "There is already an active session using your account"
 
 
 def auth_scope(user_uid: str) -> str:
     return "u:" + user_uid
+
+
+def seller_uid(role: str, user_uid: str) -> dict[str, str]:
+    """An event's `user_uid` field: a seller's only (buyers stay anonymous)."""
+    return {"user_uid": user_uid} if role == "seller" else {}
 
 
 def _refused(exc: VendingError) -> Outcome:
@@ -47,12 +53,14 @@ class Login:
     """The `auth` rules. Runs in the thread that owns the accounts database."""
 
     def __init__(self, db: Database, sessions: SessionStore, idem: IdempotencyStore,
-                 throttle: LoginThrottle, clock: Callable[[], float]) -> None:
+                 throttle: LoginThrottle, clock: Callable[[], float],
+                 events: EventLog) -> None:
         self.db = db
         self.sessions = sessions
         self.idem = idem
         self.throttle = throttle
         self.clock = clock
+        self.events = events
 
     def auth(self, req: Request, wsess_uid: str, peer: str | None) -> Outcome | CryptoJob:
         """Raises BadRequest when the req_id was used for another kind of `auth`."""
@@ -132,6 +140,7 @@ class Login:
             (user_uid, username, role, pw_hash, now))
         assert cur.lastrowid is not None  # an INSERT always sets it
         self.sessions.create(wsess_uid, token, cur.lastrowid, user_uid, role, now)
+        self.events.emit("user", role=role, **seller_uid(role, user_uid))
         return Outcome(ok(token=token, wsess_uid=wsess_uid, user_uid=user_uid, role=role,
                           deposit=0))
 

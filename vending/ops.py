@@ -22,6 +22,7 @@ from .requests import (
     _any_int,
     _auth_kind,
     _int,
+    _one_of,
     _password,
     _product_name,
     _product_uid,
@@ -29,10 +30,11 @@ from .requests import (
     _username,
 )
 
-__all__ = ["FIFO_FOR_OP", "OPS", "ROLES_FOR_OP", "SESSION_OPS", "STATE_CHANGING_OPS", "TABLE",
-           "Op", "ops_of"]
+__all__ = ["FIFO_FOR_OP", "OPS", "ROLES_FOR_OP", "SESSION_OPS", "SOURCE_FIFO",
+           "STATE_CHANGING_OPS", "TABLE", "Op", "ops_of", "route"]
 
-Owner = Literal["gatekeeper", "stock-handler", "frontdoor"]
+#: "source": the role the request's `source` field names (the `events` op).
+Owner = Literal["gatekeeper", "stock-handler", "frontdoor", "source"]
 Fifo = Literal["auth", "deposit", "post"]
 
 _GK: tuple[str, ...] = ("gatekeeper",)
@@ -45,8 +47,8 @@ class Op:
     """One client op.
 
     `fifo` is the config name of the fifo that carries it to `owner` (None:
-    the front door answers it itself); `roles` must all be alive for it, or
-    the front door refuses at once.
+    the front door answers it itself, or, for owner "source", `SOURCE_FIFO`
+    says); `roles` must all be alive for it, or the front door refuses at once.
     """
 
     owner: Owner
@@ -63,6 +65,9 @@ TABLE: Mapping[str, Op] = MappingProxyType({
     "products": Op("stock-handler", "post", _SH,
                    optional={"seller_uid": _str(1, limits.SELLER_UID_MAX)}),
     "product": Op("stock-handler", "post", _SH, required={"product_uid": _product_uid}),
+    "events": Op("source", None, (), required={"source": _one_of("gatekeeper", "stock-handler")},
+                 optional={"since": _int(0, limits.SEQ_MAX),
+                           "limit": _int(1, limits.EVENTS_LIMIT_MAX)}),
     "auth": Op("gatekeeper", "auth", _GK, changes_state=True,
                required={"token": _auth_kind, "username": _username, "password": _password}),
     "profile": Op("gatekeeper", "auth", _GK, session=True),
@@ -100,3 +105,16 @@ FIFO_FOR_OP: Mapping[str, str] = MappingProxyType(
 #: The roles each op needs alive; the front door refuses at once when one is gone.
 ROLES_FOR_OP: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {name: op.roles for name, op in TABLE.items()})
+#: The fifo that carries an op owned by "source" to the role it names.
+SOURCE_FIFO: Mapping[str, Fifo] = MappingProxyType({"gatekeeper": "auth",
+                                                   "stock-handler": "post"})
+
+
+def route(op: str, args: Mapping[str, object]) -> tuple[str | None, tuple[str, ...]]:
+    """The fifo (config name; None: the front door answers) and the roles needed alive,
+    for one checked request."""
+    spec = TABLE[op]
+    if spec.owner == "source":
+        source = str(args["source"])
+        return SOURCE_FIFO[source], (source,)
+    return spec.fifo, spec.roles

@@ -130,6 +130,8 @@ def charge(accounts: Accounts, step: ChargeStep) -> Charged:
                  "spent": total, "change": make_change(rest), "deposit": 0}
         accounts.wallet.spend(user, total)
         accounts.record_purchase(pid, user.account_id, req, total, rest, reply)
+        accounts.events.emit("purchase", product_uid=reply["product_uid"],
+                             amount=reply["amount"], spent=total, change=reply["change"])
         committed = True
         return reply
 
@@ -146,6 +148,8 @@ def settle(stock: Stock, pid: str, committed: bool) -> None:
     held = stock.held_by(pid)
     if held is not None:
         stock.release(pid, held, sold=committed)
+        if committed:
+            stock.changed(held[0], "sold")
 
 
 # -- recovery: gatekeeper ------------------------------------------------------------

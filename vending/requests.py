@@ -78,6 +78,14 @@ def _auth_kind(name: str, value: Any) -> str:
     return value
 
 
+def _one_of(*values: str) -> Check:
+    def check(name: str, value: Any) -> str:
+        if not isinstance(value, str) or value not in values:
+            raise BadRequest(f"{name} must be one of {', '.join(values)}")
+        return value
+    return check
+
+
 def _product_name(name: str, value: Any) -> str:
     text: str = _str(1, limits.PRODUCT_NAME_MAX)(name, value)
     if any(map(limits.unsafe_char, text)):

@@ -26,6 +26,8 @@ from .errors import (
     Unauthorized,
     WrongCost,
 )
+from .events import SCHEMA as EVENTS_SCHEMA
+from .events import EventLog
 from .idempotency import SCHEMA as IDEM_SCHEMA
 from .idempotency import IdempotencyStore
 from .requests import Request
@@ -47,6 +49,7 @@ CREATE TABLE IF NOT EXISTS reservations(
   purchase_id TEXT PRIMARY KEY, product_uid TEXT NOT NULL, amount INTEGER NOT NULL,
   at REAL NOT NULL);
 {IDEM_SCHEMA}
+{EVENTS_SCHEMA}
 """
 
 _COLS = "product_uid, seller_uid, product_name, cost, amount, seller_account"
@@ -75,6 +78,7 @@ class Stock:
 
     def __post_init__(self) -> None:
         self.idem = IdempotencyStore(self.db)
+        self.events = EventLog(self.db, "stock-handler", self.clock, self.idem_ttl)
         for uid, units in self.db.conn.execute(
                 "SELECT product_uid, sum(amount) FROM reservations GROUP BY product_uid"):
             self._held[uid] = int(units)
@@ -134,6 +138,14 @@ class Stock:
         if self._held[uid] <= 0:
             del self._held[uid]
 
+    def changed(self, product_uid: str, kind: str) -> dict[str, Any]:
+        """The product map after a change, published as a `product` event of `kind`."""
+        row = self._row(product_uid)
+        assert row is not None  # written just before, in this transaction
+        product = self._public(row)
+        self.events.emit("product", product=product, kind=kind)
+        return product
+
     def reservations(self, older_than: float = 0.0) -> list[str]:
         """Purchase ids held since before `older_than` seconds ago (for recovery)."""
         return [r[0] for r in self.db.conn.execute(
@@ -185,9 +197,8 @@ class Stock:
                 "UPDATE products SET product_name=?, cost=?, amount=amount+?, added=added+?"
                 " WHERE product_uid=?",
                 (args.get("product_name", row[2]), args.get("cost", row[3]), delta, delta, uid))
-        written = self._row(uid)
-        assert written is not None  # written just above, in this transaction
-        return {"ok": True, "product": self._public(written)}
+        kind = "updated" if "product_uid" in args else "created"
+        return {"ok": True, "product": self.changed(uid, kind)}
 
     def _owned(self, uid: str, who: Authorized) -> tuple[Any, ...]:
         row = self._row(uid)
@@ -202,17 +213,23 @@ class Stock:
             uid = req.args["product_uid"]
             self._owned(uid, who)
             self.db.conn.execute("DELETE FROM products WHERE product_uid=?", (uid,))
+            self.events.emit("product_deleted", product_uid=uid, seller_uid=who.user_uid)
             return {"ok": True, "product_uid": uid}
         return self._idempotent(who, req, rule)
 
     def purge_seller(self, account_id: int) -> int:
-        """A deleted seller's products go with the account."""
-        return self.db.conn.execute("DELETE FROM products WHERE seller_account=?",
-                                    (account_id,)).rowcount
+        """A deleted seller's products go with the account (an event for each)."""
+        gone = self.db.conn.execute(
+            "DELETE FROM products WHERE seller_account=? RETURNING product_uid, seller_uid",
+            (account_id,)).fetchall()
+        for uid, seller in sorted(gone):
+            self.events.emit("product_deleted", product_uid=uid, seller_uid=seller)
+        return len(gone)
 
     # -- upkeep ------------------------------------------------------------
     def housekeeping(self) -> None:
         self.idem.expire(self.clock() - self.idem_ttl)
+        self.events.housekeeping()
 
     def totals(self) -> dict[str, dict[str, int]]:
         """Per product: added, amount (incl. held), sold (for conservation checks)."""

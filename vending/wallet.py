@@ -13,6 +13,7 @@ from . import limits
 from .coins import COINS, make_change
 from .db import Database
 from .errors import BuyersOnly, WrongAmount
+from .events import EventLog
 from .users import User
 
 __all__ = ["Wallet"]
@@ -21,8 +22,9 @@ __all__ = ["Wallet"]
 class Wallet:
     """Runs inside the gatekeeper's transaction, on its thread."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, events: EventLog) -> None:
         self._db = db
+        self._events = events
 
     # -- rules ---------------------------------------------------------------
     def deposit(self, user: User, amount: int) -> dict[str, Any]:
@@ -35,13 +37,16 @@ class Wallet:
             raise WrongAmount(f"deposit cannot exceed {limits.DEPOSIT_MAX} cents")
         self._db.conn.execute("UPDATE users SET deposit=deposit+?, deposited=deposited+?"
                               " WHERE account_id=?", (amount, amount, user.account_id))
+        self._events.emit("deposit", amount=amount)
         return {"ok": True, "deposit": user.deposit + amount}
 
     def reset(self, user: User) -> dict[str, Any]:
         """Give a buyer's whole deposit back as change."""
         if user.role != "buyer":
             raise BuyersOnly("only buyers can reset a deposit")
-        return {"ok": True, "change": self.give_back(user), "deposit": 0}
+        change = self.give_back(user)
+        self._events.emit("reset", change=change)
+        return {"ok": True, "change": change, "deposit": 0}
 
     # -- money moves for other rules -------------------------------------------
     def give_back(self, user: User) -> list[int]:

@@ -6,7 +6,7 @@ import pytest
 from rules_world import GATEKEEPER_SESSION_OPS, Shop, error
 
 from vending import OPS, SESSION_OPS, STATE_CHANGING_OPS
-from vending.ops import FIFO_FOR_OP, ROLES_FOR_OP, TABLE, ops_of
+from vending.ops import FIFO_FOR_OP, ROLES_FOR_OP, SOURCE_FIFO, TABLE, ops_of, route
 from vending.requests import OPS as REQUEST_OPS
 
 
@@ -23,6 +23,12 @@ def test_every_op_has_a_way_to_its_owner(op: str) -> None:
     spec = TABLE[op]
     if spec.owner == "frontdoor":
         assert spec.fifo is None and op not in FIFO_FOR_OP and ROLES_FOR_OP[op] == ()
+    elif spec.owner == "source":
+        # the role the request names, by a fifo it listens on
+        assert spec.fifo is None and ROLES_FOR_OP[op] == ()
+        for source, fifo in SOURCE_FIFO.items():
+            assert route(op, {"source": source}) == (fifo, (source,))
+            assert (fifo == "post") == (source == "stock-handler")
     else:
         assert FIFO_FOR_OP[op] == spec.fifo is not None
         assert spec.owner in ROLES_FOR_OP[op]
@@ -31,7 +37,8 @@ def test_every_op_has_a_way_to_its_owner(op: str) -> None:
 
 
 def test_owners_partition_the_ops() -> None:
-    owners = [ops_of("gatekeeper"), ops_of("stock-handler"), ops_of("frontdoor")]
+    owners = [ops_of("gatekeeper"), ops_of("stock-handler"), ops_of("frontdoor"),
+              ops_of("source")]
     assert frozenset().union(*owners) == OPS
     assert sum(map(len, owners)) == len(OPS)
     assert ops_of("gatekeeper", session=False) == {"auth"}

@@ -26,6 +26,7 @@ VALID: dict[str, dict[str, Any]] = {
     "logout": {"op": "logout", **CRED},
     "logout_all": {"op": "logout_all", **CRED},
     "delete_user": {"op": "delete_user", "password": "password1", **CRED},
+    "events": {"op": "events", "source": "gatekeeper"},
 }
 
 REQUIRED = [(op, name) for op, msg in VALID.items() for name in msg

@@ -37,8 +37,7 @@ def test_the_state_changing_ops_are_listed_as_such() -> None:
 
 
 def test_the_ops_table_documents_no_op_the_server_refuses() -> None:
-    # `events` is described apart, as planned, until the server serves it.
-    assert _ops_table_rows() - {"events"} <= OPS
+    assert _ops_table_rows() <= OPS
 
 
 def test_the_worked_exchange_bytes_are_real_msgpack() -> None:

@@ -1,0 +1,110 @@
+"""`vending watch`: the machine's events, live, one readable line each (SPEC.md 6).
+
+Subscribes to the events socket, fetches what it missed with the `events` op
+(transport/events.py `EventStream`), and fills every gap by itself. Ctrl-C ends it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import zmq.auth
+
+from transport.client import DEFAULT_ENDPOINT
+from transport.events import EventStream, StreamEvent
+from vending.errors import VendingError
+
+from .client_commands import printable
+
+#: Where `vending watch` looks for events unless told (the README's `serve --events`).
+DEFAULT_EVENTS = "tcp://127.0.0.1:5556"
+
+
+def add_command(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "watch", help="show the machine's events live, one line each",
+        description="Subscribe to a server's events (`vending serve --events ENDPOINT`) and "
+        "print each one as it is committed, in order, once; events the socket dropped or "
+        "missed are fetched with the `events` op. Ctrl-C ends it.")
+    p.add_argument("--endpoint", default=os.environ.get("VENDING_ENDPOINT", DEFAULT_ENDPOINT),
+                   help="front door endpoint, for fetching missed events (env "
+                   "VENDING_ENDPOINT; default %(default)s)")
+    p.add_argument("--events", default=[os.environ.get("VENDING_EVENTS_ENDPOINT",
+                                                       DEFAULT_EVENTS)],
+                   action="append", dest="events_endpoints", metavar="ENDPOINT",
+                   help="the server's events endpoint; repeat it for a split layout's "
+                   "gatekeeper and stock handler (env VENDING_EVENTS_ENDPOINT; default "
+                   f"{DEFAULT_EVENTS})")
+    p.add_argument("--all", action="store_true",
+                   help="first print every stored event (kept 48 h) (default: only new ones)")
+    p.add_argument("--json", action="store_true",
+                   help="one JSON object per line, {topic, source, seq, at, ...fields} "
+                   "(default: readable text)")
+    p.add_argument("--server-key", default=os.environ.get("VENDING_SERVER_KEY"), metavar="FILE",
+                   help="the server's CurveZMQ public key file (env VENDING_SERVER_KEY; "
+                   "default: none, for a server without --curve-secret)")
+    p.set_defaults(func=watch_command)
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, list):
+        return " ".join(map(str, value)) or "none"
+    return str(value)
+
+
+def line(event: StreamEvent) -> str:
+    """One readable line; strings off the wire are escaped like every CLI output."""
+    body: Mapping[str, Any] = event.body
+    stamp = time.strftime("%H:%M:%S", time.localtime(float(body.get("at", 0))))
+    head = f"{stamp} {printable(event.source)}#{event.seq} {printable(event.topic)}"
+    fields = {k: v for k, v in body.items() if k not in ("source", "seq", "at")}
+    product = fields.pop("product", None)
+    if isinstance(product, Mapping):
+        kind = fields.pop("kind", "")
+        return (f"{head} {_value(kind)} {_value(product.get('product_uid'))} "
+                f"{_value(product.get('product_name'))!r} {_value(product.get('cost'))} cents, "
+                f"{_value(product.get('amount'))} left ({_value(product.get('seller_uid'))})")
+    return " ".join([head, *(f"{printable(str(k))}={_value(v)}" for k, v in fields.items())])
+
+
+def watch_command(args: argparse.Namespace) -> int:
+    try:
+        server_key = zmq.auth.load_certificate(args.server_key)[0] if args.server_key else None
+    except (OSError, ValueError) as exc:
+        print(f"error: cannot read server key {args.server_key}: {exc}", file=sys.stderr)
+        return 2
+    endpoints = args.events_endpoints
+    if len(endpoints) > 1:
+        endpoints = endpoints[1:]  # given on the command line: not the default too
+    stream = EventStream(endpoints, args.endpoint, server_key=server_key,
+                         live_only=not args.all)
+    try:
+        try:
+            stream.start()
+        except VendingError as exc:
+            print(f"error: no reply from {args.endpoint}: {printable(exc.message)} (is the "
+                  "server running? give --endpoint)", file=sys.stderr)
+            return 1
+        after = ", ".join(f"{source}#{seq}" for source, seq in stream.last.items())
+        print(f"vending watch: following {' '.join(endpoints)} after {after}; Ctrl-C ends it",
+              file=sys.stderr, flush=True)
+        for event in stream:
+            text = (json.dumps({"topic": event.topic, **event.body}) if args.json
+                    else line(event))
+            print(text, flush=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stream.stop()
+    if stream.error is not None:
+        print(f"error: the event stream stopped: {stream.error}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,401 @@
+"""Live events over ZeroMQ PUB/SUB (SPEC.md section 6), with gap recovery.
+
+Each event is two frames: the topic (ASCII), then a msgpack map with `source`,
+`seq`, `at` and the topic's fields.
+
+- `EventPublisher`: one source's PUB socket, owned by the loop of the actor
+  that commits the events (it publishes after COMMIT).
+- `EventForwarder`: embedded, both sources' PUBs connect to one XSUB and
+  subscribers to one XPUB (`inproc://events`, and `--events` if given), run on
+  an existing loop's thread. With no subscriber, no subscription reaches the
+  PUBs, which then drop events at the source.
+- `EventStream`: the subscriber side, the ZeroMQ Guide's Clone pattern:
+  subscribe first, then fetch what was missed with the `events` op; a jump in
+  a source's `seq` is filled the same way. Every event of each source is
+  delivered once, in order, including those the SUB socket dropped at its HWM.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import zmq
+
+from vending.errors import VendingError
+
+from .client import Client
+from .codec import DecodeError, decode, encode
+from .loop import EventLoop
+
+__all__ = ["SOURCES", "EventForwarder", "EventPublisher", "EventStream", "StreamEvent"]
+
+log = logging.getLogger(__name__)
+
+SOURCES = ("gatekeeper", "stock-handler")
+#: Events queued per subscriber before PUB drops (the subscriber then fills the gap).
+PUB_HWM = 10_000
+MAX_EVENT_BYTES = 256 * 1024
+
+
+def _curve_server(sock: zmq.Socket[Any], endpoint: str,
+                  curve: tuple[bytes, bytes] | None) -> None:
+    if curve is not None and not endpoint.startswith("inproc://"):
+        sock.curve_server = True
+        sock.curve_publickey, sock.curve_secretkey = curve
+
+
+class EventPublisher:
+    """One source's publishing socket, created, used and closed in one loop thread.
+
+    An XPUB rather than a PUB: it hears subscriptions come and go, so while no
+    one subscribes (the usual case) events are not even encoded. `bind`: bound
+    at `endpoint` (a split role's `--events`); else connected to it (embedded:
+    the forwarder's XSUB, which passes subscriptions up).
+    """
+
+    def __init__(self, endpoint: str, *, bind: bool,
+                 curve: tuple[bytes, bytes] | None = None) -> None:
+        self.endpoint = endpoint
+        self._bind = bind
+        self._curve = curve
+        self._sock: zmq.Socket[Any] | None = None
+        self._topics: set[bytes] = set()
+        self.published = 0
+
+    @property
+    def wanted(self) -> bool:
+        """Someone subscribes: events are worth encoding and sending."""
+        return bool(self._topics)
+
+    def open(self, ctx: zmq.Context[Any], loop: EventLoop) -> None:
+        sock = self._sock = ctx.socket(zmq.XPUB)
+        sock.setsockopt(zmq.SNDHWM, PUB_HWM)
+        sock.setsockopt(zmq.LINGER, 0)
+        if self._bind:
+            _curve_server(sock, self.endpoint, self._curve)
+            sock.bind(self.endpoint)
+        else:
+            sock.connect(self.endpoint)
+        loop.add_reader(sock, self._subscriptions)
+
+    def _subscriptions(self) -> None:
+        """XPUB hands up each new topic prefix (b"\x01" + prefix) and each last
+        unsubscribe (b"\x00" + prefix)."""
+        assert self._sock is not None
+        for _ in range(1024):
+            try:
+                message = self._sock.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            if message[:1] == b"\x01":
+                self._topics.add(message[1:])
+            elif message[:1] == b"\x00":
+                self._topics.discard(message[1:])
+
+    def publish(self, topic: str, body: dict[str, Any]) -> None:
+        """Send one event; never blocks (a slow subscriber loses it, and fills the gap)."""
+        if self._sock is not None and self._topics:
+            self._sock.send_multipart([topic.encode("ascii"), encode(body)], zmq.NOBLOCK)
+            self.published += 1
+
+    def close(self, loop: EventLoop) -> None:
+        if self._sock is not None:
+            loop.remove_reader(self._sock)
+            self._sock.close()
+            self._sock = None
+        self._topics.clear()
+
+
+class EventForwarder:
+    """XSUB (sources connect) -> XPUB (subscribers connect), on an existing loop."""
+
+    def __init__(self, inlet: str, outlets: list[str],
+                 curve: tuple[bytes, bytes] | None = None) -> None:
+        self.inlet = inlet
+        self.outlets = outlets
+        self._curve = curve
+        self._xsub: zmq.Socket[Any] | None = None
+        self._xpub: zmq.Socket[Any] | None = None
+        self.bound: list[str] = []
+
+    def open(self, ctx: zmq.Context[Any], loop: EventLoop) -> None:
+        """Bind both sockets and forward through `loop` (call in the loop thread)."""
+        xsub = self._xsub = ctx.socket(zmq.XSUB)
+        xpub = self._xpub = ctx.socket(zmq.XPUB)
+        for sock in (xsub, xpub):
+            sock.setsockopt(zmq.LINGER, 0)
+        xsub.setsockopt(zmq.RCVHWM, PUB_HWM)
+        xpub.setsockopt(zmq.SNDHWM, PUB_HWM)
+        xsub.bind(self.inlet)
+        for endpoint in self.outlets:
+            _curve_server(xpub, endpoint, self._curve)
+            xpub.bind(endpoint)
+            self.bound.append(xpub.getsockopt(zmq.LAST_ENDPOINT).decode())
+        loop.add_reader(xsub, lambda: _pass(xsub, xpub))
+        loop.add_reader(xpub, lambda: _pass(xpub, xsub))
+
+    def close(self, loop: EventLoop) -> None:
+        for sock in (self._xsub, self._xpub):
+            if sock is not None:
+                loop.remove_reader(sock)
+                sock.close()
+        self._xsub = self._xpub = None
+
+
+def _pass(src: zmq.Socket[Any], dst: zmq.Socket[Any], most: int = 1024) -> None:
+    """Forward what `src` holds (data one way, subscriptions the other)."""
+    for _ in range(most):
+        try:
+            frames = src.recv_multipart(zmq.NOBLOCK, copy=False)
+        except zmq.Again:
+            return
+        # A subscriber past its HWM loses it; its seq gap is filled by the op.
+        with contextlib.suppress(zmq.Again):
+            dst.send_multipart(frames, zmq.NOBLOCK, copy=False)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEvent:
+    """One event: its topic and map (`source`, `seq`, `at` and the topic's fields)."""
+
+    topic: str
+    body: dict[str, Any]
+
+    @property
+    def source(self) -> str:
+        return str(self.body["source"])
+
+    @property
+    def seq(self) -> int:
+        return int(self.body["seq"])
+
+
+#: The `events` op: (source, since, limit) -> its reply.
+Fetch = Callable[[str, int, int], dict[str, Any]]
+
+
+class EventStream:
+    """Every event of each source once, in order: live from a SUB socket, gaps filled.
+
+    Its own thread owns the SUB socket and the client that fetches missed
+    events with the `events` op; events are handed to `callback` in that
+    thread, or kept for iteration (`get`, `for event in stream`) when no
+    callback is given. `since` maps a source to the last seq already seen
+    (default 0: everything still stored); `live_only=True` starts from each
+    source's newest event instead. Stop it with `stop()` (or a `with` block).
+
+    Args:
+        events_endpoint: the PUB (a split role's `--events`: give both roles'
+            as a list) or the embedded XPUB (`inproc://events`, or `serve --events`).
+        front_door: the front door endpoint, for the `events` op.
+        context: the ZeroMQ context (an embedded system's, for inproc://).
+        server_key: the server's CurveZMQ public key, for both sockets.
+        door_key: the front door's key when it differs (embedded: the events
+            are on inproc://, the front door may still be CURVE).
+    """
+
+    def __init__(self, events_endpoint: str | list[str], front_door: str, *,
+                 context: zmq.Context[Any] | None = None,
+                 callback: Callable[[StreamEvent], None] | None = None,
+                 sources: tuple[str, ...] = SOURCES, since: dict[str, int] | None = None,
+                 live_only: bool = False, server_key: bytes | None = None,
+                 door_key: bytes | None = None,
+                 rcvhwm: int = PUB_HWM, poll_interval: float = 1.0,
+                 timeout: float = 5.0) -> None:
+        self.endpoints = [events_endpoint] if isinstance(events_endpoint, str) \
+            else list(events_endpoint)
+        self.front_door = front_door
+        self._timeout = timeout
+        self._ctx = context or zmq.Context.instance()
+        self._callback = callback
+        self.sources = sources
+        #: The last seq delivered, per source.
+        self.last: dict[str, int] = {s: 0 for s in sources}
+        self.last.update(since or {})
+        self._live_only = live_only
+        self._server_key = server_key
+        self._door_key = door_key if door_key is not None else server_key
+        self._rcvhwm = rcvhwm
+        self._poll_interval = poll_interval
+        self._queue: list[StreamEvent] = []
+        self._cond = threading.Condition()
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+        #: Events that came by the `events` op instead of live (dropped or missed).
+        self.filled = 0
+        self.delivered = 0
+
+    # -- any thread ------------------------------------------------------
+    def start(self) -> EventStream:
+        """Start the thread; return once it is subscribed and has caught up once.
+
+        Raises:
+            VendingError: the front door did not answer the first `events` ops
+                (`NoReply` after the client's retries).
+        """
+        self._thread = threading.Thread(target=self._run, name="event-stream")
+        self._thread.start()
+        self._ready.wait()
+        if self.error is not None:
+            self.stop()
+            raise self.error
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join()
+
+    def __enter__(self) -> EventStream:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def get(self, timeout: float | None = None) -> StreamEvent:
+        """The next event (iteration mode).
+
+        Raises:
+            TimeoutError: none came within `timeout` seconds.
+            EOFError: the stream has stopped (its `error` says why, if it failed).
+        """
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._queue or self._stop.is_set(), timeout):
+                raise TimeoutError(f"no event within {timeout} s")
+            if not self._queue:
+                raise EOFError("the event stream has stopped")
+            return self._queue.pop(0)
+
+    def __iter__(self) -> Iterator[StreamEvent]:
+        while True:
+            try:
+                yield self.get()
+            except EOFError:
+                return
+
+    # -- the stream's thread -------------------------------------------------
+    def _run(self) -> None:
+        sub = self._ctx.socket(zmq.SUB)
+        client = Client(self.front_door, context=self._ctx, timeout=self._timeout,
+                        server_key=self._door_key)
+
+        def fetch(source: str, since: int, limit: int) -> dict[str, Any]:
+            return client.events(source, since, limit)
+        try:
+            sub.setsockopt(zmq.LINGER, 0)
+            sub.setsockopt(zmq.RCVHWM, self._rcvhwm)
+            sub.setsockopt(zmq.MAXMSGSIZE, MAX_EVENT_BYTES)
+            if self._server_key is not None:
+                public, secret = zmq.curve_keypair()
+                sub.curve_serverkey = self._server_key
+                sub.curve_publickey, sub.curve_secretkey = public, secret
+            sub.setsockopt(zmq.SUBSCRIBE, b"")  # first: nothing after this is missed
+            for endpoint in self.endpoints:
+                sub.connect(endpoint)
+            if self._live_only:
+                for source in self.sources:
+                    self.last[source] = max(self.last[source],
+                                            int(fetch(source, 0, 1).get("last_seq", 0)))
+            for source in self.sources:
+                self._catch_up(fetch, source)
+            self._ready.set()
+            poller = zmq.Poller()
+            poller.register(sub, zmq.POLLIN)
+            while not self._stop.is_set():
+                if not poller.poll(int(self._poll_interval * 1000)):
+                    # Quiet: the newest events may be the ones dropped; ask.
+                    for source in self.sources:
+                        self._try_catch_up(fetch, source)
+                    continue
+                for _ in range(1024):
+                    try:
+                        frames = sub.recv_multipart(zmq.NOBLOCK)
+                    except zmq.Again:
+                        break
+                    self._live(fetch, frames)
+        except BaseException as exc:  # noqa: BLE001 - reported to the caller, not lost
+            if not self._stop.is_set():
+                self.error = exc
+                log.error("event stream stopped: %s", exc)
+        finally:
+            sub.close()
+            client.close()
+            self._stop.set()
+            self._ready.set()
+            with self._cond:
+                self._cond.notify_all()
+
+    def _live(self, fetch: Fetch, frames: list[bytes]) -> None:
+        if len(frames) != 2:
+            return
+        try:
+            body = decode(frames[1], MAX_EVENT_BYTES)
+            topic = frames[0].decode("ascii")
+        except (DecodeError, UnicodeDecodeError):
+            return
+        if not isinstance(body, dict):
+            return
+        source, seq = body.get("source"), body.get("seq")
+        if source not in self.last or not isinstance(seq, int):
+            return
+        if seq <= self.last[source]:
+            return  # fetched already
+        if seq > self.last[source] + 1:
+            self._try_catch_up(fetch, source, upto=seq - 1)
+        if seq == self.last[source] + 1:
+            self._deliver(StreamEvent(topic, body))
+
+    def _try_catch_up(self, fetch: Fetch, source: str, upto: int | None = None) -> None:
+        """`_catch_up`, or later: a role that does not answer now is asked again when
+        the stream is next quiet (what it misses meanwhile stays stored)."""
+        try:
+            self._catch_up(fetch, source, upto)
+        except VendingError as exc:
+            log.warning("events of %s cannot be fetched now: %s", source, exc)
+
+    def _catch_up(self, fetch: Fetch, source: str, upto: int | None = None) -> None:
+        """Fetch what was missed after `last[source]` (up to `upto`, else all stored)."""
+        while not self._stop.is_set():
+            since = self.last[source]
+            if upto is not None and since >= upto:
+                return
+            limit = 1000 if upto is None else min(1000, upto - since)
+            reply = fetch(source, since, limit)
+            events = reply.get("events") or []
+            for item in events:
+                body = {k: v for k, v in item.items() if k != "topic"}
+                if int(body["seq"]) <= self.last[source]:
+                    continue
+                if int(body["seq"]) != self.last[source] + 1:
+                    # Expired from the store (older than its keep time): skip ahead.
+                    log.warning("events %s %d..%d are no longer stored", source,
+                                self.last[source] + 1, int(body["seq"]) - 1)
+                self.filled += 1
+                self._deliver(StreamEvent(str(item["topic"]), body))
+            if events and len(events) == limit:
+                continue
+            if not events:
+                last_seq = int(reply.get("last_seq", 0))
+                if last_seq > self.last[source] and (upto is None or upto > self.last[source]):
+                    # All expired between since and last_seq: nothing left to deliver.
+                    self.last[source] = last_seq if upto is None else min(upto, last_seq)
+            return
+
+    def _deliver(self, event: StreamEvent) -> None:
+        self.last[event.source] = event.seq
+        self.delivered += 1
+        if self._callback is not None:
+            self._callback(event)
+            return
+        with self._cond:
+            self._queue.append(event)
+            self._cond.notify_all()

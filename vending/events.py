@@ -1,0 +1,131 @@
+"""The audit trail: every committed effect as an event, kept with the effect.
+
+SPEC.md section 6. A rule calls `EventLog.emit` where its effect happens, inside
+the owner's transaction, so the event row commits or rolls back with the effect:
+never an effect without its event, nor an event without its effect, whatever
+crashes. A replayed request (same `req_id`) applies nothing and so emits nothing.
+
+`seq` is the table's AUTOINCREMENT key: +1 per event, from 1. A rolled-back
+transaction rolls `sqlite_sequence` back too, so `seq` has no holes; it never
+goes back after a restart or after old rows are deleted.
+
+The shell (the actor owning the database) publishes what committed: `emit`
+remembers each event while `collect` is on, `take_committed` hands them over
+after COMMIT and `discard` forgets them after a rollback. Nothing here knows
+how events are published.
+
+Events name no buyer: no token, wsess_uid, password, hash or buyer's uid (a
+seller's uid is public, in every product map).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .db import Database
+
+__all__ = ["KEEP", "SCHEMA", "SOURCES", "TOPICS", "Event", "EventLog"]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS events(
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, at REAL NOT NULL,
+  body TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS events_at ON events(at);
+"""
+
+#: SPEC.md section 6: each topic and its fields (a seller's user_uid is optional).
+TOPICS: Mapping[str, frozenset[str]] = {
+    "deposit": frozenset({"amount"}),
+    "purchase": frozenset({"product_uid", "amount", "spent", "change"}),
+    "reset": frozenset({"change"}),
+    "product": frozenset({"product", "kind"}),
+    "product_deleted": frozenset({"product_uid", "seller_uid"}),
+    "user": frozenset({"role"}),
+    "user_deleted": frozenset({"role", "change"}),
+}
+SOURCES = ("gatekeeper", "stock-handler")
+
+#: Events are kept this long (SPEC.md: at least 24 hours), like idempotency keys.
+KEEP = 48 * 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    topic: str
+    source: str
+    seq: int
+    at: float
+    fields: Mapping[str, Any]
+
+    def body(self) -> dict[str, Any]:
+        """The published map: source, seq, at and the topic's fields."""
+        return {"source": self.source, "seq": self.seq, "at": self.at, **self.fields}
+
+    def to_reply(self) -> dict[str, Any]:
+        """One item of the `events` op's reply: the map with its topic."""
+        return {"topic": self.topic, **self.body()}
+
+
+class EventLog:
+    """One source's events, in its owner's database. Runs on the owner's thread."""
+
+    def __init__(self, db: Database, source: str,
+                 clock: Callable[[], float] = time.time, keep: float = KEEP) -> None:
+        self._db = db
+        self.source = source
+        self._clock = clock
+        self._keep = keep
+        #: Remember emitted events for the shell to publish (off: only stored).
+        self.collect = False
+        #: Off: nothing is stored nor published (the A/B switch of the benchmark).
+        self.enabled = True
+        self._pending: list[Event] = []
+
+    def emit(self, topic: str, **fields: Any) -> None:
+        """Store an event in the current transaction."""
+        if not self.enabled:
+            return
+        at = self._clock()
+        cur = self._db.conn.execute("INSERT INTO events(topic, at, body) VALUES(?,?,?)",
+                                    (topic, at, json.dumps(fields, separators=(",", ":"))))
+        if self.collect:
+            assert cur.lastrowid is not None  # an INSERT always sets it
+            self._pending.append(Event(topic, self.source, cur.lastrowid, at, fields))
+
+    def take_committed(self) -> list[Event]:
+        """What the transaction that just committed emitted, oldest first."""
+        taken, self._pending = self._pending, []
+        return taken
+
+    def discard(self) -> None:
+        """The transaction rolled back: its events never happened."""
+        self._pending = []
+
+    # -- reads -------------------------------------------------------------
+    def since(self, since: int, limit: int) -> list[Event]:
+        """Up to `limit` stored events with seq > `since`, oldest first."""
+        rows = self._db.conn.execute(
+            "SELECT seq, topic, at, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+            (since, limit))
+        return [Event(topic, self.source, seq, at, json.loads(body))
+                for seq, topic, at, body in rows]
+
+    def last_seq(self) -> int:
+        """The newest seq ever given (0 if none), even if its row has expired."""
+        row = self._db.conn.execute(
+            "SELECT seq FROM sqlite_sequence WHERE name='events'").fetchone()
+        return int(row[0]) if row else 0
+
+    def reply(self, since: int, limit: int) -> dict[str, Any]:
+        """The `events` op's reply."""
+        return {"ok": True, "events": [e.to_reply() for e in self.since(since, limit)],
+                "last_seq": self.last_seq()}
+
+    # -- upkeep ------------------------------------------------------------
+    def housekeeping(self) -> int:
+        return self._db.conn.execute("DELETE FROM events WHERE at < ?",
+                                     (self._clock() - self._keep,)).rowcount
