@@ -79,6 +79,27 @@ def resend(actor: Actor, endpoint: str) -> None:
     actor.lost.clear()
 
 
+def load_then_kill(server: Any, actors: list[Actor], endpoint: str, products: list[str],
+                   wait_until: Any, cycle: int) -> None:
+    """Every actor drives load until 60 more replies are acknowledged, then the server
+    is SIGKILLed while every thread is mid-stream."""
+    stop = threading.Event()
+    threads = [threading.Thread(target=drive, args=(a, endpoint, products, stop),
+                                name=a.name) for a in actors]
+    target = sum(len(a.acked) for a in actors) + 60
+    for thread in threads:
+        thread.start()
+    try:
+        wait_until(lambda goal=target: sum(len(a.acked) for a in actors) >= goal,
+                   timeout=30, what=f"load in cycle {cycle}")
+    finally:
+        server.kill()
+        stop.set()
+        for thread in threads:
+            thread.join(30)
+    assert not any(t.is_alive() for t in threads)
+
+
 @pytest.mark.slow
 def test_sigkill_under_load_loses_nothing(serve: Any, tmp_path: Path, wait_until: Any) -> None:
     data = tmp_path / "data"
@@ -98,21 +119,7 @@ def test_sigkill_under_load_loses_nothing(serve: Any, tmp_path: Path, wait_until
             actors.append(Actor(f"buyer{n}", "buyer", setup.wsess_uid or "", setup.token or ""))
 
     for cycle in range(CYCLES):
-        stop = threading.Event()
-        threads = [threading.Thread(target=drive, args=(a, endpoint, products, stop),
-                                    name=a.name) for a in actors]
-        target = sum(len(a.acked) for a in actors) + 60
-        for thread in threads:
-            thread.start()
-        try:
-            wait_until(lambda goal=target: sum(len(a.acked) for a in actors) >= goal,
-                       timeout=30, what=f"load in cycle {cycle}")
-        finally:
-            server.kill()  # SIGKILL while every thread is mid-stream
-            stop.set()
-            for thread in threads:
-                thread.join(30)
-        assert not any(t.is_alive() for t in threads)
+        load_then_kill(server, actors, endpoint, products, wait_until, cycle)
         server = serve(data, "--request-timeout", "3", endpoint=endpoint)
         assert any(a.lost for a in actors), "the kill landed between requests"
         for actor in actors:

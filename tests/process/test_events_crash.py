@@ -8,13 +8,12 @@ clients' acknowledged successes are exactly the committed effects.
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
-from test_crash import PASSWORD, Actor, drive, resend
+from test_crash import PASSWORD, Actor, load_then_kill, resend
 
 from transport.client import Client
 
@@ -49,20 +48,7 @@ def test_after_sigkill_the_events_match_the_committed_effects(
             actors.append(Actor(f"buyer{n}", "buyer", setup.wsess_uid or "", setup.token or ""))
 
     for cycle in range(CYCLES):
-        stop = threading.Event()
-        threads = [threading.Thread(target=drive, args=(a, endpoint, products, stop))
-                   for a in actors]
-        goal = sum(len(a.acked) for a in actors) + 60
-        for thread in threads:
-            thread.start()
-        try:
-            wait_until(lambda goal=goal: sum(len(a.acked) for a in actors) >= goal,
-                       timeout=30, what=f"load in cycle {cycle}")
-        finally:
-            server.kill()
-            stop.set()
-            for thread in threads:
-                thread.join(30)
+        load_then_kill(server, actors, endpoint, products, wait_until, cycle)
         server = serve(data, "--request-timeout", "3", endpoint=endpoint)
         for actor in actors:
             resend(actor, endpoint)
