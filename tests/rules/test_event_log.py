@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from rules_world import T0, World
 
+from vending import ACCOUNTS_SCHEMA, STOCK_SCHEMA, Accounts, Database, Stock
 from vending.events import KEEP, Event
 
 
@@ -68,3 +69,18 @@ def test_housekeeping_keeps_what_is_younger_than_keep() -> None:
         assert log.housekeeping() == 1
     assert [(e.seq, e.topic) for e in log.since(0, 10)] == [(2, "deposit")]
     assert log.last_seq() == 2
+
+
+def test_events_are_kept_as_long_as_the_idempotency_keys() -> None:
+    """Accounts and Stock keep their events for their `idem_ttl`, not a fixed 48 h."""
+    now = [T0]
+    acc = Accounts(Database(None, ACCOUNTS_SCHEMA), clock=lambda: now[0], idem_ttl=3600.0)
+    stock = Stock(Database(None, STOCK_SCHEMA), clock=lambda: now[0], idem_ttl=3600.0)
+    for log, db in ((acc.events, acc.db), (stock.events, stock.db)):
+        with db.transaction():
+            log.emit("deposit", amount=5)
+    now[0] = T0 + 3601
+    for log, db in ((acc.events, acc.db), (stock.events, stock.db)):
+        with db.transaction():
+            assert log.housekeeping() == 1
+        assert log.since(0, 10) == []

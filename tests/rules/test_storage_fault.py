@@ -80,7 +80,7 @@ def test_sqlite_cantopen_is_a_failing_fault(tmp_path: Path) -> None:
 ])
 def test_primary_code_decides_even_under_an_extended_code(code: int, full: bool) -> None:
     exc = sqlite3.OperationalError("disk trouble")
-    exc.sqlite_errorcode = code  # type: ignore[attr-defined]
+    exc.sqlite_errorcode = code
     fault = storage_fault(exc)
     assert fault is not None and fault.full is full
     # No error name: the reason falls back to the number.
@@ -94,7 +94,7 @@ def test_primary_code_decides_even_under_an_extended_code(code: int, full: bool)
 ])
 def test_other_sqlite_codes_are_no_fault(code: int) -> None:
     exc = sqlite3.OperationalError("something else")
-    exc.sqlite_errorcode = code  # type: ignore[attr-defined]
+    exc.sqlite_errorcode = code
     assert storage_fault(exc) is None
 
 
