@@ -47,3 +47,10 @@ def test_an_unknown_code_is_internal_and_keeps_the_message(code: str) -> None:
 def test_an_empty_message_falls_back_to_the_code() -> None:
     err = error_for_code("NOT_OWNER", "")
     assert err.message == "NOT_OWNER" and str(err) == "NOT_OWNER"
+
+
+def test_an_error_made_without_a_message_says_its_code() -> None:
+    for cls in (Internal, Unavailable, BadRequest):
+        err = cls()
+        assert err.message == cls.code and str(err) == cls.code
+        assert err.to_reply() == {"ok": False, "error": cls.code, "message": cls.code}
