@@ -1,0 +1,82 @@
+"""`Database` (vending/db.py): explicit transactions, savepoints when nested, the
+before-commit hook for writing commits only, and a connection opened in one thread
+and used by another (the wiring opens it, the owning actor uses it)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from vending.db import Database
+
+SCHEMA = "CREATE TABLE t(x INTEGER);"
+
+
+def rows(db: Database) -> list[int]:
+    return [r[0] for r in db.conn.execute("SELECT x FROM t ORDER BY x")]
+
+
+def test_before_commit_runs_for_a_writing_commit_only() -> None:
+    db = Database(None, SCHEMA)
+    calls: list[bool] = []
+    db.before_commit = lambda: calls.append(db.conn.in_transaction)
+    with db.transaction() as conn:
+        conn.execute("SELECT count(*) FROM t").fetchone()
+    assert calls == []
+    with db.transaction() as conn:
+        conn.execute("INSERT INTO t VALUES(1)")
+    assert calls == [True]  # inside the transaction, just before COMMIT
+    assert rows(db) == [1]
+
+
+def test_a_failing_before_commit_rolls_the_write_back() -> None:
+    db = Database(None, SCHEMA)
+
+    def fsync_fails() -> None:
+        raise OSError(5, "Input/output error")
+
+    db.before_commit = fsync_fails
+    with pytest.raises(OSError), db.transaction() as conn:
+        conn.execute("INSERT INTO t VALUES(1)")
+    assert not db.conn.in_transaction and rows(db) == []
+
+
+def test_a_nested_failure_undoes_only_the_inner_part() -> None:
+    db = Database(None, SCHEMA)
+    with db.transaction() as conn:
+        conn.execute("INSERT INTO t VALUES(1)")
+        with pytest.raises(ValueError), db.transaction() as inner:
+            inner.execute("INSERT INTO t VALUES(2)")
+            raise ValueError("inner")
+        with db.transaction() as inner:
+            inner.execute("INSERT INTO t VALUES(3)")
+    assert rows(db) == [1, 3]
+    with pytest.raises(ValueError), db.transaction() as conn:
+        conn.execute("INSERT INTO t VALUES(4)")
+        raise ValueError("outer")
+    assert rows(db) == [1, 3] and not db.conn.in_transaction
+
+
+def test_integrity_check_says_ok_for_a_sound_database() -> None:
+    db = Database(None, SCHEMA)
+    with db.transaction() as conn:
+        conn.execute("INSERT INTO t VALUES(1)")
+    assert db.integrity_check() == "ok"
+
+
+def test_opened_in_one_thread_used_in_another() -> None:
+    db = Database(None, SCHEMA)
+    errors: list[BaseException] = []
+
+    def owner() -> None:
+        try:
+            with db.transaction() as conn:
+                conn.execute("INSERT INTO t VALUES(7)")
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    thread = threading.Thread(target=owner)
+    thread.start()
+    thread.join()
+    assert errors == [] and rows(db) == [7]

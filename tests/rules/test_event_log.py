@@ -1,0 +1,86 @@
+"""EventLog's own bookkeeping (vending/events.py): what the shell takes after COMMIT,
+what a rollback forgets, last_seq before any event, and what housekeeping keeps."""
+
+from __future__ import annotations
+
+import pytest
+from rules_world import T0, World
+
+from vending import ACCOUNTS_SCHEMA, STOCK_SCHEMA, Accounts, Database, Stock
+from vending.events import KEEP, Event
+
+
+def test_take_committed_hands_over_each_event_once_oldest_first() -> None:
+    world = World()
+    log = world.acc.events
+    log.collect = True
+    ann = world.register("buyer", "ann")
+    world.deposit(ann, 5, 10)
+    taken = log.take_committed()
+    assert taken == [
+        Event("user", "gatekeeper", 1, T0, {"role": "buyer"}),
+        Event("deposit", "gatekeeper", 2, T0, {"amount": 5}),
+        Event("deposit", "gatekeeper", 3, T0, {"amount": 10}),
+    ]
+    assert log.take_committed() == []
+    world.deposit(ann, 20)
+    assert [(e.topic, e.seq, e.fields) for e in log.take_committed()] == [
+        ("deposit", 4, {"amount": 20})]
+
+
+def test_discard_forgets_what_a_rollback_undid() -> None:
+    world = World()
+    log = world.acc.events
+    log.collect = True
+    with pytest.raises(RuntimeError), world.acc.db.transaction():
+        log.emit("deposit", amount=5)
+        raise RuntimeError("rolled back")
+    log.discard()
+    assert log.take_committed() == []
+    with world.acc.db.transaction():
+        log.emit("deposit", amount=10)
+    assert [(e.seq, e.fields) for e in log.take_committed()] == [(1, {"amount": 10})]
+
+
+def test_without_collect_nothing_is_remembered_but_all_is_stored() -> None:
+    world = World()
+    world.register("buyer", "ann")
+    assert world.acc.events.take_committed() == []
+    assert world.acc.events.last_seq() == 1
+
+
+def test_last_seq_is_zero_before_any_event() -> None:
+    world = World()
+    assert world.acc.events.last_seq() == 0
+    assert world.stock.events.last_seq() == 0
+    assert world.acc.events.reply(0, 10) == {"ok": True, "events": [], "last_seq": 0}
+
+
+def test_housekeeping_keeps_what_is_younger_than_keep() -> None:
+    world = World()
+    world.register("buyer", "ann")                  # at T0
+    world.tick(KEEP / 2)
+    world.deposit(world.login("buyer", "ann"), 5)   # at T0 + KEEP/2 (a login stores none)
+    log = world.acc.events
+    with world.acc.db.transaction():
+        assert log.housekeeping() == 0
+    world.tick(KEEP / 2 + 1)                        # the first is older than KEEP now
+    with world.acc.db.transaction():
+        assert log.housekeeping() == 1
+    assert [(e.seq, e.topic) for e in log.since(0, 10)] == [(2, "deposit")]
+    assert log.last_seq() == 2
+
+
+def test_events_are_kept_as_long_as_the_idempotency_keys() -> None:
+    """Accounts and Stock keep their events for their `idem_ttl`, not a fixed 48 h."""
+    now = [T0]
+    acc = Accounts(Database(None, ACCOUNTS_SCHEMA), clock=lambda: now[0], idem_ttl=3600.0)
+    stock = Stock(Database(None, STOCK_SCHEMA), clock=lambda: now[0], idem_ttl=3600.0)
+    for log, db in ((acc.events, acc.db), (stock.events, stock.db)):
+        with db.transaction():
+            log.emit("deposit", amount=5)
+    now[0] = T0 + 3601
+    for log, db in ((acc.events, acc.db), (stock.events, stock.db)):
+        with db.transaction():
+            assert log.housekeeping() == 1
+        assert log.since(0, 10) == []
