@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -29,18 +28,6 @@ __all__ = ["main", "score"]
 EQUIVALENTS = Path("tests/mutation-equivalents.txt")
 KILLED = {1, 3, 24, 36, 152, 255, -24}  # a test failed, or the mutant hung (mutmut's codes)
 SURVIVED, NO_TESTS = {0}, {5, 33}
-# Files outside the mutated packages that the fast tiers read, relative to the repo
-# root (tests/transport/test_protocol_doc.py checks docs/protocol.md): mutmut runs the
-# tests inside mutants/, so they are copied there first.
-TEST_DATA = [Path("docs/protocol.md")]
-
-
-def _copy_test_data(mutants: Path = Path("mutants")) -> None:
-    for path in TEST_DATA:
-        (mutants / path).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(path, mutants / path)
-
-
 def _equivalents() -> set[str]:
     if not EQUIVALENTS.exists():
         return set()
@@ -116,7 +103,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.retest_survivors and not args.report:
         print(f"retesting {_forget_survivors()} survivors")
     if not args.report:
-        _copy_test_data()
         run = [sys.executable, "-m", "mutmut", "run", "--max-children",
                str(args.max_children), *args.patterns]
         # A cheap argon2 for the rules tier (tests/rules/conftest.py says why).
