@@ -249,6 +249,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # Ctrl-C anywhere outside `serve`'s own handler
         print("vending: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # the last resort: one line, not a traceback
+        if os.environ.get("VENDING_DEBUG"):
+            raise
+        print(f"vending: error: {type(exc).__name__}: {exc} (a bug in vending; run again "
+              "with VENDING_DEBUG=1 for the traceback)", file=sys.stderr)
+        return 70  # EX_SOFTWARE
     return code
 
 

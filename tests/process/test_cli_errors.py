@@ -127,3 +127,23 @@ def test_logging_in_again_ends_the_replaced_session(registered: list[str],
         assert "Note:" not in again.stdout, again.stdout
     profile: Any = json.loads(vending("profile", "--json", *common, cwd=tmp_path).stdout)
     assert profile["active_sessions"] == 0
+
+
+def test_an_unexpected_failure_is_one_line_and_debuggable(monkeypatch: Any,
+                                                         capsys: Any) -> None:
+    """The last resort: a bug in a command prints one line, never a traceback, unless
+    VENDING_DEBUG asks for it."""
+    from cli import main as cli_main
+
+    def broken(args: Any) -> int:
+        raise LookupError("no such thing")
+
+    monkeypatch.setattr(cli_main.client_commands, "run", broken)
+    monkeypatch.delenv("VENDING_DEBUG", raising=False)
+    assert cli_main.main(["ping"]) == 70
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "LookupError: no such thing" in err and "VENDING_DEBUG=1" in err
+    monkeypatch.setenv("VENDING_DEBUG", "1")
+    with pytest.raises(LookupError):
+        cli_main.main(["ping"])
