@@ -97,9 +97,6 @@ class FrontDoor(EventLoop):
         self.bound: list[str] = []
 
     # -- any thread ------------------------------------------------------
-    def post_reply(self, ticket: int, reply: dict[str, Any]) -> None:
-        self.call_soon(lambda: self.reply(ticket, reply))
-
     def stop(self, drain: float = 2.0) -> None:
         """Refuse new requests, wait up to `drain` seconds for in-flight ones, stop."""
         self.call_soon(lambda: self._begin_drain(drain))

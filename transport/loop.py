@@ -127,10 +127,6 @@ class EventLoop(SocketThread):
                 os.close(fd)
 
     # -- loop thread -------------------------------------------------------
-    @property
-    def stopping(self) -> bool:
-        return self._stopping
-
     def add_reader(self, source: Any, callback: Callable[[], None]) -> None:
         """Call `callback` whenever `source` (a zmq socket or fd) is readable."""
         self._readers[source] = callback
@@ -139,11 +135,6 @@ class EventLoop(SocketThread):
     def remove_reader(self, source: Any) -> None:
         if self._readers.pop(source, None) is not None:
             self._poller.unregister(source)
-
-    def call_later(self, delay: float, callback: Callable[[], None]) -> Timer:
-        timer = Timer(time.monotonic() + delay, callback)
-        heapq.heappush(self._timers, (timer.when, next(self._timer_seq), timer))
-        return timer
 
     def every(self, interval: float, callback: Callable[[], None]) -> Timer:
         """Call `callback` every `interval` seconds until the timer is cancelled."""
