@@ -7,7 +7,7 @@ from typing import Any
 
 from rules_world import PASSWORD, Shop, World, error
 
-from vending import CryptoJob, Outcome, parse_request
+from vending import CryptoJob, parse_request
 
 
 def first_half(world: World, cred: dict[str, Any], **fields: Any) -> CryptoJob:
@@ -17,12 +17,6 @@ def first_half(world: World, cred: dict[str, Any], **fields: Any) -> CryptoJob:
         job = world.acc.session_op(req)
     assert isinstance(job, CryptoJob)
     return job
-
-
-def second_half(world: World, job: CryptoJob) -> Outcome:
-    result = job.run()
-    with world.acc.db.transaction():
-        return job.finish(result)
 
 
 def test_wrong_password_is_refused_and_keeps_the_account(shop: Shop) -> None:
@@ -38,7 +32,7 @@ def test_logout_all_and_delete_user_tell_the_shell_the_session_ended(shop: Shop)
     world, ann, sam = shop
     outcome = world.session_outcome(ann, "logout_all")
     assert outcome.reply == {"ok": True, "ended": 1} and outcome.ended is True
-    deleted = second_half(world, first_half(world, sam))
+    deleted = world.second_half(first_half(world, sam))
     assert deleted.reply == {"ok": True, "user_uid": "seller_sam", "change": []}
     assert deleted.ended is True and deleted.purge is not None
 
@@ -47,9 +41,9 @@ def test_the_same_delete_twice_in_flight_applies_once(shop: Shop) -> None:
     world, ann, _ = shop
     world.deposit(ann, 50, 5)
     one, two = first_half(world, ann, req_id="bye"), first_half(world, ann, req_id="bye")
-    first = second_half(world, one)
+    first = world.second_half(one)
     assert first.reply == {"ok": True, "user_uid": "buyer_ann", "change": [50, 5]}
-    again = second_half(world, two)
+    again = world.second_half(two)
     assert again.reply == first.reply and again.ended is True
     assert "buyer_ann" not in world.acc.totals()
 
@@ -58,6 +52,6 @@ def test_a_session_ended_between_the_halves_is_unauthorized(shop: Shop) -> None:
     world, ann, _ = shop
     job = first_half(world, ann)
     assert world.op(ann, "logout") == {"ok": True, "ended": 1}
-    outcome = second_half(world, job)
+    outcome = world.second_half(job)
     assert error(outcome.reply) == "UNAUTHORIZED" and outcome.ended is False
     assert world.login("buyer", "ann")["ok"] is True  # the account is still there

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from rules_world import PASSWORD, World, error
 
-from vending import CryptoJob, Outcome, parse_request
+from vending import CryptoJob, parse_request
 
 
 def first_half(world: World, username: str, wsess_uid: str = "s_half") -> CryptoJob:
@@ -17,17 +17,11 @@ def first_half(world: World, username: str, wsess_uid: str = "s_half") -> Crypto
     return job
 
 
-def second_half(world: World, job: CryptoJob) -> Outcome:
-    result = job.run()
-    with world.acc.db.transaction():
-        return job.finish(result)
-
-
 def test_an_account_deleted_between_the_halves_is_not_logged_in(world: World) -> None:
     ann = world.register("buyer", "ann")
     job = first_half(world, "ann")
     assert world.op(ann, "delete_user", password=PASSWORD)["ok"]
-    outcome = second_half(world, job)
+    outcome = world.second_half(job)
     assert error(outcome.reply) == "INVALID_CREDENTIALS"
     assert world.acc.db.conn.execute(
         "SELECT count(*) FROM sessions WHERE wsess_uid='s_half'").fetchone()[0] == 0
@@ -41,7 +35,7 @@ def test_the_same_name_registered_again_between_the_halves_is_another_account(
     assert world.op(ann, "delete_user", password=PASSWORD)["ok"]
     new = world.register("buyer", "ann")           # same name, same password
     world.deposit(new, 20)
-    outcome = second_half(world, job)
+    outcome = world.second_half(job)
     assert error(outcome.reply) == "INVALID_CREDENTIALS"
     assert world.acc.db.conn.execute(
         "SELECT count(*) FROM sessions WHERE wsess_uid='s_half'").fetchone()[0] == 0
