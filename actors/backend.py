@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, Protocol
 
@@ -37,6 +38,23 @@ from .wire import (
 )
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class BackendStats:
+    """A backend's counters for `vending serve --metrics`: kept by the wiring, so
+    they outlive restarts of the actor; written in the actor's thread, read by
+    the metrics scrape (plain ints and a bool: a snapshot needs no lock)."""
+
+    storage_ok: bool = True
+    storage_faults: int = 0
+    #: The newest event seq, updated at start and on each upkeep tick (1 s).
+    last_seq: int = 0
+    #: Statuses and messages a full fifo refused (dropped: the client retries).
+    fifo_refused: int = 0
+    #: Requests dropped because their deadline passed while they sat in the fifo.
+    stale_dropped: int = 0
+
 
 FailureFn = Callable[[str], None]
 
@@ -100,8 +118,10 @@ class BackendActor(LoopActor):
 
     def __init__(self, loop: EventLoop, inlet: FifoInlet, ctx: zmq.Context[Any],
                  config: Config, failed: FailureFn, memory_db: Database | None = None,
-                 publisher: Publisher | None = None) -> None:
+                 publisher: Publisher | None = None,
+                 stats: BackendStats | None = None) -> None:
         super().__init__(loop)
+        self.stats = stats if stats is not None else BackendStats()
         self.ctx = ctx
         self.config = config
         self._failed = failed
@@ -179,6 +199,13 @@ class BackendActor(LoopActor):
         if self.events is not None:
             self._committed += self.events.take_committed()
         self.flush()
+        self._gauges()
+
+    def _gauges(self) -> None:
+        """Refresh what `stats` reads from the database."""
+        self.stats.storage_ok = self.storage is None
+        if self.events is not None and self.db is not None and self.storage is None:
+            self.stats.last_seq = self.events.last_seq()
 
     def on_stop(self) -> None:
         self.cleanup()
@@ -209,6 +236,7 @@ class BackendActor(LoopActor):
         if isinstance(message, Tick):
             self.transact(self.tick)
             self.flush()
+            self._gauges()
             return None
         if isinstance(message, Ready):
             return True
@@ -304,6 +332,8 @@ class BackendActor(LoopActor):
         """One log line when the storage turns bad (or its trouble changes kind),
         not one per batch."""
         self.storage_faults += 1
+        self.stats.storage_faults += 1
+        self.stats.storage_ok = False
         if self.storage is None or self.storage.full != fault.full:
             log.error("%s: storage %s: %s; writes are refused (UNAVAILABLE) until it"
                       " recovers, reads are still served", self.role,
@@ -315,6 +345,7 @@ class BackendActor(LoopActor):
     def _storage_writable(self) -> None:
         log.warning("%s: storage writable again", self.role)
         self.storage = None
+        self.stats.storage_ok = True
         if self.db is not None:
             self.db.optional_writes = True
 
@@ -328,6 +359,7 @@ class BackendActor(LoopActor):
         if (isinstance(message, ClientRequest) and message.deadline
                 and time.time() > message.deadline):
             self.stale_dropped += 1
+            self.stats.stale_dropped += 1
             return True
         return False
 
@@ -370,4 +402,5 @@ class BackendActor(LoopActor):
         try:
             self.push.send(endpoint, message.to_wire())
         except Backpressure:
+            self.stats.fifo_refused += 1
             log.warning("%s: %s is full, dropped a %s message", self.role, endpoint, kind)

@@ -56,11 +56,20 @@ class Config:
     #: Bind owned tcp fifos on every interface (other hosts connect to the address
     #: given in the endpoint; this process binds tcp://*:PORT).
     fifo_bind_any: bool = False
+    #: `serve --metrics HOST:PORT`: serve Prometheus text at http://HOST:PORT/metrics
+    #: (port 0: any free port, see `VendingSystem.metrics_address`). None: no
+    #: metrics, and prometheus_client is never imported.
+    metrics: str | None = None
 
     def check(self) -> None:
         """Refuse a configuration that cannot work, with a sentence saying why."""
         if self.role not in ROLES:
             raise ValueError(f"role must be one of {', '.join(ROLES)}")
+        if self.metrics is not None:
+            host, _, port = self.metrics.rpartition(":")
+            if not host or not port.isdigit() or int(port) > 65535:
+                raise ValueError(f"--metrics {self.metrics}: give HOST:PORT, e.g. "
+                                 "127.0.0.1:9100")
         if self.role == "all":
             return
         inproc = [name for name in ("auth", "deposit", "post", "status")

@@ -59,6 +59,8 @@ class Dispatch:
         self._door: FrontDoor | None = None
         self._push: Pushers | None = None
         self.liveness = Liveness(config.endpoints)
+        #: Requests refused because their fifo was full (`vending serve --metrics`).
+        self.fifo_refused = 0
         self.sessions = SessionPool(self._start_session, max_actors=config.max_session_actors,
                                     idle=config.session_actor_idle)
 
@@ -136,4 +138,5 @@ class Dispatch:
         try:
             self._push.send(getattr(self._ends, fifo), message.to_wire())
         except Backpressure:
+            self.fifo_refused += 1
             raise Unavailable(f"{fifo}.fifo is full; retry later") from None

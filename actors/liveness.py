@@ -40,6 +40,10 @@ class Liveness:
         if role in self._heard:
             self._heard[role] = time.monotonic()
 
+    def silent_for(self, now: float) -> dict[str, float]:
+        """Seconds since each role last answered (any thread: a snapshot)."""
+        return {role: now - heard for role, heard in dict(self._heard).items()}
+
     def require(self, roles: tuple[str, ...]) -> None:
         """Raises `Unavailable` if one of `roles` has gone silent."""
         now = time.monotonic()

@@ -39,6 +39,8 @@ class Supervisor:
         self._window = window
         self._start_timeout = start_timeout
         self.restart_count = 0
+        #: Restarts per child name (`vending serve --metrics`).
+        self.restarts: dict[str, int] = {}
 
     def start(self, name: str, factory: Factory) -> pykka.ActorRef[Any]:
         """Start a child and wait until it answers (its `on_start` has run)."""
@@ -81,6 +83,7 @@ class Supervisor:
                 return
             self.refs[name] = ref
             self.restart_count += 1
+            self.restarts[name] = self.restarts.get(name, 0) + 1
         log.warning("%s restarted from its stored state", name)
 
     def stop_all(self, timeout: float = 10.0) -> None:

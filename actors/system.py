@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import zmq
 import zmq.auth
@@ -29,7 +29,7 @@ from vending.accounts import SCHEMA as ACCOUNTS_SCHEMA
 from vending.db import Database, StorageError
 from vending.stock import SCHEMA as STOCK_SCHEMA
 
-from .backend import backend_loop
+from .backend import BackendStats, backend_loop
 from .config import Config
 from .dispatch import Dispatch
 from .gatekeeper import GatekeeperActor
@@ -37,6 +37,9 @@ from .messages import AwaitRecovery
 from .session_pool import SessionPool
 from .stockhandler import StockHandlerActor
 from .supervisor import Supervisor
+
+if TYPE_CHECKING:
+    from .metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +80,11 @@ class VendingSystem:
         self._streams: weakref.WeakSet[EventStream] = weakref.WeakSet()
         #: What this start made on disk: removed again if the start fails.
         self._created: list[Path] = []
+        #: Per backend role, its counters (they outlive restarts of its actor).
+        self.backend_stats: dict[str, BackendStats] = {}
+        #: Per backend role, its fifos' inlet (for the count of undecodable messages).
+        self.inlets: dict[str, FifoInlet] = {}
+        self._metrics: Metrics | None = None
 
     @property
     def endpoints(self) -> list[str]:
@@ -96,6 +104,9 @@ class VendingSystem:
             raise
         ctx: zmq.Context[Any] = zmq.Context()
         self.ctx = ctx
+        if self.config.metrics is not None:
+            from .metrics import Metrics  # imports prometheus_client: only when asked
+            self._metrics = Metrics(self)
         try:
             sup = self.supervisor = Supervisor()
             for name, actor in backends:
@@ -108,8 +119,10 @@ class VendingSystem:
                 loop.start_bound()
                 self._loops.append(loop)
                 memory_db = Database(None, actor.schema) if self.config.in_memory else None
+                stats = self.backend_stats[name] = BackendStats()
+                self.inlets[name] = inlet
                 sup.start(name, partial(actor.start, loop, inlet, ctx, self.config,
-                                        sup.child_failed, memory_db, publisher))
+                                        sup.child_failed, memory_db, publisher, stats))
             if self.config.role == "all":
                 # Purchases a crash left half done are settled before any client is
                 # served. Split, the gatekeeper may be away: the stock handler keeps
@@ -120,8 +133,12 @@ class VendingSystem:
                 self.door = FrontDoor(ctx, [*self.config.binds, self.config.inproc_door],
                                       self._bind_form(self.config.endpoints.status), self.dispatch,
                                       request_timeout=self.config.request_timeout,
-                                      curve_keypair=self._curve)
+                                      curve_keypair=self._curve,
+                                      observe=self._metrics.requests.observe
+                                      if self._metrics is not None else None)
                 self.door.start_bound()
+            if self._metrics is not None and self.config.metrics is not None:
+                self._metrics.serve(self.config.metrics)
         except BaseException:
             self._undo_start()
             raise
@@ -202,8 +219,16 @@ class VendingSystem:
             return "tcp://*:" + endpoint.rsplit(":", 1)[1]
         return endpoint
 
+    @property
+    def metrics_address(self) -> tuple[str, int] | None:
+        """(host, port) where `/metrics` is served (the real port if 0 was asked)."""
+        return self._metrics.address if self._metrics is not None else None
+
     def stop(self) -> None:
         """Drain the front door, stop actors in reverse order, release the context."""
+        if self._metrics is not None:
+            self._metrics.close()
+            self._metrics = None
         try:
             if self.door is not None and self.door.is_alive():
                 self.door.stop()
@@ -231,6 +256,10 @@ class VendingSystem:
             raise RuntimeError("the system is not running")
         if self._curve is not None:
             kwargs.setdefault("server_key", self._curve[0])
+        # In-process, a slow reply means a busy machine, not a missing server: wait
+        # longer than an interactive client's defaults (transport/protocol.py).
+        kwargs.setdefault("timeout", 5.0)
+        kwargs.setdefault("retries", 3)
         client = Client(self.config.inproc_door, context=self.ctx, **kwargs)
         self._clients.add(client)
         return client

@@ -18,15 +18,21 @@ from typing import Any
 import zmq.auth
 
 from transport.client import DEFAULT_ENDPOINT, Client, NoReply
-from vending.errors import Unauthorized, VendingError
+from vending import limits
+from vending.errors import InvalidCredentials, Unauthorized, VendingError
 from vending.limits import unsafe_char
+
+from .output import fit, json_line
+
+#: After an UNAUTHORIZED, and whenever a command needs a session there is none of.
+LOGIN_HINT = "log in with `vending login USERNAME` (--seller for a seller)"
 
 
 class CommandError(Exception):
     """A client command cannot go on; the message is the one line the user sees."""
 
 
-def _positive(text: str) -> float:
+def positive(text: str) -> float:
     value = float(text)
     if value <= 0:
         raise argparse.ArgumentTypeError("must be > 0")
@@ -35,13 +41,15 @@ def _positive(text: str) -> float:
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--endpoint", default=os.environ.get("VENDING_ENDPOINT", DEFAULT_ENDPOINT),
-                   help="front door endpoint (env VENDING_ENDPOINT; default %(default)s)")
+                   help="front door endpoint (env VENDING_ENDPOINT; default: %(default)s)")
     p.add_argument("--session-file", type=Path,
                    default=Path(os.environ.get("VENDING_SESSION",
                                                Path.home() / ".vending-session.json")),
-                   help="where the session is kept (env VENDING_SESSION)")
-    p.add_argument("--json", action="store_true", help="print the raw reply as JSON")
-    p.add_argument("--timeout", type=_positive, default=5.0, metavar="SECONDS",
+                   help="where the session is kept (env VENDING_SESSION; default: "
+                   "%(default)s)")
+    p.add_argument("--json", action="store_true",
+                   help="print the reply as one JSON line (default: readable text)")
+    p.add_argument("--timeout", type=positive, default=5.0, metavar="SECONDS",
                    help="give up when the server has not answered within this long, "
                    "retries included (default: 5)")
     p.add_argument("--server-key", default=os.environ.get("VENDING_SERVER_KEY"), metavar="FILE",
@@ -50,8 +58,8 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _password(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--password", help="password (default: env VENDING_PASSWORD, else asked "
-                   "at the terminal)")
+    p.add_argument("--password", help="password (default: env VENDING_PASSWORD, else a line "
+                   "on stdin when piped, else asked at the terminal)")
 
 
 def add_commands(sub: Any) -> None:
@@ -82,8 +90,11 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--amount", type=int, help="units (needed to create; on update: added, "
                    "negative takes out; default on update: unchanged)")
     cmd("delete-product", "delete one of your products").add_argument("product_uid")
-    cmd("products", "list products").add_argument(
-        "--seller", dest="seller_uid", help="only this seller_uid's (default: all)")
+    p = cmd("products", "list products")
+    p.add_argument("--by", dest="seller_uid", metavar="SELLER_UID",
+                   help="only this seller's products, e.g. seller_sam (default: all)")
+    # The old spelling, hidden: `--seller` is a flag everywhere else (login, register).
+    p.add_argument("--seller", dest="old_seller_uid", help=argparse.SUPPRESS)
     cmd("product", "show one product").add_argument("product_uid")
     cmd("reset", "get the deposit back as coins")
     cmd("profile", "show the logged-in account")
@@ -150,8 +161,14 @@ def _coins(coins: list[int]) -> str:
 
 
 def _product_line(p: Mapping[str, Any]) -> str:
-    return (f"{p['product_uid']}  {p['product_name'][:30]:<30} {p['cost']:>7} cents"
+    return (f"{p['product_uid']}  {fit(p['product_name'], 30)} {p['cost']:>7} cents"
             f"  {p['amount']:>7} left  ({p['seller_uid']})")
+
+
+def no_reply(endpoint: str, timeout: float) -> str:
+    """The one line a command prints when nothing answered within `timeout`."""
+    return (f"error: no reply from {endpoint} within {timeout:g} s: is the server running? "
+            "Start it with `vending serve` (or give --endpoint).")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -175,18 +192,14 @@ def run(args: argparse.Namespace) -> int:
             elif args.command in ("logout", "logout-all", "delete-user"):
                 args.session_file.unlink(missing_ok=True)
         except NoReply:
-            print(f"error: no reply from {args.endpoint} within {args.timeout:g} s: is the "
-                  "server running? Start it with `vending serve` (or give --endpoint).",
-                  file=sys.stderr)
+            print(no_reply(args.endpoint, args.timeout), file=sys.stderr)
             return 1
         except VendingError as exc:
-            if args.json:  # json.dumps escapes every control and non-ASCII character
-                print(json.dumps({"ok": False, "error": exc.code, "message": exc.message}))
+            if args.json:
+                print(json_line({"ok": False, "error": exc.code, "message": exc.message}))
             else:
-                hint = ("; log in with `vending login USERNAME` (--seller for a seller)"
-                        if isinstance(exc, Unauthorized) else "")
-                print(f"error: {printable(exc.code)}: {printable(exc.message)}{hint}",
-                      file=sys.stderr)
+                print(f"error: {printable(exc.code)}: {printable(exc.message)}"
+                      f"{_hint(exc, args)}", file=sys.stderr)
             return 1
         except CommandError as exc:
             print(f"error: {exc}", file=sys.stderr)
@@ -194,9 +207,49 @@ def run(args: argparse.Namespace) -> int:
         except OSError as exc:
             print(f"error: session file {args.session_file}: {exc.strerror}", file=sys.stderr)
             return 1
-    print(json.dumps(reply) if args.json
+    print(json_line(reply) if args.json
           else _describe(args.command, _printable_all(reply), getattr(args, "replaced", False)))
     return 0
+
+
+def _hint(exc: VendingError, args: argparse.Namespace) -> str:
+    if isinstance(exc, Unauthorized):
+        return f"; {LOGIN_HINT}"
+    if (isinstance(exc, InvalidCredentials) and args.command == "login"
+            and not args.seller):
+        return " (--seller for a seller)"
+    return ""
+
+
+#: Commands that need no session; every other one does.
+_NO_SESSION = frozenset({"register", "login", "products", "product", "ping"})
+
+#: What `sell` needs to create a product: option, and its field on the wire.
+_CREATE_NEEDS = (("--name", "product_name"), ("--cost", "cost"), ("--amount", "amount"))
+
+
+def _check_locally(c: Client, a: argparse.Namespace) -> None:
+    """What the CLI can tell without asking, said in its own words (options, not
+    wire fields)."""
+    if a.command == "sell" and not a.product_uid:
+        missing = [option for option, field in _CREATE_NEEDS if getattr(a, field) is None]
+        if missing:
+            raise CommandError(f"{' and '.join(missing)} "
+                               f"{'is' if len(missing) == 1 else 'are'} missing: needed to "
+                               "create a product (or give --product to update one)")
+    if a.command not in _NO_SESSION and not (c.wsess_uid and c.token):
+        raise CommandError(f"not logged in: {LOGIN_HINT}")
+
+
+def _login_password(a: argparse.Namespace) -> str:
+    """The password for `login`. One no account can have (outside the length rule) is
+    refused here as INVALID_CREDENTIALS, what a wrong password gets: the server
+    would answer BAD_REQUEST naming the rule, a hint to nobody but a guesser
+    (README, "A buyer and a seller, from a shell")."""
+    password = _ask_password(a)
+    if not limits.PASSWORD_MIN <= len(password) <= limits.PASSWORD_MAX:
+        raise InvalidCredentials("wrong username or password")
+    return password
 
 
 def _end_replaced(c: Client, previous: Mapping[str, Any], endpoint: str) -> bool:
@@ -218,10 +271,12 @@ def _end_replaced(c: Client, previous: Mapping[str, Any], endpoint: str) -> bool
 def _dispatch(c: Client, a: argparse.Namespace, session: Mapping[str, Any]) -> dict[str, Any]:
     """Run the command; the reply as it came off the wire."""
     role = "seller" if getattr(a, "seller", False) else "buyer"
+    _check_locally(c, a)
     match a.command:
         case "register" | "login":
-            r = (c.register if a.command == "register" else c.login)(a.username,
-                                                                      _ask_password(a), role)
+            password = _ask_password(a) if a.command == "register" else _login_password(a)
+            r = (c.register if a.command == "register" else c.login)(a.username, password,
+                                                                      role)
             a.replaced = _end_replaced(c, session, a.endpoint)
             return r
         case "deposit":
@@ -234,14 +289,16 @@ def _dispatch(c: Client, a: argparse.Namespace, session: Mapping[str, Any]) -> d
                 p = c.update_product(a.product_uid, product_name=a.product_name, cost=a.cost,
                                      amount=a.amount)
             else:
-                # Sent as given: the server names whichever field is missing.
                 p = c.call("sell", wsess_uid=c.wsess_uid or "", token=c.token or "",
                            product_name=a.product_name, cost=a.cost, amount=a.amount)["product"]
             return {"ok": True, "product": p}
         case "delete-product":
             return {"ok": True, "product_uid": c.delete_product(a.product_uid)}
         case "products":
-            return {"ok": True, "products": c.products(a.seller_uid)}
+            if a.old_seller_uid is not None:
+                print("note: `products --seller UID` is now `products --by UID`",
+                      file=sys.stderr)
+            return {"ok": True, "products": c.products(a.seller_uid or a.old_seller_uid)}
         case "product":
             return {"ok": True, "product": c.product(a.product_uid)}
         case "reset":

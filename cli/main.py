@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,29 +21,30 @@ from actors.system import VendingSystem
 from tools import bench, simulate
 from vending.db import StorageError
 
-from . import client_commands, watch
+from . import client_commands, logsetup, watch
+from .client_commands import positive
 
 log = logging.getLogger("vending")
 
 
-def _positive(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be > 0")
-    return value
+#: "default 32" as help texts write it: the one form is "default: 32".
+_BARE_DEFAULT = re.compile(r"\bdefault (?!on update)")
 
 
 class _DefaultsFormatter(argparse.HelpFormatter):
-    """Every option's help states its default: appended where the text names none."""
+    """Every option's help states its default, one way: "(default: 32)", appended
+    where the text names none, inside the text's own closing bracket if it ends
+    with one ("(env X; default: 32)", never "(env X) (default: 32)")."""
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
-        text = action.help or ""
+        text = _BARE_DEFAULT.sub("default: ", action.help or "")
         if ("default" in text or action.default in (None, argparse.SUPPRESS)
                 or (not action.option_strings and action.nargs != "?")):
             return text
-        if action.default is False:
-            return f"{text} (default: off)".lstrip()
-        return f"{text} (default: %(default)s)".lstrip()
+        value = "off" if action.default is False else "%(default)s"
+        if text.endswith(")"):
+            return f"{text[:-1]}; default: {value})"
+        return f"{text} (default: {value})".lstrip()
 
 
 class _Parser(argparse.ArgumentParser):
@@ -51,11 +53,44 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
 
+#: Options a command's own parser defines that may also come before the command
+#: (`vending --endpoint EP products`): with their value, or alone.
+_HOISTED = ("--endpoint", "--session-file", "--server-key", "--timeout")
+_HOISTED_FLAGS = ("--json",)
+
+
+def hoist(argv: Sequence[str], commands: Collection[str]) -> list[str]:
+    """`argv` with the options in `_HOISTED` that precede the command moved after
+    it, where its own parser reads them (and says so if it takes no such option).
+
+    One place for every command, those added later included: nothing to declare
+    twice, and each command's `--help` keeps stating its own default.
+    """
+    args, moved = list(argv), list[str]()
+    i = 0
+    while i < len(args):
+        word = args[i]
+        name = word.split("=", 1)[0]
+        if word in commands:
+            return args[:i + 1] + moved + args[i + 1:]
+        if name in _HOISTED and "=" not in word and i + 1 < len(args):
+            moved += args[i:i + 2]
+            del args[i:i + 2]
+        elif name in _HOISTED or word in _HOISTED_FLAGS:
+            moved.append(word)
+            del args[i]
+        else:
+            i += 1
+    return list(argv)  # no command: argparse says what is missing
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="vending", description="A vending machine backend: actors, fifos, a ZeroMQ "
         "front door. `vending serve` runs it; register ... ping are its client; simulate, "
-        "bench, chaos and fuzz exercise it; keygen makes CurveZMQ keys.")
+        "bench, chaos and fuzz exercise it; keygen makes CurveZMQ keys. A command's "
+        f"{', '.join(_HOISTED + _HOISTED_FLAGS)} may also come before it "
+        "(`vending --endpoint EP products`).")
     parser.add_argument("--version", action="version", version=f"vending {vending.__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
                                 parser_class=_Parser)
@@ -68,9 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--data-dir", default="./vending-data", metavar="DIR",
                        help="where the SQLite files live; ':memory:' keeps nothing "
                        "(default ./vending-data)")
-    serve.add_argument("--session-idle", type=_positive, default=1800.0, metavar="SECONDS",
+    serve.add_argument("--session-idle", type=positive, default=1800.0, metavar="SECONDS",
                        help="end sessions idle this long (default 1800)")
-    serve.add_argument("--request-timeout", type=_positive, default=10.0, metavar="SECONDS",
+    serve.add_argument("--request-timeout", type=positive, default=10.0, metavar="SECONDS",
                        help="answer UNAVAILABLE when a request takes longer (default 10)")
     serve.add_argument("--events", metavar="ENDPOINT",
                        help="publish every committed effect on a ZeroMQ PUB socket bound here "
@@ -101,6 +136,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", default="INFO",
                        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                        help="least severe log lines written to stderr")
+    serve.add_argument("--log-format", default="text", choices=logsetup.FORMATS,
+                       help="text: one readable line each; json: one JSON object per line "
+                       "(ts, level, logger, message and any extras)")
+    serve.add_argument("--metrics", metavar="HOST:PORT",
+                       help="serve Prometheus metrics at http://HOST:PORT/metrics (e.g. "
+                       "127.0.0.1:9100; each process of a split layout serves its own; "
+                       "default: none)")
     serve.set_defaults(func=serve_command)
     chaos = sub.add_parser("chaos", help="crash a loaded server again and again; check nothing "
                            "is lost", description="Start `vending serve`, load it with buyers and "
@@ -110,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     chaos.add_argument("--cycles", type=int, default=20, help="server kills")
     chaos.add_argument("--buyers", type=int, default=6, help="simulated buyers")
     chaos.add_argument("--sellers", type=int, default=2, help="simulated sellers")
-    chaos.add_argument("--seconds", type=_positive, default=2.0,
+    chaos.add_argument("--seconds", type=positive, default=2.0,
                        help="longest run before each kill (default 2)")
     chaos.add_argument("--seed", type=int, default=0, help="random seed")
     chaos.add_argument("--data-dir", type=Path, help="keep the data here (default: a temp dir)")
@@ -123,10 +165,12 @@ def build_parser() -> argparse.ArgumentParser:
     chaos.set_defaults(func=chaos_command)
     fuzz = sub.add_parser("fuzz", help="send hostile frames to a running front door",
                           description="Send N hostile frames (random bytes, broken msgpack, odd "
-                          "maps, oversized frames) to a running server and check every answer "
-                          "is a proper reply. Run it against a test server, not production.")
-    fuzz.add_argument("--endpoint", default="tcp://127.0.0.1:5555",
-                      help="front door of a test server")
+                          "maps, oversized frames) to a server and check every answer is a "
+                          "proper reply. Without --endpoint it starts an in-memory server of "
+                          "its own; never point it at production.")
+    fuzz.add_argument("--endpoint",
+                      help="front door of a test server (default: none: start an in-memory "
+                      "server of its own on a free loopback port)")
     fuzz.add_argument("--frames", type=int, default=10_000, help="hostile frames to send")
     fuzz.add_argument("--seed", type=int, default=0, help="random seed")
     fuzz.set_defaults(func=fuzz_command)
@@ -146,7 +190,15 @@ def build_parser() -> argparse.ArgumentParser:
 def fuzz_command(args: argparse.Namespace) -> int:
     from tools.fuzz import fuzz
 
-    report = fuzz(args.endpoint, args.frames, seed=args.seed)
+    if args.endpoint is not None:
+        report = fuzz(args.endpoint, args.frames, seed=args.seed)
+    else:
+        # Not the production default endpoint: a server of its own, over tcp as a
+        # peer would reach it, gone when the run ends.
+        with VendingSystem(Config(data_dir=":memory:", binds=("tcp://127.0.0.1:*",))) as own:
+            print(f"vending fuzz: against an in-memory server on {own.endpoints[0]}",
+                  file=sys.stderr, flush=True)
+            report = fuzz(own.endpoints[0], args.frames, seed=args.seed)
     print(report.line())
     return 0 if report.malformed_replies == 0 and report.answered else 1
 
@@ -186,8 +238,7 @@ def chaos_command(args: argparse.Namespace) -> int:
 
 
 def serve_command(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=args.log_level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logsetup.configure(args.log_level, args.log_format)
     defaults = Endpoints()
     endpoints = Endpoints(auth=args.auth_fifo or defaults.auth,
                           deposit=args.deposit_fifo or defaults.deposit,
@@ -197,6 +248,7 @@ def serve_command(args: argparse.Namespace) -> int:
                     session_idle=args.session_idle, request_timeout=args.request_timeout,
                     curve_secret_file=args.curve_secret, role=args.role, endpoints=endpoints,
                     fifo_bind_any=args.fifo_bind_any, events=args.events,
+                    metrics=args.metrics,
                     # The benchmark's A/B (`vending bench --events-off`): no events at all.
                     publish_events=os.environ.get("VENDING_EVENTS") != "off")
     try:
@@ -226,6 +278,10 @@ def serve_command(args: argparse.Namespace) -> int:
             where += f" or the events endpoint {config.events}"
         print(f"vending: error: cannot bind {where}: {exc.strerror}", file=sys.stderr)
         return 1
+    except OSError as exc:  # the metrics' HTTP port (the rest is ZeroMQ or storage)
+        print(f"vending: error: cannot serve metrics on {config.metrics}: {exc.strerror}",
+              file=sys.stderr)
+        return 1
     try:
         where = ("none" if config.role == "frontdoor" else "in memory" if config.in_memory
                  else os.path.abspath(config.data_dir))
@@ -233,6 +289,9 @@ def serve_command(args: argparse.Namespace) -> int:
                  config.role, where, os.getpid())
         if system.events_endpoints and config.events:
             log.info("events on %s", " ".join(system.events_endpoints))
+        if system.metrics_address is not None:
+            host, port = system.metrics_address
+            log.info("metrics on http://%s:%d/metrics", host, port)
         stop.wait()
         log.info("stopping: draining requests in flight")
     finally:
@@ -241,9 +300,16 @@ def serve_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _commands(parser: argparse.ArgumentParser) -> Collection[str]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices.keys()
+    return ()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(hoist(sys.argv[1:] if argv is None else argv, _commands(parser)))
     try:
         code: int = args.func(args)
     except KeyboardInterrupt:  # Ctrl-C anywhere outside `serve`'s own handler

@@ -7,7 +7,6 @@ Subscribes to the events socket, fetches what it missed with the `events` op
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -16,11 +15,13 @@ from typing import Any
 
 import zmq.auth
 
-from transport.client import DEFAULT_ENDPOINT
+from transport.client import DEFAULT_ENDPOINT, NoReply
 from transport.events import EventStream, StreamEvent
 from vending.errors import VendingError
 
-from .client_commands import printable
+from . import logsetup
+from .client_commands import no_reply, positive, printable
+from .output import json_line
 
 #: Where `vending watch` looks for events unless told (the README's `serve --events`).
 DEFAULT_EVENTS = "tcp://127.0.0.1:5556"
@@ -34,7 +35,7 @@ def add_command(sub: Any) -> None:
         "missed are fetched with the `events` op. Ctrl-C ends it.")
     p.add_argument("--endpoint", default=os.environ.get("VENDING_ENDPOINT", DEFAULT_ENDPOINT),
                    help="front door endpoint, for fetching missed events (env "
-                   "VENDING_ENDPOINT; default %(default)s)")
+                   "VENDING_ENDPOINT; default: %(default)s)")
     p.add_argument("--events", default=[os.environ.get("VENDING_EVENTS_ENDPOINT",
                                                        DEFAULT_EVENTS)],
                    action="append", dest="events_endpoints", metavar="ENDPOINT",
@@ -42,13 +43,17 @@ def add_command(sub: Any) -> None:
                    "gatekeeper and stock handler (env VENDING_EVENTS_ENDPOINT; default "
                    f"{DEFAULT_EVENTS})")
     p.add_argument("--all", action="store_true",
-                   help="first print every stored event (kept 48 h) (default: only new ones)")
+                   help="first print every stored event (kept 48 h), both sources merged by "
+                   "time (default: only new ones)")
     p.add_argument("--json", action="store_true",
                    help="one JSON object per line, {topic, source, seq, at, ...fields} "
                    "(default: readable text)")
     p.add_argument("--server-key", default=os.environ.get("VENDING_SERVER_KEY"), metavar="FILE",
                    help="the server's CurveZMQ public key file (env VENDING_SERVER_KEY; "
                    "default: none, for a server without --curve-secret)")
+    p.add_argument("--timeout", type=positive, default=5.0, metavar="SECONDS",
+                   help="give up when the front door has not answered within this long, "
+                   "retries included (default: 5)")
     p.set_defaults(func=watch_command)
 
 
@@ -84,26 +89,31 @@ def watch_command(args: argparse.Namespace) -> int:
     endpoints = args.events_endpoints
     if len(endpoints) > 1:
         endpoints = endpoints[1:]  # given on the command line: not the default too
+    # Warnings of the stream (a role not answering for a while) as plain lines.
+    logsetup.configure("WARNING", text="vending watch: %(message)s")
+    # Two tries within --timeout, as every client command: a missing server is
+    # one line within the timeout (README, "Live events").
     stream = EventStream(endpoints, args.endpoint, server_key=server_key,
-                         live_only=not args.all)
+                         live_only=not args.all, timeout=args.timeout / 2, retries=1)
     try:
         try:
             stream.start()
+        except NoReply:
+            print(no_reply(args.endpoint, args.timeout), file=sys.stderr)
+            return 1
         except VendingError as exc:
-            print(f"error: no reply from {args.endpoint}: {printable(exc.message)} (is the "
-                  "server running? give --endpoint)", file=sys.stderr)
+            print(f"error: {printable(exc.code)}: {printable(exc.message)}", file=sys.stderr)
             return 1
         after = ", ".join(f"{source}#{seq}" for source, seq in stream.last.items())
         print(f"vending watch: following {' '.join(endpoints)} after {after}; Ctrl-C ends it",
               file=sys.stderr, flush=True)
         for event in stream:
-            text = (json.dumps({"topic": event.topic, **event.body}) if args.json
-                    else line(event))
+            text = json_line({"topic": event.topic, **event.body}) if args.json else line(event)
             print(text, flush=True)
     except KeyboardInterrupt:
         pass
     finally:
-        stream.stop()
+        stream.close()
     if stream.error is not None:
         print(f"error: the event stream stopped: {stream.error}", file=sys.stderr)
         return 1

@@ -16,13 +16,17 @@ import zmq
 import zmq.asyncio
 
 from .protocol import (
+    DEFAULT_BACKOFF,
     DEFAULT_ENDPOINT,
+    DEFAULT_RETRIES,
+    DEFAULT_TIMEOUT,
     Call,
     LazyReq,
     Product,
     Retry,
     SessionState,
     checked,
+    worst_case,
 )
 
 __all__ = ["AsyncClient"]
@@ -34,13 +38,16 @@ class AsyncClient(SessionState):
     """Talks to one front door from an event loop; remembers the session after login.
 
     `context` may be a plain `zmq.Context` (e.g. an embedded `VendingSystem`'s, for
-    its inproc endpoint): it is shadowed, never terminated here.
+    its inproc endpoint): it is shadowed, never terminated here. `timeout`,
+    `retries` and `backoff` work as in `transport.Client`: with no server
+    answering, a call raises `NoReply` after at most `worst_case_seconds` (4.2 s
+    with the defaults).
     """
 
     def __init__(self, endpoint: str = DEFAULT_ENDPOINT, *,
-                 context: zmq.Context[Any] | None = None, timeout: float = 5.0,
-                 retries: int = 3, backoff: float = 0.2,
-                 server_key: bytes | None = None) -> None:
+                 context: zmq.Context[Any] | None = None,
+                 timeout: float = DEFAULT_TIMEOUT, retries: int = DEFAULT_RETRIES,
+                 backoff: float = DEFAULT_BACKOFF, server_key: bytes | None = None) -> None:
         super().__init__()
         self.endpoint = endpoint
         self._own_ctx = context is None
@@ -57,10 +64,16 @@ class AsyncClient(SessionState):
         self._req = LazyReq(self._ctx)
         self._turn = asyncio.Lock()
 
+    @property
+    def worst_case_seconds(self) -> float:
+        """The longest a call takes when no server answers (every try and pause)."""
+        return worst_case(self.timeout, self.retries, self.backoff)
+
     async def request(self, message: dict[str, Any]) -> dict[str, Any]:
         """Send one request map, return the reply map as it came (ok or not).
 
-        Retries on timeout and on `UNAVAILABLE` (same bytes, same req_id).
+        Retries on timeout and on `UNAVAILABLE` (same bytes, same req_id), at most
+        `retries` times, after a jittered pause.
 
         Raises:
             NoReply: nothing came back after all tries (an `Unavailable`).

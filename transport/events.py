@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -187,12 +188,17 @@ class EventStream:
     thread, or kept for iteration (`get`, `for event in stream`) when no
     callback is given. `since` maps a source to the last seq already seen
     (default 0: everything still stored); `live_only=True` starts from each
-    source's newest event instead. Stop it with `stop()` (or a `with` block).
+    source's newest event instead. Stop it with `close()` (or `stop()`, the same),
+    or use it as a context manager (`with EventStream(...) as stream:` starts it
+    and closes it). The first catch-up hands the sources' stored events over
+    merged by `at`, so one source's backlog does not all come before the other's.
 
     Args:
         events_endpoint: the PUB (a split role's `--events`: give both roles'
             as a list) or the embedded XPUB (`inproc://events`, or `serve --events`).
         front_door: the front door endpoint, for the `events` op.
+        timeout, retries: the `events` op's client (`transport.Client`): `start`
+            raises after at most its `worst_case_seconds` with no front door.
         context: the ZeroMQ context (an embedded system's, for inproc://).
         server_key: the server's CurveZMQ public key, for both sockets.
         door_key: the front door's key when it differs (embedded: the events
@@ -206,11 +212,12 @@ class EventStream:
                  live_only: bool = False, server_key: bytes | None = None,
                  door_key: bytes | None = None,
                  rcvhwm: int = PUB_HWM, poll_interval: float = 1.0,
-                 timeout: float = 5.0) -> None:
+                 timeout: float = 5.0, retries: int = 3) -> None:
         self.endpoints = [events_endpoint] if isinstance(events_endpoint, str) \
             else list(events_endpoint)
         self.front_door = front_door
         self._timeout = timeout
+        self._retries = retries
         self._ctx = context or zmq.Context.instance()
         self._callback = callback
         self.sources = sources
@@ -255,11 +262,15 @@ class EventStream:
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join()
 
+    def close(self) -> None:
+        """`stop`: end the thread and close its sockets (any thread; idempotent)."""
+        self.stop()
+
     def __enter__(self) -> EventStream:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
-        self.stop()
+        self.close()
 
     def get(self, timeout: float | None = None) -> StreamEvent:
         """The next event (iteration mode).
@@ -286,7 +297,7 @@ class EventStream:
     def _run(self) -> None:
         sub = self._ctx.socket(zmq.SUB)
         client = Client(self.front_door, context=self._ctx, timeout=self._timeout,
-                        server_key=self._door_key)
+                        retries=self._retries, server_key=self._door_key)
 
         def fetch(source: str, since: int, limit: int) -> dict[str, Any]:
             return client.events(source, since, limit)
@@ -305,8 +316,7 @@ class EventStream:
                 for source in self.sources:
                     self.last[source] = max(self.last[source],
                                             int(fetch(source, 0, 1).get("last_seq", 0)))
-            for source in self.sources:
-                self._catch_up(fetch, source)
+            self._catch_up_merged(fetch)
             self._ready.set()
             poller = zmq.Poller()
             poller.register(sub, zmq.POLLIN)
@@ -325,7 +335,8 @@ class EventStream:
         except BaseException as exc:  # noqa: BLE001 - reported to the caller, not lost
             if not self._stop.is_set():
                 self.error = exc
-                log.error("event stream stopped: %s", exc)
+                if self._ready.is_set():  # else `start` raises it to the caller
+                    log.error("event stream stopped: %s", exc)
         finally:
             sub.close()
             client.close()
@@ -372,23 +383,59 @@ class EventStream:
             reply = fetch(source, since, limit)
             events = reply.get("events") or []
             for item in events:
-                body = {k: v for k, v in item.items() if k != "topic"}
-                if int(body["seq"]) <= self.last[source]:
-                    continue
-                if int(body["seq"]) != self.last[source] + 1:
-                    # Expired from the store (older than its keep time): skip ahead.
-                    log.warning("events %s %d..%d are no longer stored", source,
-                                self.last[source] + 1, int(body["seq"]) - 1)
-                self.filled += 1
-                self._deliver(StreamEvent(str(item["topic"]), body))
+                self._take(source, item)
             if events and len(events) == limit:
                 continue
             if not events:
-                last_seq = int(reply.get("last_seq", 0))
-                if last_seq > self.last[source] and (upto is None or upto > self.last[source]):
-                    # All expired between since and last_seq: nothing left to deliver.
-                    self.last[source] = last_seq if upto is None else min(upto, last_seq)
+                self._skip_expired(source, int(reply.get("last_seq", 0)), upto)
             return
+
+    def _catch_up_merged(self, fetch: Fetch) -> None:
+        """Every source's stored events after `last`, delivered merged by `at`: a
+        page of each source at a time, the oldest head first."""
+        pages: dict[str, deque[dict[str, Any]]] = {s: deque() for s in self.sources}
+        fetched = dict(self.last)
+        done: set[str] = set()
+
+        def refill(source: str) -> None:
+            if source in done or pages[source]:
+                return
+            reply = fetch(source, fetched[source], 1000)
+            events = reply.get("events") or []
+            pages[source].extend(events)
+            if events:
+                fetched[source] = int(events[-1]["seq"])
+            if len(events) < 1000:
+                done.add(source)
+            if not events:
+                self._skip_expired(source, int(reply.get("last_seq", 0)), None)
+
+        for source in self.sources:
+            refill(source)
+        while not self._stop.is_set():
+            heads = [s for s in self.sources if pages[s]]
+            if not heads:
+                return
+            source = min(heads, key=lambda s: float(pages[s][0].get("at", 0)))
+            self._take(source, pages[source].popleft())
+            refill(source)
+
+    def _take(self, source: str, item: dict[str, Any]) -> None:
+        """Deliver one fetched event unless it came already."""
+        body = {k: v for k, v in item.items() if k != "topic"}
+        if int(body["seq"]) <= self.last[source]:
+            return
+        if int(body["seq"]) != self.last[source] + 1:
+            # Expired from the store (older than its keep time): skip ahead.
+            log.warning("events %s %d..%d are no longer stored", source,
+                        self.last[source] + 1, int(body["seq"]) - 1)
+        self.filled += 1
+        self._deliver(StreamEvent(str(item["topic"]), body))
+
+    def _skip_expired(self, source: str, last_seq: int, upto: int | None) -> None:
+        """No stored event after `last`, yet `last_seq` is beyond it: all expired."""
+        if last_seq > self.last[source] and (upto is None or upto > self.last[source]):
+            self.last[source] = last_seq if upto is None else min(upto, last_seq)
 
     def _deliver(self, event: StreamEvent) -> None:
         self.last[event.source] = event.seq

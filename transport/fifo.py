@@ -90,6 +90,8 @@ class FifoInlet:
         self._max_batch = max_batch
         self._hwm = hwm
         self._sockets: list[zmq.Socket[Any]] = []
+        #: Messages dropped because they did not decode (`vending serve --metrics`).
+        self.undecodable = 0
 
     def open(self, ctx: zmq.Context[Any]) -> None:
         """Create and bind the PULL sockets (in the owning loop's thread)."""
@@ -135,6 +137,7 @@ class FifoInlet:
                 try:
                     message = decode(data, MAX_FIFO_BYTES)
                 except DecodeError as exc:
+                    self.undecodable += 1
                     log.warning("%s: dropped undecodable message: %s", self.name, exc)
                     continue
                 if isinstance(message, dict):

@@ -17,6 +17,7 @@ import errno
 import heapq
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -31,13 +32,18 @@ from .codec import DecodeError, decode, decode_map, encode
 from .fifo import MAX_FIFO_BYTES
 from .loop import EventLoop
 
-__all__ = ["MAX_FRAME_BYTES", "Dispatcher", "FrontDoor", "FrontDoorStats"]
+__all__ = ["MAX_FRAME_BYTES", "Dispatcher", "FrontDoor", "FrontDoorStats", "Observer"]
 
 log = logging.getLogger(__name__)
 
 #: Frames over this are dropped by ZeroMQ itself (ZMQ_MAXMSGSIZE), per SPEC.md.
 MAX_FRAME_BYTES = 1024 * 1024
 _TICK = 0.1
+
+#: Told of every answer: (op, code, seconds since the request came in), code
+#: "OK" for a success; op "invalid" for a request that did not parse. Called in
+#: the front-door thread, so it must be quick (`vending serve --metrics`).
+Observer = Callable[[str, str, float], None]
 
 
 class Dispatcher(Protocol):
@@ -67,6 +73,8 @@ class _Pending:
     envelope: list[bytes]
     req_id: str | None
     deadline: float
+    op: str
+    started: float
 
 
 class FrontDoor(EventLoop):
@@ -74,8 +82,10 @@ class FrontDoor(EventLoop):
                  dispatcher: Dispatcher, *, request_timeout: float = 10.0,
                  hwm: int = 10_000, max_pending: int = 20_000,
                  max_pending_per_client: int = 64,
-                 curve_keypair: tuple[bytes, bytes] | None = None) -> None:
+                 curve_keypair: tuple[bytes, bytes] | None = None,
+                 observe: Observer | None = None) -> None:
         super().__init__("front-door")
+        self._observe = observe
         self._ctx = ctx
         self._binds = binds
         self.status_endpoint = status_endpoint
@@ -102,6 +112,11 @@ class FrontDoor(EventLoop):
         self.call_soon(lambda: self._begin_drain(drain))
         super().stop()
 
+    @property
+    def in_flight(self) -> int:
+        """Requests received and not answered yet (any thread: a snapshot)."""
+        return len(self._pending)
+
     # -- front-door thread -------------------------------------------------
     def reply(self, ticket: int, reply: dict[str, Any]) -> None:
         pending = self._pending.pop(ticket, None)
@@ -114,6 +129,20 @@ class FrontDoor(EventLoop):
         else:
             self._per_client.pop(identity, None)
         self._send(pending.envelope, pending.req_id, reply)
+        if self._observe is not None:
+            self._observed(pending.op, reply, pending.started)
+
+    def _observed(self, op: str, reply: dict[str, Any], started: float) -> None:
+        assert self._observe is not None
+        code = "OK" if reply.get("ok") else str(reply.get("error"))
+        self._observe(op, code, time.monotonic() - started)
+
+    def _answer_now(self, envelope: list[bytes], req_id: str | None, reply: dict[str, Any],
+                    op: str, started: float) -> None:
+        """Answer a request that never became pending (refused, ping, unparsable)."""
+        self._send(envelope, req_id, reply)
+        if self._observe is not None:
+            self._observed(op, reply, started)
 
     def _send(self, envelope: list[bytes], req_id: str | None, reply: dict[str, Any]) -> None:
         if req_id is not None:
@@ -199,6 +228,7 @@ class FrontDoor(EventLoop):
 
     def _on_frames(self, frames: list[zmq.Frame]) -> None:
         self.stats.received += 1
+        started = time.monotonic()
         parts = [f.bytes for f in frames]
         try:
             split = parts.index(b"", 1)
@@ -221,26 +251,31 @@ class FrontDoor(EventLoop):
             self.stats.bad_requests += 1
             req_id = message.get("req_id") if isinstance(message, dict) else None
             valid = isinstance(req_id, str) and 0 < len(req_id) <= REQ_ID_MAX
-            self._send(envelope, req_id if valid else None, exc.to_reply())
+            self._answer_now(envelope, req_id if valid else None, exc.to_reply(), "invalid",
+                             started)
             return
         if self._draining:
-            self._send(envelope, request.req_id, Unavailable("server is shutting down").to_reply())
+            self._answer_now(envelope, request.req_id,
+                             Unavailable("server is shutting down").to_reply(), request.op,
+                             started)
             return
         if request.op == "ping":
-            self._send(envelope, request.req_id, {"ok": True, "version": vending.__version__})
+            self._answer_now(envelope, request.req_id,
+                             {"ok": True, "version": vending.__version__}, request.op, started)
             return
         identity = envelope[0]
         if (len(self._pending) >= self._max_pending
                 or self._per_client.get(identity, 0) >= self._max_per_client):
             # One connection pipelining without bound cannot take the door from others.
             self.stats.refused += 1
-            self._send(envelope, request.req_id,
-                       Unavailable("too many requests in flight; retry later").to_reply())
+            self._answer_now(envelope, request.req_id,
+                             Unavailable("too many requests in flight; retry later").to_reply(),
+                             request.op, started)
             return
         self._per_client[identity] = self._per_client.get(identity, 0) + 1
         ticket = self._next_ticket = self._next_ticket + 1
-        deadline = time.monotonic() + self.request_timeout
-        self._pending[ticket] = _Pending(envelope, request.req_id, deadline)
+        deadline = started + self.request_timeout
+        self._pending[ticket] = _Pending(envelope, request.req_id, deadline, request.op, started)
         heapq.heappush(self._deadlines, (deadline, ticket))
         try:
             address = frames[-1].get("Peer-Address")

@@ -10,6 +10,7 @@ retry throws away. `transport.client`
 
 from __future__ import annotations
 
+import random
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -22,13 +23,36 @@ from vending.requests import STATE_CHANGING_OPS
 
 from .codec import DecodeError, decode_map, encode
 
-__all__ = ["DEFAULT_ENDPOINT", "Call", "LazyReq", "NoReply", "Product", "Retry",
-           "SessionState"]
+__all__ = ["DEFAULT_BACKOFF", "DEFAULT_ENDPOINT", "DEFAULT_RETRIES", "DEFAULT_TIMEOUT",
+           "MAX_PAUSE", "Call", "LazyReq", "NoReply", "Product", "Retry", "SessionState",
+           "worst_case"]
 
 DEFAULT_ENDPOINT = "tcp://127.0.0.1:5555"
 
+#: The clients' defaults, for a person waiting at a prompt: a missing server is
+#: reported within `worst_case()` = 2 x 2.0 + 0.2 = 4.2 s (docs/protocol.md,
+#: "Timeouts and retries"). A program that would rather wait gives its own.
+DEFAULT_TIMEOUT, DEFAULT_RETRIES, DEFAULT_BACKOFF = 2.0, 1, 0.2
+#: No pause between tries is ever longer, however many retries are asked for.
+MAX_PAUSE = 2.0
+
+
+def worst_case(timeout: float, retries: int, backoff: float) -> float:
+    """The longest one request can take with no server answering: every try's
+    `timeout` plus every pause at its bound."""
+    return (retries + 1) * timeout + sum(_bound(backoff, n) for n in range(1, retries + 1))
+
+
+def _bound(backoff: float, retry: int) -> float:
+    """The longest pause before retry number `retry` (1, 2, ...): exponential, capped."""
+    return min(MAX_PAUSE, backoff * float(2 ** min(retry - 1, 30)))
+
 T = TypeVar("T")
 S = TypeVar("S", bound=zmq.Socket[Any])
+
+
+#: Jitter needs no reproducibility, only independence between clients.
+_RNG = random.Random()
 
 
 class Product(TypedDict):
@@ -83,19 +107,29 @@ class Retry:
     is not final, drop the socket. Then `result` is the reply or raises `NoReply`.
     Every try sends the same bytes, so the same `req_id`: a retry never applies an
     effect twice.
+
+    The pause before retry n is drawn uniformly from [0, min(MAX_PAUSE,
+    backoff * 2**(n-1))] ("full jitter"): clients that timed out together spread
+    their retries out instead of hitting a loaded server again together.
     """
 
-    def __init__(self, message: dict[str, Any], retries: int, backoff: float) -> None:
+    def __init__(self, message: dict[str, Any], retries: int, backoff: float,
+                 rng: random.Random | None = None) -> None:
+        if retries < 0:
+            raise ValueError("retries must be >= 0")
         if message.get("op") in STATE_CHANGING_OPS and "req_id" not in message:
             message = {**message, "req_id": uuid.uuid4().hex}
         self.frame = encode(message)
         self.tries = retries + 1
         self._backoff = backoff
+        self._rng = rng or _RNG
         self._reply: dict[str, Any] | None = None
 
     def pauses(self) -> Iterator[float]:
-        # Growing pauses, so a loaded server is not hammered by its own clients.
-        return (self._backoff * attempt for attempt in range(self.tries))
+        """The pause before each try: none before the first."""
+        yield 0.0
+        for retry in range(1, self.tries):
+            yield self._rng.uniform(0.0, _bound(self._backoff, retry))
 
     def final(self, data: bytes | None) -> bool:
         """Take one try's answer; True when it needs no retry (anything but UNAVAILABLE)."""

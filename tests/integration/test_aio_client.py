@@ -117,7 +117,7 @@ def with_lossy_server(lose: int, story: Callable[[LossyServer], Awaitable[T]]) -
 
 def test_a_lost_request_is_resent_with_the_same_req_id() -> None:
     async def story(server: LossyServer) -> int:
-        async with AsyncClient(server.endpoint, timeout=0.3, backoff=0.0) as ann:
+        async with AsyncClient(server.endpoint, timeout=0.3, retries=2, backoff=0.0) as ann:
             ann.wsess_uid, ann.token = "s", "t"
             balance = await ann.deposit(5)
         req_ids = {request["req_id"] for request in server.seen}

@@ -29,6 +29,8 @@ class SplitSystem:
 
     def client(self, **kwargs: Any) -> Client:
         endpoint = self.endpoints[next(self._next) % len(self.endpoints)]
+        kwargs.setdefault("timeout", 5.0)  # as VendingSystem.client: patient, not interactive
+        kwargs.setdefault("retries", 3)
         client = Client(endpoint, **kwargs)
         self._clients.append(client)
         return client
