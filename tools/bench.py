@@ -368,6 +368,29 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return a / b if a is not None and b else None
 
 
+#: Seconds to start a server and log its clients in, per run, plus per client
+#: (an argon2 hash each, two workers): for the estimate `plan` prints, not a measure.
+_SETUP_S, _SETUP_PER_CLIENT_S = 2.0, 0.03
+
+
+def plan(*, clients: int = 32, seconds: float = 10.0, workload: str = "buy",
+         baseline: bool = True, growth: bool = False, sessions: int = 0, split: bool = False,
+         load_procs: int = 1, check_generator: bool = False, events_off: bool = False) -> str:
+    """What `run_bench` with these arguments will do and about how long it takes,
+    said before it starts (the runs themselves print nothing for a while)."""
+    runs = ["system", *(["baseline"] if baseline else []), *(["split"] if split else []),
+            *(["baseline x4 (generator check)"] if check_generator else []),
+            *(["system with 1k and 100k stored"] if growth else [])]
+    windows = 1 + baseline + split + 4 * check_generator + 2 * growth
+    about = windows * (seconds + _SETUP_S + _SETUP_PER_CLIENT_S * clients)
+    extra = " plus seeding 100k users and products" if growth else ""
+    extra += f" plus {sessions} sessions for the RSS figure" if sessions else ""
+    return (f"vending bench: {windows} timed window(s) of {seconds:g} s ({', '.join(runs)}), "
+            f"{clients} clients, workload {workload}, {load_procs} generator process(es)"
+            f"{', events off' if events_off else ''}; about {about:.0f} s{extra}. "
+            "Progress on stderr, the report on stdout at the end.")
+
+
 def run_bench(*, clients: int = 32, seconds: float = 10.0, workload: str = "buy",
               baseline: bool = True, growth: bool = False, sessions: int = 0,
               split: bool = False, load_procs: int = 1, check_generator: bool = False,
@@ -381,6 +404,8 @@ def run_bench(*, clients: int = 32, seconds: float = 10.0, workload: str = "buy"
     report["events"] = "off" if events_off else "on"
     env = {"VENDING_EVENTS": "off"} if events_off else None
     for kind in kinds:
+        progress(f"{kind}: starting the server and {clients} clients, then {seconds:g} s "
+                 "of load")
         result = _once(kind, clients, seconds, workload, load_procs, env=env)
         progress(result.line())
         report[kind] = result.figures()
@@ -494,10 +519,12 @@ def summary_text(report: dict[str, Any]) -> str:
 
 
 def bench_command(args: Any) -> int:
-    report = run_bench(clients=args.clients, seconds=args.seconds, workload=args.workload,
-                       baseline=not args.no_baseline, growth=args.growth,
-                       sessions=args.sessions, split=args.split, load_procs=args.load_procs,
-                       check_generator=args.check_generator, events_off=args.events_off,
+    options = dict(clients=args.clients, seconds=args.seconds, workload=args.workload,
+                   baseline=not args.no_baseline, growth=args.growth, sessions=args.sessions,
+                   split=args.split, load_procs=args.load_procs,
+                   check_generator=args.check_generator, events_off=args.events_off)
+    print(plan(**options), file=sys.stderr, flush=True)
+    report = run_bench(**options,
                        progress=lambda text: print(text, file=sys.stderr, flush=True))
     print(json.dumps(report, indent=2) if args.json else summary_text(report))
     return 0
@@ -515,29 +542,29 @@ def add_command(sub: Any) -> None:
                        "single-thread baseline", description=__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--clients", type=_at_least_one, default=32, metavar="N",
-                   help="closed-loop clients, one REQ socket and one buyer each (default 32)")
+                   help="closed-loop clients, one REQ socket and one buyer each (default: 32)")
     p.add_argument("--seconds", type=float, default=10.0,
-                   help="length of each timed window (default 10)")
+                   help="length of each timed window (default: 10)")
     p.add_argument("--workload", choices=WORKLOADS, default="buy",
                    help="buy: deposit a 5 coin then buy one unit; deposit: deposit then reset; "
-                   "products: read one product (default buy)")
+                   "products: read one product (default: buy)")
     p.add_argument("--load-procs", type=_at_least_one, default=1, metavar="K",
-                   help="split the clients' sockets over K generator processes (default 1)")
+                   help="split the clients' sockets over K generator processes (default: 1)")
     p.add_argument("--check-generator", action="store_true",
                    help="also run the baseline with 1, 2, 2 and 1 generator processes (the same "
-                   "sockets) to show whether 1 was the limit (default off)")
+                   "sockets) to show whether 1 was the limit (default: off)")
     p.add_argument("--no-baseline", action="store_true",
                    help="skip the baseline run (default: run it)")
     p.add_argument("--growth", action="store_true",
-                   help="also run with 1k and 100k users and products stored (default off)")
+                   help="also run with 1k and 100k users and products stored (default: off)")
     p.add_argument("--sessions", type=int, default=0, metavar="N",
-                   help="also measure RSS with N sessions used, e.g. 10000 (default 0: skip)")
+                   help="also measure RSS with N sessions used, e.g. 10000 (default: 0: skip)")
     p.add_argument("--split", action="store_true",
                    help="also run the split layout (4 processes: gatekeeper, stock handler, "
-                   "2 front doors) under the same load (default off)")
+                   "2 front doors) under the same load (default: off)")
     p.add_argument("--events-off", action="store_true",
                    help="serve with events neither stored nor published (VENDING_EVENTS=off), "
-                   "to measure what they cost (default off: events on, as SPEC.md wants)")
+                   "to measure what they cost (default: off: events on, as SPEC.md wants)")
     p.add_argument("--json", action="store_true",
                    help="print the whole report as JSON (default: a table)")
     p.set_defaults(func=bench_command)

@@ -16,6 +16,7 @@ Not part of `.ci/run`: a full run takes far longer than CI allows.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import subprocess
@@ -100,6 +101,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="try the survivors again (after adding tests)")
     parser.add_argument("--max-children", type=int, default=2, help="parallel workers (2)")
     args = parser.parse_args(argv)
+    if not args.report and importlib.util.find_spec("mutmut") is None:
+        print("error: mutmut is not installed here: pip install -e '.[dev]' (README, "
+              "Development)", file=sys.stderr)
+        return 2
     if args.retest_survivors and not args.report:
         print(f"retesting {_forget_survivors()} survivors")
     if not args.report:
@@ -109,7 +114,12 @@ def main(argv: list[str] | None = None) -> int:
         env = {**os.environ, "VENDING_CHEAP_ARGON2": "1"}
         # mutmut's own exit status says nothing of the score; the table below does.
         subprocess.run(run, check=False, env=env)
-    _print(score())
+    per_module = score()
+    if not any(sum(c.values()) for c in per_module.values()):
+        print("error: no mutant verdicts in mutants/: the run did not happen or did not "
+              "start (see mutmut's output above)", file=sys.stderr)
+        return 1
+    _print(per_module)
     return 0
 
 

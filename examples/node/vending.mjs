@@ -2,6 +2,9 @@
 // Guide's Lazy Pirate retries: wait for a reply with a timeout; on timeout close
 // the REQ socket (it cannot send again without a reply), open a new one and send
 // the same bytes, with the same req_id, so a retry never applies anything twice.
+// Between tries a pause drawn from [0, backoff * 2^(n-1)] ms (capped at 2 s),
+// as the Python clients do: with the defaults a missing server is reported after
+// at most 2 x 2000 + 200 ms. Types: vending.d.ts.
 import { randomUUID } from "node:crypto";
 import { decode, encode } from "@msgpack/msgpack";
 import { Request } from "zeromq";
@@ -19,11 +22,25 @@ export class VendingError extends Error {
   }
 }
 
+/** The longest pause between two tries, whatever `backoff` and `retries` are (ms). */
+export const MAX_PAUSE = 2000;
+
+/** The longest `request` takes when nothing answers (ms): every try and pause. */
+export function worstCase({ timeout = 2000, retries = 1, backoff = 200 } = {}) {
+  let total = (retries + 1) * timeout;
+  for (let n = 1; n <= retries; n++) total += Math.min(MAX_PAUSE, backoff * 2 ** (n - 1));
+  return total;
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
 export class VendingClient {
-  constructor(endpoint = "tcp://127.0.0.1:5555", { timeout = 5000, retries = 3 } = {}) {
+  constructor(endpoint = "tcp://127.0.0.1:5555",
+              { timeout = 2000, retries = 1, backoff = 200 } = {}) {
     this.endpoint = endpoint;
     this.timeout = timeout;
     this.retries = retries;
+    this.backoff = backoff;
     this.sock = null;
     this.session = null;
   }
@@ -52,12 +69,17 @@ export class VendingClient {
     const frame = encode(message);
     let reply = null;
     for (let attempt = 0; attempt <= this.retries; attempt++) {
+      if (attempt > 0) {
+        // Full jitter: clients that timed out together do not retry together.
+        await sleep(Math.random() * Math.min(MAX_PAUSE, this.backoff * 2 ** (attempt - 1)));
+      }
       const sock = this.socket();
       await sock.send(frame);
       try {
         const [data] = await sock.receive();
         reply = decode(data);
       } catch (err) {
+        // zeromq 6 reports a receiveTimeout as a rejected receive() with code EAGAIN.
         if (err.code !== "EAGAIN") throw err;
         this.dropSocket();
         continue;
@@ -100,6 +122,7 @@ export class VendingClient {
   async product(product_uid) { return (await this.call("product", { product_uid })).product; }
   async products() { return (await this.call("products")).products; }
   async reset() { return (await this.sessionCall("reset")).change; }
+  events(source, since = 0, limit = 100) { return this.call("events", { source, since, limit }); }
   async ping() { return (await this.call("ping")).version; }
   async logout() {
     const reply = await this.sessionCall("logout");

@@ -58,7 +58,13 @@ def registered(serve: Callable[..., ServerProcess], tmp_path: Path) -> list[str]
 
 def test_unauthorized_suggests_logging_in(registered: list[str], tmp_path: Path) -> None:
     common = registered
+    kept = (tmp_path / "s.json").read_text()
     assert vending("logout", *common, cwd=tmp_path).returncode == 0
+    line = one_error_line(vending("profile", *common, cwd=tmp_path))
+    # No session kept: said in the CLI's words, not the wire's (wsess_uid is missing).
+    assert line == ("error: not logged in: log in with `vending login USERNAME` "
+                    "(--seller for a seller)")
+    (tmp_path / "s.json").write_text(kept)  # a session the server has ended
     line = one_error_line(vending("profile", *common, cwd=tmp_path))
     assert "UNAUTHORIZED" in line and "vending login" in line
 

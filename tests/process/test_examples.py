@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tools.serverproc import ServerProcess
+from transport.client import Client
 
 ROOT = Path(__file__).resolve().parents[2]
 NODE_DIR = ROOT / "examples" / "node"
@@ -100,3 +101,52 @@ def test_the_node_client_replays_by_req_id(node: str, serve: Callable[..., Serve
     first, replay, other = json.loads(done.stdout)
     assert first == replay == {"ok": True, "deposit": 20, "req_id": "d-1"}
     assert (other["error"], other["req_id"]) == ("BAD_REQUEST", "d-1")
+
+
+def test_the_node_package_exports_the_client_and_the_subscriber(node: str) -> None:
+    package = json.loads((NODE_DIR / "package.json").read_text())
+    assert package["name"] and package["version"]
+    for entry in package["exports"].values():
+        assert (NODE_DIR / entry["default"]).is_file() and (NODE_DIR / entry["types"]).is_file()
+    program = ("import { VendingClient, worstCase } from 'vending-client';\n"
+               "import { EventSubscriber } from 'vending-client/events';\n"
+               "console.log(typeof VendingClient, typeof EventSubscriber, worstCase());\n")
+    done = subprocess.run([node, "--input-type=module", "-e", program], cwd=NODE_DIR,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    # Self-reference by package name: what `import ... from 'vending-client'` gets.
+    assert done.stdout.split() == ["function", "function", "4200"]
+
+
+def test_the_node_subscriber_fills_the_backlog_then_follows_live(
+        node: str, serve: Callable[..., ServerProcess], tmp_path: Path) -> None:
+    events = ServerProcess(tmp_path).endpoint  # a free port for --events
+    served = serve(tmp_path / "data", "--events", events)
+    with Client(served.endpoint, timeout=10) as sam:
+        sam.register("sam", "correct horse battery", "seller")
+        sam.sell("cola", 35, 10)  # stored before the subscriber starts: fetched by the op
+    program = (
+        "import { EventSubscriber } from './events.mjs';\n"
+        "import { VendingClient } from './vending.mjs';\n"
+        f"const sub = await new EventSubscriber('{events}', '{served.endpoint}').start();\n"
+        f"const ann = new VendingClient('{served.endpoint}', {{ timeout: 10000 }});\n"
+        "await ann.register('ann', 'correct horse battery');\n"
+        "await ann.deposit(20);\n"  # after start: these come live
+        "const seen = [];\n"
+        "for await (const e of sub) {\n"
+        "  seen.push([e.source, e.seq, e.topic, typeof e.at]);\n"
+        "  if (seen.length === 4) break;\n"
+        "}\n"
+        "ann.close();\n"
+        "console.log(JSON.stringify({ seen, filled: sub.filled, last: sub.last }));\n")
+    done = subprocess.run([node, "--input-type=module", "-e", program], cwd=NODE_DIR,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    by_source: dict[str, list[int]] = {}
+    for source, seq, _topic, at_type in out["seen"]:
+        by_source.setdefault(source, []).append(seq)
+        assert at_type == "number"
+    # Each source in order from 1, none twice: the backlog (sam's two) then live (ann's).
+    assert by_source == {"gatekeeper": [1, 2, 3], "stock-handler": [1]}, out
+    assert [t for _, _, t, _ in out["seen"]][-1] == "deposit"
