@@ -48,7 +48,8 @@ class BackendStats:
 
     storage_ok: bool = True
     storage_faults: int = 0
-    #: The newest event seq, updated at start and on each upkeep tick (1 s).
+    #: The newest event seq: after each commit when events are collected (they
+    #: are embedded, or split with --events), else on each upkeep tick (1 s).
     last_seq: int = 0
     #: Statuses and messages a full fifo refused (dropped: the client retries).
     fifo_refused: int = 0
@@ -388,6 +389,8 @@ class BackendActor(LoopActor):
     def flush(self) -> None:
         """After COMMIT: publish the committed events, then send what was queued."""
         events, self._committed = self._committed, []
+        if events:
+            self.stats.last_seq = max(self.stats.last_seq, events[-1].seq)
         if self.publisher is not None and self.publisher.wanted:
             for event in events:
                 self.publisher.publish(event.topic, event.body())

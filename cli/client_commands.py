@@ -248,7 +248,7 @@ def _login_password(a: argparse.Namespace) -> str:
     (README, "A buyer and a seller, from a shell")."""
     password = _ask_password(a)
     if not limits.PASSWORD_MIN <= len(password) <= limits.PASSWORD_MAX:
-        raise InvalidCredentials("wrong username or password")
+        raise InvalidCredentials("unknown account or wrong password")  # the server's words
     return password
 
 

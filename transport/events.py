@@ -247,6 +247,8 @@ class EventStream:
             VendingError: the front door did not answer the first `events` ops
                 (`NoReply` after the client's retries).
         """
+        if self._thread is not None:
+            return self  # started already (`with system.subscribe() as stream`)
         self._thread = threading.Thread(target=self._run, name="event-stream")
         self._thread.start()
         self._ready.wait()

@@ -143,3 +143,25 @@ def test_a_raw_sub_on_the_events_endpoint_reads_two_frames(
     assert topic in (b"user", b"deposit")   # the SUB may have joined before ann registered
     assert event.get("amount", 5) == 5 and event.get("role", "buyer") == "buyer"
     assert {"source", "seq", "at"} <= set(event) and event["source"] == "gatekeeper"
+
+
+def _stream_threads() -> int:
+    return sum(1 for t in threading.enumerate() if t.name == "event-stream")
+
+
+def test_a_stream_is_closed_by_close_or_a_with_block(
+        system: VendingSystem, account: Callable[..., Client]) -> None:
+    account("ann", "buyer", deposit=5)
+    assert system.ctx is not None
+    stream = transport.events.EventStream(system.config.events_inproc,
+                                          system.config.inproc_door, context=system.ctx)
+    with stream as entered:                      # starts it
+        assert entered is stream and _stream_threads() == 1
+        assert stream.get(timeout=10).topic == "user"
+    assert _stream_threads() == 0                # closed: its thread and sockets are gone
+    assert [e.topic for e in stream] == ["deposit"]  # what was already fetched, then the end
+    stream.close()                               # again: nothing to do
+    with system.subscribe() as started:          # started already: not a second thread
+        assert _stream_threads() == 1
+        assert started.get(timeout=10).seq == 1
+    assert _stream_threads() == 0
