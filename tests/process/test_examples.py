@@ -150,3 +150,15 @@ def test_the_node_subscriber_fills_the_backlog_then_follows_live(
     # Each source in order from 1, none twice: the backlog (sam's two) then live (ann's).
     assert by_source == {"gatekeeper": [1, 2, 3], "stock-handler": [1]}, out
     assert [t for _, _, t, _ in out["seen"]][-1] == "deposit"
+
+
+def test_the_asyncio_example_is_the_readme_snippet_and_runs(
+        serve: Callable[..., ServerProcess], tmp_path: Path) -> None:
+    program = ROOT / "examples" / "python" / "aio_client.py"
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"```python\n{program.read_text()}```" in readme
+    served = serve(tmp_path / "data")
+    for _ in range(2):  # its own user each run
+        done = _run([sys.executable, str(program), served.endpoint], tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.splitlines() == ["deposit: 20", "deposit: 70", "change: [50, 20]"]

@@ -111,3 +111,14 @@ def test_the_json_formatter_keeps_extras() -> None:
     line = json.loads(JsonFormatter().format(record))
     assert line["message"] == "a is 5" and line["role"] == "gatekeeper"
     assert line["level"] == "WARNING" and line["logger"] == "vending.x"
+
+
+def test_the_metrics_cost_benchmark_prints_both_figures() -> None:
+    done = subprocess.run([sys.executable, "-m", "tools.metricscost", "--requests", "20",
+                           "--rounds", "1", "--calls", "2000"], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("added per request (FrontDoor._observed): ")
+    assert [line.split(":")[0] for line in lines[1:]] == ["ping", "products"]
+    assert all("metrics off" in line and "on" in line for line in lines[1:])
