@@ -268,7 +268,8 @@ def _end_replaced(c: Client, previous: Mapping[str, Any], endpoint: str) -> bool
     return bool(reply.get("ok")) and previous.get("user_uid") == c.user_uid
 
 
-def _dispatch(c: Client, a: argparse.Namespace, session: Mapping[str, Any]) -> dict[str, Any]:
+def _dispatch(c: Client, a: argparse.Namespace,
+              session: Mapping[str, Any]) -> Mapping[str, Any]:
     """Run the command; the reply as it came off the wire."""
     role = "seller" if getattr(a, "seller", False) else "buyer"
     _check_locally(c, a)

@@ -28,6 +28,7 @@ from .protocol import (
     checked,
     worst_case,
 )
+from .results import AuthReply, EventsPage, Profile, Purchase, UserDeleted
 
 __all__ = ["AsyncClient"]
 
@@ -103,18 +104,18 @@ class AsyncClient(SessionState):
         return await self._run(self._call(op, **fields))
 
     async def register(self, username: str, password: str, role: str = "buyer",
-                       req_id: str | None = None) -> dict[str, Any]:
+                       req_id: str | None = None) -> AuthReply:
         return await self._run(self._register(username, password, role, req_id))
 
     async def login(self, username: str, password: str, role: str = "buyer",
-                    req_id: str | None = None) -> dict[str, Any]:
+                    req_id: str | None = None) -> AuthReply:
         return await self._run(self._login(username, password, role, req_id))
 
     async def deposit(self, amount: int, req_id: str | None = None) -> int:
         return await self._run(self._deposit(amount, req_id))
 
     async def buy(self, product_uid: str, amount: int = 1,
-                  req_id: str | None = None) -> dict[str, Any]:
+                  req_id: str | None = None) -> Purchase:
         return await self._run(self._buy(product_uid, amount, req_id))
 
     async def sell(self, product_name: str, cost: int, amount: int,
@@ -140,7 +141,7 @@ class AsyncClient(SessionState):
     async def product(self, product_uid: str) -> Product:
         return await self._run(self._product(product_uid))
 
-    async def profile(self) -> dict[str, Any]:
+    async def profile(self) -> Profile:
         return await self._run(self._profile())
 
     async def logout(self, req_id: str | None = None) -> int:
@@ -149,10 +150,10 @@ class AsyncClient(SessionState):
     async def logout_all(self, req_id: str | None = None) -> int:
         return await self._run(self._logout("logout_all", req_id))
 
-    async def delete_user(self, password: str, req_id: str | None = None) -> dict[str, Any]:
+    async def delete_user(self, password: str, req_id: str | None = None) -> UserDeleted:
         return await self._run(self._delete_user(password, req_id))
 
-    async def events(self, source: str, since: int = 0, limit: int = 100) -> dict[str, Any]:
+    async def events(self, source: str, since: int = 0, limit: int = 100) -> EventsPage:
         """Stored events of `source` with seq > `since`: {events, last_seq} (SPEC.md 6)."""
         return await self._run(self._events(source, since, limit))
 

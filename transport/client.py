@@ -30,6 +30,7 @@ from .protocol import (
     checked,
     worst_case,
 )
+from .results import AuthReply, EventsPage, Profile, Purchase, UserDeleted
 
 __all__ = ["DEFAULT_ENDPOINT", "Client", "NoReply", "Product", "VendingError"]
 
@@ -95,17 +96,17 @@ class Client(SessionState):
 
     # -- operations ------------------------------------------------------------
     def register(self, username: str, password: str, role: str = "buyer",
-                 req_id: str | None = None) -> dict[str, Any]:
+                 req_id: str | None = None) -> AuthReply:
         return self._run(self._register(username, password, role, req_id))
 
     def login(self, username: str, password: str, role: str = "buyer",
-              req_id: str | None = None) -> dict[str, Any]:
+              req_id: str | None = None) -> AuthReply:
         return self._run(self._login(username, password, role, req_id))
 
     def deposit(self, amount: int, req_id: str | None = None) -> int:
         return self._run(self._deposit(amount, req_id))
 
-    def buy(self, product_uid: str, amount: int = 1, req_id: str | None = None) -> dict[str, Any]:
+    def buy(self, product_uid: str, amount: int = 1, req_id: str | None = None) -> Purchase:
         return self._run(self._buy(product_uid, amount, req_id))
 
     def sell(self, product_name: str, cost: int, amount: int,
@@ -131,7 +132,7 @@ class Client(SessionState):
     def product(self, product_uid: str) -> Product:
         return self._run(self._product(product_uid))
 
-    def profile(self) -> dict[str, Any]:
+    def profile(self) -> Profile:
         return self._run(self._profile())
 
     def logout(self, req_id: str | None = None) -> int:
@@ -140,10 +141,10 @@ class Client(SessionState):
     def logout_all(self, req_id: str | None = None) -> int:
         return self._run(self._logout("logout_all", req_id))
 
-    def delete_user(self, password: str, req_id: str | None = None) -> dict[str, Any]:
+    def delete_user(self, password: str, req_id: str | None = None) -> UserDeleted:
         return self._run(self._delete_user(password, req_id))
 
-    def events(self, source: str, since: int = 0, limit: int = 100) -> dict[str, Any]:
+    def events(self, source: str, since: int = 0, limit: int = 100) -> EventsPage:
         """Stored events of `source` with seq > `since`: {events, last_seq} (SPEC.md 6)."""
         return self._run(self._events(source, since, limit))
 

@@ -302,7 +302,7 @@ class EventStream:
                         retries=self._retries, server_key=self._door_key)
 
         def fetch(source: str, since: int, limit: int) -> dict[str, Any]:
-            return client.events(source, since, limit)
+            return dict(client.events(source, since, limit))
         try:
             sub.setsockopt(zmq.LINGER, 0)
             sub.setsockopt(zmq.RCVHWM, self._rcvhwm)

@@ -14,7 +14,7 @@ import random
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Generic, TypedDict, TypeVar
+from typing import Any, Generic, TypedDict, TypeVar, cast
 
 import zmq
 
@@ -22,6 +22,7 @@ from vending.errors import Unavailable, error_for_code
 from vending.requests import STATE_CHANGING_OPS
 
 from .codec import DecodeError, decode_map, encode
+from .results import AuthReply, EventsPage, Profile, Purchase, UserDeleted
 
 __all__ = ["DEFAULT_BACKOFF", "DEFAULT_ENDPOINT", "DEFAULT_RETRIES", "DEFAULT_TIMEOUT",
            "MAX_PAUSE", "Call", "LazyReq", "NoReply", "Product", "Retry", "SessionState",
@@ -165,6 +166,14 @@ def _whole(reply: dict[str, Any]) -> dict[str, Any]:
     return reply
 
 
+R = TypeVar("R")
+
+
+def _typed(call: Call[dict[str, Any]], kind: type[R]) -> Call[R]:
+    """`call`, its reply given the `TypedDict` the protocol promises (transport/results.py)."""
+    return Call(call.message, cast(Callable[[dict[str, Any]], R], call.result))
+
+
 class SessionState:
     """The session a client carries, and the calls of every op (sans I/O)."""
 
@@ -197,19 +206,20 @@ class SessionState:
 
     # The typed operations, shared by the blocking and the asyncio client.
     def _register(self, username: str, password: str, role: str,
-                  req_id: str | None) -> Call[dict[str, Any]]:
-        return self._auth_call(f"new_{role}", username, password, req_id)
+                  req_id: str | None) -> Call[AuthReply]:
+        return _typed(self._auth_call(f"new_{role}", username, password, req_id), AuthReply)
 
     def _login(self, username: str, password: str, role: str,
-               req_id: str | None) -> Call[dict[str, Any]]:
-        return self._auth_call(role, username, password, req_id)
+               req_id: str | None) -> Call[AuthReply]:
+        return _typed(self._auth_call(role, username, password, req_id), AuthReply)
 
     def _deposit(self, amount: int, req_id: str | None) -> Call[int]:
         return Call(self._session_call("deposit", amount=amount, req_id=req_id).message,
                     lambda r: int(r["deposit"]))
 
-    def _buy(self, product_uid: str, amount: int, req_id: str | None) -> Call[dict[str, Any]]:
-        return self._session_call("buy", product_uid=product_uid, amount=amount, req_id=req_id)
+    def _buy(self, product_uid: str, amount: int, req_id: str | None) -> Call[Purchase]:
+        return _typed(self._session_call("buy", product_uid=product_uid, amount=amount,
+                                         req_id=req_id), Purchase)
 
     def _sell(self, **fields: Any) -> Call[Product]:
         return Call(self._session_call("sell", **fields).message, _product)
@@ -229,19 +239,20 @@ class SessionState:
     def _product(self, product_uid: str) -> Call[Product]:
         return Call(_message("product", {"product_uid": product_uid}), _product)
 
-    def _profile(self) -> Call[dict[str, Any]]:
-        return self._session_call("profile")
+    def _profile(self) -> Call[Profile]:
+        return _typed(self._session_call("profile"), Profile)
 
     def _logout(self, op: str, req_id: str | None) -> Call[int]:
         call = self._ending_call(op, req_id=req_id)
         return Call(call.message, lambda r: int(call.result(r)["ended"]))
 
-    def _delete_user(self, password: str, req_id: str | None) -> Call[dict[str, Any]]:
-        return self._ending_call("delete_user", password=password, req_id=req_id)
+    def _delete_user(self, password: str, req_id: str | None) -> Call[UserDeleted]:
+        return _typed(self._ending_call("delete_user", password=password, req_id=req_id),
+                      UserDeleted)
 
-    def _events(self, source: str, since: int, limit: int) -> Call[dict[str, Any]]:
-        return Call(_message("events", {"source": source, "since": since, "limit": limit}),
-                    _whole)
+    def _events(self, source: str, since: int, limit: int) -> Call[EventsPage]:
+        return _typed(Call(_message("events", {"source": source, "since": since,
+                                               "limit": limit}), _whole), EventsPage)
 
     def _ping(self) -> Call[str]:
         return Call(_message("ping", {}), lambda r: str(r["version"]))
