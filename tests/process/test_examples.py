@@ -49,6 +49,14 @@ def _run(argv: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd=cwd)
 
 
+def _node(node: str, program: str) -> str:
+    """What an ES module `program` run in examples/node prints (it must succeed)."""
+    done = subprocess.run([node, "--input-type=module", "-e", program], cwd=NODE_DIR,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 def _check_story(done: subprocess.CompletedProcess[str]) -> list[str]:
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
@@ -78,11 +86,9 @@ def test_the_node_client_gives_up_naming_the_endpoint(node: str, tmp_path: Path)
                f"const c = new VendingClient('{nobody}', {{ timeout: 200, retries: 1 }});\n"
                "try { await c.ping(); console.log('answered'); }\n"
                "catch (err) { console.log(err.code, err.message); } finally { c.close(); }\n")
-    done = subprocess.run([node, "--input-type=module", "-e", program], cwd=NODE_DIR,
-                          capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("UNAVAILABLE"), done.stdout
-    assert nobody in done.stdout and "after 2 tries" in done.stdout
+    out = _node(node, program)
+    assert out.startswith("UNAVAILABLE"), out
+    assert nobody in out and "after 2 tries" in out
 
 
 def test_the_node_client_replays_by_req_id(node: str, serve: Callable[..., ServerProcess],
@@ -95,10 +101,7 @@ def test_the_node_client_replays_by_req_id(node: str, serve: Callable[..., Serve
                "const replies = [await c.request(again), await c.request(again),\n"
                "                 await c.request({ ...again, amount: 5 })];\n"
                "console.log(JSON.stringify(replies)); c.close();\n")
-    done = subprocess.run([node, "--input-type=module", "-e", program], cwd=NODE_DIR,
-                          capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    first, replay, other = json.loads(done.stdout)
+    first, replay, other = json.loads(_node(node, program))
     assert first == replay == {"ok": True, "deposit": 20, "req_id": "d-1"}
     assert (other["error"], other["req_id"]) == ("BAD_REQUEST", "d-1")
 
@@ -111,11 +114,8 @@ def test_the_node_package_exports_the_client_and_the_subscriber(node: str) -> No
     program = ("import { VendingClient, worstCase } from 'vending-client';\n"
                "import { EventSubscriber } from 'vending-client/events';\n"
                "console.log(typeof VendingClient, typeof EventSubscriber, worstCase());\n")
-    done = subprocess.run([node, "--input-type=module", "-e", program], cwd=NODE_DIR,
-                          capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
     # Self-reference by package name: what `import ... from 'vending-client'` gets.
-    assert done.stdout.split() == ["function", "function", "4200"]
+    assert _node(node, program).split() == ["function", "function", "4200"]
 
 
 def test_the_node_subscriber_fills_the_backlog_then_follows_live(
@@ -139,10 +139,7 @@ def test_the_node_subscriber_fills_the_backlog_then_follows_live(
         "}\n"
         "ann.close();\n"
         "console.log(JSON.stringify({ seen, filled: sub.filled, last: sub.last }));\n")
-    done = subprocess.run([node, "--input-type=module", "-e", program], cwd=NODE_DIR,
-                          capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    out = json.loads(done.stdout)
+    out = json.loads(_node(node, program))
     by_source: dict[str, list[int]] = {}
     for source, seq, _topic, at_type in out["seen"]:
         by_source.setdefault(source, []).append(seq)

@@ -41,7 +41,7 @@ def test_each_process_serves_its_own_metrics(tmp_path: Path) -> None:
         assert gatekeeper[("vending_storage_ok", "role=gatekeeper")] == 1
         assert ("vending_storage_ok", "role=stock-handler") not in gatekeeper
         assert "vending_requests" not in gk_names  # no front door here
-        sh_names, stock = names_and_samples(where["stock-handler"])
+        _, stock = names_and_samples(where["stock-handler"])
         assert stock[("vending_storage_ok", "role=stock-handler")] == 1
         assert stock[("vending_actor_restarts_total", "role=stock-handler")] == 0
     finally:
