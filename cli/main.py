@@ -81,7 +81,7 @@ def hoist(argv: Sequence[str], commands: Collection[str]) -> list[str]:
             del args[i]
         else:
             i += 1
-    return list(argv)  # no command: argparse says what is missing
+    return args  # no command: argparse says it is missing (not "invalid choice: EP")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -154,3 +154,9 @@ def test_mutation_without_mutmut_is_one_line_and_fails() -> None:
     assert done.returncode != 0 and done.stdout == ""
     assert done.stderr.splitlines() == [
         "error: mutmut is not installed here: pip install -e '.[dev]' (README, Development)"]
+
+
+def test_an_option_before_no_command_says_the_command_is_missing(cli: Cli) -> None:
+    done = cli("--endpoint", "tcp://127.0.0.1:5555")
+    assert done.returncode == 2
+    assert "required: COMMAND" in done.stderr and "invalid choice" not in done.stderr
