@@ -286,7 +286,10 @@ def serve_command(args: argparse.Namespace) -> int:
         where = ("none" if config.role == "frontdoor" else "in memory" if config.in_memory
                  else os.path.abspath(config.data_dir))
         log.info("ready on %s (role %s, data %s, pid %d)", " ".join(system.listening),
-                 config.role, where, os.getpid())
+                 config.role, where, os.getpid(),
+                 # Fields of their own in a --log-format json line.
+                 extra={"endpoints": system.listening, "role": config.role, "data": where,
+                        "pid": os.getpid()})
         if system.events_endpoints and config.events:
             log.info("events on %s", " ".join(system.events_endpoints))
         if system.metrics_address is not None:

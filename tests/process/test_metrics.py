@@ -94,6 +94,8 @@ def test_json_logs_are_one_object_per_line(serve: Callable[..., ServerProcess],
     assert set(ready) >= {"ts", "level", "logger", "message"}
     assert ready["level"] == "INFO" and ready["logger"] == "vending"
     assert ready["message"].startswith("ready on ") and ready["ts"].endswith("Z")
+    assert ready["endpoints"][0] == served.endpoint and ready["role"] == "all"
+    assert served.proc is not None and ready["pid"] == served.proc.pid
     served.terminate()
     for line in served.lines:
         assert isinstance(json.loads(line), dict), line  # every line, the last ones too
