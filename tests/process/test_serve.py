@@ -81,7 +81,7 @@ def test_cli_walk_through(serve: Any, cli: Any, cli_json: Any, tmp_path: Path) -
     assert not (tmp_path / "buyer.json").exists()
     after = cli("profile", *buyer)
     assert after.returncode != 0
-    assert "UNAUTHORIZED" in after.stderr
+    assert after.stderr.startswith("error: not logged in: log in with `vending login")
     assert cli_json("login", "ann", "--password", PASSWORD, *buyer)["deposit"] == 0
     assert "Traceback" not in after.stderr + bad.stderr
 
