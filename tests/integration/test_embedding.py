@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import re
+import urllib.error
+import urllib.request
 from pathlib import Path
+
+import pytest
 
 from actors.system import VendingSystem
 from transport.client import Client
@@ -26,3 +30,17 @@ def test_the_readme_embedding_example_runs_as_written() -> None:
     printed: list[object] = []
     exec(code.group(1), {"print": printed.append})
     assert printed and printed[0]["change"] == [10, 5]  # type: ignore[index]
+
+
+def test_an_embedded_system_serves_metrics_when_its_config_asks() -> None:
+    with VendingSystem(data_dir=":memory:", binds=(), metrics="127.0.0.1:0") as system:
+        assert system.metrics_address is not None
+        host, port = system.metrics_address
+        assert port > 0  # port 0 asked: the real one is given
+        system.client().ping()
+        with urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=10) as answer:
+            text = answer.read().decode()
+        assert 'vending_requests_total{code="OK",op="ping"} 1.0' in text
+    assert system.metrics_address is None
+    with pytest.raises(urllib.error.URLError):  # stopped with the system
+        urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=10)
