@@ -221,8 +221,10 @@ def _hint(exc: VendingError, args: argparse.Namespace) -> str:
     return ""
 
 
-#: Commands that need no session; every other one does.
-_NO_SESSION = frozenset({"register", "login", "products", "product", "ping"})
+#: Commands that send the kept session: without one, said here before asking the
+#: server (a command not listed still gets the server's UNAUTHORIZED and the hint).
+NEEDS_SESSION = frozenset({"deposit", "buy", "sell", "delete-product", "reset", "profile",
+                           "logout", "logout-all", "delete-user"})
 
 #: What `sell` needs to create a product: option, and its field on the wire.
 _CREATE_NEEDS = (("--name", "product_name"), ("--cost", "cost"), ("--amount", "amount"))
@@ -237,7 +239,7 @@ def _check_locally(c: Client, a: argparse.Namespace) -> None:
             raise CommandError(f"{' and '.join(missing)} "
                                f"{'is' if len(missing) == 1 else 'are'} missing: needed to "
                                "create a product (or give --product to update one)")
-    if a.command not in _NO_SESSION and not (c.wsess_uid and c.token):
+    if a.command in NEEDS_SESSION and not (c.wsess_uid and c.token):
         raise CommandError(f"not logged in: {LOGIN_HINT}")
 
 
