@@ -27,6 +27,7 @@ session capacity (RSS of one process holding N logged-in sessions).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -35,7 +36,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -342,7 +343,8 @@ def check_generator_capacity(clients: int, seconds: float, workload: str,
     """
     runs: dict[int, list[dict[str, Any]]] = {1: [], 2: []}
     for procs in (1, 2, 2, 1):
-        result = _once("baseline", clients, seconds, workload, procs)
+        with _ticking(progress, f"generator check, {procs} process(es)"):
+            result = _once("baseline", clients, seconds, workload, procs)
         progress(f"generator check, {procs} process(es): " + result.line())
         runs[procs].append(result.figures())
     mean = {procs: {key: statistics.fmean(r[key] for r in rs) for key in ("pps", "rps")}
@@ -391,6 +393,28 @@ def plan(*, clients: int = 32, seconds: float = 10.0, workload: str = "buy",
             "Progress on stderr, the report on stdout at the end.")
 
 
+#: While a run goes on, a line this often says it still does.
+TICK_S = 5.0
+
+
+@contextlib.contextmanager
+def _ticking(progress: Callable[[str], None], label: str) -> Iterator[None]:
+    """Say every TICK_S seconds, from a thread of its own, that `label` still runs."""
+    done = threading.Event()
+    started = time.monotonic()
+
+    def tick() -> None:
+        while not done.wait(TICK_S):
+            progress(f"{label}: running, {time.monotonic() - started:.0f} s so far")
+    ticker = threading.Thread(target=tick, name="bench-progress", daemon=True)
+    ticker.start()
+    try:
+        yield
+    finally:
+        done.set()
+        ticker.join()
+
+
 def run_bench(*, clients: int = 32, seconds: float = 10.0, workload: str = "buy",
               baseline: bool = True, growth: bool = False, sessions: int = 0,
               split: bool = False, load_procs: int = 1, check_generator: bool = False,
@@ -406,7 +430,8 @@ def run_bench(*, clients: int = 32, seconds: float = 10.0, workload: str = "buy"
     for kind in kinds:
         progress(f"{kind}: starting the server and {clients} clients, then {seconds:g} s "
                  "of load")
-        result = _once(kind, clients, seconds, workload, load_procs, env=env)
+        with _ticking(progress, kind):
+            result = _once(kind, clients, seconds, workload, load_procs, env=env)
         progress(result.line())
         report[kind] = result.figures()
     if baseline:
@@ -424,7 +449,9 @@ def run_bench(*, clients: int = 32, seconds: float = 10.0, workload: str = "buy"
     if growth:
         report["growth"] = {}
         for count in (1_000, 100_000):
-            result = _once("system", clients, seconds, workload, load_procs, count)
+            progress(f"{count:>7} users+products: storing them, then {seconds:g} s of load")
+            with _ticking(progress, f"{count} users+products"):
+                result = _once("system", clients, seconds, workload, load_procs, count)
             progress(f"{count:>7} users+products: " + result.line())
             report["growth"][str(count)] = result.figures()
         small, large = (report["growth"][k]["rps"] for k in ("1000", "100000"))
