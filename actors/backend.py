@@ -18,13 +18,15 @@ from transport.events import EventPublisher
 from transport.fifo import Backpressure, FifoInlet, Pushers
 from transport.loop import EventLoop, Timer
 from vending.db import Database, StorageFault, storage_fault
-from vending.errors import BadRequest, Unavailable
+from vending.errors import BadRequest, RateLimited, Unavailable
 from vending.events import Event, EventLog
+from vending.fairqueue import FairQueue, Refused
 from vending.limits import EVENTS_LIMIT_DEFAULT
+from vending.ops import OPS, STATE_CHANGING_OPS
 
 from . import faults
 from .config import Config
-from .messages import Batch, Ready, Tick
+from .messages import Batch, Ready, ServeReads, Tick
 from .runtime import LoopActor
 from .wire import (
     Alive,
@@ -77,10 +79,15 @@ class Publisher(Protocol):
     def publish(self, topic: str, body: dict[str, Any]) -> None: ...
 
 
-#: Client ops that write nothing (a session touch is skipped while storage
-#: fails) and act only through the database and their status: safe to run
-#: again alone after their batch was rolled back.
-READ_OPS = frozenset({"products", "product", "profile", "events"})
+#: Client ops whose table row (vending/ops.py) says they change no state: they
+#: write nothing (a session touch is skipped while storage fails) and act only
+#: through the database and their status. They wait in the read queue, never in
+#: a batch: a new read op inherits that from its row.
+READ_OPS = OPS - STATE_CHANGING_OPS
+
+#: A read turn serves reads for at most this long (at least one read), then the
+#: fifos are drained again: writes and heartbeats wait for one turn at most.
+READ_TURN = 0.02
 
 #: Upkeep (stale reservations, expiry) every TICK seconds.
 TICK = 1.0
@@ -147,6 +154,10 @@ class BackendActor(LoopActor):
         #: Events of committed transactions, published by the next `flush`.
         self._committed: list[Event] = []
         self.trusted = all(e.startswith("inproc://") for e in self.fifo_endpoints(config))
+        #: Reads waiting for a read turn, round-robin over source addresses.
+        self.reads: FairQueue[ClientRequest] = FairQueue(config.reads_per_address,
+                                                          config.max_reads)
+        self._read_turn_due = False
 
     # -- subclass hooks ------------------------------------------------------
     @classmethod
@@ -167,6 +178,12 @@ class BackendActor(LoopActor):
 
     def handle_other(self, message: Any) -> Any:
         raise TypeError(f"{self.role}: unexpected message {type(message).__name__}")
+
+    def committed(self) -> None:
+        """A transaction committed: what it set going outside the database may go on."""
+
+    def rolled_back(self) -> None:
+        """A transaction rolled back: undo what it set going outside the database."""
 
     # -- lifecycle -------------------------------------------------------------
     def on_start(self) -> None:
@@ -234,6 +251,13 @@ class BackendActor(LoopActor):
         if isinstance(message, Batch):
             self._batch([m for m in map(self._read, message.messages) if m is not None])
             return None
+        if isinstance(message, ServeReads):
+            self._read_turn_due = False
+            # What arrived meanwhile first: a heartbeat or a write never waits
+            # for more than one read turn.
+            arrived = self._inlet.drain() if self._attached else []
+            self._batch([m for m in map(self._read, arrived) if m is not None])
+            return None
         if isinstance(message, Tick):
             self.transact(self.tick)
             self.flush()
@@ -251,36 +275,79 @@ class BackendActor(LoopActor):
             return None
 
     def _batch(self, messages: list[Message]) -> None:
-        """One transaction for the whole batch; what it sends leaves after COMMIT.
+        """Heartbeats answered first; then the writes, in one transaction whose
+        output leaves after COMMIT; reads queued, and a read turn served.
 
-        While storage is failing, one transaction per message, so what writes
-        nothing is still served and each write tries afresh.
+        While storage is failing, one transaction per message, so each write
+        tries afresh.
         """
         self._out = []
         self._answered_early = set()
+        writes = self._triage(messages)
         if self.storage is not None:
-            for message in messages:
-                if not self._answered_here(message):
-                    self.transact(partial(self.handle, message), [message])
-            self.flush()
-            return
-
-        def run() -> None:
-            for message in messages:
-                if not self._answered_here(message):
+            for message in writes:
+                self.transact(partial(self.handle, message), [message])
+        elif writes:
+            def run() -> None:
+                for message in writes:
                     self.handle(message)
-        fault = self._attempt(run, messages)
-        if fault is not None:
-            # Storage turned bad under this batch: its reads are run again on their
-            # own; the rest are refused (their side effects outside the database,
-            # such as a password job started, must not run twice).
-            for message in messages:
-                if isinstance(message, ClientRequest) and message.request.op in READ_OPS:
-                    if not self._answered_here(message):
-                        self.transact(partial(self.handle, message), [message])
-                else:
-                    self._refuse([message], Unavailable(fault.client_message()))
+            fault = self._attempt(run, writes)
+            if fault is not None:
+                # Storage turned bad under this batch: all of it is refused (side
+                # effects outside the database, such as password work queued,
+                # were undone with it: `rolled_back`).
+                self._refuse(writes, Unavailable(fault.client_message()))
         self.flush()
+        self._serve_reads()
+
+    def _triage(self, messages: list[Message]) -> list[Message]:
+        """Answer heartbeats now, drop stale requests, queue reads; the rest (the
+        writes and the actors' own messages) to be handled in this batch."""
+        for message in messages:
+            if isinstance(message, Heartbeat):
+                # Now, before any client work: liveness is about this actor
+                # answering, and it still does while its storage fails.
+                self._push_out(message.back, Alive(self.role))
+        writes: list[Message] = []
+        for message in messages:
+            if isinstance(message, Heartbeat) or self._stale(message):
+                continue
+            if isinstance(message, ClientRequest) and message.request.op in READ_OPS:
+                self._queue_read(message)
+            else:
+                writes.append(message)
+        return writes
+
+    def _queue_read(self, message: ClientRequest) -> None:
+        refused = self.reads.push(message.peer or "local", message)
+        if refused is Refused.KEY:
+            self.status(message.rt, RateLimited(
+                "too many reads waiting from your address; retry later").to_reply())
+        elif refused is Refused.ALL:
+            self.status(message.rt, Unavailable("too many reads at once; retry").to_reply())
+
+    def _serve_reads(self) -> None:
+        """One read turn: queued reads, round-robin over addresses, for up to
+        READ_TURN seconds; then a `ServeReads` told to this actor comes back for
+        the rest, after whatever the fifos hold by then."""
+        if not self.reads:
+            return
+        self._out = []
+        self._answered_early = set()
+        ends = time.monotonic() + READ_TURN
+        while self.reads:
+            popped = self.reads.pop()
+            assert popped is not None
+            message = popped[1]
+            if self._stale(message):
+                continue
+            self.transact(partial(self.handle, message), [message])
+            if time.monotonic() >= ends:
+                break
+        self.flush()
+        if self.reads and not self._read_turn_due:
+            self._read_turn_due = True
+            self.actor_ref.tell(ServeReads())
 
     def transact(self, work: Callable[[], None], answering: list[Message] | None = None) -> bool:
         """Run `work` in one transaction; True if it committed.
@@ -307,6 +374,7 @@ class BackendActor(LoopActor):
         except Exception as exc:
             # Rolled back: nothing of it happened, so every caller may retry.
             del self._out[mark:]
+            self.rolled_back()
             if self.events is not None:
                 self.events.discard()
             fault = storage_fault(exc)
@@ -316,6 +384,7 @@ class BackendActor(LoopActor):
                 raise
             self._storage_failing(fault)
             return fault
+        self.committed()
         if self.events is not None:
             self._committed += self.events.take_committed()
         if self.storage is not None and self.db.conn.total_changes != changes:
@@ -350,13 +419,9 @@ class BackendActor(LoopActor):
         if self.db is not None:
             self.db.optional_writes = True
 
-    def _answered_here(self, message: Message) -> bool:
-        """Heartbeats, and requests whose deadline passed while they sat in a fifo."""
-        if isinstance(message, Heartbeat):
-            # Now, not after the commit: liveness is about this actor answering,
-            # and it still does while its storage fails.
-            self._push_out(message.back, Alive(self.role))
-            return True
+    def _stale(self, message: Message) -> bool:
+        """A request whose deadline passed while it waited (the front door has
+        answered UNAVAILABLE already): dropped, not applied behind its back."""
         if (isinstance(message, ClientRequest) and message.deadline
                 and time.time() > message.deadline):
             self.stale_dropped += 1

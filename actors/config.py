@@ -37,9 +37,17 @@ class Config:
     #: sessions stay valid and get an actor again on their next request).
     max_session_actors: int = 1024
     session_actor_idle: float = 60.0
-    #: argon2 jobs queued before logins are refused with UNAVAILABLE.
-    max_crypto_backlog: int = 256
+    #: Password (argon2) jobs queued before password work is refused with
+    #: UNAVAILABLE; one source address may hold `crypto_per_address` of them
+    #: (beyond: RATE_LIMITED for that address alone). Served round-robin over
+    #: addresses (docs/design.md, "Fairness").
+    max_crypto_backlog: int = 1024
+    crypto_per_address: int = 32
     crypto_workers: int = 2
+    #: Reads (ops that change no state) waiting in a backend's read queue, in
+    #: all and from one source address (beyond: RATE_LIMITED for that address).
+    max_reads: int = 4096
+    reads_per_address: int = 64
     #: A CurveZMQ secret key file (from `vending keygen`): clients then need the
     #: matching public key and all client traffic is encrypted.
     curve_secret_file: str | None = None

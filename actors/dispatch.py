@@ -83,7 +83,8 @@ class Dispatch:
         if request.op in _NO_SESSION:
             rt = ReturnTicket(self._ends.status, "", ticket)
             assert fifo is not None  # routed by the table
-            self._send(fifo, ClientRequest(rt, request, deadline=deadline))
+            # With its address: the owner's read queue is fair per address.
+            self._send(fifo, ClientRequest(rt, request, peer, deadline))
             return
         wsess = new_wsess_uid() if request.op == "auth" else request.wsess_uid
         self.sessions.submit(wsess, Submit(ticket, request, peer, deadline))

@@ -3,13 +3,23 @@
 Listens on auth.fifo and deposit.fifo. Argon2 work runs in a small worker
 pool so a burst of logins does not stall deposits and purchases; its result
 comes back as a `CryptoDone` message and is finished in its own transaction.
+
+Password work waits in a queue fair per source address (`vending/fairqueue.py`):
+one address holds at most `crypto_per_address` jobs (beyond: RATE_LIMITED, that
+address alone), and the workers take jobs round-robin over addresses, so one
+address flooding registrations delays another's login by about one job per
+worker, never refuses it. A job enters the queue in its request's batch but
+starts only once that batch committed: a batch that rolls back takes its jobs
+out again, so no password check finishes (and commits) after its client was
+told UNAVAILABLE. Any rule that returns a `CryptoJob` is password work.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import pykka
@@ -18,7 +28,8 @@ from vending import purchase
 from vending.accounts import SCHEMA, Accounts, CryptoJob, Outcome
 from vending.authority import Authorized as VendingAuthorized
 from vending.db import Database
-from vending.errors import BadRequest, ClientError, Unavailable
+from vending.errors import BadRequest, ClientError, RateLimited, Unavailable
+from vending.fairqueue import FairQueue, Refused
 from vending.ops import ops_of
 from vending.sessions import SessionPolicy
 
@@ -48,6 +59,14 @@ _SESSION_OPS = ops_of("gatekeeper", session=True)
 RESEND_PURGES_EVERY = 5
 
 
+@dataclass(eq=False)
+class PasswordWork:
+    """One argon2 job waiting for a worker, and the request it answers."""
+
+    job: CryptoJob
+    origin: ClientRequest
+
+
 class GatekeeperActor(BackendActor):
     role = "gatekeeper"
     db_name = "gatekeeper.sqlite3"
@@ -60,8 +79,14 @@ class GatekeeperActor(BackendActor):
     def build(self, db: Database) -> None:
         self.accounts = Accounts(db, SessionPolicy(idle=self.config.session_idle))
         self.events = self.accounts.events
-        self._pool = ThreadPoolExecutor(self.config.crypto_workers, thread_name_prefix="argon2")
-        self._crypto_backlog = 0
+        self._pool: Executor = ThreadPoolExecutor(self.config.crypto_workers,
+                                                  thread_name_prefix="argon2")
+        #: Password work not started yet, round-robin over source addresses.
+        self.password_work: FairQueue[PasswordWork] = FairQueue(
+            self.config.crypto_per_address, self.config.max_crypto_backlog)
+        #: Queued in the open transaction: taken out again if it rolls back.
+        self._queued_now: list[PasswordWork] = []
+        self._crypto_running = 0
         self._held: dict[int, list[Status]] = {}
         self._ticks = 0
 
@@ -120,22 +145,15 @@ class GatekeeperActor(BackendActor):
     def _outcome(self, rt: ReturnTicket, out: Outcome | CryptoJob,
                  origin: ClientRequest) -> None:
         if isinstance(out, CryptoJob):
-            if self._crypto_backlog >= self.config.max_crypto_backlog:
+            work = PasswordWork(out, origin)
+            refused = self.password_work.push(origin.peer or "local", work)
+            if refused is Refused.KEY:
+                self.status(rt, RateLimited("too much password work from your address at"
+                                            " once; retry later").to_reply())
+            elif refused is Refused.ALL:
                 self.status(rt, Unavailable("too many logins at once; retry").to_reply())
-                return
-            self._crypto_backlog += 1
-            future = self._pool.submit(out.run)
-            ref = self.actor_ref
-            job = out
-
-            def done(f: Future[Any]) -> None:
-                if f.cancelled():
-                    return  # shutting down
-                exc = f.exception()
-                # A gone actor's callers are answered by the front door's deadline.
-                with contextlib.suppress(pykka.ActorDeadError):
-                    ref.tell(CryptoDone(job, None if exc else f.result(), exc, origin))
-            future.add_done_callback(done)
+            else:
+                self._queued_now.append(work)
             return
         if out.purge is not None:
             account_id = out.purge[0]
@@ -143,6 +161,42 @@ class GatekeeperActor(BackendActor):
             self._send_purge(account_id)
             return
         self.status(rt, out.reply, out.ended)
+
+    # -- password work ---------------------------------------------------------
+    def committed(self) -> None:
+        self._queued_now = []  # its jobs may start (at `flush`)
+
+    def rolled_back(self) -> None:
+        queued, self._queued_now = self._queued_now, []
+        if queued:
+            self.password_work.remove(lambda work: work in queued)
+
+    def flush(self) -> None:
+        super().flush()
+        self._start_password_work()
+
+    def _start_password_work(self) -> None:
+        """Give idle workers the next jobs, round-robin over addresses."""
+        ref = self.actor_ref
+        while self._crypto_running < self.config.crypto_workers:
+            popped = self.password_work.pop()
+            if popped is None:
+                return
+            work = popped[1]
+            if self._stale(work.origin):
+                continue  # its client was answered UNAVAILABLE while it waited
+            self._crypto_running += 1
+
+            def done(f: Future[Any], work: PasswordWork = work) -> None:
+                # Runs in the worker thread: only a tell crosses to the actor.
+                if f.cancelled():
+                    return  # shutting down
+                exc = f.exception()
+                # A gone actor's callers are answered by the front door's deadline.
+                with contextlib.suppress(pykka.ActorDeadError):
+                    ref.tell(CryptoDone(work.job, None if exc else f.result(), exc,
+                                        work.origin))
+            self._pool.submit(work.job.run).add_done_callback(done)
 
     def _send_purge(self, account_id: int) -> None:
         self.send(self.config.endpoints.post, Purge(account_id, self.config.endpoints.deposit))
@@ -170,13 +224,13 @@ class GatekeeperActor(BackendActor):
     def handle_other(self, message: Any) -> Any:
         if not isinstance(message, CryptoDone):
             return super().handle_other(message)
-        self._crypto_backlog -= 1
+        self._crypto_running -= 1
         rt = message.origin.rt
         assert self.db is not None
         if message.error is not None:
             log.error("gatekeeper: password work failed", exc_info=message.error)
             self.status(rt, Unavailable("password check failed; retry").to_reply())
-        else:
+        elif not self._stale(message.origin):
             self.transact(lambda: self._outcome(rt, message.job.finish(message.result),
                                                 message.origin), [message.origin])
         self.flush()

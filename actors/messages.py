@@ -58,6 +58,11 @@ class CryptoDone:
 
 
 @dataclass(frozen=True, slots=True)
+class ServeReads:
+    """Reads are still queued: serve another read turn (after draining the fifos)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Tick:
     """Time passed: do periodic upkeep."""
 

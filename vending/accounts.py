@@ -34,6 +34,7 @@ from .events import SCHEMA as EVENTS_SCHEMA
 from .events import EventLog
 from .idempotency import SCHEMA as IDEM_SCHEMA
 from .idempotency import IdempotencyStore, Record
+from .known import SCHEMA as KNOWN_SCHEMA
 from .login import Login, auth_scope, seller_uid
 from .outcome import CryptoJob, Outcome, catching, ok
 from .requests import STATE_CHANGING_OPS, Request
@@ -62,6 +63,7 @@ CREATE TABLE IF NOT EXISTS purchases(
 CREATE TABLE IF NOT EXISTS aborted(purchase_id TEXT PRIMARY KEY, at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS purges(account_id INTEGER PRIMARY KEY, user_uid TEXT NOT NULL);
 {SESSION_SCHEMA}
+{KNOWN_SCHEMA}
 {IDEM_SCHEMA}
 {EVENTS_SCHEMA}
 """
@@ -189,12 +191,13 @@ class Accounts:
         user = find_user(self.db, account_id=sess.account_id)
         now = self.clock()
         if not verified or user is None or user.pw_hash != seen.pw_hash:
-            self.throttle.failed(seen.user_uid, peer, now)
+            self.login.failed(seen.user_uid, peer)
             raise InvalidCredentials("wrong password")
         self.throttle.succeeded(user.user_uid, peer)
         change = self.wallet.give_back(user)
         self.db.conn.execute("DELETE FROM users WHERE account_id=?", (user.account_id,))
         self.sessions.end_all(user.account_id, now)
+        self.login.known.forget(user.account_id)
         # Its login replies too: a new account under this user_uid starts with no keys.
         self.idem.forget(auth_scope(user.user_uid))
         purge = None
@@ -261,6 +264,7 @@ class Accounts:
     def housekeeping(self) -> None:
         now = self.clock()
         self.sessions.expire(now)
+        self.login.known.expire(now)
         self.idem.expire(now - self.idem_ttl)
         self.events.housekeeping()
         for table in ("purchases", "aborted"):

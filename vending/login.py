@@ -25,6 +25,7 @@ from .errors import (
 )
 from .events import EventLog
 from .idempotency import IdempotencyStore, Record
+from .known import KnownAddresses
 from .outcome import CryptoJob, Outcome, catching, ok
 from .requests import AUTH_KINDS, Request
 from .sessions import SessionStore
@@ -56,6 +57,7 @@ class Login:
                  throttle: LoginThrottle, clock: Callable[[], float],
                  events: EventLog) -> None:
         self.db = db
+        self.known = KnownAddresses(db)
         self.sessions = sessions
         self.idem = idem
         self.throttle = throttle
@@ -72,6 +74,9 @@ class Login:
             refused = self.refused(user_uid, peer)
             if refused is not None:
                 return refused
+        elif not self.throttle.register(peer, self.clock()):
+            return _refused(RateLimited("too many registrations from your address; try"
+                                        " again later"))
         if rec is not None:
             return self._replay(user_uid, req, rec, peer)
         password, token = req.args["password"], credentials.new_token()
@@ -91,7 +96,7 @@ class Login:
                 return _refused(Unavailable("the same request is in progress; retry"))
             # A ClientError raised here is answered, not kept: a retry is judged afresh.
             out = (self._register(user_uid, req.args["username"], role, work, token,
-                                  wsess_uid) if register
+                                  wsess_uid, peer) if register
                    else self._login(user_uid, seen, bool(work), token, wsess_uid, peer))
             kept = {k: v for k, v in out.reply.items() if k != "token"}
             self.idem.store(auth_scope(user_uid), req.req_id, req.fingerprint(), kept,
@@ -102,9 +107,24 @@ class Login:
 
     def refused(self, user_uid: str, peer: str | None) -> Outcome | None:
         """RATE_LIMITED when a password check for this account from `peer` must not run."""
-        if self.throttle.blocked(user_uid, peer, self.clock()):
+        now = self.clock()
+        if self.throttle.blocked(user_uid, peer, now, self._known(user_uid, peer, now)):
             return _refused(RateLimited("too many failed logins; try again later"))
         return None
+
+    def failed(self, user_uid: str, peer: str | None) -> None:
+        """A wrong password for `user_uid` from `peer`: counted by the throttle."""
+        now = self.clock()
+        self.throttle.failed(user_uid, peer, now, self._known(user_uid, peer, now))
+
+    def succeeded(self, user_uid: str, account_id: int, peer: str | None) -> None:
+        """The right password from `peer`: its failures for the account are cleared,
+        and it is a known address of the account from now on."""
+        self.throttle.succeeded(user_uid, peer)
+        self.known.remember(account_id, peer or "local", self.clock())
+
+    def _known(self, user_uid: str, peer: str | None, now: float) -> bool:
+        return self.known.is_known(user_uid, peer or "local", now)
 
     def _kept(self, user_uid: str, req: Request) -> Record | None:
         rec = self.idem.lookup(auth_scope(user_uid), req.req_id, req.fingerprint())
@@ -114,15 +134,16 @@ class Login:
     def _replay(self, user_uid: str, req: Request, rec: Record,
                 peer: str | None) -> CryptoJob:
         def finish(secret: bytes | None) -> Outcome:
-            now = self.clock()
             if secret is None:
-                self.throttle.failed(user_uid, peer, now)
+                self.failed(user_uid, peer)
                 return _refused(InvalidCredentials("unknown account or wrong password"))
             current = self._kept(user_uid, req)
             if current is None or current.sealed != rec.sealed:
                 # The account was deleted while the seal was being opened.
                 return _refused(Unavailable("the account changed meanwhile; retry"))
-            self.throttle.succeeded(user_uid, peer)
+            user = find_user(self.db, user_uid=user_uid)
+            if user is not None:
+                self.succeeded(user_uid, user.account_id, peer)
             assert rec.reply is not None  # _kept returns successes only
             return Outcome({**rec.reply, "token": secret.decode()})
 
@@ -131,7 +152,7 @@ class Login:
                          lambda secret: catching(lambda: finish(secret)))
 
     def _register(self, user_uid: str, username: str, role: str, pw_hash: str, token: str,
-                  wsess_uid: str) -> Outcome:
+                  wsess_uid: str, peer: str | None) -> Outcome:
         if find_user(self.db, user_uid=user_uid) is not None:
             raise DuplicateUsername(f"{user_uid} is already registered")
         now = self.clock()
@@ -140,6 +161,7 @@ class Login:
             (user_uid, username, role, pw_hash, now))
         assert cur.lastrowid is not None  # an INSERT always sets it
         self.sessions.create(wsess_uid, token, cur.lastrowid, user_uid, role, now)
+        self.known.remember(cur.lastrowid, peer or "local", now)
         self.events.emit("user", role=role, **seller_uid(role, user_uid))
         return Outcome(ok(token=token, wsess_uid=wsess_uid, user_uid=user_uid, role=role,
                           deposit=0))
@@ -150,9 +172,9 @@ class Login:
         user = find_user(self.db, user_uid=user_uid)
         # The account must still be the one whose hash was checked.
         if not verified or user is None or seen is None or user.account_id != seen.account_id:
-            self.throttle.failed(user_uid, peer, now)
+            self.failed(user_uid, peer)
             raise InvalidCredentials("unknown account or wrong password")
-        self.throttle.succeeded(user_uid, peer)
+        self.succeeded(user_uid, user.account_id, peer)
         others = self.sessions.live_count(user.account_id, now)
         self.sessions.create(wsess_uid, token, user.account_id, user_uid, user.role, now)
         reply = ok(token=token, wsess_uid=wsess_uid, user_uid=user_uid, role=user.role,

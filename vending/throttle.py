@@ -17,6 +17,16 @@ counts record other guesses, which a right password elsewhere does not undo.
 
 A request without an address (in-process, inproc://) counts as one local source.
 
+Known addresses (vending/known.py): an address that logged in to the account
+within 30 days is neither refused by nor counted in the account-wide key, so a
+spray from many addresses locks everyone out of the account but its owner at
+the addresses it uses.
+
+Registrations are counted apart, per address: more than `address_registrations`
+within `window` and the next is refused (each costs an argon2 hash whatever its
+outcome, so every attempt counts). In-process callers (no address) are the
+embedding program itself and are not counted.
+
 Memory is bounded by `max_keys` entries, each holding at most its limit of
 timestamps (a spray of distinct names and addresses fills the default cap with
 ~36 MB, measured with tracemalloc). Entries are kept least recently failed first; past the cap the
@@ -38,6 +48,7 @@ class ThrottleConfig:
     pair_failures: int = 10       # one account from one address
     address_failures: int = 30    # one address, any accounts
     account_failures: int = 100   # one account, all addresses
+    address_registrations: int = 30  # one address, within the window
     window: float = 60.0
     cooldown: float = 60.0
     max_keys: int = 100_000
@@ -66,22 +77,27 @@ class LoginThrottle:
         """Keys tracked (never more than `config.max_keys`)."""
         return len(self._entries)
 
-    def _keys(self, user_uid: str, address: str | None) -> tuple[tuple[str, int], ...]:
-        # user_uid holds no space (SPEC's username alphabet), so the pair key is unambiguous.
+    def _keys(self, user_uid: str, address: str | None,
+              known: bool = False) -> tuple[tuple[str, int], ...]:
+        # user_uid holds no space (docs/protocol.md's username alphabet), so the
+        # pair key is unambiguous.
         c, addr = self.config, address or "local"
-        return ((f"p:{user_uid} {addr}", c.pair_failures),
-                (f"a:{addr}", c.address_failures),
-                (f"u:{user_uid}", c.account_failures))
+        keys = ((f"p:{user_uid} {addr}", c.pair_failures), (f"a:{addr}", c.address_failures))
+        return keys if known else (*keys, (f"u:{user_uid}", c.account_failures))
 
-    def blocked(self, user_uid: str, address: str | None, now: float) -> bool:
-        for key, _ in self._keys(user_uid, address):
+    def blocked(self, user_uid: str, address: str | None, now: float,
+                known: bool = False) -> bool:
+        """A password check for `user_uid` from `address` must not run; `known`: the
+        address is a known one for the account (the account-wide key spares it)."""
+        for key, _ in self._keys(user_uid, address, known):
             entry = self._entries.get(key)
             if entry is not None and entry.blocked_until > now:
                 return True
         return False
 
-    def failed(self, user_uid: str, address: str | None, now: float) -> None:
-        for key, limit in self._keys(user_uid, address):
+    def failed(self, user_uid: str, address: str | None, now: float,
+               known: bool = False) -> None:
+        for key, limit in self._keys(user_uid, address, known):
             entry = self._entries.get(key)
             if entry is None:
                 entry = self._entries[key] = _Entry()
@@ -97,3 +113,22 @@ class LoginThrottle:
 
     def succeeded(self, user_uid: str, address: str | None) -> None:
         self._entries.pop(self._keys(user_uid, address)[0][0], None)
+
+    def register(self, address: str | None, now: float) -> bool:
+        """Count a registration from `address`; False (not counted) if it is one
+        more than `address_registrations` within `window`."""
+        if address is None:
+            return True
+        key, limit = f"r:{address}", self.config.address_registrations
+        entry = self._entries.get(key)
+        if entry is None:
+            entry = self._entries[key] = _Entry()
+        elif len(entry.times) == limit and now - entry.times[0] < self.config.window:
+            return False
+        self._entries.move_to_end(key)
+        entry.times.append(now)
+        if len(entry.times) > limit:
+            del entry.times[0]
+        while len(self._entries) > self.config.max_keys:
+            self._entries.popitem(last=False)
+        return True
