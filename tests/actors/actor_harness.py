@@ -7,6 +7,8 @@ sent from a fake outbox (`Outbox`, standing in for its PUSH sockets).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Any
 
 from actors.config import Config
@@ -40,10 +42,10 @@ class Outbox:
         pass
 
 
-def build(actor_cls: type[Any]) -> Any:
+def build(actor_cls: type[Any], config: Config = CONFIG) -> Any:
     """An actor with its database and outbox, as `on_start` would leave it; no thread."""
     loop = EventLoop(f"unstarted-{actor_cls.role}")  # never started: a handle, no thread
-    actor = actor_cls(loop, None, None, CONFIG, lambda role: None)
+    actor = actor_cls(loop, None, None, config, lambda role: None)
     actor.open(Database(None, actor_cls.schema), Outbox())
     return actor
 
@@ -51,3 +53,33 @@ def build(actor_cls: type[Any]) -> Any:
 def deliver(actor: Any, *messages: Message) -> None:
     """One fifo batch, as the actor's loop would hand it over."""
     actor.on_receive(Batch([m.to_wire() for m in messages]))
+
+
+def run_told(actor: Any) -> int:
+    """Handle what the actor told itself (a read turn, a password result), as its
+    loop would; how many messages that was."""
+    handled = 0
+    while not actor.actor_inbox.empty():
+        actor.on_receive(actor.actor_inbox.get().message)
+        handled += 1
+    return handled
+
+
+class ManualPool:
+    """Stands in for the gatekeeper's argon2 pool: jobs run when the test says."""
+
+    def __init__(self) -> None:
+        self.waiting: list[tuple[Callable[[], Any], Future[Any]]] = []
+
+    def submit(self, fn: Callable[[], Any]) -> Future[Any]:
+        future: Future[Any] = Future()
+        self.waiting.append((fn, future))
+        return future
+
+    def run_next(self) -> None:
+        """Run the oldest job here; its done-callback tells the actor its result."""
+        fn, future = self.waiting.pop(0)
+        future.set_result(fn())
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        pass

@@ -1,0 +1,87 @@
+"""Known addresses (vending/known.py): an address that logged in to an account
+within 30 days is spared by the account-wide failure key; durable; 16 per account."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rules_world import PASSWORD, World, error
+
+from vending import ACCOUNTS_SCHEMA, Accounts, Database, parse_request
+from vending.known import KNOWN_FOR, PER_ACCOUNT
+
+WRONG = "wrong password"
+
+
+def spray(world: World, failures: int = 100) -> None:
+    """`failures` wrong passwords for ann, 5 per address: no pair or address key fills."""
+    for i in range(failures):
+        assert error(world.auth("buyer", "ann", WRONG, peer=f"10.1.{i // 5}.1")) \
+            == "INVALID_CREDENTIALS"
+
+
+def test_a_spray_locks_unknown_addresses_out_but_not_the_owners(world: World) -> None:
+    world.register("buyer", "ann")
+    assert world.auth("buyer", "ann", peer="10.9.0.1")["ok"]  # the owner's usual address
+    spray(world)
+    assert error(world.auth("buyer", "ann", peer="10.9.0.2")) == "RATE_LIMITED"
+    assert all(world.auth("buyer", "ann", peer="10.9.0.1")["ok"] for _ in range(10))
+    # Still refused per (account, address) and per address, known or not.
+    for _ in range(10):
+        world.auth("buyer", "ann", WRONG, peer="10.9.0.1")
+    assert error(world.auth("buyer", "ann", peer="10.9.0.1")) == "RATE_LIMITED"
+
+
+def test_failures_from_a_known_address_do_not_count_account_wide(world: World) -> None:
+    world.register("buyer", "ann")
+    known = [f"10.2.{i}.1" for i in range(12)]
+    for address in known:
+        assert world.auth("buyer", "ann", peer=address)["ok"]
+    for address in known:  # 9 each: 108 failures, all from known addresses
+        for _ in range(9):
+            world.auth("buyer", "ann", WRONG, peer=address)
+    assert world.auth("buyer", "ann", peer="10.9.9.9")["ok"]
+
+
+def test_an_address_is_known_for_thirty_days(world: World) -> None:
+    world.register("buyer", "ann")
+    assert world.auth("buyer", "ann", peer="10.9.0.1")["ok"]
+    world.tick(KNOWN_FOR + 1)
+    spray(world)
+    assert error(world.auth("buyer", "ann", peer="10.9.0.1")) == "RATE_LIMITED"
+    world.acc.housekeeping()
+    assert world.acc.login.known.addresses(1) == []
+
+
+def test_at_most_sixteen_per_account_the_oldest_dropped(world: World) -> None:
+    world.register("buyer", "ann")  # in-process: "local" is the first known address
+    for i in range(PER_ACCOUNT):
+        world.tick(1)
+        assert world.auth("buyer", "ann", peer=f"10.3.0.{i}")["ok"]
+    addresses = world.acc.login.known.addresses(1)
+    assert len(addresses) == PER_ACCOUNT and "local" not in addresses
+    assert addresses[0] == f"10.3.0.{PER_ACCOUNT - 1}"
+
+
+def test_a_deleted_account_forgets_its_addresses(world: World) -> None:
+    ann = world.register("buyer", "ann")
+    assert world.op(ann, "delete_user", password=PASSWORD)["ok"]
+    assert world.acc.login.known.addresses(1) == []
+    assert world.auth("new_buyer", "ann", peer="10.8.0.1")["ok"]
+    spray(world)
+    assert error(world.auth("buyer", "ann")) == "RATE_LIMITED", "local is no longer known"
+    assert world.auth("buyer", "ann", peer="10.8.0.1")["ok"], "where it registered is"
+
+
+def test_known_addresses_survive_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "gatekeeper.sqlite3"
+    first = Accounts(Database(path, ACCOUNTS_SCHEMA))
+    with first.db.transaction():
+        job = first.auth(parse_request({"op": "auth", "token": "new_buyer", "username": "ann",
+                                        "password": PASSWORD}), "s1", "10.9.0.1")
+        assert job.finish(job.run()).reply["ok"]
+    first.db.close()
+    again = Accounts(Database(path, ACCOUNTS_SCHEMA))
+    with again.db.transaction():
+        assert again.login.known.is_known("buyer_ann", "10.9.0.1", again.clock())
+        assert not again.login.known.is_known("buyer_ann", "10.9.0.2", again.clock())
