@@ -174,6 +174,31 @@ def build_parser() -> argparse.ArgumentParser:
     fuzz.add_argument("--frames", type=int, default=10_000, help="hostile frames to send")
     fuzz.add_argument("--seed", type=int, default=0, help="random seed")
     fuzz.set_defaults(func=fuzz_command)
+    abuse = sub.add_parser(
+        "abuse", help="flood a running test server from one loopback address; report what "
+        "a normal user saw",
+        description="For a bounded time, flood a running server from 127.0.0.2 (events reads, "
+        "registrations of a taken name, a long subscription on --events; --spray: wrong "
+        "passwords from 20 addresses) while a normal user on 127.0.0.3 deposits and logs in. "
+        "Prints that user's success rates and latencies, whether the server is still up, and "
+        "its RSS. Loopback endpoints only; run it against a test server, not production.")
+    abuse.add_argument("--endpoint", default="tcp://127.0.0.1:5555",
+                       help="front door of a test server on loopback")
+    abuse.add_argument("--events", metavar="ENDPOINT",
+                       help="the server's --events endpoint: also flood it with long "
+                       "subscriptions (a raw ZMTP peer)")
+    abuse.add_argument("--seconds", type=_positive, default=20.0, help="how long to flood")
+    abuse.add_argument("--spray", action="store_true",
+                       help="also spray wrong passwords for the user's account from 20 addresses")
+    abuse.add_argument("--no-reads", action="store_true", help="leave out the events reads")
+    abuse.add_argument("--no-registrations", action="store_true",
+                       help="leave out the registrations")
+    abuse.add_argument("--seed-events", type=int, default=0, metavar="N",
+                       help="first make N gatekeeper events to read (deposits from 127.0.0.5)")
+    abuse.add_argument("--pid", type=int,
+                       help="the server's process, for its RSS (default: the one listening "
+                       "on the endpoint's port)")
+    abuse.set_defaults(func=abuse_command)
     keygen = sub.add_parser("keygen", help="make a CurveZMQ key pair for `serve --curve-secret`",
                             description="Write NAME.key (public: give it to clients) and "
                             "NAME.key_secret (keep it on the server) into DIR.")
@@ -201,6 +226,28 @@ def fuzz_command(args: argparse.Namespace) -> int:
             report = fuzz(own.endpoints[0], args.frames, seed=args.seed)
     print(report.line())
     return 0 if report.malformed_replies == 0 and report.answered else 1
+
+
+def abuse_command(args: argparse.Namespace) -> int:
+    from tools.abuse import NotLoopback, run_abuse
+    from transport.client import NoReply
+
+    floods = tuple(name for name, on in (("reads", not args.no_reads),
+                                         ("registrations", not args.no_registrations),
+                                         ("spray", args.spray),
+                                         ("subscriptions", args.events is not None)) if on)
+    try:
+        report = run_abuse(args.endpoint, events=args.events, seconds=args.seconds,
+                           floods=floods, pid=args.pid, seed_events=args.seed_events)
+    except NotLoopback as exc:
+        print(f"vending abuse: {exc}", file=sys.stderr)
+        return 2
+    except NoReply as exc:
+        print(f"vending abuse: {exc}", file=sys.stderr)
+        return 1
+    for line in report.lines():
+        print(line)
+    return 0 if report.met() else 1
 
 
 def keygen_command(args: argparse.Namespace) -> int:

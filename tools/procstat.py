@@ -9,7 +9,8 @@ exits between two snapshots takes its count with it, so `Delta` counts it as
 The same goes for each thread's run-queue wait (/proc/PID/task/TID/schedstat:
 time spent runnable but not running), which shows how much CPU the process
 was denied, by its own threads or by anyone else on a shared machine.
-`machine()` reads /proc/stat for how busy the whole machine was.
+`machine()` reads /proc/stat for how busy the whole machine was; `rss_bytes(pid)`
+a process's resident memory.
 """
 
 from __future__ import annotations
@@ -131,3 +132,15 @@ def machine_busy_pct(before: MachineSample, after: MachineSample) -> float:
     """Percent of all cores busy between two samples (100 = every core)."""
     total = after.total_ticks - before.total_ticks
     return 100.0 * (after.busy_ticks - before.busy_ticks) / total if total else 0.0
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident memory of process `pid` (VmRSS), 0 if it is gone."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return 0
+    for line in lines:
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0

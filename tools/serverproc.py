@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from . import procstat
+
 
 def free_tcp_endpoint() -> str:
     with socket.socket() as s:
@@ -98,10 +100,7 @@ class ServerProcess:
     def rss_bytes(self) -> int:
         """Resident memory of the server process, from /proc."""
         assert self.proc is not None
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-        return 0
+        return procstat.rss_bytes(self.proc.pid)
 
     def signal(self, signum: int) -> None:
         if self.proc is not None and self.proc.poll() is None:
