@@ -88,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="vending", description="A vending machine backend: actors, fifos, a ZeroMQ "
         "front door. `vending serve` runs it; register ... ping are its client; simulate, "
-        "bench, chaos and fuzz exercise it; keygen makes CurveZMQ keys. A command's "
+        "bench, chaos, fuzz and abuse exercise it; keygen makes CurveZMQ keys. A command's "
         f"{', '.join(_HOISTED + _HOISTED_FLAGS)} may also come before it "
         "(`vending --endpoint EP products`).")
     parser.add_argument("--version", action="version", version=f"vending {vending.__version__}")
@@ -186,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="front door of a test server on loopback")
     abuse.add_argument("--events", metavar="ENDPOINT",
                        help="the server's --events endpoint: also flood it with long "
-                       "subscriptions (a raw ZMTP peer)")
+                       "subscriptions from a raw ZMTP peer (default: none, not flooded)")
     abuse.add_argument("--seconds", type=_positive, default=20.0, help="how long to flood")
     abuse.add_argument("--spray", action="store_true",
                        help="also spray wrong passwords for the user's account from 20 addresses")
