@@ -239,12 +239,9 @@ def abuse_command(args: argparse.Namespace) -> int:
     try:
         report = run_abuse(args.endpoint, events=args.events, seconds=args.seconds,
                            floods=floods, pid=args.pid, seed_events=args.seed_events)
-    except NotLoopback as exc:
+    except (NotLoopback, NoReply) as exc:  # a refused target, or no server there
         print(f"vending abuse: {exc}", file=sys.stderr)
-        return 2
-    except NoReply as exc:
-        print(f"vending abuse: {exc}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(exc, NotLoopback) else 1
     for line in report.lines():
         print(line)
     return 0 if report.met() else 1

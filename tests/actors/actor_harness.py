@@ -13,9 +13,10 @@ from typing import Any
 
 from actors.config import Config
 from actors.messages import Batch
-from actors.wire import Message, from_wire
+from actors.wire import ClientRequest, Message, ReturnTicket, from_wire
 from transport.loop import EventLoop
 from vending.db import Database
+from vending.requests import parse_request
 
 CONFIG = Config(data_dir=":memory:", binds=())
 ENDS = CONFIG.endpoints
@@ -48,6 +49,31 @@ def build(actor_cls: type[Any], config: Config = CONFIG) -> Any:
     actor = actor_cls(loop, None, None, config, lambda role: None)
     actor.open(Database(None, actor_cls.schema), Outbox())
     return actor
+
+
+_tickets = iter(range(1, 1_000_000))
+
+
+def request(op: str, cred: dict[str, Any] | None = None, peer: str | None = None,
+            deadline: float = 0.0, **fields: Any) -> ClientRequest:
+    """A client request as a front door forwards it (in `cred`'s session, from `peer`)."""
+    msg = {"op": op, **fields}
+    if cred is not None:
+        msg.update(wsess_uid=cred["wsess_uid"], token=cred["token"])
+    wsess = cred["wsess_uid"] if cred else ""
+    return ClientRequest(ReturnTicket(ENDS.status, wsess, next(_tickets)), parse_request(msg),
+                         peer, deadline)
+
+
+def register(gatekeeper: Any, role: str, name: str) -> dict[str, Any]:
+    """An account and a session, made by the gatekeeper's own rules (argon2 run in place)."""
+    req = parse_request({"op": "auth", "token": f"new_{role}", "username": name,
+                         "password": PASSWORD})
+    with gatekeeper.db.transaction():
+        job = gatekeeper.accounts.auth(req, f"s_{name}", None)
+        reply = job.finish(job.run()).reply
+    assert reply["ok"], reply
+    return dict(reply)
 
 
 def deliver(actor: Any, *messages: Message) -> None:

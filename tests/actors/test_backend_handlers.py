@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from actor_harness import ENDS, PASSWORD, deliver
+from actor_harness import ENDS, deliver, register, request
 
 from actors import faults
 from actors.wire import (
@@ -29,32 +29,11 @@ from actors.wire import (
 )
 from vending.requests import parse_request
 
-_tickets = iter(range(1, 1_000_000))
-
-
-def request(op: str, cred: dict[str, Any] | None = None, **fields: Any) -> ClientRequest:
-    msg = {"op": op, **fields}
-    if cred is not None:
-        msg.update(wsess_uid=cred["wsess_uid"], token=cred["token"])
-    wsess = cred["wsess_uid"] if cred else ""
-    return ClientRequest(ReturnTicket(ENDS.status, wsess, next(_tickets)), parse_request(msg))
-
 
 def one(outbox: Any, endpoint: str, kind: type) -> Any:
     sent = outbox.take(endpoint)
     assert len(sent) == 1 and isinstance(sent[0], kind), sent
     return sent[0]
-
-
-def register(gatekeeper: Any, role: str, name: str) -> dict[str, Any]:
-    """An account and a session, made by the gatekeeper's own rules (argon2 run in place)."""
-    req = parse_request({"op": "auth", "token": f"new_{role}", "username": name,
-                         "password": PASSWORD})
-    with gatekeeper.db.transaction():
-        job = gatekeeper.accounts.auth(req, f"s_{name}", None)
-        reply = job.finish(job.run()).reply
-    assert reply["ok"], reply
-    return dict(reply)
 
 
 @pytest.fixture

@@ -15,41 +15,30 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from actor_harness import CONFIG, ENDS, PASSWORD, ManualPool, build, deliver, run_told
+from actor_harness import (
+    CONFIG,
+    ENDS,
+    PASSWORD,
+    ManualPool,
+    build,
+    deliver,
+    register,
+    request,
+    run_told,
+)
 
 from actors import backend, faults
 from actors.gatekeeper import GatekeeperActor
 from actors.messages import ServeReads
 from actors.stockhandler import StockHandlerActor
-from actors.wire import Alive, ClientRequest, Heartbeat, ReturnTicket, Status
+from actors.wire import Alive, ClientRequest, Heartbeat, Status
 from vending.ops import OPS, STATE_CHANGING_OPS
-from vending.requests import parse_request
 
-_tickets = iter(range(1, 1_000_000))
 A, B = "127.0.0.2", "127.0.0.3"
-
-
-def request(op: str, cred: dict[str, Any] | None = None, peer: str | None = None,
-            **fields: Any) -> ClientRequest:
-    msg = {"op": op, **fields}
-    if cred is not None:
-        msg.update(wsess_uid=cred["wsess_uid"], token=cred["token"])
-    rt = ReturnTicket(ENDS.status, cred["wsess_uid"] if cred else "", next(_tickets))
-    return ClientRequest(rt, parse_request(msg), peer, time.time() + 60)
 
 
 def events(peer: str) -> ClientRequest:
     return request("events", None, peer, source="gatekeeper", since=0, limit=10)
-
-
-def register_here(gatekeeper: Any, name: str) -> dict[str, Any]:
-    req = parse_request({"op": "auth", "token": "new_buyer", "username": name,
-                         "password": PASSWORD})
-    with gatekeeper.db.transaction():
-        job = gatekeeper.accounts.auth(req, f"s_{name}", None)
-        reply = job.finish(job.run()).reply
-    assert reply["ok"], reply
-    return dict(reply)
 
 
 def answered(outbox: Any) -> list[tuple[int, str]]:
@@ -83,7 +72,7 @@ def test_reads_are_the_ops_that_change_no_state() -> None:
 
 
 def test_heartbeats_then_writes_then_reads(gatekeeper: Any) -> None:
-    ann = register_here(gatekeeper, "ann")
+    ann = register(gatekeeper, "buyer", "ann")
     reads = [events(A) for _ in range(3)]
     deposit = request("deposit", ann, B, amount=5)
     deliver(gatekeeper, *reads, deposit, Heartbeat(ENDS.status))
@@ -103,7 +92,7 @@ def test_reads_take_turns_over_addresses(gatekeeper: Any, one_read_per_turn: Non
 
 
 def test_a_read_turn_drains_the_fifos_first(gatekeeper: Any, one_read_per_turn: None) -> None:
-    ann = register_here(gatekeeper, "ann")
+    ann = register(gatekeeper, "buyer", "ann")
     deliver(gatekeeper, events(A), events(A))
     gatekeeper.push.take()
     deposit = request("deposit", ann, B, amount=5)
@@ -142,12 +131,13 @@ def test_stale_reads_are_dropped_unanswered(gatekeeper: Any) -> None:
 
 
 def auth(name: str, peer: str, kind: str = "buyer") -> ClientRequest:
-    return request("auth", None, peer, token=kind, username=name, password=PASSWORD)
+    return request("auth", None, peer, time.time() + 60, token=kind, username=name,
+                   password=PASSWORD)
 
 
 def test_password_work_takes_turns_over_addresses(gk_pool: tuple[Any, ManualPool]) -> None:
     gk, pool = gk_pool
-    register_here(gk, "ann")
+    register(gk, "buyer", "ann")
     flood = [auth("ann", A, "new_buyer") for _ in range(5)]
     login = auth("ann", B)
     deliver(gk, *flood, login)
@@ -171,7 +161,7 @@ def test_password_work_of_a_batch_that_fails_on_storage_never_starts(
         gk_pool: tuple[Any, ManualPool]) -> None:
     """Issue 21 item 7: the client is told UNAVAILABLE; its check must not run later."""
     gk, pool = gk_pool
-    ann = register_here(gk, "ann")
+    ann = register(gk, "buyer", "ann")
     login = auth("ann", B)
     faults.ACTIVE["gatekeeper.commit"] = "full"
     try:
@@ -190,7 +180,7 @@ def test_password_work_of_a_batch_that_fails_on_storage_never_starts(
 def test_a_password_check_finished_after_its_deadline_commits_nothing(
         gk_pool: tuple[Any, ManualPool], monkeypatch: pytest.MonkeyPatch) -> None:
     gk, pool = gk_pool
-    register_here(gk, "ann")
+    register(gk, "buyer", "ann")
     sessions = gk.db.conn.execute("SELECT COUNT(*) FROM sessions").fetchone()[0]
     deliver(gk, auth("ann", B))
     assert len(pool.waiting) == 1
