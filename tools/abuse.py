@@ -128,7 +128,9 @@ class AbuseReport:
         errors = " ".join(f"{k}={v}" for k, v in sorted(self.user_errors.items()))
         return [
             f"abuse: {self.seconds:.0f} s against {self.endpoint}, floods from "
-            f"{FLOOD_ADDRESS}: {', '.join(self.floods)}",
+            f"{FLOOD_ADDRESS}: {', '.join(self.floods)}"
+            + (f" (spray from {SPRAY_ADDRESSES[0]}-{SPRAY_ADDRESSES[-1].rsplit('.', 1)[1]})"
+               if "spray" in self.floods else ""),
             *(s.line() for s in self.flood_stats),
             f"normal user ({USER_ADDRESS}): deposits ok {len(self.deposit_ms)}/{self.deposits}"
             f" p99 {self.deposit_p99_ms:.0f} ms; logins ok {len(self.login_ms)}/{self.logins}"
