@@ -1,6 +1,11 @@
 """What the gatekeeper and stock handler share: an event loop of their own that
 owns their fifos' PULL ends, one transaction per drained batch, statuses sent
 only after the commit, and failure handling.
+
+Heartbeats are answered before anything else in a batch, and reads wait in a
+read queue fair per source address, served in short read turns after the
+batch's writes (docs/design.md, "Fairness"): no read flood delays a state
+change or makes the actor look dead.
 """
 
 from __future__ import annotations

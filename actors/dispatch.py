@@ -4,7 +4,8 @@ Runs in the front-door thread, together with the session actors it starts
 (`actors/runtime.py`), so routing a request to its session and the session
 sending it down a fifo cost no thread hop. `products`, `product` and `events`
 need no session and go straight to their owner (for `events`, the role its
-`source` names). A status is answered to the
+`source` names), with the client's address, which the owner's read queue is
+fair over. A status is answered to the
 client at once; the session actor is then told, so it sends its next request.
 """
 
