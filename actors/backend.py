@@ -324,7 +324,10 @@ class BackendActor(LoopActor):
         return writes
 
     def _queue_read(self, message: ClientRequest) -> None:
-        refused = self.reads.push(message.peer or "local", message)
+        # In-process callers (no address) are the embedding program: one key in the
+        # round-robin, bound by the total only.
+        refused = self.reads.push(message.peer or "local", message,
+                                  capped=message.peer is not None)
         if refused is Refused.KEY:
             self.status(message.rt, RateLimited(
                 "too many reads waiting from your address; retry later").to_reply())

@@ -146,7 +146,8 @@ class GatekeeperActor(BackendActor):
                  origin: ClientRequest) -> None:
         if isinstance(out, CryptoJob):
             work = PasswordWork(out, origin)
-            refused = self.password_work.push(origin.peer or "local", work)
+            refused = self.password_work.push(origin.peer or "local", work,
+                                              capped=origin.peer is not None)
             if refused is Refused.KEY:
                 self.status(rt, RateLimited("too much password work from your address at"
                                             " once; retry later").to_reply())

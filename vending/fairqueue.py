@@ -52,9 +52,10 @@ class FairQueue(Generic[T]):
         queue = self._queues.get(key)
         return len(queue) if queue is not None else 0
 
-    def push(self, key: str, item: T) -> Refused | None:
-        """Queue `item` under `key`; None if taken, else why not."""
-        if self.held(key) >= self.per_key:
+    def push(self, key: str, item: T, *, capped: bool = True) -> Refused | None:
+        """Queue `item` under `key`; None if taken, else why not. `capped` False: the
+        key may hold more than `per_key` (only the total bounds it)."""
+        if capped and self.held(key) >= self.per_key:
             return Refused.KEY
         if self._len >= self.total:
             return Refused.ALL

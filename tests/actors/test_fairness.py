@@ -124,6 +124,16 @@ def test_an_address_past_its_share_of_reads_is_refused_alone() -> None:
         handler.cleanup()
 
 
+def test_in_process_reads_are_bound_by_the_total_only() -> None:
+    handler = built(StockHandlerActor, reads_per_address=1, max_reads=5)
+    try:
+        reads = [request("products") for _ in range(3)]  # no address: the embedding program
+        deliver(handler, *reads)
+        assert [code for _, code in answered(handler.push)] == ["ok"] * 3
+    finally:
+        handler.cleanup()
+
+
 def test_stale_reads_are_dropped_unanswered(gatekeeper: Any) -> None:
     stale = events(A)
     deliver(gatekeeper, ClientRequest(stale.rt, stale.request, A, deadline=1.0))

@@ -42,6 +42,12 @@ def test_a_key_past_its_share_is_refused_alone() -> None:
     assert queue.push("d", "w") is None
 
 
+def test_an_uncapped_push_is_bound_by_the_total_only() -> None:
+    queue: FairQueue[str] = FairQueue(per_key=1, total=3)
+    assert [queue.push("local", "x", capped=False) for _ in range(4)] == [None] * 3 + [
+        Refused.ALL]
+
+
 def test_remove_takes_out_matching_items_and_keeps_the_count() -> None:
     queue: FairQueue[str] = FairQueue(per_key=5, total=10)
     for item in ("a1", "a2", "b1"):
