@@ -13,7 +13,6 @@ from typing import Any
 
 import msgpack
 import zmq
-from conftest import recv_reply
 from test_throttle_address import PASSWORD, WRONG, auth, codes, from_address
 
 from transport.client import Client
@@ -34,20 +33,22 @@ def send_all(socks: list[zmq.Socket[Any]], message: dict[str, Any], each: int) -
             sock.send_multipart([b"", body])
 
 
-def replies(socks: list[zmq.Socket[Any]], each: int) -> list[str]:
-    return codes([recv_reply(sock) for sock in socks for _ in range(each)])
+def replies(socks: list[zmq.Socket[Any]], each: int,
+            recv: Callable[[zmq.Socket[Any]], dict[str, Any]]) -> list[str]:
+    return codes([recv(sock) for sock in socks for _ in range(each)])
 
 
 def test_a_registration_flood_never_refuses_another_addresss_logins(
         tcp_endpoint: str, raw_socket: Callable[..., zmq.Socket[Any]],
-        from_address: Callable[[str], Client], account: Callable[..., Client]) -> None:
+        from_address: Callable[[str], Client], account: Callable[..., Client],
+        recv: Callable[..., dict[str, Any]]) -> None:
     account("owner", "buyer")
     flood = [raw_socket(zmq.DEALER, from_(FLOOD, tcp_endpoint)) for _ in range(2)]
     send_all(flood, {"op": "auth", "token": "new_buyer", "username": "owner",
                      "password": PASSWORD}, 60)
     owner = from_address(USER)
     mine = codes([auth(owner, "owner", PASSWORD) for _ in range(10)])
-    got = replies(flood, 60)
+    got = replies(flood, 60, recv)
     assert mine == ["ok"] * 10
     assert set(got) <= {"DUPLICATE_USERNAME", "RATE_LIMITED"}, got
     assert got.count("DUPLICATE_USERNAME") <= 30, "30 registrations a minute from one address"
@@ -56,7 +57,7 @@ def test_a_registration_flood_never_refuses_another_addresss_logins(
 
 def test_an_events_flood_never_refuses_another_addresss_deposits(
         tcp_endpoint: str, raw_socket: Callable[..., zmq.Socket[Any]],
-        from_address: Callable[[str], Client], account: Callable[..., Client]) -> None:
+        from_address: Callable[[str], Client], recv: Callable[..., dict[str, Any]]) -> None:
     buyer = from_address(USER)
     buyer.register("buyer1", PASSWORD)
     for _ in range(50):
@@ -65,7 +66,7 @@ def test_an_events_flood_never_refuses_another_addresss_deposits(
     send_all(flood, {"op": "events", "source": "gatekeeper", "since": 0, "limit": 1000}, 60)
     deposits = [buyer.request({"op": "deposit", "amount": 5, "wsess_uid": buyer.wsess_uid,
                                "token": buyer.token}) for _ in range(20)]
-    got = replies(flood, 60)
+    got = replies(flood, 60, recv)
     assert codes(deposits) == ["ok"] * 20
     assert set(got) <= {"ok", "RATE_LIMITED"}, "reads past the address's share: RATE_LIMITED"
 
