@@ -129,8 +129,9 @@ class Metrics:
             if code == "RATE_LIMITED":
                 throttled += count
         yield total
-        yield CounterMetricFamily("vending_throttle_refusals", "logins refused by the "
-                                  "failed-login throttle (answered RATE_LIMITED)",
+        yield CounterMetricFamily("vending_throttle_refusals", "requests answered "
+                                  "RATE_LIMITED: the failed-login throttle, registrations "
+                                  "per address, an address past its fair share",
                                   value=throttled)
         latency = HistogramMetricFamily("vending_request_duration_seconds", "from a request's "
                                         "arrival to its answer, by op", labels=["op"])

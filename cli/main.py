@@ -187,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     abuse.add_argument("--events", metavar="ENDPOINT",
                        help="the server's --events endpoint: also flood it with long "
                        "subscriptions from a raw ZMTP peer (default: none, not flooded)")
-    abuse.add_argument("--seconds", type=_positive, default=20.0, help="how long to flood")
+    abuse.add_argument("--seconds", type=positive, default=20.0, help="how long to flood")
     abuse.add_argument("--spray", action="store_true",
                        help="also spray wrong passwords for the user's account from 20 addresses")
     abuse.add_argument("--no-reads", action="store_true", help="leave out the events reads")
