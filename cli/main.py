@@ -116,6 +116,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="encrypt client traffic with CurveZMQ using this secret key file "
                        "(from `vending keygen`); clients need the matching public key "
                        "(default: none, traffic in the clear)")
+    serve.add_argument("--curve-clients", metavar="DIR",
+                       help="with --curve-secret: only clients whose public key file "
+                       "(NAME.key from `vending keygen DIR --name NAME`) is in DIR may connect, "
+                       "to the front door and the events port alike; SIGHUP re-reads DIR "
+                       "(default: any client key)")
     split = serve.add_argument_group(
         "split deployment", "Run one part per process (the same classes, fifos over tcp). "
         "Each fifo is bound by its owner and connected to by the others; give every "
@@ -246,7 +251,8 @@ def serve_command(args: argparse.Namespace) -> int:
                           status=args.status_fifo or defaults.status)
     config = Config(data_dir=args.data_dir, binds=tuple(args.bind or ["tcp://127.0.0.1:5555"]),
                     session_idle=args.session_idle, request_timeout=args.request_timeout,
-                    curve_secret_file=args.curve_secret, role=args.role, endpoints=endpoints,
+                    curve_secret_file=args.curve_secret, curve_clients=args.curve_clients,
+                    role=args.role, endpoints=endpoints,
                     fifo_bind_any=args.fifo_bind_any, events=args.events,
                     metrics=args.metrics,
                     # The benchmark's A/B (`vending bench --events-off`): no events at all.
@@ -260,12 +266,15 @@ def serve_command(args: argparse.Namespace) -> int:
     # woken by a socket waits; 1 ms measured ~10% more purchases/s and a lower p99
     # (README, "Performance"). Only here: an embedding program owns its interpreter.
     sys.setswitchinterval(0.001)
-    stop = threading.Event()
+    wake, stop, reload = threading.Event(), threading.Event(), threading.Event()
 
     def on_signal(signum: int, frame: object) -> None:
-        stop.set()
+        (reload if signum == signal.SIGHUP else stop).set()
+        wake.set()
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    if config.curve_clients:
+        signal.signal(signal.SIGHUP, on_signal)
     system = VendingSystem(config)
     try:
         system.start()
@@ -295,7 +304,12 @@ def serve_command(args: argparse.Namespace) -> int:
         if system.metrics_address is not None:
             host, port = system.metrics_address
             log.info("metrics on http://%s:%d/metrics", host, port)
-        stop.wait()
+        while not stop.is_set():
+            wake.wait()
+            wake.clear()
+            if reload.is_set() and not stop.is_set():
+                reload.clear()
+                _reload_clients(system, config)
         log.info("stopping: draining requests in flight")
     finally:
         system.stop()
@@ -308,6 +322,16 @@ def _commands(parser: argparse.ArgumentParser) -> Collection[str]:
         if isinstance(action, argparse._SubParsersAction):
             return action.choices.keys()
     return ()
+
+
+def _reload_clients(system: VendingSystem, config: Config) -> None:
+    """SIGHUP: re-read --curve-clients (a folder that cannot be read keeps the old keys)."""
+    try:
+        count = system.reload_curve_clients()
+    except StorageError as exc:
+        log.error("curve clients not reloaded: %s", exc)
+        return
+    log.info("curve clients reloaded from %s: %d key(s)", config.curve_clients, count)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -269,6 +269,8 @@ class EventStream:
         server_key: the server's CurveZMQ public key, for both sockets.
         door_key: the front door's key when it differs (embedded: the events
             are on inproc://, the front door may still be CURVE).
+        client_key: this client's (public, secret) CurveZMQ pair, for a server
+            that admits only known clients (`serve --curve-clients`).
     """
 
     def __init__(self, events_endpoint: str | list[str], front_door: str, *,
@@ -277,6 +279,7 @@ class EventStream:
                  sources: tuple[str, ...] = SOURCES, since: dict[str, int] | None = None,
                  live_only: bool = False, server_key: bytes | None = None,
                  door_key: bytes | None = None,
+                 client_key: tuple[bytes, bytes] | None = None,
                  rcvhwm: int = PUB_HWM, poll_interval: float = 1.0,
                  timeout: float = 5.0, retries: int = 3) -> None:
         self.endpoints = [events_endpoint] if isinstance(events_endpoint, str) \
@@ -293,6 +296,7 @@ class EventStream:
         self._live_only = live_only
         self._server_key = server_key
         self._door_key = door_key if door_key is not None else server_key
+        self._client_key = client_key
         self._rcvhwm = rcvhwm
         self._poll_interval = poll_interval
         self._queue: list[StreamEvent] = []
@@ -365,7 +369,8 @@ class EventStream:
     def _run(self) -> None:
         sub = self._ctx.socket(zmq.SUB)
         client = Client(self.front_door, context=self._ctx, timeout=self._timeout,
-                        retries=self._retries, server_key=self._door_key)
+                        retries=self._retries, server_key=self._door_key,
+                        client_key=self._client_key)
 
         def fetch(source: str, since: int, limit: int) -> dict[str, Any]:
             return dict(client.events(source, since, limit))
@@ -374,7 +379,7 @@ class EventStream:
             sub.setsockopt(zmq.RCVHWM, self._rcvhwm)
             sub.setsockopt(zmq.MAXMSGSIZE, MAX_EVENT_BYTES)
             if self._server_key is not None:
-                public, secret = zmq.curve_keypair()
+                public, secret = self._client_key or zmq.curve_keypair()
                 sub.curve_serverkey = self._server_key
                 sub.curve_publickey, sub.curve_secretkey = public, secret
             sub.setsockopt(zmq.SUBSCRIBE, b"")  # first: nothing after this is missed
