@@ -87,6 +87,7 @@ class VendingSystem:
         self._curve: tuple[bytes, bytes] | None = None
         self._zap: ThreadAuthenticator | None = None
         self._loops: list[EventLoop] = []
+        self._publishers: list[EventPublisher] = []
         self._clients: weakref.WeakSet[Client] = weakref.WeakSet()
         self._streams: weakref.WeakSet[EventStream] = weakref.WeakSet()
         #: What this start made on disk: removed again if the start fails.
@@ -206,7 +207,9 @@ class VendingSystem:
             return EventPublisher(self.config.events_in, bind=False)
         if self.config.events is None:
             return None
-        return EventPublisher(self.config.events, bind=True, curve=self._curve)
+        publisher = EventPublisher(self.config.events, bind=True, curve=self._curve)
+        self._publishers.append(publisher)
+        return publisher
 
     def _forwarder(self) -> EventForwarder | None:
         if self.config.role != "all":
@@ -220,8 +223,7 @@ class VendingSystem:
         forwarder = self.dispatch.forwarder if self.dispatch else None
         if forwarder is not None:
             return list(forwarder.bound)
-        return [self.config.events] if self.config.events and self.config.role != "frontdoor" \
-            else []
+        return [p.bound for p in self._publishers if p.bound is not None]
 
     def subscribe(self, callback: Callable[[StreamEvent], None] | None = None,
                   **kwargs: Any) -> EventStream:

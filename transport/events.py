@@ -116,6 +116,8 @@ class EventPublisher:
         self._topics: set[bytes] = set()
         self.published = 0
         self.guard = PeerGuard(useful_subscription)
+        #: Where it was bound (a port-0 tcp endpoint with its real port), once open.
+        self.bound: str | None = None
 
     @property
     def wanted(self) -> bool:
@@ -130,6 +132,7 @@ class EventPublisher:
             if _face_peers(sock, self.endpoint, self._curve):
                 self.guard.watch(sock, loop)
             sock.bind(self.endpoint)
+            self.bound = sock.getsockopt(zmq.LAST_ENDPOINT).decode()
         else:
             sock.connect(self.endpoint)
         loop.add_reader(sock, self._subscriptions)

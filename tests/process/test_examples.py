@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.serverproc import ServerProcess
+from tools.serverproc import ServerProcess, free_tcp_endpoint
 from transport.client import Client
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,7 +81,7 @@ def test_the_example_runs_twice_on_an_empty_server(
 
 
 def test_the_node_client_gives_up_naming_the_endpoint(node: str, tmp_path: Path) -> None:
-    nobody = ServerProcess(tmp_path).endpoint  # a free port nothing listens on
+    nobody = free_tcp_endpoint()  # a free port nothing listens on
     program = ("import { VendingClient } from './vending.mjs';\n"
                f"const c = new VendingClient('{nobody}', {{ timeout: 200, retries: 1 }});\n"
                "try { await c.ping(); console.log('answered'); }\n"
