@@ -179,11 +179,16 @@ def build_parser() -> argparse.ArgumentParser:
     fuzz.add_argument("--frames", type=int, default=10_000, help="hostile frames to send")
     fuzz.add_argument("--seed", type=int, default=0, help="random seed")
     fuzz.set_defaults(func=fuzz_command)
-    keygen = sub.add_parser("keygen", help="make a CurveZMQ key pair for `serve --curve-secret`",
-                            description="Write NAME.key (public: give it to clients) and "
-                            "NAME.key_secret (keep it on the server) into DIR.")
+    keygen = sub.add_parser("keygen", help="make a CurveZMQ key pair for `serve --curve-secret` "
+                            "or for a client", description="Write NAME.key (public) and "
+                            "NAME.key_secret (secret) into DIR. The server's pair (NAME server): "
+                            "clients get server.key, `serve --curve-secret` takes "
+                            "server.key_secret. A client's pair (any other NAME): NAME.key goes "
+                            "into the folder of `serve --curve-clients`, the client keeps "
+                            "NAME.key_secret for --client-key.")
     keygen.add_argument("dir", type=Path, help="folder for the key files (made if missing)")
-    keygen.add_argument("--name", default="server", help="file name stem")
+    keygen.add_argument("--name", default="server",
+                        help="file name stem: server, or a client's name")
     keygen.set_defaults(func=keygen_command)
     bench.add_command(sub)
     simulate.add_command(sub)
@@ -214,7 +219,11 @@ def keygen_command(args: argparse.Namespace) -> int:
     args.dir.mkdir(parents=True, exist_ok=True)
     public, secret = zmq.auth.create_certificates(args.dir, args.name)
     os.chmod(secret, 0o600)
-    print(f"public key (for clients): {public}\nsecret key (for serve):   {secret}")
+    if args.name == "server":
+        print(f"public key (for clients): {public}\nsecret key (for serve):   {secret}")
+    else:
+        print(f"public key (for serve --curve-clients DIR): {public}\n"
+              f"secret key (for the client's --client-key): {secret}")
     return 0
 
 

@@ -4,8 +4,11 @@ without a restart (docs/design.md, "Socket bounds")."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -160,3 +163,33 @@ def test_serve_rereads_the_folder_on_sighup(keys: Keys, served: ServerProcess,
     assert handshake(zctx, zmq.REQ, served.endpoint, keys.server, keys.unknown)[0] \
         == zmq.EVENT_HANDSHAKE_SUCCEEDED
     assert served.terminate() == 0  # SIGHUP did not stop it; SIGTERM still does
+
+
+def test_the_cli_keygen_pair_and_client_key_option(tmp_path: Path) -> None:
+    """The story the README tells: keygen a server and a client pair, serve with the
+    client's public key in the folder, ping with and without the client's secret."""
+    def vending(*args: str) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("VENDING_")}
+        return subprocess.run([sys.executable, "-m", "cli", *args], capture_output=True,
+                              text=True, timeout=60, cwd=tmp_path, env=env,
+                              stdin=subprocess.DEVNULL)
+
+    assert vending("keygen", "keys").returncode == 0
+    made = vending("keygen", "mine", "--name", "till")
+    assert made.returncode == 0 and "--curve-clients" in made.stdout
+    (tmp_path / "clients").mkdir()
+    shutil.copy(tmp_path / "mine" / "till.key", tmp_path / "clients" / "till.key")
+    server = ServerProcess(":memory:", extra=["--curve-secret", "keys/server.key_secret",
+                                              "--curve-clients", "clients"],
+                           cwd=tmp_path).start()
+    try:
+        common = ("ping", "--endpoint", server.endpoint, "--server-key", "keys/server.key",
+                  "--session-file", str(tmp_path / "session.json"), "--timeout", "2")
+        allowed = vending(*common, "--client-key", "mine/till.key_secret")
+        assert allowed.returncode == 0, allowed.stderr
+        refused = vending(*common)  # a fresh key pair: not in the folder
+        assert refused.returncode != 0, refused.stdout
+        not_secret = vending(*common, "--client-key", "mine/till.key")
+        assert not_secret.returncode == 2 and "no secret key" in not_secret.stderr
+    finally:
+        server.kill()
