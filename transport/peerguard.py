@@ -87,7 +87,8 @@ class PeerGuard:
         return False
 
     def _events(self) -> None:
-        assert self._monitor is not None
+        if self._monitor is None:
+            return
         for _ in range(1024):
             try:
                 event = parse_monitor_message(self._monitor.recv_multipart(zmq.NOBLOCK))
@@ -104,6 +105,7 @@ class PeerGuard:
     def _drop(self, address: str) -> None:
         """End every connection from `address` and forget its count."""
         del self._junk[address]
+        self._events()  # its connection may be newer than the last monitor read
         ended = 0
         for fd, ip in list(self._peers.items()):
             # Checked again on the descriptor itself: a closed one may have been reused.
