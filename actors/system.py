@@ -106,6 +106,8 @@ class VendingSystem:
     def start(self) -> VendingSystem:
         self.config.check()
         self._curve = load_curve_keypair(self.config.curve_secret_file)
+        clients = (load_client_keys(self.config.curve_clients)
+                   if self.config.curve_clients is not None else None)
         backends = [(name, actor) for name, actor in (("gatekeeper", GatekeeperActor),
                                                       ("stock-handler", StockHandlerActor))
                     if self.config.runs(name)]
@@ -114,8 +116,6 @@ class VendingSystem:
         except StorageError:
             self._undo_start()
             raise
-        clients = (load_client_keys(self.config.curve_clients)
-                   if self.config.curve_clients is not None else None)
         ctx: zmq.Context[Any] = zmq.Context()
         self.ctx = ctx
         if self.config.metrics is not None:

@@ -22,6 +22,7 @@ from zmq.utils.monitor import recv_monitor_message
 from actors.system import VendingSystem, load_curve_keypair
 from tools.serverproc import ServerProcess
 from transport.client import Client, NoReply
+from vending.db import StorageError
 
 WAIT = 10.0
 #: A refused client gets no reply: it gives up after this, not after WAIT.
@@ -142,6 +143,13 @@ def test_curve_clients_needs_curve_secret(keys: Keys,
                                           make_system: Callable[..., VendingSystem]) -> None:
     with pytest.raises(ValueError, match="--curve-secret"):
         make_system(curve_clients=str(keys.clients))
+
+
+def test_an_unreadable_folder_refuses_the_start(
+        keys: Keys, tmp_path: Path, make_system: Callable[..., VendingSystem]) -> None:
+    with pytest.raises(StorageError, match="client keys"):
+        make_system(curve_secret_file=str(keys.server_secret),
+                    curve_clients=str(tmp_path / "missing"))
 
 
 @pytest.fixture
