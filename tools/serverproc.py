@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -28,8 +29,9 @@ def free_tcp_endpoint() -> str:
 
 
 def bound_endpoints(line: str) -> list[str]:
-    """The tcp endpoints a `ready on ...` or `events on ...` line names."""
-    return [word for word in line.split() if word.startswith("tcp://")]
+    """The tcp endpoints a `ready on ...` or `events on ...` line names (in order;
+    a JSON log line names them twice, in its message and its fields)."""
+    return list(dict.fromkeys(re.findall(r"tcp://[^\s\"',\]]+", line)))
 
 
 class ServerProcess:

@@ -58,12 +58,11 @@ MAX_SUBSCRIPTION = 255
 #: "\x07MESSAGE", an 8-byte nonce, a 16-byte MAC and a flags byte.
 _SUBSCRIBE_OVERHEAD = 10
 _CURVE_OVERHEAD = 8 + 8 + 16 + 1
+#: A peer-facing XPUB reads only subscriptions from its peers: a small kernel
+#: buffer and queue keep what a peer `PeerGuard` dropped still has in flight small.
+_PEER_RCVBUF, _PEER_RCVHWM = 16 * 1024, 64
 #: Every prefix of a topic, the empty one included: the only subscriptions that
 #: can ever match an event (the topic frame is exactly the topic).
-#: A peer-facing XPUB reads only subscriptions from its peers: a small kernel
-#: buffer and queue keep what one peer can have in flight, before `PeerGuard`
-#: has seen it and dropped it, to a few hundred subscriptions.
-_PEER_RCVBUF, _PEER_RCVHWM = 16 * 1024, 64
 _USEFUL = frozenset(topic.encode("ascii")[:n] for topic in TOPICS for n in range(len(topic) + 1))
 
 
