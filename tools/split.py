@@ -21,6 +21,9 @@ from .serverproc import ANY_PORT, ServerProcess, free_tcp_endpoint
 
 #: First starts tried before a fifo port taken by someone else is an error.
 BIND_TRIES = 3
+#: The fifos every role names (each bound by its owner); a front door's own
+#: --status-fifo is named by it alone.
+_FIFO_OPTIONS = ("--auth-fifo", "--deposit-fifo", "--post-fifo")
 
 
 class SplitDeployment:
@@ -39,8 +42,8 @@ class SplitDeployment:
 
     def _layout(self) -> dict[str, ServerProcess]:
         """Every role's process, on fresh fifo ports."""
-        fifos = {name: free_tcp_endpoint() for name in ("auth", "deposit", "post")}
-        common = [arg for name, ep in fifos.items() for arg in (f"--{name}-fifo", ep)]
+        fifos = {name: free_tcp_endpoint() for name in _FIFO_OPTIONS}
+        common = [arg for name, ep in fifos.items() for arg in (name, ep)]
         common += self._extra
         events = ["--events", ANY_PORT] if self._events else []
         procs = {role: ServerProcess(self._data_dir, extra=["--role", role, *common, *events])
@@ -71,8 +74,7 @@ class SplitDeployment:
                 if self._started or not taken or attempt == BIND_TRIES:
                     raise
                 self.kill_all()  # a fifo port was taken between pick and bind
-                self.procs = self._layout()
-                self._victims = cycle(list(self.procs))
+                self._fresh_fifos()
         if not self._started:
             self._started = True
             for role in ("gatekeeper", "stock-handler") if self._events else ():
@@ -81,6 +83,15 @@ class SplitDeployment:
                 # A restart binds the same port again: subscribers keep their endpoint.
                 proc.extra[proc.extra.index("--events") + 1] = bound
         return self
+
+    def _fresh_fifos(self) -> None:
+        """New ports for every fifo, in every role's arguments (the rest kept)."""
+        fresh: dict[str, str] = {}
+        for proc in self.procs.values():
+            for at, arg in enumerate(proc.extra[:-1]):
+                if arg in _FIFO_OPTIONS or arg == "--status-fifo":
+                    old = proc.extra[at + 1]
+                    proc.extra[at + 1] = fresh.setdefault(old, free_tcp_endpoint())
 
     def _start_stopped(self) -> None:
         starting = [p for p in self.procs.values() if p.proc is None or p.proc.poll() is not None]

@@ -109,8 +109,8 @@ def test_watch_says_so_once_within_its_timeout_when_no_server_answers(
 
 def test_watch_all_merges_both_sources_backlogs_by_time(
         serve: Any, tmp_path: Path, wait_until: Callable[..., Any]) -> None:
-    events = free_tcp_endpoint()
-    server = serve(tmp_path / "data", "--events", events)
+    server = serve(tmp_path / "data", "--events", ANY_PORT)
+    events = server.events_endpoint()
     with Client(server.endpoint, timeout=10) as sam, Client(server.endpoint, timeout=10) as ann:
         sam.register("sam", PASSWORD, "seller")    # gatekeeper 1
         sam.sell("cola", 35, 3)                    # stock-handler 1
