@@ -20,7 +20,7 @@ import zmq
 import zmq.auth
 from zmq.utils.monitor import recv_monitor_message
 
-from tools.serverproc import ServerProcess
+from tools.serverproc import ANY_PORT, ServerProcess
 from tools.zmtp import ZmtpPeer
 from transport.client import Client
 from transport.events import MAX_SUBSCRIPTION
@@ -58,13 +58,11 @@ class Served:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    server = ServerProcess(":memory:", extra=["--events", "tcp://127.0.0.1:0"],
+    server = ServerProcess(":memory:", extra=["--events", ANY_PORT],
                            cwd=tmp_path_factory.mktemp("events-port"))
     server.start()
     try:
-        line = server.wait_for_line(lambda text: "events on" in text)
-        events = next(word for word in line.split() if word.startswith("tcp://"))
-        yield Served(server, events)
+        yield Served(server, server.events_endpoint())
     finally:
         server.kill()
 
@@ -185,12 +183,11 @@ def test_curve_subscribers_fit_the_bound(tmp_path: Path, zctx: zmq.Context[Any])
     """The frame bound leaves room for CURVE's handshake and its boxed frames."""
     public_file, secret_file = zmq.auth.create_certificates(tmp_path, "server")
     server_key = zmq.auth.load_certificate(public_file)[0]
-    server = ServerProcess(":memory:", extra=["--events", "tcp://127.0.0.1:0",
+    server = ServerProcess(":memory:", extra=["--events", ANY_PORT,
                                               "--curve-secret", str(secret_file)],
                            cwd=tmp_path).start()
     try:
-        line = server.wait_for_line(lambda text: "events on" in text)
-        events = next(word for word in line.split() if word.startswith("tcp://"))
+        events = server.events_endpoint()
         sub = zctx.socket(zmq.SUB)
         sub.setsockopt(zmq.LINGER, 0)
         sub.curve_serverkey = server_key
