@@ -58,9 +58,6 @@ MAX_SUBSCRIPTION = 255
 #: "\x07MESSAGE", an 8-byte nonce, a 16-byte MAC and a flags byte.
 _SUBSCRIBE_OVERHEAD = 10
 _CURVE_OVERHEAD = 8 + 8 + 16 + 1
-#: A peer-facing XPUB reads only subscriptions from its peers: a small kernel
-#: buffer and queue keep what a peer `PeerGuard` dropped still has in flight small.
-_PEER_RCVBUF, _PEER_RCVHWM = 16 * 1024, 64
 #: Every prefix of a topic, the empty one included: the only subscriptions that
 #: can ever match an event (the topic frame is exactly the topic).
 _USEFUL = frozenset(topic.encode("ascii")[:n] for topic in TOPICS for n in range(len(topic) + 1))
@@ -91,9 +88,9 @@ def _face_peers(sock: zmq.Socket[Any], endpoint: str,
     if curve is not None:
         sock.curve_server = True
         sock.curve_publickey, sock.curve_secretkey = curve
+    # Not ZMQ_RCVHWM nor a small ZMQ_RCVBUF: libzmq queues an XPUB's incoming
+    # subscriptions without bound whatever they say (measured: docs/design.md).
     sock.setsockopt(zmq.MAXMSGSIZE, subscription_frame_limit(curve is not None))
-    sock.setsockopt(zmq.RCVBUF, _PEER_RCVBUF)
-    sock.setsockopt(zmq.RCVHWM, _PEER_RCVHWM)
     return True
 
 
