@@ -51,6 +51,11 @@ class Config:
     #: A CurveZMQ secret key file (from `vending keygen`): clients then need the
     #: matching public key and all client traffic is encrypted.
     curve_secret_file: str | None = None
+    #: With `curve_secret_file`: a folder of client public keys (`vending keygen`
+    #: writes NAME.key); only those clients may connect, to the front door and
+    #: to the events port alike (ZAP). Re-read by `VendingSystem.reload_curve_clients`
+    #: (`vending serve` does it on SIGHUP).
+    curve_clients: str | None = None
     #: `serve --events`: where events are published (a PUB socket; None: nowhere
     #: over tcp). Embedded (role "all") they are also always on `events_inproc`;
     #: a split gatekeeper or stock handler binds its own PUB here.
@@ -78,6 +83,9 @@ class Config:
             if not host or not port.isdigit() or int(port) > 65535:
                 raise ValueError(f"--metrics {self.metrics}: give HOST:PORT, e.g. "
                                  "127.0.0.1:9100")
+        if self.curve_clients is not None and self.curve_secret_file is None:
+            raise ValueError("--curve-clients needs --curve-secret (client keys are checked "
+                             "in the CurveZMQ handshake)")
         if self.role == "all":
             return
         inproc = [name for name in ("auth", "deposit", "post", "status")

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import zmq
 import zmq.auth
+from zmq.auth.thread import ThreadAuthenticator
 
 from transport.client import Client
 from transport.events import EventForwarder, EventPublisher, EventStream, StreamEvent
@@ -59,6 +60,15 @@ def load_curve_keypair(path: str | None) -> tuple[bytes, bytes] | None:
     return public, secret
 
 
+def load_client_keys(folder: str) -> dict[bytes, bool]:
+    """The client public keys in `folder` (its *.key files), as zmq.auth keeps them."""
+    try:
+        keys: dict[bytes, bool] = zmq.auth.load_certificates(folder)
+    except (OSError, ValueError) as exc:
+        raise StorageError(f"cannot read client keys in {folder}: {exc}") from None
+    return keys
+
+
 class VendingSystem:
     """The whole vending machine in this process.
 
@@ -75,7 +85,9 @@ class VendingSystem:
         self.door: FrontDoor | None = None
         self._lock_fds: list[int] = []
         self._curve: tuple[bytes, bytes] | None = None
+        self._zap: ThreadAuthenticator | None = None
         self._loops: list[EventLoop] = []
+        self._publishers: list[EventPublisher] = []
         self._clients: weakref.WeakSet[Client] = weakref.WeakSet()
         self._streams: weakref.WeakSet[EventStream] = weakref.WeakSet()
         #: What this start made on disk: removed again if the start fails.
@@ -94,6 +106,8 @@ class VendingSystem:
     def start(self) -> VendingSystem:
         self.config.check()
         self._curve = load_curve_keypair(self.config.curve_secret_file)
+        clients = (load_client_keys(self.config.curve_clients)
+                   if self.config.curve_clients is not None else None)
         backends = [(name, actor) for name, actor in (("gatekeeper", GatekeeperActor),
                                                       ("stock-handler", StockHandlerActor))
                     if self.config.runs(name)]
@@ -108,6 +122,8 @@ class VendingSystem:
             from .metrics import Metrics  # imports prometheus_client: only when asked
             self._metrics = Metrics(self)
         try:
+            if clients is not None:
+                self._start_zap(ctx, clients)
             sup = self.supervisor = Supervisor()
             for name, actor in backends:
                 # One thread per backend: it binds the actor's fifos, keeps them
@@ -145,6 +161,32 @@ class VendingSystem:
         self._created.clear()
         return self
 
+    def _start_zap(self, ctx: zmq.Context[Any], clients: dict[bytes, bool]) -> None:
+        """Answer the context's ZAP requests: only `clients` pass the CURVE handshake.
+
+        One thread (zmq.auth's), woken once per connection handshake, never per
+        request. It serves every CURVE socket of this context, so the front
+        door and the events port check the same keys before binding.
+        """
+        zap = self._zap = ThreadAuthenticator(ctx, log=logging.getLogger("vending.zap"))
+        zap.start()
+        zap.certs["*"] = clients
+
+    def reload_curve_clients(self) -> int:
+        """Re-read the `curve_clients` folder; returns how many keys it now holds.
+
+        Connections already made stay; every new handshake is checked against
+        the new keys. Any thread (the key table is swapped in one assignment).
+
+        Raises:
+            StorageError: the folder cannot be read (the old keys stay in force).
+        """
+        if self._zap is None or self.config.curve_clients is None:
+            raise RuntimeError("the system does not check client keys (no curve_clients)")
+        clients = load_client_keys(self.config.curve_clients)
+        self._zap.certs["*"] = clients
+        return len(clients)
+
     def _undo_start(self) -> None:
         """Stop what started, then remove what this start created (never older data)."""
         try:
@@ -165,7 +207,9 @@ class VendingSystem:
             return EventPublisher(self.config.events_in, bind=False)
         if self.config.events is None:
             return None
-        return EventPublisher(self.config.events, bind=True, curve=self._curve)
+        publisher = EventPublisher(self.config.events, bind=True, curve=self._curve)
+        self._publishers.append(publisher)
+        return publisher
 
     def _forwarder(self) -> EventForwarder | None:
         if self.config.role != "all":
@@ -179,8 +223,7 @@ class VendingSystem:
         forwarder = self.dispatch.forwarder if self.dispatch else None
         if forwarder is not None:
             return list(forwarder.bound)
-        return [self.config.events] if self.config.events and self.config.role != "frontdoor" \
-            else []
+        return [p.bound for p in self._publishers if p.bound is not None]
 
     def subscribe(self, callback: Callable[[StreamEvent], None] | None = None,
                   **kwargs: Any) -> EventStream:
@@ -243,6 +286,9 @@ class VendingSystem:
                     stream.stop()  # its sockets too would block ctx.term()
                 for client in list(self._clients):
                     client.close()  # an open socket would block ctx.term() forever
+                if self._zap is not None:
+                    self._zap.stop()
+                    self._zap = None
                 if self.ctx is not None:
                     self.ctx.term()
                     self.ctx = None

@@ -55,6 +55,35 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--server-key", default=os.environ.get("VENDING_SERVER_KEY"), metavar="FILE",
                    help="the server's CurveZMQ public key file (env VENDING_SERVER_KEY; "
                    "default: none, for a server without --curve-secret)")
+    curve_client_option(p)
+
+
+def curve_client_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--client-key", default=os.environ.get("VENDING_CLIENT_KEY"), metavar="FILE",
+                   help="this client's CurveZMQ secret key file (NAME.key_secret from "
+                   "`vending keygen DIR --name NAME`), for a server started with "
+                   "--curve-clients (env VENDING_CLIENT_KEY; default: a fresh key pair)")
+
+
+def curve_keys(args: argparse.Namespace) -> tuple[bytes | None, tuple[bytes, bytes] | None]:
+    """(server public key, client key pair) from --server-key and --client-key.
+
+    Raises:
+        ValueError: a file cannot be read, or the client file holds no secret key.
+    """
+    try:
+        server_key = zmq.auth.load_certificate(args.server_key)[0] if args.server_key else None
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"cannot read server key {args.server_key}: {exc}") from None
+    if not args.client_key:
+        return server_key, None
+    try:
+        public, secret = zmq.auth.load_certificate(args.client_key)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"cannot read client key {args.client_key}: {exc}") from None
+    if secret is None:
+        raise ValueError(f"{args.client_key} holds no secret key (give the .key_secret file)")
+    return server_key, (public, secret)
 
 
 def _password(p: argparse.ArgumentParser) -> None:
@@ -174,14 +203,14 @@ def no_reply(endpoint: str, timeout: float) -> str:
 def run(args: argparse.Namespace) -> int:
     session = _load(args.session_file)
     try:
-        server_key = zmq.auth.load_certificate(args.server_key)[0] if args.server_key else None
-    except (OSError, ValueError) as exc:
-        print(f"error: cannot read server key {args.server_key}: {exc}", file=sys.stderr)
+        server_key, client_key = curve_keys(args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     # Two tries within --timeout: a lost request is resent (same req_id) and a
     # missing server is reported while the user is still looking.
     with Client(args.endpoint, timeout=args.timeout / 2, retries=1, backoff=0.0,
-                server_key=server_key) as client:
+                server_key=server_key, client_key=client_key) as client:
         client.wsess_uid, client.token = session.get("wsess_uid"), session.get("token")
         try:
             reply = _dispatch(client, args, session)

@@ -13,14 +13,12 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-import zmq.auth
-
 from transport.client import DEFAULT_ENDPOINT, NoReply
 from transport.events import EventStream, StreamEvent
 from vending.errors import VendingError
 
 from . import logsetup
-from .client_commands import no_reply, positive, printable
+from .client_commands import curve_client_option, curve_keys, no_reply, positive, printable
 from .output import json_line
 
 #: Where `vending watch` looks for events unless told (the README's `serve --events`).
@@ -54,6 +52,7 @@ def add_command(sub: Any) -> None:
     p.add_argument("--timeout", type=positive, default=5.0, metavar="SECONDS",
                    help="give up when the front door has not answered within this long, "
                    "retries included (default: 5)")
+    curve_client_option(p)
     p.set_defaults(func=watch_command)
 
 
@@ -82,9 +81,9 @@ def line(event: StreamEvent) -> str:
 
 def watch_command(args: argparse.Namespace) -> int:
     try:
-        server_key = zmq.auth.load_certificate(args.server_key)[0] if args.server_key else None
-    except (OSError, ValueError) as exc:
-        print(f"error: cannot read server key {args.server_key}: {exc}", file=sys.stderr)
+        server_key, client_key = curve_keys(args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     endpoints = args.events_endpoints
     if len(endpoints) > 1:
@@ -94,7 +93,8 @@ def watch_command(args: argparse.Namespace) -> int:
     # Two tries within --timeout, as every client command: a missing server is
     # one line within the timeout (README, "Live events").
     stream = EventStream(endpoints, args.endpoint, server_key=server_key,
-                         live_only=not args.all, timeout=args.timeout / 2, retries=1)
+                         client_key=client_key, live_only=not args.all,
+                         timeout=args.timeout / 2, retries=1)
     try:
         try:
             stream.start()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -14,25 +15,41 @@ from pathlib import Path
 
 from . import procstat
 
+#: Bind where the kernel picks: the port is read back from the ready line, so no
+#: other process can take it between a pick and the bind.
+ANY_PORT = "tcp://127.0.0.1:0"
+
 
 def free_tcp_endpoint() -> str:
+    """A port free now, for what must be known before anything binds (split fifos,
+    which each role names to the others) or for "nothing listens there". Another
+    process may take it before it is bound: prefer ANY_PORT where the binder
+    reports what it bound."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return f"tcp://127.0.0.1:{s.getsockname()[1]}"
 
 
+def bound_endpoints(line: str) -> list[str]:
+    """The tcp endpoints a `ready on ...` or `events on ...` line names (in order;
+    a JSON log line names them twice, in its message and its fields)."""
+    return list(dict.fromkeys(re.findall(r"tcp://[^\s\"',\]]+", line)))
+
+
 class ServerProcess:
     """A `vending serve` child; `start` returns once it has logged "ready".
 
-    The child's environment is this one without inherited `VENDING_*` variables
-    (a stray VENDING_FAULTS would crash it on purpose), plus `env`.
+    Without `endpoint` it binds ANY_PORT, and `endpoint` becomes the real one
+    once the ready line is read (a restart binds that same port again). The
+    child's environment is this one without inherited `VENDING_*` variables (a
+    stray VENDING_FAULTS would crash it on purpose), plus `env`.
     """
 
     def __init__(self, data_dir: Path | str, endpoint: str | None = None,
                  extra: list[str] | None = None, env: dict[str, str] | None = None,
                  module: str = "cli serve", cwd: Path | None = None) -> None:
         self.data_dir = str(data_dir)
-        self.endpoint = endpoint or free_tcp_endpoint()
+        self.endpoint = endpoint or ANY_PORT
         self.extra = extra or []
         self.env = env
         self.module = module.split()
@@ -87,7 +104,25 @@ class ServerProcess:
                 self._changed.wait(min(left, 0.5))
 
     def ready_line(self, timeout: float = 30.0) -> str:
-        return self.wait_for_line(lambda line: "ready on" in line, timeout)
+        """The ready line; a port-0 endpoint becomes the one it bound."""
+        line = self.wait_for_line(lambda text: "ready on" in text, timeout)
+        if self.endpoint.endswith(":0") and self.has_front_door:
+            bound = bound_endpoints(line)
+            if bound:
+                self.endpoint = bound[0]
+                self.endpoints = [self.endpoint]
+        return line
+
+    @property
+    def has_front_door(self) -> bool:
+        """Role all or frontdoor: its ready line names the client endpoints."""
+        role = self.extra[self.extra.index("--role") + 1] if "--role" in self.extra else "all"
+        return role in ("all", "frontdoor")
+
+    def events_endpoint(self, timeout: float = 30.0) -> str:
+        """The tcp endpoint of `serve --events` (a port-0 one as bound), from its log."""
+        line = self.wait_for_line(lambda text: "events on" in text, timeout)
+        return bound_endpoints(line)[0]
 
     def wait_ready(self, timeout: float = 30.0) -> ServerProcess:
         try:

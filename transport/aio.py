@@ -48,7 +48,8 @@ class AsyncClient(SessionState):
     def __init__(self, endpoint: str = DEFAULT_ENDPOINT, *,
                  context: zmq.Context[Any] | None = None,
                  timeout: float = DEFAULT_TIMEOUT, retries: int = DEFAULT_RETRIES,
-                 backoff: float = DEFAULT_BACKOFF, server_key: bytes | None = None) -> None:
+                 backoff: float = DEFAULT_BACKOFF, server_key: bytes | None = None,
+                 client_key: tuple[bytes, bytes] | None = None) -> None:
         super().__init__()
         self.endpoint = endpoint
         self._own_ctx = context is None
@@ -62,7 +63,10 @@ class AsyncClient(SessionState):
         self.retries = retries
         self.backoff = backoff
         self.server_key = server_key
-        self._req = LazyReq(self._ctx)
+        #: `client_key`: this client's (public, secret) CurveZMQ pair, for a server
+        #: started with --curve-clients (read a NAME.key_secret from `vending keygen` with
+        #: `actors.system.load_curve_keypair`).
+        self._req = LazyReq(self._ctx, client_key)
         self._turn = asyncio.Lock()
 
     @property

@@ -50,7 +50,8 @@ class Client(SessionState):
 
     def __init__(self, endpoint: str = DEFAULT_ENDPOINT, *, context: zmq.Context[Any] | None = None,
                  timeout: float = DEFAULT_TIMEOUT, retries: int = DEFAULT_RETRIES,
-                 backoff: float = DEFAULT_BACKOFF, server_key: bytes | None = None) -> None:
+                 backoff: float = DEFAULT_BACKOFF, server_key: bytes | None = None,
+                 client_key: tuple[bytes, bytes] | None = None) -> None:
         super().__init__()
         self.endpoint = endpoint
         self._own_ctx = context is None
@@ -60,7 +61,10 @@ class Client(SessionState):
         self.backoff = backoff
         #: The server's CurveZMQ public key (Z85): set it to talk to a `--curve-secret` server.
         self.server_key = server_key
-        self._req = LazyReq(self._ctx)
+        #: `client_key`: this client's (public, secret) CurveZMQ pair, for a server
+        #: started with --curve-clients (read a NAME.key_secret from `vending keygen` with
+        #: `actors.system.load_curve_keypair`).
+        self._req = LazyReq(self._ctx, client_key)
 
     @property
     def worst_case_seconds(self) -> float:

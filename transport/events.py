@@ -9,6 +9,12 @@ Each event is two frames: the topic (ASCII), then a msgpack map with `source`,
   subscribers to one XPUB (`inproc://events`, and `--events` if given), run on
   an existing loop's thread. With no subscriber, no subscription reaches the
   PUBs, which then drop events at the source.
+- Every XPUB that faces peers over tcp bounds what one peer may send it
+  (docs/design.md, "Socket bounds"): a subscription frame longer than a
+  255-byte subscription needs is refused by libzmq itself (ZMQ_MAXMSGSIZE),
+  which closes that peer's connection before the frame is read; only
+  subscriptions that can match a topic are passed on to the sources; and an
+  address that sends many that cannot is dropped (`PeerGuard`).
 - `EventStream`: the subscriber side, the ZeroMQ Guide's Clone pattern:
   subscribe first, then fetch what was missed with the `events` op; a jump in
   a source's `seq` is filled the same way. Every event of each source is
@@ -28,12 +34,15 @@ from typing import Any
 import zmq
 
 from vending.errors import VendingError
+from vending.events import TOPICS
 
 from .client import Client
 from .codec import DecodeError, decode, encode
 from .loop import EventLoop
+from .peerguard import PeerGuard
 
-__all__ = ["SOURCES", "EventForwarder", "EventPublisher", "EventStream", "StreamEvent"]
+__all__ = ["MAX_SUBSCRIPTION", "SOURCES", "EventForwarder", "EventPublisher", "EventStream",
+           "StreamEvent", "subscription_frame_limit"]
 
 log = logging.getLogger(__name__)
 
@@ -41,13 +50,48 @@ SOURCES = ("gatekeeper", "stock-handler")
 #: Events queued per subscriber before PUB drops (the subscriber then fills the gap).
 PUB_HWM = 10_000
 MAX_EVENT_BYTES = 256 * 1024
+#: The longest subscription the events port takes (docs/protocol.md, "Events").
+MAX_SUBSCRIPTION = 255
+#: What a subscription costs on the wire beyond its bytes. ZMTP 3.1 (libzmq >= 4.3)
+#: sends it as a SUBSCRIBE command ("\x09SUBSCRIBE" + topic); ZMTP 3.0 as a message
+#: (0x01 + topic), one byte less. CURVE boxes every frame in a MESSAGE command:
+#: "\x07MESSAGE", an 8-byte nonce, a 16-byte MAC and a flags byte.
+_SUBSCRIBE_OVERHEAD = 10
+_CURVE_OVERHEAD = 8 + 8 + 16 + 1
+#: Every prefix of a topic, the empty one included: the only subscriptions that
+#: can ever match an event (the topic frame is exactly the topic).
+_USEFUL = frozenset(topic.encode("ascii")[:n] for topic in TOPICS for n in range(len(topic) + 1))
 
 
-def _curve_server(sock: zmq.Socket[Any], endpoint: str,
-                  curve: tuple[bytes, bytes] | None) -> None:
-    if curve is not None and not endpoint.startswith("inproc://"):
+def subscription_frame_limit(curve: bool) -> int:
+    """ZMQ_MAXMSGSIZE for an XPUB facing peers: one 255-byte subscription's frame.
+
+    libzmq checks it against each incoming frame's header, before reading the
+    body, and closes the connection of a peer whose frame is larger; so a long
+    subscription never reaches the XPUB's subscription trie (whose teardown
+    recursed once per byte and overflowed the stack on a 300 KB topic).
+    """
+    return MAX_SUBSCRIPTION + _SUBSCRIBE_OVERHEAD + (_CURVE_OVERHEAD if curve else 0)
+
+
+def useful_subscription(message: bytes) -> bool:
+    """An XPUB's (un)subscription notice (0x01/0x00 + prefix) that can match a topic."""
+    return message[:1] in (b"\x00", b"\x01") and message[1:] in _USEFUL
+
+
+def _face_peers(sock: zmq.Socket[Any], endpoint: str,
+                curve: tuple[bytes, bytes] | None) -> bool:
+    """Set up an XPUB about to bind `endpoint`: CURVE and the frame bound, off
+    inproc. Returns whether the endpoint faces peers."""
+    if endpoint.startswith("inproc://"):
+        return False
+    if curve is not None:
         sock.curve_server = True
         sock.curve_publickey, sock.curve_secretkey = curve
+    # Not ZMQ_RCVHWM nor a small ZMQ_RCVBUF: libzmq queues an XPUB's incoming
+    # subscriptions without bound whatever they say (measured: docs/design.md).
+    sock.setsockopt(zmq.MAXMSGSIZE, subscription_frame_limit(curve is not None))
+    return True
 
 
 class EventPublisher:
@@ -67,6 +111,9 @@ class EventPublisher:
         self._sock: zmq.Socket[Any] | None = None
         self._topics: set[bytes] = set()
         self.published = 0
+        self.guard = PeerGuard(useful_subscription)
+        #: Where it was bound (a port-0 tcp endpoint with its real port), once open.
+        self.bound: str | None = None
 
     @property
     def wanted(self) -> bool:
@@ -78,8 +125,10 @@ class EventPublisher:
         sock.setsockopt(zmq.SNDHWM, PUB_HWM)
         sock.setsockopt(zmq.LINGER, 0)
         if self._bind:
-            _curve_server(sock, self.endpoint, self._curve)
+            if _face_peers(sock, self.endpoint, self._curve):
+                self.guard.watch(sock, loop)
             sock.bind(self.endpoint)
+            self.bound = sock.getsockopt(zmq.LAST_ENDPOINT).decode()
         else:
             sock.connect(self.endpoint)
         loop.add_reader(sock, self._subscriptions)
@@ -90,12 +139,15 @@ class EventPublisher:
         assert self._sock is not None
         for _ in range(1024):
             try:
-                message = self._sock.recv(zmq.NOBLOCK)
+                notice = self._sock.recv(zmq.NOBLOCK, copy=False)
             except zmq.Again:
                 return
+            if not self.guard.admit(notice):
+                continue  # matches no topic: no reason to encode events for it
+            message = notice.bytes
             if message[:1] == b"\x01":
                 self._topics.add(message[1:])
-            elif message[:1] == b"\x00":
+            else:
                 self._topics.discard(message[1:])
 
     def publish(self, topic: str, body: dict[str, Any]) -> None:
@@ -106,6 +158,7 @@ class EventPublisher:
 
     def close(self, loop: EventLoop) -> None:
         if self._sock is not None:
+            self.guard.close(self._sock, loop)
             loop.remove_reader(self._sock)
             self._sock.close()
             self._sock = None
@@ -123,6 +176,7 @@ class EventForwarder:
         self._xsub: zmq.Socket[Any] | None = None
         self._xpub: zmq.Socket[Any] | None = None
         self.bound: list[str] = []
+        self.guard = PeerGuard(useful_subscription)
 
     def open(self, ctx: zmq.Context[Any], loop: EventLoop) -> None:
         """Bind both sockets and forward through `loop` (call in the loop thread)."""
@@ -133,14 +187,21 @@ class EventForwarder:
         xsub.setsockopt(zmq.RCVHWM, PUB_HWM)
         xpub.setsockopt(zmq.SNDHWM, PUB_HWM)
         xsub.bind(self.inlet)
+        if any(not e.startswith("inproc://") for e in self.outlets):
+            self.guard.watch(xpub, loop)
         for endpoint in self.outlets:
-            _curve_server(xpub, endpoint, self._curve)
+            _face_peers(xpub, endpoint, self._curve)
             xpub.bind(endpoint)
             self.bound.append(xpub.getsockopt(zmq.LAST_ENDPOINT).decode())
         loop.add_reader(xsub, lambda: _pass(xsub, xpub))
-        loop.add_reader(xpub, lambda: _pass(xpub, xsub))
+        # Upwards, only subscriptions that can match a topic: a peer's junk stays in
+        # the XPUB's own trie (freed when it leaves) and is not copied into the
+        # XSUB's and each source's.
+        loop.add_reader(xpub, lambda: _pass(xpub, xsub, keep=self.guard.admit))
 
     def close(self, loop: EventLoop) -> None:
+        if self._xpub is not None:
+            self.guard.close(self._xpub, loop)
         for sock in (self._xsub, self._xpub):
             if sock is not None:
                 loop.remove_reader(sock)
@@ -148,13 +209,17 @@ class EventForwarder:
         self._xsub = self._xpub = None
 
 
-def _pass(src: zmq.Socket[Any], dst: zmq.Socket[Any], most: int = 1024) -> None:
-    """Forward what `src` holds (data one way, subscriptions the other)."""
+def _pass(src: zmq.Socket[Any], dst: zmq.Socket[Any], most: int = 1024,
+          keep: Callable[[zmq.Frame], bool] | None = None) -> None:
+    """Forward what `src` holds (data one way, subscriptions the other), what
+    `keep` accepts of it."""
     for _ in range(most):
         try:
             frames = src.recv_multipart(zmq.NOBLOCK, copy=False)
         except zmq.Again:
             return
+        if keep is not None and not keep(frames[0]):
+            continue
         # A subscriber past its HWM loses it; its seq gap is filled by the op.
         with contextlib.suppress(zmq.Again):
             dst.send_multipart(frames, zmq.NOBLOCK, copy=False)
@@ -203,6 +268,8 @@ class EventStream:
         server_key: the server's CurveZMQ public key, for both sockets.
         door_key: the front door's key when it differs (embedded: the events
             are on inproc://, the front door may still be CURVE).
+        client_key: this client's (public, secret) CurveZMQ pair, for a server
+            that admits only known clients (`serve --curve-clients`).
     """
 
     def __init__(self, events_endpoint: str | list[str], front_door: str, *,
@@ -211,6 +278,7 @@ class EventStream:
                  sources: tuple[str, ...] = SOURCES, since: dict[str, int] | None = None,
                  live_only: bool = False, server_key: bytes | None = None,
                  door_key: bytes | None = None,
+                 client_key: tuple[bytes, bytes] | None = None,
                  rcvhwm: int = PUB_HWM, poll_interval: float = 1.0,
                  timeout: float = 5.0, retries: int = 3) -> None:
         self.endpoints = [events_endpoint] if isinstance(events_endpoint, str) \
@@ -227,6 +295,7 @@ class EventStream:
         self._live_only = live_only
         self._server_key = server_key
         self._door_key = door_key if door_key is not None else server_key
+        self._client_key = client_key
         self._rcvhwm = rcvhwm
         self._poll_interval = poll_interval
         self._queue: list[StreamEvent] = []
@@ -299,7 +368,8 @@ class EventStream:
     def _run(self) -> None:
         sub = self._ctx.socket(zmq.SUB)
         client = Client(self.front_door, context=self._ctx, timeout=self._timeout,
-                        retries=self._retries, server_key=self._door_key)
+                        retries=self._retries, server_key=self._door_key,
+                        client_key=self._client_key)
 
         def fetch(source: str, since: int, limit: int) -> dict[str, Any]:
             return dict(client.events(source, since, limit))
@@ -308,7 +378,7 @@ class EventStream:
             sub.setsockopt(zmq.RCVHWM, self._rcvhwm)
             sub.setsockopt(zmq.MAXMSGSIZE, MAX_EVENT_BYTES)
             if self._server_key is not None:
-                public, secret = zmq.curve_keypair()
+                public, secret = self._client_key or zmq.curve_keypair()
                 sub.curve_serverkey = self._server_key
                 sub.curve_publickey, sub.curve_secretkey = public, secret
             sub.setsockopt(zmq.SUBSCRIBE, b"")  # first: nothing after this is missed

@@ -70,10 +70,16 @@ class NoReply(Unavailable):
 
 class LazyReq(Generic[S]):
     """A REQ socket opened on first use and dropped after a failed try (a REQ socket
-    that got no reply cannot send again); from a blocking or an asyncio context."""
+    that got no reply cannot send again); from a blocking or an asyncio context.
 
-    def __init__(self, ctx: zmq.Context[S]) -> None:
+    `client_key`: this client's CurveZMQ (public, secret) pair, for a server that
+    admits only known clients (`serve --curve-clients`); else a fresh pair per socket.
+    """
+
+    def __init__(self, ctx: zmq.Context[S],
+                 client_key: tuple[bytes, bytes] | None = None) -> None:
         self._ctx = ctx
+        self._client_key = client_key
         self._sock: S | None = None
 
     def get(self, endpoint: str, server_key: bytes | None) -> S:
@@ -82,7 +88,8 @@ class LazyReq(Generic[S]):
             sock.setsockopt(zmq.LINGER, 0)  # an abandoned try must not hold the close
             if server_key is not None:
                 sock.curve_serverkey = server_key
-                sock.curve_publickey, sock.curve_secretkey = zmq.curve_keypair()
+                sock.curve_publickey, sock.curve_secretkey = \
+                    self._client_key or zmq.curve_keypair()
             sock.connect(endpoint)
             self._sock = sock
         return self._sock

@@ -19,6 +19,7 @@ from typing import Any
 
 from . import limits
 from .errors import BadRequest, Unauthorized
+from .visible import name_fault
 
 __all__ = ["AUTH_KINDS", "OPS", "SESSION_OPS", "STATE_CHANGING_OPS", "Request", "parse_request"]
 
@@ -88,9 +89,9 @@ def _one_of(*values: str) -> Check:
 
 def _product_name(name: str, value: Any) -> str:
     text: str = _str(1, limits.PRODUCT_NAME_MAX)(name, value)
-    if any(map(limits.unsafe_char, text)):
-        raise BadRequest(f"{name} must not contain control or bidirectional formatting "
-                         "characters")
+    fault = name_fault(text)  # by Unicode category; bidi marks and controls among them
+    if fault is not None:
+        raise BadRequest(f"{name} {fault}")
     return text
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.serverproc import ServerProcess
+from tools.serverproc import ANY_PORT, ServerProcess, free_tcp_endpoint
 from transport.client import Client
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,7 +81,7 @@ def test_the_example_runs_twice_on_an_empty_server(
 
 
 def test_the_node_client_gives_up_naming_the_endpoint(node: str, tmp_path: Path) -> None:
-    nobody = ServerProcess(tmp_path).endpoint  # a free port nothing listens on
+    nobody = free_tcp_endpoint()  # a free port nothing listens on
     program = ("import { VendingClient } from './vending.mjs';\n"
                f"const c = new VendingClient('{nobody}', {{ timeout: 200, retries: 1 }});\n"
                "try { await c.ping(); console.log('answered'); }\n"
@@ -120,8 +120,8 @@ def test_the_node_package_exports_the_client_and_the_subscriber(node: str) -> No
 
 def test_the_node_subscriber_fills_the_backlog_then_follows_live(
         node: str, serve: Callable[..., ServerProcess], tmp_path: Path) -> None:
-    events = ServerProcess(tmp_path).endpoint  # a free port for --events
-    served = serve(tmp_path / "data", "--events", events)
+    served = serve(tmp_path / "data", "--events", ANY_PORT)
+    events = served.events_endpoint()
     with Client(served.endpoint, timeout=10) as sam:
         sam.register("sam", "correct horse battery", "seller")
         sam.sell("cola", 35, 10)  # stored before the subscriber starts: fetched by the op

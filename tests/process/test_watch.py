@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tools.serverproc import free_tcp_endpoint
+from tools.serverproc import ANY_PORT, free_tcp_endpoint
 from transport.client import Client
 
 PASSWORD = "correct horse battery"
@@ -58,8 +58,8 @@ class Watch:
 
 def test_watch_prints_every_event_and_ends_on_ctrl_c(
         serve: Any, tmp_path: Path, wait_until: Callable[..., Any]) -> None:
-    events = free_tcp_endpoint()
-    server = serve(tmp_path / "data", "--events", events)
+    server = serve(tmp_path / "data", "--events", ANY_PORT)
+    events = server.events_endpoint()  # bound at port 0: read back, never raced for
     common = ("--endpoint", server.endpoint, "--events", events)
     with Client(server.endpoint, timeout=10) as sam:
         sam.register("sam", PASSWORD, "seller")   # before both: only --all shows it
@@ -109,8 +109,8 @@ def test_watch_says_so_once_within_its_timeout_when_no_server_answers(
 
 def test_watch_all_merges_both_sources_backlogs_by_time(
         serve: Any, tmp_path: Path, wait_until: Callable[..., Any]) -> None:
-    events = free_tcp_endpoint()
-    server = serve(tmp_path / "data", "--events", events)
+    server = serve(tmp_path / "data", "--events", ANY_PORT)
+    events = server.events_endpoint()
     with Client(server.endpoint, timeout=10) as sam, Client(server.endpoint, timeout=10) as ann:
         sam.register("sam", PASSWORD, "seller")    # gatekeeper 1
         sam.sell("cola", 35, 3)                    # stock-handler 1

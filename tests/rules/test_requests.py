@@ -138,7 +138,7 @@ def test_product_name_refuses_control_and_bidi_characters(char: str, update: boo
 
 
 @pytest.mark.parametrize("name", ["caf\u00e9 cr\u00e8me", "\u0645\u0627\u0621",  # Arabic, RTL
-                                  "\u200d\U0001F964", "\u00a0nbsp", "\u2028sep"])
+                                  "\U0001F964", "\u00a0nbsp"])
 def test_product_name_keeps_other_unicode(name: str) -> None:
     assert parse_request({**VALID["sell"], "product_name": name}).args["product_name"] == name
 
