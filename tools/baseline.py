@@ -67,7 +67,9 @@ class Baseline:
         router = ctx.socket(zmq.ROUTER)
         router.setsockopt(zmq.LINGER, 0)
         router.bind(endpoint)
-        print(f"baseline ready on {endpoint}", file=sys.stderr, flush=True)
+        # A port-0 endpoint is reported as bound, as `vending serve` does.
+        bound = router.getsockopt_string(zmq.LAST_ENDPOINT)
+        print(f"baseline ready on {bound}", file=sys.stderr, flush=True)
         try:
             while not stop.is_set():
                 if not router.poll(100):
