@@ -23,10 +23,9 @@ from transport.events import EventPublisher
 from transport.fifo import Backpressure, FifoInlet, Pushers
 from transport.loop import EventLoop, Timer
 from vending.db import Database, StorageFault, storage_fault
-from vending.errors import BadRequest, RateLimited, Unavailable
+from vending.errors import RateLimited, Unavailable
 from vending.events import Event, EventLog
 from vending.fairqueue import FairQueue, Refused
-from vending.limits import EVENTS_LIMIT_DEFAULT
 from vending.ops import OPS, STATE_CHANGING_OPS
 
 from . import faults
@@ -450,14 +449,6 @@ class BackendActor(LoopActor):
 
     def status(self, rt: ReturnTicket, reply: dict[str, Any], ended: bool = False) -> None:
         self.send(rt.status, Status(rt, reply, ended))
-
-    def answer_events(self, rt: ReturnTicket, args: Any) -> None:
-        """The `events` op: this source's stored events after `since`."""
-        if self.events is None or args.get("source") != self.role:
-            self.status(rt, BadRequest(f"source must be {self.role} here").to_reply())
-            return
-        self.status(rt, self.events.reply(args.get("since", 0),
-                                          args.get("limit", EVENTS_LIMIT_DEFAULT)))
 
     def flush(self) -> None:
         """After COMMIT: publish the committed events, then send what was queued."""

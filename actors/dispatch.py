@@ -2,10 +2,10 @@
 
 Runs in the front-door thread, together with the session actors it starts
 (`actors/runtime.py`), so routing a request to its session and the session
-sending it down a fifo cost no thread hop. `products`, `product` and `events`
-need no session and go straight to their owner (for `events`, the role its
-`source` names), with the client's address, which the owner's read queue is
-fair over. A status is answered to the
+sending it down a fifo cost no thread hop. Ops that neither need nor open a
+session (their row in vending/ops.py says) go straight to their owner (for
+`events`, the role its `source` names), with the client's address, which the
+owner's read queue is fair over. A status is answered to the
 client at once; the session actor is then told, so it sends its next request.
 """
 
@@ -23,7 +23,7 @@ from transport.fifo import Backpressure, Pushers
 from transport.frontdoor import FrontDoor
 from vending.credentials import new_wsess_uid
 from vending.errors import Unavailable
-from vending.ops import route
+from vending.ops import TABLE, route
 from vending.requests import Request
 
 from .config import Config
@@ -42,10 +42,6 @@ from .wire import (
 )
 
 log = logging.getLogger(__name__)
-
-#: Ops that need no session: straight to their owner's fifo, no session actor.
-_NO_SESSION = frozenset({"products", "product", "events"})
-
 
 class Dispatch:
     """The front door's `Dispatcher`, and the `SessionDesk` of its session actors."""
@@ -81,13 +77,15 @@ class Dispatch:
         fifo, roles = route(request.op, request.args)
         self.liveness.require(roles)
         deadline = time.time() + self._config.request_timeout
-        if request.op in _NO_SESSION:
+        row = TABLE[request.op]
+        if not (row.session or row.opens_session):
+            # No session to keep in order: straight to the owner's fifo.
             rt = ReturnTicket(self._ends.status, "", ticket)
             assert fifo is not None  # routed by the table
             # With its address: the owner's read queue is fair per address.
             self._send(fifo, ClientRequest(rt, request, peer, deadline))
             return
-        wsess = new_wsess_uid() if request.op == "auth" else request.wsess_uid
+        wsess = new_wsess_uid() if row.opens_session else request.wsess_uid
         self.sessions.submit(wsess, Submit(ticket, request, peer, deadline))
 
     def on_status(self, message: dict[str, Any]) -> None:

@@ -1,5 +1,9 @@
 """The seed's gatekeeper.worker: owns users, auths (sessions) and deposits.
 
+A thin shell around `vending.gate.Gate`: a client request goes to `Gate.answer`,
+which runs the rule its op's row names (vending/ops.py); the stock handler's
+questions (authorize, charge, resolve) go to the matching `Gate` method.
+
 Listens on auth.fifo and deposit.fifo. Argon2 work runs in a small worker
 pool so a burst of logins does not stall deposits and purchases; its result
 comes back as a `CryptoDone` message and is finished in its own transaction.
@@ -24,13 +28,13 @@ from typing import Any
 
 import pykka
 
-from vending import purchase
-from vending.accounts import SCHEMA, Accounts, CryptoJob, Outcome
-from vending.authority import Authorized as VendingAuthorized
+from vending.authority import Grant
+from vending.call import Call
 from vending.db import Database
-from vending.errors import BadRequest, ClientError, RateLimited, Unavailable
+from vending.errors import ClientError, RateLimited, Unavailable
 from vending.fairqueue import FairQueue, Refused
-from vending.ops import ops_of
+from vending.gate import SCHEMA, Gate
+from vending.outcome import CryptoJob, Outcome
 from vending.sessions import SessionPolicy
 
 from . import faults
@@ -54,7 +58,6 @@ from .wire import (
 
 log = logging.getLogger(__name__)
 
-_SESSION_OPS = ops_of("gatekeeper", session=True)
 #: Ticks (seconds) between re-sends of seller purges still pending.
 RESEND_PURGES_EVERY = 5
 
@@ -77,8 +80,8 @@ class GatekeeperActor(BackendActor):
         return [config.endpoints.auth, config.endpoints.deposit]
 
     def build(self, db: Database) -> None:
-        self.accounts = Accounts(db, SessionPolicy(idle=self.config.session_idle))
-        self.events = self.accounts.events
+        self.gate = Gate(db, SessionPolicy(idle=self.config.session_idle))
+        self.events = self.gate.events
         self._pool: Executor = ThreadPoolExecutor(self.config.crypto_workers,
                                                   thread_name_prefix="argon2")
         #: Password work not started yet, round-robin over source addresses.
@@ -97,7 +100,7 @@ class GatekeeperActor(BackendActor):
         super().cleanup()
 
     def recover(self) -> None:
-        for account_id, _ in self.accounts.pending_purges():
+        for account_id, _ in self.gate.purges.pending():
             self._send_purge(account_id)
 
     def tick(self) -> None:
@@ -106,17 +109,17 @@ class GatekeeperActor(BackendActor):
             # A Purge or its Purged lost with a restarting stock handler, or a
             # batch that failed on storage: the purge row is the truth, so ask again.
             # Idempotent on both sides.
-            for account_id, _ in self.accounts.pending_purges():
+            for account_id, _ in self.gate.purges.pending():
                 self._send_purge(account_id)
         if self._ticks % 600 == 1:
-            self.accounts.housekeeping()
+            self.gate.housekeeping()
 
     # -- fifo messages ---------------------------------------------------------
     def handle(self, message: Message) -> None:
         faults.hit("gatekeeper.in_batch")
         if isinstance(message, Resolve):
-            resolved = purchase.resolve(self.accounts, message.pid)
-            self.send(message.back, Resolved(resolved.pid, resolved.committed))
+            resolution = self.gate.resolve(message.pid)
+            self.send(message.back, Resolved(resolution.pid, resolution.committed))
         elif isinstance(message, Purged):
             self._purged(message.account_id)
         elif isinstance(message, ClientRequest):
@@ -131,14 +134,7 @@ class GatekeeperActor(BackendActor):
     def _client_request(self, message: ClientRequest) -> None:
         req, rt = message.request, message.rt
         try:
-            if req.op == "events":
-                self.answer_events(rt, req.args)
-            elif req.op == "auth":
-                self._outcome(rt, self.accounts.auth(req, rt.wsess, message.peer), message)
-            elif req.op in _SESSION_OPS:
-                self._outcome(rt, self.accounts.session_op(req, message.peer), message)
-            else:
-                raise BadRequest(f"{req.op!r} is not a gatekeeper op")
+            self._outcome(rt, self.gate.answer(Call(req, message.peer, rt.wsess)), message)
         except ClientError as exc:
             self.status(rt, exc.to_reply())
 
@@ -203,18 +199,18 @@ class GatekeeperActor(BackendActor):
         self.send(self.config.endpoints.post, Purge(account_id, self.config.endpoints.deposit))
 
     def _purged(self, account_id: int) -> None:
-        self.accounts.purge_done(account_id)
+        self.gate.purges.done(account_id)
         for status in self._held.pop(account_id, []):
             self.send(status.rt.status, status)
 
     def _charge(self, message: Charge) -> None:
-        charged = purchase.charge(self.accounts, message.step)
+        charged = self.gate.charge(message.step)
         self.send(message.back, Charged(charged.pid, message.rt, charged.committed,
                                         charged.reply))
 
     def _authorize(self, message: Authorize) -> None:
-        result = self.accounts.authorize(message.request, message.role)
-        if isinstance(result, VendingAuthorized):
+        result = self.gate.authorize(message.request)
+        if isinstance(result, Grant):
             who = (result.account_id, result.user_uid, result.replay_only)
             answer = Authorized(message.rt, message.request, who=who)
         else:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from vending.accounts import CryptoJob
+from vending.outcome import CryptoJob
 from vending.requests import Request
 
 from .wire import ClientRequest

@@ -17,6 +17,7 @@ import pykka
 
 from transport.loop import EventLoop
 from vending.errors import Unavailable
+from vending.ops import TABLE
 
 from .messages import Done, Expired, Submit
 from .runtime import LoopActor
@@ -83,7 +84,7 @@ class SessionActor(LoopActor):
         reply = done.reply
         if done.ended or reply.get("error") == "UNAUTHORIZED":
             self._ended = True  # no live session behind this actor (ended, or never was)
-        elif op == "auth" and reply.get("wsess_uid") != self.wsess_uid:
+        elif TABLE[op].opens_session and reply.get("wsess_uid") != self.wsess_uid:
             # A failed login, or a replayed one naming its first session: this
             # provisional actor has no session to serve.
             self._ended = True

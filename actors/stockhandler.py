@@ -1,9 +1,11 @@
 """The seed's stock-handler.worker: owns products; runs the purchase saga.
 
-buy: reserve units (committed) -> the gatekeeper charges the buyer (its commit
-is the point of no return) -> settle the reservation. sell / delete_product:
-the gatekeeper validates the role first, then the change is applied here.
-See docs/purchase-saga.md.
+A thin shell around `vending.stock.Stock`: a client request takes its op's row's
+path (vending/ops.py). `here`: the row's rule answers at once. `saga` (buy):
+reserve units (committed) -> the gatekeeper charges the buyer (its commit is the
+point of no return) -> settle the reservation; see docs/purchase-saga.md.
+`authorize` (sell, delete_product): the gatekeeper checks the caller first, then
+the rule runs here.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ from typing import Any
 import pykka
 
 from vending import purchase
-from vending.authority import Authorized as VendingAuthorized
+from vending.authority import Grant
+from vending.call import Call
 from vending.db import Database
-from vending.errors import BadRequest, ClientError
+from vending.errors import ClientError
+from vending.ops import TABLE
 from vending.requests import Request
 from vending.stock import SCHEMA, Stock
 
@@ -117,24 +121,14 @@ class StockHandlerActor(BackendActor):
             log.warning("stock handler: dropped a %r message", type(message).__name__)
 
     def _client_request(self, rt: ReturnTicket, req: Request) -> None:
-        ends = self.config.endpoints
-        if req.op == "products":
-            self.status(rt, self.stock.products(req.args.get("seller_uid")))
-        elif req.op == "product":
-            self.status(rt, self.stock.product(req.args["product_uid"]))
-        elif req.op == "events":
-            self.answer_events(rt, req.args)
-        elif req.op == "buy":
-            self._buy(rt, req)
-        elif req.op in ("sell", "delete_product"):
-            self.send(ends.deposit, Authorize(rt, req, "seller", ends.post))
+        row, ends = TABLE[req.op], self.config.endpoints
+        if row.path == "saga":
+            step = row.rule(self.stock, Call(req, pid=uuid.uuid4().hex))
+            self.send(ends.deposit, Charge.of(step, rt, ends.post))
+        elif row.path == "authorize":
+            self.send(ends.deposit, Authorize(rt, req, row.caller, ends.post))
         else:
-            raise BadRequest(f"{req.op!r} is not a stock-handler op")
-
-    def _buy(self, rt: ReturnTicket, req: Request) -> None:
-        step = purchase.reserve(self.stock, uuid.uuid4().hex, req)
-        ends = self.config.endpoints
-        self.send(ends.deposit, Charge.of(step, rt, ends.post))
+            self.status(rt, self.stock.answer(Call(req)).reply)
 
     def _authorized(self, message: Authorized) -> None:
         if message.reply is not None:
@@ -143,9 +137,5 @@ class StockHandlerActor(BackendActor):
         if message.who is None:
             log.warning("stock handler: an authorized message with neither answer nor grant")
             return
-        req = message.request
-        rule = self.stock.sell if req.op == "sell" else self.stock.delete_product
-        try:
-            self.status(message.rt, rule(req, VendingAuthorized(*message.who)))
-        except ClientError as exc:
-            self.status(message.rt, exc.to_reply())
+        call = Call(message.request, who=Grant(*message.who))
+        self.status(message.rt, self.stock.authorized(call).reply)

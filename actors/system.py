@@ -26,8 +26,8 @@ from transport.events import EventForwarder, EventPublisher, EventStream, Stream
 from transport.fifo import FifoInlet
 from transport.frontdoor import FrontDoor
 from transport.loop import EventLoop
-from vending.accounts import SCHEMA as ACCOUNTS_SCHEMA
 from vending.db import Database, StorageError
+from vending.gate import SCHEMA as GATE_SCHEMA
 from vending.stock import SCHEMA as STOCK_SCHEMA
 
 from .backend import BackendStats, backend_loop
@@ -345,6 +345,6 @@ class VendingSystem:
             # Held by us now, so a file missing here is one this start makes.
             if missing is None and not (folder / name).exists():
                 self._created += [folder / f"{name}{end}" for end in ("", "-wal", "-shm")]
-        schemas = {"gatekeeper.sqlite3": ACCOUNTS_SCHEMA, "stock.sqlite3": STOCK_SCHEMA}
+        schemas = {"gatekeeper.sqlite3": GATE_SCHEMA, "stock.sqlite3": STOCK_SCHEMA}
         for name in db_names:
             Database(folder / name, schemas[name]).close()

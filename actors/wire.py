@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from vending.errors import VendingError
-from vending.ops import FIFO_FOR_OP, ROLES_FOR_OP
+from vending.ops import FIFO_FOR_OP, OPS, ROLES_FOR_OP
 from vending.purchase import ChargeStep
-from vending.requests import OPS, Request, parse_request
+from vending.requests import Request, parse_request
 
 __all__ = [
     "FIFO_FOR_OP", "ROLES_FOR_OP", "Alive", "Authorize", "Authorized", "BadMessage", "Charge",

@@ -42,9 +42,9 @@ from pathlib import Path
 from typing import Any
 
 from transport.client import Client
-from vending.accounts import SCHEMA as ACCOUNTS_SCHEMA
 from vending.credentials import hash_password, hash_token
 from vending.db import Database
+from vending.gate import SCHEMA as GATE_SCHEMA
 from vending.stock import SCHEMA as STOCK_SCHEMA
 
 from . import procstat
@@ -263,7 +263,7 @@ def seed_population(data_dir: Path, count: int) -> None:
     data_dir.mkdir(parents=True, exist_ok=True)
     pw_hash = hash_password(PASSWORD)
     now = time.time()
-    gate = Database(data_dir / "gatekeeper.sqlite3", ACCOUNTS_SCHEMA)
+    gate = Database(data_dir / "gatekeeper.sqlite3", GATE_SCHEMA)
     with gate.transaction() as conn:
         conn.executemany(
             "INSERT INTO users(user_uid, username, role, pw_hash, created) VALUES(?,?,?,?,?)",

@@ -23,9 +23,10 @@ from typing import Any, Protocol
 
 import zmq
 
-import vending
+from vending.call import Call
 from vending.errors import BadRequest, Unavailable, VendingError
 from vending.limits import MAX_REQUEST_BYTES, REQ_ID_MAX
+from vending.ops import TABLE
 from vending.requests import Request, parse_request
 
 from .codec import DecodeError, decode, decode_map, encode
@@ -259,9 +260,10 @@ class FrontDoor(EventLoop):
                              Unavailable("server is shutting down").to_reply(), request.op,
                              started)
             return
-        if request.op == "ping":
-            self._answer_now(envelope, request.req_id,
-                             {"ok": True, "version": vending.__version__}, request.op, started)
+        row = TABLE[request.op]
+        if row.owner == "frontdoor":
+            self._answer_now(envelope, request.req_id, row.rule(None, Call(request)).reply,
+                             request.op, started)
             return
         identity = envelope[0]
         if (len(self._pending) >= self._max_pending

@@ -27,8 +27,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from .db import Database
+from .errors import BadRequest
+from .limits import EVENTS_LIMIT_DEFAULT
+from .outcome import Outcome
 
-__all__ = ["KEEP", "SCHEMA", "SOURCES", "TOPICS", "Event", "EventLog"]
+__all__ = ["KEEP", "SCHEMA", "SOURCES", "TOPICS", "Event", "EventLog", "read"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events(
@@ -129,3 +132,15 @@ class EventLog:
     def housekeeping(self) -> int:
         return self._db.conn.execute("DELETE FROM events WHERE at < ?",
                                      (self._clock() - self._keep,)).rowcount
+
+
+def read(state: Any, call: Any) -> Outcome:
+    """The `events` op's rule: `state.events`' stored events after `since`.
+
+    Runs at the role the request's `source` names (vending/ops.py routes it there).
+    """
+    log: EventLog = state.events
+    if call.args["source"] != log.source:
+        raise BadRequest(f"source must be {log.source} here")
+    return Outcome(log.reply(call.args.get("since", 0),
+                             call.args.get("limit", EVENTS_LIMIT_DEFAULT)))

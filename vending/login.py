@@ -1,20 +1,22 @@
 """`auth`: registering, logging in, and replaying a login under its req_id.
 
-Keys of `auth` requests live in the scope `u:<user_uid>` (SPEC.md section 2: the
-`user_uid` the request names). Only successful replies are kept, each with its
-token sealed under the password (`credentials.seal`), so the database holds no
-usable token and only the password opens a replay. A replay is a login like any
-other: it is throttled first, and a password that does not open the seal is a
-failed login (`INVALID_CREDENTIALS`, counted). `Accounts.delete_user` forgets
-the scope, so a username registered again starts with no keys.
+Keys of `auth` requests live in the scope `u:<user_uid>` (docs/protocol.md,
+"Idempotent retries": the `user_uid` the request names). Only successful replies
+are kept (the row's `kept="successes"`, vending/idempotency.py's policy), each
+with its token sealed under the password (`credentials.seal`), so the database
+holds no usable token and only the password opens a replay. A replay is a login
+like any other: it is throttled first, and a password that does not open the seal
+is a failed login (`INVALID_CREDENTIALS`, counted). `delete_user` forgets the
+scope (`Login.forget`), so a username registered again starts with no keys.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import credentials
+from .checks import AUTH_KINDS
 from .db import Database
 from .errors import (
     DuplicateUsername,
@@ -24,15 +26,19 @@ from .errors import (
     VendingError,
 )
 from .events import EventLog
-from .idempotency import IdempotencyStore, Record
 from .known import KnownAddresses
 from .outcome import CryptoJob, Outcome, catching, ok
-from .requests import AUTH_KINDS, Request
 from .sessions import SessionStore
 from .throttle import LoginThrottle
 from .users import User, find_user
 
-__all__ = ["Login", "auth_scope", "seller_uid"]
+if TYPE_CHECKING:
+    from .call import Call
+    from .gate import Gate
+    from .idempotency import Replay, Replies
+    from .requests import Request
+
+__all__ = ["Login", "auth", "auth_scope", "seller_uid"]
 
 _NOTICE = "There is already an active session using your account"
 
@@ -50,16 +56,24 @@ def _refused(exc: VendingError) -> Outcome:
     return Outcome(exc.to_reply())
 
 
+def auth(gate: Gate, call: Call) -> Outcome | CryptoJob:
+    """The `auth` op's rule: register or log in, in the session the front door allotted.
+
+    Raises BadRequest when the req_id was used for another kind of `auth`.
+    """
+    return gate.login.auth(call.req, call.wsess_uid, call.peer)
+
+
 class Login:
     """The `auth` rules. Runs in the thread that owns the accounts database."""
 
-    def __init__(self, db: Database, sessions: SessionStore, idem: IdempotencyStore,
+    def __init__(self, db: Database, sessions: SessionStore, replies: Replies,
                  throttle: LoginThrottle, clock: Callable[[], float],
                  events: EventLog) -> None:
         self.db = db
         self.known = KnownAddresses(db)
         self.sessions = sessions
-        self.idem = idem
+        self.replies = replies
         self.throttle = throttle
         self.clock = clock
         self.events = events
@@ -98,10 +112,7 @@ class Login:
             out = (self._register(user_uid, req.args["username"], role, work, token,
                                   wsess_uid, peer) if register
                    else self._login(user_uid, seen, bool(work), token, wsess_uid, peer))
-            kept = {k: v for k, v in out.reply.items() if k != "token"}
-            self.idem.store(auth_scope(user_uid), req.req_id, req.fingerprint(), kept,
-                            self.clock(), sealed)
-            return out
+            return self.replies.run(auth_scope(user_uid), req, lambda: out, sealed)
 
         return CryptoJob(run, lambda result: catching(lambda: finish(result)))
 
@@ -126,12 +137,14 @@ class Login:
     def _known(self, user_uid: str, peer: str | None, now: float) -> bool:
         return self.known.is_known(user_uid, peer or "local", now)
 
-    def _kept(self, user_uid: str, req: Request) -> Record | None:
-        rec = self.idem.lookup(auth_scope(user_uid), req.req_id, req.fingerprint())
-        # Failed replies kept by earlier versions are ignored: only successes replay.
-        return rec if rec is not None and rec.reply and rec.reply.get("ok") else None
+    def forget(self, user_uid: str) -> None:
+        """The account is gone: its login replies too."""
+        self.replies.forget(auth_scope(user_uid))
 
-    def _replay(self, user_uid: str, req: Request, rec: Record,
+    def _kept(self, user_uid: str, req: Request) -> Replay | None:
+        return self.replies.kept(auth_scope(user_uid), req)
+
+    def _replay(self, user_uid: str, req: Request, rec: Replay,
                 peer: str | None) -> CryptoJob:
         def finish(secret: bytes | None) -> Outcome:
             if secret is None:
@@ -144,7 +157,6 @@ class Login:
             user = find_user(self.db, user_uid=user_uid)
             if user is not None:
                 self.succeeded(user_uid, user.account_id, peer)
-            assert rec.reply is not None  # _kept returns successes only
             return Outcome({**rec.reply, "token": secret.decode()})
 
         sealed, password = rec.sealed or b"", req.args["password"]

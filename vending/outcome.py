@@ -8,7 +8,7 @@ from typing import Any
 
 from .errors import ClientError
 
-__all__ = ["CryptoJob", "Outcome", "catching", "ok"]
+__all__ = ["CryptoJob", "Outcome", "PasswordCheck", "catching", "ok"]
 
 
 @dataclass
@@ -27,6 +27,19 @@ class CryptoJob:
 
     run: Callable[[], Any]
     finish: Callable[[Any], Outcome]
+
+
+@dataclass
+class PasswordCheck:
+    """What a session op's rule with password work returns (its row says `password`).
+
+    `run` is the argon2 work; `finish(result, session)` runs in a later transaction,
+    after the session path has found the caller's session again and decided replay
+    or run (vending/gate.py), so `finish` sees the session as it is then.
+    """
+
+    run: Callable[[], Any]
+    finish: Callable[[Any, Any], Outcome]
 
 
 def ok(**fields: Any) -> dict[str, Any]:

@@ -4,43 +4,48 @@ A purchase spans two owners, the stock handler's products and the gatekeeper's
 deposits, and no transaction spans both, so it runs as durable steps (see
 docs/purchase-saga.md):
 
-1. `reserve` (stock handler): hold the units under a purchase id `pid`, or note
-   why not. The answer is a `ChargeStep`, sent to the gatekeeper.
-2. `charge` (gatekeeper): decide the reply in SPEC.md's order and, on success,
-   debit the buyer. Its commit is the point of no return. The answer is `Charged`.
+1. `reserve` (stock handler, the `buy` row's rule): hold the units under a
+   purchase id `pid`, or note why not. The answer is a `ChargeStep`, sent to the
+   gatekeeper.
+2. `charge` (gatekeeper): decide the reply in the protocol's order and, on
+   success, debit the buyer. Its commit is the point of no return. The answer is
+   a `ChargeResult`.
 3. `settle` (stock handler): make the hold final (units sold) or give it back.
 
 Recovery: `resolve` (gatekeeper) tells whether `pid` was charged and, if not,
 fences it off for good, so a late `charge` can never charge it. Every step is
 idempotent: a step delivered twice does nothing more the second time.
 
-`buy_locally` runs the three steps in one process (the baseline, the rules
-tests). The owners' tables are read and written through small storage methods
-on `Accounts`, `Wallet` and `Stock`; the order of checks, what moves, the fence
-and the replays are decided here.
+The gatekeeper's side is handed the parts it needs (`Till`); the order of checks,
+what moves, the fence and the replays are decided here. vending/local.py runs
+the three steps in one process (the baseline, the rules tests).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .call import Call
 from .coins import make_change
 from .errors import (
-    BuyersOnly,
     ClientError,
     InsufficientDeposit,
     InsufficientStock,
     ProductNotFound,
     Unavailable,
 )
-from .requests import Request
+from .outcome import Outcome, ok
 
 if TYPE_CHECKING:
-    from .accounts import Accounts
+    from .events import EventLog
+    from .purchase_book import PurchaseBook
+    from .requests import Request
     from .stock import Stock
+    from .wallet import Wallet
 
-__all__ = ["ChargeStep", "Charged", "Resolved", "buy_locally", "charge", "reserve", "resolve",
+__all__ = ["ChargeResult", "ChargeStep", "Resolution", "Till", "charge", "reserve", "resolve",
            "settle"]
 
 
@@ -56,7 +61,7 @@ class ChargeStep:
 
 
 @dataclass(frozen=True)
-class Charged:
+class ChargeResult:
     """Step 2's result: the client's reply, and whether the buyer was charged."""
 
     pid: str
@@ -65,19 +70,35 @@ class Charged:
 
 
 @dataclass(frozen=True)
-class Resolved:
+class Resolution:
     """Recovery's answer for `pid`: charged (settle as sold) or fenced (release)."""
 
     pid: str
     committed: bool
 
 
+@dataclass(frozen=True)
+class Till:
+    """The gatekeeper's parts that `charge` and `resolve` need.
+
+    `in_session(call, rule)` is the gatekeeper's session path (vending/gate.py): who
+    is asking, replay or run, may the caller's role buy, then `rule` once.
+    """
+
+    book: PurchaseBook
+    wallet: Wallet
+    events: EventLog
+    in_session: Callable[[Call, Callable[[Call], Outcome]], Outcome]
+
+
 # -- 1. reserve: stock handler ------------------------------------------------------
-def reserve(stock: Stock, pid: str, req: Request) -> ChargeStep:
-    """Hold units for a purchase, or note the stock error (the gatekeeper orders the errors).
+def reserve(stock: Stock, call: Call) -> ChargeStep:
+    """Hold units for purchase `call.pid`, or note the stock error (the gatekeeper
+    orders the errors).
 
     Units held are offered to no one else, so concurrent buyers cannot oversell.
     """
+    pid, req = call.pid, call.req
     uid, units = req.args["product_uid"], req.args["amount"]
     offer = stock.offer(uid)
     if offer is None:
@@ -93,50 +114,46 @@ def reserve(stock: Stock, pid: str, req: Request) -> ChargeStep:
 
 
 # -- 2. charge: gatekeeper, the point of no return -----------------------------------
-def charge(accounts: Accounts, step: ChargeStep) -> Charged:
-    """Decide the reply and, on success, debit the buyer, in SPEC.md's order:
+def charge(till: Till, step: ChargeStep) -> ChargeResult:
+    """Decide the reply and, on success, debit the buyer, in the protocol's order:
     UNAUTHORIZED, BUYERS_ONLY, the stock error, INSUFFICIENT_DEPOSIT.
 
     A `pid` already charged answers its first reply; a fenced one is refused and
     charges nobody; a retried `req_id` answers the stored reply without charging.
     """
     pid, req = step.pid, step.request
-    done = accounts.purchase_reply(pid)
+    done = till.book.reply(pid)
     if done is not None:
-        return Charged(pid, True, done)
-    if accounts.fenced(pid):
-        return Charged(pid, False, Unavailable("purchase was abandoned; retry").to_reply())
-    try:
-        sess, scope, rec = accounts.caller(req)
-        if rec is not None and rec.reply is not None:
-            return Charged(pid, False, rec.reply)
-        user = accounts.live_user(sess)
-    except ClientError as exc:
-        return Charged(pid, False, exc.to_reply())
+        return ChargeResult(pid, True, done)
+    if till.book.fenced(pid):
+        return ChargeResult(pid, False,
+                            Unavailable("purchase was abandoned; retry").to_reply())
     committed = False
 
-    def rule() -> dict[str, Any]:
+    def rule(call: Call) -> Outcome:
         nonlocal committed
-        if user.role != "buyer":
-            raise BuyersOnly("only buyers can buy")
+        user = call.caller.user
         if step.stock_error is not None:
-            return step.stock_error
+            return Outcome(step.stock_error)
         total = step.cost * req.args["amount"]
         if user.deposit < total:
             raise InsufficientDeposit(f"deposit {user.deposit} is less than cost {total}")
         rest = user.deposit - total
-        reply = {"ok": True, "product_uid": req.args["product_uid"],
-                 "product_name": step.product_name, "amount": req.args["amount"],
-                 "spent": total, "change": make_change(rest), "deposit": 0}
-        accounts.wallet.spend(user, total)
-        accounts.record_purchase(pid, user.account_id, req, total, rest, reply)
-        accounts.events.emit("purchase", product_uid=reply["product_uid"],
-                             amount=reply["amount"], spent=total, change=reply["change"])
+        reply = ok(product_uid=req.args["product_uid"], product_name=step.product_name,
+                   amount=req.args["amount"], spent=total, change=make_change(rest), deposit=0)
+        till.wallet.spend(user, total)
+        till.book.record(pid, user.account_id, req.args["product_uid"], req.args["amount"],
+                         total, rest, reply)
+        till.events.emit("purchase", product_uid=reply["product_uid"],
+                         amount=reply["amount"], spent=total, change=reply["change"])
         committed = True
-        return reply
+        return Outcome(reply)
 
-    reply = accounts.idem.run_once(scope, req, rule, accounts.clock())
-    return Charged(pid, committed, reply)
+    try:
+        out = till.in_session(Call(req, pid=pid), rule)
+    except ClientError as exc:
+        return ChargeResult(pid, False, exc.to_reply())
+    return ChargeResult(pid, committed, out.reply)
 
 
 # -- 3. settle: stock handler ----------------------------------------------------------
@@ -153,21 +170,9 @@ def settle(stock: Stock, pid: str, committed: bool) -> None:
 
 
 # -- recovery: gatekeeper ------------------------------------------------------------
-def resolve(accounts: Accounts, pid: str) -> Resolved:
+def resolve(book: PurchaseBook, pid: str) -> Resolution:
     """Was `pid` charged? If not, fence it off for good: no later charge can take it."""
-    if accounts.purchase_reply(pid) is not None:
-        return Resolved(pid, True)
-    accounts.fence(pid)
-    return Resolved(pid, False)
-
-
-# -- the whole saga in one process ---------------------------------------------------
-def buy_locally(accounts: Accounts, stock: Stock, req: Request, pid: str) -> dict[str, Any]:
-    """Run reserve, charge and settle, each in its owner's own transaction."""
-    with stock.db.transaction():
-        step = reserve(stock, pid, req)
-    with accounts.db.transaction():
-        charged = charge(accounts, step)
-    with stock.db.transaction():
-        settle(stock, pid, charged.committed)
-    return charged.reply
+    if book.reply(pid) is not None:
+        return Resolution(pid, True)
+    book.fence(pid)
+    return Resolution(pid, False)

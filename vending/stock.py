@@ -1,9 +1,10 @@
-"""The stock handler's rules: products (sell, delete_product, reads), and the
-storage of units reserved by purchases in flight.
+"""The stock handler's state: products, units reserved by purchases in flight,
+and its paths from a request to the rule its op's row names (vending/ops.py).
 
-The purchase's rules (when to hold units, when to sell or release them) live in
-vending/purchase.py; here are the small storage steps it calls (`offer`,
-`held_by`, `hold`, `release`). Units shown to clients are the ones not held.
+The product rules (products, product, sell, delete_product) live in
+vending/stock_rules.py, the purchase's (when to hold units, when to sell or
+release them) in vending/purchase.py; here are the small storage steps they
+call. Units shown to clients are the ones not held.
 """
 
 from __future__ import annotations
@@ -15,22 +16,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import limits
-from .authority import Authorized
+from .authority import Grant
+from .call import Call, account_scope
 from .db import Database
-from .errors import (
-    BadRequest,
-    ClientError,
-    InsufficientStock,
-    NotOwner,
-    ProductNotFound,
-    Unauthorized,
-    WrongCost,
-)
+from .errors import BadRequest, ClientError, NotOwner, ProductNotFound, Unauthorized
 from .events import SCHEMA as EVENTS_SCHEMA
 from .events import EventLog
 from .idempotency import SCHEMA as IDEM_SCHEMA
-from .idempotency import IdempotencyStore
-from .requests import Request
+from .idempotency import Replies
+from .ops import TABLE
+from .outcome import Outcome
 
 __all__ = ["SCHEMA", "Offer", "Stock"]
 
@@ -64,11 +59,6 @@ class Offer:
     available: int
 
 
-def _check_cost(cost: int) -> None:
-    if not (0 < cost <= limits.COST_MAX and cost % 5 == 0):
-        raise WrongCost(f"cost must be a positive multiple of 5, at most {limits.COST_MAX}")
-
-
 @dataclass
 class Stock:
     db: Database
@@ -77,40 +67,35 @@ class Stock:
     _held: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
     def __post_init__(self) -> None:
-        self.idem = IdempotencyStore(self.db)
+        self.replies = Replies(self.db, self.clock)
         self.events = EventLog(self.db, "stock-handler", self.clock, self.idem_ttl)
         for uid, units in self.db.conn.execute(
                 "SELECT product_uid, sum(amount) FROM reservations GROUP BY product_uid"):
             self._held[uid] = int(units)
 
     # -- reads ------------------------------------------------------------
-    def _row(self, product_uid: str) -> tuple[Any, ...] | None:
+    def row(self, product_uid: str) -> tuple[Any, ...] | None:
         row: tuple[Any, ...] | None = self.db.conn.execute(
             f"SELECT {_COLS} FROM products WHERE product_uid=?", (product_uid,)).fetchone()
         return row
 
-    def _public(self, row: tuple[Any, ...]) -> dict[str, Any]:
+    def public(self, row: tuple[Any, ...]) -> dict[str, Any]:
         return {"product_uid": row[0], "seller_uid": row[1], "product_name": row[2],
                 "cost": row[3], "amount": row[4] - self._held.get(row[0], 0)}
 
-    def product(self, product_uid: str) -> dict[str, Any]:
-        row = self._row(product_uid)
-        if row is None:
-            return ProductNotFound(f"no product {product_uid}").to_reply()
-        return {"ok": True, "product": self._public(row)}
-
-    def products(self, seller_uid: str | None = None) -> dict[str, Any]:
+    def listing(self, seller_uid: str | None = None) -> list[dict[str, Any]]:
+        """Every product (only `seller_uid`'s, if given), as clients see them."""
         if seller_uid is None:
             rows = self.db.conn.execute(f"SELECT {_COLS} FROM products ORDER BY product_uid")
         else:
             rows = self.db.conn.execute(
                 f"SELECT {_COLS} FROM products WHERE seller_uid=? ORDER BY product_uid",
                 (seller_uid,))
-        return {"ok": True, "products": [self._public(r) for r in rows]}
+        return [self.public(r) for r in rows]
 
     # -- purchases: storage for vending/purchase.py ---------------------------
     def offer(self, product_uid: str) -> Offer | None:
-        row = self._row(product_uid)
+        row = self.row(product_uid)
         if row is None:
             return None
         return Offer(row[2], row[3], row[4] - self._held.get(product_uid, 0))
@@ -140,9 +125,9 @@ class Stock:
 
     def changed(self, product_uid: str, kind: str) -> dict[str, Any]:
         """The product map after a change, published as a `product` event of `kind`."""
-        row = self._row(product_uid)
+        row = self.row(product_uid)
         assert row is not None  # written just before, in this transaction
-        product = self._public(row)
+        product = self.public(row)
         self.events.emit("product", product=product, kind=kind)
         return product
 
@@ -151,71 +136,44 @@ class Stock:
         return [r[0] for r in self.db.conn.execute(
             "SELECT purchase_id FROM reservations WHERE at <= ?", (self.clock() - older_than,))]
 
-    # -- sellers -----------------------------------------------------------
-    def _idempotent(self, who: Authorized, req: Request,
-                    rule: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-        """Replay a stored reply, or run `rule` once (vending/idempotency.py's policy)."""
-        scope = f"a:{who.account_id}"
+    # -- the stock handler's paths to a rule (vending/ops.py's rows) --------------
+    def answer(self, call: Call) -> Outcome:
+        """An op its row's path `here` sends to the stock handler (products, product,
+        events). Raises ClientError for a refusal."""
+        row = TABLE[call.req.op]
+        if row.owner not in ("stock-handler", "source") or row.path != "here":
+            raise BadRequest(f"{call.req.op!r} is not a stock-handler op")
+        answer: Outcome = row.rule(self, call)
+        return answer
+
+    def authorized(self, call: Call) -> Outcome:
+        """An op on the `authorize` path, once the gatekeeper has granted `call.who`:
+        replay, refuse or run its rule once (vending/idempotency.py's policy)."""
+        req, who = call.req, call.grant
+        scope = account_scope(who.account_id)
         try:
-            rec = self.idem.lookup(scope, req.req_id, req.fingerprint())
+            kept = self.replies.kept(scope, req)
         except ClientError as exc:
-            return exc.to_reply()
-        if rec is not None and rec.reply is not None:
-            return rec.reply
+            return Outcome(exc.to_reply())
+        if kept is not None:
+            return Outcome(kept.reply)
         if who.replay_only:
-            return Unauthorized("session has ended or expired").to_reply()
-        return self.idem.run_once(scope, req, rule, self.clock())
+            return Outcome(Unauthorized("session has ended or expired").to_reply())
+        return self.replies.run(scope, req, lambda: TABLE[req.op].rule(self, call))
 
-    def sell(self, req: Request, who: Authorized) -> dict[str, Any]:
-        return self._idempotent(who, req, lambda: self._sell(req, who))
-
-    def _sell(self, req: Request, who: Authorized) -> dict[str, Any]:
-        args = req.args
-        if "product_uid" not in args:
-            _check_cost(args["cost"])
-            seq = self.db.conn.execute(
-                "SELECT seq FROM sqlite_sequence WHERE name='products'").fetchone()
-            uid = f"p{(seq[0] if seq else 0) + 1:010d}"
-            self.db.conn.execute(
-                "INSERT INTO products(product_uid, seller_account, seller_uid, product_name, cost,"
-                " amount, added) VALUES(?,?,?,?,?,?,?)",
-                (uid, who.account_id, who.user_uid, args["product_name"], args["cost"],
-                 args["amount"], args["amount"]))
-        else:
-            uid = args["product_uid"]
-            row = self._owned(uid, who)
-            if "cost" in args:
-                _check_cost(args["cost"])
-            delta = args.get("amount", 0)
-            available = row[4] - self._held.get(uid, 0)
-            if available + delta < 0:
-                raise InsufficientStock(f"only {available} units of {uid} can be taken out")
-            if row[4] + delta > limits.STOCK_MAX:
-                # Returned, not raised: it depends on stored stock, so it is final and kept.
-                return BadRequest(f"amount would take stock above {limits.STOCK_MAX}").to_reply()
-            self.db.conn.execute(
-                "UPDATE products SET product_name=?, cost=?, amount=amount+?, added=added+?"
-                " WHERE product_uid=?",
-                (args.get("product_name", row[2]), args.get("cost", row[3]), delta, delta, uid))
-        kind = "updated" if "product_uid" in args else "created"
-        return {"ok": True, "product": self.changed(uid, kind)}
-
-    def _owned(self, uid: str, who: Authorized) -> tuple[Any, ...]:
-        row = self._row(uid)
+    # -- storage for vending/stock_rules.py -------------------------------------
+    def owned(self, uid: str, who: Grant) -> tuple[Any, ...]:
+        """The product's row, if `who` sells it."""
+        row = self.row(uid)
         if row is None:
             raise ProductNotFound(f"no product {uid}")
         if row[5] != who.account_id:
             raise NotOwner(f"{uid} belongs to another seller")
         return row
 
-    def delete_product(self, req: Request, who: Authorized) -> dict[str, Any]:
-        def rule() -> dict[str, Any]:
-            uid = req.args["product_uid"]
-            self._owned(uid, who)
-            self.db.conn.execute("DELETE FROM products WHERE product_uid=?", (uid,))
-            self.events.emit("product_deleted", product_uid=uid, seller_uid=who.user_uid)
-            return {"ok": True, "product_uid": uid}
-        return self._idempotent(who, req, rule)
+    def held(self, product_uid: str) -> int:
+        """Units of the product held by purchases in flight."""
+        return self._held.get(product_uid, 0)
 
     def purge_seller(self, account_id: int) -> int:
         """A deleted seller's products go with the account (an event for each)."""
@@ -228,7 +186,7 @@ class Stock:
 
     # -- upkeep ------------------------------------------------------------
     def housekeeping(self) -> None:
-        self.idem.expire(self.clock() - self.idem_ttl)
+        self.replies.expire(self.clock() - self.idem_ttl)
         self.events.housekeeping()
 
     def totals(self) -> dict[str, dict[str, int]]:

@@ -15,6 +15,7 @@ from actors.config import Config
 from actors.messages import Batch
 from actors.wire import ClientRequest, Message, ReturnTicket, from_wire
 from transport.loop import EventLoop
+from vending.call import Call
 from vending.db import Database
 from vending.requests import parse_request
 
@@ -70,7 +71,7 @@ def register(gatekeeper: Any, role: str, name: str) -> dict[str, Any]:
     req = parse_request({"op": "auth", "token": f"new_{role}", "username": name,
                          "password": PASSWORD})
     with gatekeeper.db.transaction():
-        job = gatekeeper.accounts.auth(req, f"s_{name}", None)
+        job = gatekeeper.gate.answer(Call(req, None, f"s_{name}"))
         reply = job.finish(job.run()).reply
     assert reply["ok"], reply
     return dict(reply)

@@ -71,12 +71,12 @@ def test_a_purchase_crosses_both_actors_and_settles(gatekeeper: Any, stock_handl
     deliver(stock_handler, buy)                                     # 1. reserve
     charge = one(stock_handler.push, ENDS.deposit, Charge)
     assert (charge.product_name, charge.cost, charge.stock_error) == ("cola", 35, None)
-    assert stock_handler.stock.product(product)["product"]["amount"] == 2  # held
+    assert stock_handler.stock.offer(product).available == 2  # held
 
     deliver(gatekeeper, charge)                                     # 2. charge
     charged = one(gatekeeper.push, ENDS.post, Charged)
     assert charged.committed and charged.pid == charge.pid
-    assert gatekeeper.accounts.totals()["buyer_ann"] == {
+    assert gatekeeper.gate.totals()["buyer_ann"] == {
         "deposited": 50, "deposit": 0, "spent": 35, "returned": 15}
 
     deliver(stock_handler, charged)                                 # 3. settle
@@ -115,7 +115,7 @@ def test_resolve_fences_an_uncharged_purchase_against_a_late_charge(
     deliver(gatekeeper, charge)                             # the late charge
     late = one(gatekeeper.push, ENDS.post, Charged)
     assert not late.committed and late.reply["error"] == "UNAVAILABLE"
-    assert gatekeeper.accounts.totals()["buyer_ann"]["deposit"] == 100
+    assert gatekeeper.gate.totals()["buyer_ann"]["deposit"] == 100
 
 
 def test_a_failed_batch_applies_nothing_and_answers_every_caller(
@@ -129,7 +129,7 @@ def test_a_failed_batch_applies_nothing_and_answers_every_caller(
     statuses = gatekeeper.push.take(ENDS.status)
     assert sorted(s.rt.ticket for s in statuses) == sorted([first.rt.ticket, second.rt.ticket])
     assert {s.reply["error"] for s in statuses} == {"UNAVAILABLE"}
-    assert gatekeeper.accounts.totals()["buyer_ann"]["deposited"] == 0
+    assert gatekeeper.gate.totals()["buyer_ann"]["deposited"] == 0
 
 
 def test_the_reply_to_a_buy_leaves_before_the_settle_commits(
@@ -165,7 +165,7 @@ def test_heartbeats_are_answered_and_stale_requests_dropped(gatekeeper: Any) -> 
     deliver(gatekeeper, Heartbeat(ENDS.status), stale)
     assert gatekeeper.push.take() == [Alive("gatekeeper")]
     assert gatekeeper.stale_dropped == 1
-    assert gatekeeper.accounts.totals()["buyer_ann"]["deposited"] == 0
+    assert gatekeeper.gate.totals()["buyer_ann"]["deposited"] == 0
 
 
 def test_wire_round_trip_of_every_saga_message(product: str) -> None:

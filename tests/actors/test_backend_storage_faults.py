@@ -55,7 +55,7 @@ def test_a_failing_commit_rolls_back_answers_unavailable_and_recovers(
     refused = statuses(gatekeeper)
     assert len(refused) == 2 and {r["error"] for r in refused} == {"UNAVAILABLE"}
     assert all("storage" in r["message"] for r in refused), refused
-    assert gatekeeper.accounts.totals()["buyer_ann"]["deposited"] == 0  # rolled back
+    assert gatekeeper.gate.totals()["buyer_ann"]["deposited"] == 0  # rolled back
     assert gatekeeper.storage is not None and gatekeeper.storage.full == (kind == "full")
     # Still alive while failing: heartbeats are answered.
     deliver(gatekeeper, Heartbeat(ENDS.status))
@@ -65,7 +65,7 @@ def test_a_failing_commit_rolls_back_answers_unavailable_and_recovers(
     deliver(gatekeeper, request("deposit", ann, amount=20))
     assert statuses(gatekeeper) == [{"ok": True, "deposit": 20}]
     assert gatekeeper.storage is None
-    assert gatekeeper.accounts.totals()["buyer_ann"]["deposited"] == 20
+    assert gatekeeper.gate.totals()["buyer_ann"]["deposited"] == 20
 
 
 def test_reads_are_served_while_the_storage_fails(gatekeeper: Any,

@@ -2,10 +2,10 @@
 
 Drive the pure rules the way the shells do, without actors or sockets.
 
-`World` plays the shell: it parses a request, runs the right rule inside a
-transaction (argon2 `CryptoJob`s are finished in place), turns `ClientError`
-exceptions into wire replies, and runs the purchase saga
-(vending/purchase.py's reserve -> charge -> settle) for `buy`. Time comes from `world.now`.
+`World` plays the shell: it parses a request and answers it by its row in
+vending/ops.py through vending/local.py (each owner's step in its own
+transaction, argon2 `CryptoJob`s finished in place, the purchase saga for `buy`),
+and turns `ClientError` exceptions into wire replies. Time comes from `world.now`.
 """
 
 from __future__ import annotations
@@ -14,32 +14,30 @@ import itertools
 from typing import Any
 
 from vending import (
-    ACCOUNTS_SCHEMA,
+    GATE_SCHEMA,
     STOCK_SCHEMA,
-    Accounts,
     ClientError,
     CryptoJob,
     Database,
+    Gate,
+    Grant,
     LoginThrottle,
     Outcome,
     SessionPolicy,
     Stock,
     ThrottleConfig,
-    buy_locally,
+    local,
     parse_request,
 )
-from vending.ops import ops_of
+from vending.call import Call
+from vending.ops import TABLE, ops_of
 
 T0 = 1_700_000_000.0
 GATEKEEPER_SESSION_OPS = ops_of("gatekeeper", session=True)
 PASSWORD = "correct horse"
 
 
-def finish(x: Any) -> Any:
-    """Run argon2 jobs to completion, as the shell's worker pool would."""
-    while isinstance(x, CryptoJob):
-        x = x.finish(x.run())
-    return x
+finish = local.finish
 
 
 class World:
@@ -47,8 +45,8 @@ class World:
                  throttle: ThrottleConfig | None = None) -> None:
         self.now = T0
         clock = lambda: self.now  # noqa: E731
-        self.acc = Accounts(Database(None, ACCOUNTS_SCHEMA), policy=policy or SessionPolicy(),
-                            throttle=LoginThrottle(throttle), clock=clock)
+        self.acc = Gate(Database(None, GATE_SCHEMA), policy=policy or SessionPolicy(),
+                        throttle=LoginThrottle(throttle), clock=clock)
         self.stock = Stock(Database(None, STOCK_SCHEMA), clock=clock)
         self._ids = itertools.count(1)
         self.last: Outcome | None = None
@@ -83,12 +81,11 @@ class World:
         return reply
 
     def session_outcome(self, cred: dict[str, Any], op: str, **fields: Any) -> Outcome:
-        """`Accounts.session_op` as is: ClientErrors propagate."""
+        """`Gate.answer` as is: ClientErrors propagate."""
         req = parse_request({"op": op, "wsess_uid": cred["wsess_uid"], "token": cred["token"],
                              **fields})
         with self.acc.db.transaction():
-            outcome: Outcome = finish(self.acc.session_op(req))
-        return outcome
+            return finish(self.acc.answer(Call(req)))
 
     # -- the shell's dispatch ---------------------------------------------
     def op(self, cred: dict[str, Any] | None, op: str, *, peer: str | None = None,
@@ -104,33 +101,12 @@ class World:
         self.last = None
         try:
             req = parse_request(msg)
-            if req.op == "auth":
-                wsess_uid = f"s_{next(self._ids)}"
-                with self.acc.db.transaction():
-                    self.last = finish(self.acc.auth(req, wsess_uid, peer))
-                return self.last.reply
-            if req.op in GATEKEEPER_SESSION_OPS:
-                with self.acc.db.transaction():
-                    self.last = finish(self.acc.session_op(req, peer))
-                return self.last.reply
-            if req.op in ("sell", "delete_product"):
-                with self.acc.db.transaction():
-                    who = self.acc.authorize(req, "seller")
-                if isinstance(who, Outcome):
-                    return who.reply
-                rule = self.stock.sell if req.op == "sell" else self.stock.delete_product
-                with self.stock.db.transaction():
-                    return rule(req, who)
-            if req.op == "buy":
-                pid = purchase_id or f"P{next(self._ids)}"
-                return buy_locally(self.acc, self.stock, req, pid)
-            if req.op == "products":
-                return self.stock.products(req.args.get("seller_uid"))
-            if req.op == "product":
-                return self.stock.product(req.args["product_uid"])
-            if req.op == "ping":
-                return {"ok": True}
-            raise AssertionError(req.op)
+            row = TABLE[req.op]
+            wsess_uid = f"s_{next(self._ids)}" if row.opens_session else ""
+            pid = purchase_id or (f"P{next(self._ids)}" if row.path == "saga" else "")
+            self.last = local.answer(self.acc, self.stock, req, wsess_uid=wsess_uid, peer=peer,
+                                     pid=pid)
+            return self.last.reply
         except ClientError as exc:
             return exc.to_reply()
 
@@ -148,11 +124,27 @@ class World:
         assert reply["ok"], reply
         return str(reply["product"]["product_uid"])
 
+    def products(self, seller_uid: str | None = None) -> dict[str, Any]:
+        return self.call({"op": "products", "seller_uid": seller_uid})
+
+    def product(self, product_uid: str) -> dict[str, Any]:
+        return self.call({"op": "product", "product_uid": product_uid})
+
+    def authorize(self, req: Any) -> Grant | Outcome:
+        """The gatekeeper's half of a stock op on the `authorize` path."""
+        with self.acc.db.transaction():
+            return self.acc.authorize(req)
+
+    def authorized(self, req: Any, who: Grant) -> dict[str, Any]:
+        """The stock handler's half, with the gatekeeper's grant."""
+        with self.stock.db.transaction():
+            return self.stock.authorized(Call(req, who=who)).reply
+
     def balance(self, user_uid: str) -> int:
         return self.acc.totals()[user_uid]["deposit"]
 
     def units(self, product_uid: str) -> int:
-        return int(self.stock.product(product_uid)["product"]["amount"])
+        return int(self.product(product_uid)["product"]["amount"])
 
 
 def error(reply: Any) -> str | None:

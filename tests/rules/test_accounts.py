@@ -256,9 +256,9 @@ def test_delete_seller_asks_for_a_purge(shop: Shop) -> None:
     assert outcome.reply["ok"] and outcome.reply["user_uid"] == "seller_sam"
     assert outcome.reply["change"] == []
     assert outcome.purge is not None and outcome.purge[1] == "seller_sam"
-    assert world.acc.pending_purges() == [outcome.purge]
-    world.acc.purge_done(outcome.purge[0])
-    assert world.acc.pending_purges() == []
+    assert world.acc.purges.pending() == [outcome.purge]
+    world.acc.purges.done(outcome.purge[0])
+    assert world.acc.purges.pending() == []
     assert world.register("seller", "sam")["user_uid"] == "seller_sam"
 
 

@@ -1,5 +1,5 @@
-"""`Accounts.authorize`, asked by the stock handler before a stock op, and the
-`ended` flag the shell reads off a replayed session op."""
+"""`Gate.authorize`, asked by the stock handler before a stock op on the `authorize`
+path, and the `ended` flag the shell reads off a replayed session op."""
 
 from __future__ import annotations
 
@@ -8,23 +8,35 @@ from typing import Any
 import pytest
 from rules_world import Shop, World, error
 
-from vending import Authorized, Outcome, parse_request
-from vending.errors import BadRequest
+from vending import Grant, Outcome, parse_request
+from vending.callers import may_call
+from vending.errors import BadRequest, BuyersOnly, SellersOnly
+from vending.ops import TABLE
 
 
-def ask(world: World, cred: dict[str, Any], role: str, **fields: Any) -> Authorized | Outcome:
+def ask(world: World, cred: dict[str, Any], **fields: Any) -> Grant | Outcome:
     req = parse_request({"op": "sell", "wsess_uid": cred["wsess_uid"], "token": cred["token"],
                          "product_name": "cola", "cost": 5, "amount": 1, **fields})
-    with world.acc.db.transaction():
-        return world.acc.authorize(req, role)
+    return world.authorize(req)
 
 
 def test_the_wrong_role_gets_its_own_code_and_a_sentence(shop: Shop) -> None:
     world, ann, sam = shop
-    refused = ask(world, ann, "seller")
+    refused = ask(world, ann)
     assert isinstance(refused, Outcome) and error(refused.reply) == "SELLERS_ONLY"
-    refused = ask(world, sam, "buyer")
-    assert isinstance(refused, Outcome) and error(refused.reply) == "BUYERS_ONLY"
+    assert isinstance(ask(world, sam), Grant)
+
+
+@pytest.mark.parametrize("op", sorted(TABLE))
+def test_who_may_call_an_op_is_its_rows_caller(op: str) -> None:
+    row = TABLE[op]
+    for role in ("buyer", "seller"):
+        if row.caller in ("anyone", "session", role):
+            may_call(row, role)
+        else:
+            with pytest.raises(BuyersOnly if row.caller == "buyer" else SellersOnly) as refused:
+                may_call(row, role)
+            assert refused.value.message == f"only {row.caller}s can {row.verb}"
 
 
 def test_a_claimed_req_id_may_still_be_answered_after_the_session_ended(shop: Shop) -> None:
@@ -32,13 +44,13 @@ def test_a_claimed_req_id_may_still_be_answered_after_the_session_ended(shop: Sh
     ended: its retry is let through to be answered from the stock handler's record,
     while a new req_id from the ended session is refused."""
     world, _, sam = shop
-    first = ask(world, sam, "seller", req_id="s1")
-    assert isinstance(first, Authorized)
-    assert first == Authorized(first.account_id, "seller_sam", replay_only=False)
+    first = ask(world, sam, req_id="s1")
+    assert isinstance(first, Grant)
+    assert first == Grant(first.account_id, "seller_sam", replay_only=False)
     assert world.op(sam, "logout") == {"ok": True, "ended": 1}
-    again = ask(world, sam, "seller", req_id="s1")
-    assert again == Authorized(first.account_id, "seller_sam", replay_only=True)
-    fresh = ask(world, sam, "seller", req_id="s2")
+    again = ask(world, sam, req_id="s1")
+    assert again == Grant(first.account_id, "seller_sam", replay_only=True)
+    fresh = ask(world, sam, req_id="s2")
     assert isinstance(fresh, Outcome) and error(fresh.reply) == "UNAUTHORIZED"
 
 

@@ -8,13 +8,14 @@ from typing import Any
 from rules_world import PASSWORD, Shop, World, error
 
 from vending import CryptoJob, parse_request
+from vending.call import Call
 
 
 def first_half(world: World, cred: dict[str, Any], **fields: Any) -> CryptoJob:
     req = parse_request({"op": "delete_user", "wsess_uid": cred["wsess_uid"],
                          "token": cred["token"], "password": PASSWORD, **fields})
     with world.acc.db.transaction():
-        job = world.acc.session_op(req)
+        job = world.acc.answer(Call(req))
     assert isinstance(job, CryptoJob)
     return job
 

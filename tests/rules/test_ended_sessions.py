@@ -1,12 +1,12 @@
 """What an ended session may still get: nothing new. delete_user ends every session of
 the account, not just the caller's; and a stock op let through only to be replayed
-(`Authorized.replay_only`) gets UNAUTHORIZED when the stock handler kept no reply."""
+(`Grant.replay_only`) gets UNAUTHORIZED when the stock handler kept no reply."""
 
 from __future__ import annotations
 
 from rules_world import PASSWORD, Shop, error
 
-from vending import Authorized, parse_request
+from vending import Grant, parse_request
 
 
 def test_delete_user_ends_the_accounts_other_sessions(shop: Shop) -> None:
@@ -18,7 +18,7 @@ def test_delete_user_ends_the_accounts_other_sessions(shop: Shop) -> None:
     # the stock handler's check (authorize) reads the session, not the user row
     assert error(world.op(sam2, "sell", product_name="cola", cost=5, amount=1)) \
         == "UNAUTHORIZED"
-    assert world.stock.products() == {"ok": True, "products": []}
+    assert world.products() == {"ok": True, "products": []}
     for cred in (sam2, ann2):
         assert error(world.op(cred, "profile")) == "UNAUTHORIZED"
     live = world.acc.db.conn.execute(
@@ -32,17 +32,14 @@ def test_a_replay_only_stock_op_without_a_kept_reply_is_unauthorized(shop: Shop)
               "product_name": "cola", "cost": 5, "amount": 1}
     kept = parse_request({**fields, "req_id": "s1"})
     lost = parse_request({**fields, "req_id": "s2"})
-    with world.acc.db.transaction():
-        first = world.acc.authorize(kept, "seller")
-        assert isinstance(first, Authorized)
-        assert isinstance(world.acc.authorize(lost, "seller"), Authorized)
-    with world.stock.db.transaction():
-        sold = world.stock.sell(kept, first)   # s2 never reached the stock handler
+    first = world.authorize(kept)
+    assert isinstance(first, Grant)
+    assert isinstance(world.authorize(lost), Grant)
+    sold = world.authorized(kept, first)   # s2 never reached the stock handler
     assert sold["ok"]
     assert world.op(sam, "logout") == {"ok": True, "ended": 1}
-    only = Authorized(first.account_id, "seller_sam", replay_only=True)
-    with world.stock.db.transaction():
-        assert world.stock.sell(kept, only) == sold
-        assert error(world.stock.sell(lost, only)) == "UNAUTHORIZED"
-    assert [p["product_uid"] for p in world.stock.products()["products"]] == [
+    only = Grant(first.account_id, "seller_sam", replay_only=True)
+    assert world.authorized(kept, only) == sold
+    assert error(world.authorized(lost, only)) == "UNAUTHORIZED"
+    assert [p["product_uid"] for p in world.products()["products"]] == [
         sold["product"]["product_uid"]]

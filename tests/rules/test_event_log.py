@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from rules_world import T0, World
 
-from vending import ACCOUNTS_SCHEMA, STOCK_SCHEMA, Accounts, Database, Stock
+from vending import GATE_SCHEMA, STOCK_SCHEMA, Database, Gate, Stock
 from vending.events import KEEP, Event
 
 
@@ -74,7 +74,7 @@ def test_housekeeping_keeps_what_is_younger_than_keep() -> None:
 def test_events_are_kept_as_long_as_the_idempotency_keys() -> None:
     """Accounts and Stock keep their events for their `idem_ttl`, not a fixed 48 h."""
     now = [T0]
-    acc = Accounts(Database(None, ACCOUNTS_SCHEMA), clock=lambda: now[0], idem_ttl=3600.0)
+    acc = Gate(Database(None, GATE_SCHEMA), clock=lambda: now[0], idem_ttl=3600.0)
     stock = Stock(Database(None, STOCK_SCHEMA), clock=lambda: now[0], idem_ttl=3600.0)
     for log, db in ((acc.events, acc.db), (stock.events, stock.db)):
         with db.transaction():

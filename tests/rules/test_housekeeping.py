@@ -27,13 +27,13 @@ def test_req_ids_and_purchases_past_the_ttl_are_forgotten_younger_ones_kept(
     world.deposit(ann, 5)
     world.op(ann, "buy", product_uid=uid, amount=1, req_id="old")
     with world.acc.db.transaction():
-        world.acc.fence("P-old-abandoned")
+        world.acc.book.fence("P-old-abandoned")
     world.tick(world.acc.idem_ttl - 1)
     again = world.login("buyer", "ann")
     world.deposit(again, 5)
     world.op(again, "buy", product_uid=uid, amount=1, req_id="young")
     with world.acc.db.transaction():
-        world.acc.fence("P-young-abandoned")
+        world.acc.book.fence("P-young-abandoned")
     world.tick(2)  # "old" is now ttl + 1 old, "young" 2 seconds
     housekeeping(world)
     assert rows(world, "SELECT req_id FROM idem WHERE req_id IN ('old', 'young')") \

@@ -8,6 +8,7 @@ import pytest
 from rules_world import PASSWORD, Shop, World, error
 
 from vending import CryptoJob, Outcome, parse_request
+from vending.call import Call
 
 
 def test_deposit_retry_replays_and_deposits_once(shop: Shop) -> None:
@@ -90,7 +91,7 @@ def test_retry_through_a_new_session_of_the_account_replays(
     created = world.op(sam, "sell", product_name="tea", cost=20, amount=4, req_id="c1")
     sam2 = world.login("seller", "sam")
     assert world.op(sam2, "sell", product_name="tea", cost=20, amount=4, req_id="c1") == created
-    assert len(world.stock.products()["products"]) == 1
+    assert len(world.products()["products"]) == 1
 
 
 def test_sell_and_delete_retries_apply_once(shop: Shop) -> None:
@@ -166,7 +167,7 @@ def test_the_throttle_is_checked_before_any_replay_work(world: World) -> None:
     req = parse_request({"op": "auth", "token": "buyer", "username": "ann",
                          "password": PASSWORD, "req_id": "l1"})
     with world.acc.db.transaction():
-        out = world.acc.auth(req, "s_x", None)
+        out = world.acc.answer(Call(req, None, "s_x"))
     assert isinstance(out, Outcome), "no argon2 job may run for a throttled replay"
     assert error(out.reply) == "RATE_LIMITED"
 
@@ -199,7 +200,7 @@ def test_failed_auth_replies_kept_by_older_versions_are_ignored(world: World) ->
     req = parse_request({"op": "auth", "token": "buyer", "username": "ann",
                          "password": PASSWORD, "req_id": "l1"})
     with world.acc.db.transaction():
-        world.acc.idem.store("u:buyer_ann", "l1", req.fingerprint(),
+        world.acc.replies.store.store("u:buyer_ann", "l1", req.fingerprint(),
                              {"ok": False, "error": "INVALID_CREDENTIALS", "message": "x"},
                              world.now)
     assert world.auth("buyer", "ann", req_id="l1")["ok"]
@@ -209,7 +210,7 @@ def _auth_job(world: World, kind: str, req_id: str) -> Any:
     req = parse_request({"op": "auth", "token": kind, "username": "ann", "password": PASSWORD,
                          "req_id": req_id})
     with world.acc.db.transaction():
-        job = world.acc.auth(req, f"s_{kind}_{req_id}", None)
+        job = world.acc.answer(Call(req, None, f"s_{kind}_{req_id}"))
     assert isinstance(job, CryptoJob)
     return job, job.run()
 
@@ -364,15 +365,15 @@ def test_keys_are_kept_for_at_least_24_hours(shop: Shop) -> None:
 
 
 def test_keys_survive_a_restart(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from vending import ACCOUNTS_SCHEMA, Accounts, Database
+    from vending import GATE_SCHEMA, Database, Gate
 
     world = World()
     path = tmp_path / "accounts.db"
-    world.acc = Accounts(Database(path, ACCOUNTS_SCHEMA), clock=lambda: world.now)
+    world.acc = Gate(Database(path, GATE_SCHEMA), clock=lambda: world.now)
     ann = world.register("buyer", "ann")
     first = world.op(ann, "deposit", amount=100, req_id="d1")
     world.acc.db.close()
-    world.acc = Accounts(Database(path, ACCOUNTS_SCHEMA), clock=lambda: world.now)
+    world.acc = Gate(Database(path, GATE_SCHEMA), clock=lambda: world.now)
     assert world.op(ann, "deposit", amount=100, req_id="d1") == first  # session survives too
     assert world.balance("buyer_ann") == 100
     world.acc.db.close()

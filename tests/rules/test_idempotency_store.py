@@ -1,4 +1,4 @@
-"""IdempotencyStore.run_once: the one keep-or-not policy both owners use."""
+"""Replies: the one replay-refuse-run policy every op goes through (vending/idempotency.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from vending import Database, parse_request
+from vending import Database, Outcome, Request, parse_request
 from vending.errors import (
     BadRequest,
     ClientError,
@@ -16,15 +16,16 @@ from vending.errors import (
     Unauthorized,
     WrongAmount,
 )
-from vending.idempotency import NOT_KEPT, SCHEMA, IdempotencyStore
+from vending.idempotency import CLAIMED, NOT_KEPT, SCHEMA, Replay, Replies
 
-REQ = parse_request({"op": "reset", "wsess_uid": "s1", "token": "t", "req_id": "r1"})
+CRED = {"wsess_uid": "s1", "token": "t", "req_id": "r1"}
+REQ = parse_request({"op": "reset", **CRED})
 
 
-def run(rule: Any, **kw: Any) -> tuple[dict[str, Any], Any]:
-    store = IdempotencyStore(Database(None, SCHEMA))
-    reply = store.run_once("a:1", REQ, rule, 0.0, **kw)
-    return reply, store.lookup("a:1", REQ.req_id, REQ.fingerprint())
+def run(rule: Any, req: Request = REQ, **kw: Any) -> tuple[dict[str, Any], Any]:
+    replies = Replies(Database(None, SCHEMA), lambda: 0.0)
+    out = replies.run("a:1", req, lambda: Outcome(rule()), **kw)
+    return out.reply, replies.store.lookup("a:1", req.req_id, req.fingerprint())
 
 
 def raising(exc: ClientError) -> Any:
@@ -52,8 +53,9 @@ def test_other_raised_refusals_are_final_and_kept(exc: ClientError) -> None:
     assert rec.reply == reply and reply["error"] == exc.code
 
 
-def test_the_caller_may_name_more_codes_not_kept() -> None:
-    reply, rec = run(raising(InvalidCredentials("x")), unkept=("INVALID_CREDENTIALS",))
+def test_an_ops_row_may_name_more_codes_not_kept() -> None:
+    delete = parse_request({"op": "delete_user", "password": "x" * 12, **CRED})
+    reply, rec = run(raising(InvalidCredentials("x")), delete)
     assert reply["error"] == "INVALID_CREDENTIALS" and rec is None
 
 
@@ -61,3 +63,39 @@ def test_a_token_is_answered_but_never_kept_in_clear() -> None:
     reply, rec = run(lambda: {"ok": True, "token": "secret"}, sealed=b"sealed")
     assert reply == {"ok": True, "token": "secret"}
     assert rec.reply == {"ok": True} and rec.sealed == b"sealed"
+
+
+def test_read_only_ops_keep_nothing_and_look_nothing_up() -> None:
+    profile = parse_request({"op": "profile", **CRED})
+    reply, rec = run(lambda: {"ok": True}, profile)
+    assert reply == {"ok": True} and rec is None
+    replies = Replies(Database(None, SCHEMA), lambda: 0.0)
+    replies.run("a:1", REQ, lambda: Outcome({"ok": True}))
+    same_id = parse_request({"op": "profile", **CRED})  # a req_id reset used: ignored
+    assert replies.check("a:1", same_id) is None
+
+
+def test_only_successful_logins_are_kept_and_replayed() -> None:
+    login = parse_request({"op": "auth", "token": "buyer", "username": "ann",
+                           "password": "x" * 12, "req_id": "l1"})
+    reply, rec = run(raising(InvalidCredentials("x")), login)
+    assert reply["error"] == "INVALID_CREDENTIALS" and rec is None
+    reply, rec = run(lambda: {"ok": False, "error": "X", "message": "x"}, login)
+    assert rec is None
+    replies = Replies(Database(None, SCHEMA), lambda: 0.0)
+    replies.store.store("u:buyer_ann", "l1", login.fingerprint(), {"ok": False}, 0.0)
+    assert replies.check("u:buyer_ann", login) is None  # kept by an earlier version: runs
+    replies.run("u:buyer_ann", login, lambda: Outcome({"ok": True, "token": "t"}), b"s")
+    assert replies.check("u:buyer_ann", login) == Replay({"ok": True}, b"s")
+
+
+def test_check_answers_replay_claimed_or_run_and_refuses_another_request() -> None:
+    replies = Replies(Database(None, SCHEMA), lambda: 0.0)
+    assert replies.check("a:1", REQ) is None
+    replies.claim("a:1", REQ)
+    assert replies.check("a:1", REQ) is CLAIMED and replies.kept("a:1", REQ) is None
+    replies.run("a:1", REQ, lambda: Outcome({"ok": True, "change": []}))
+    assert replies.check("a:1", REQ) == Replay({"ok": True, "change": []})
+    other = parse_request({"op": "deposit", "amount": 5, **CRED})
+    with pytest.raises(BadRequest):
+        replies.check("a:1", other)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from rules_world import PASSWORD, World, error
 
-from vending import ACCOUNTS_SCHEMA, Accounts, Database, parse_request
+from vending import GATE_SCHEMA, CryptoJob, Database, Gate, parse_request
+from vending.call import Call
 from vending.known import KNOWN_FOR, PER_ACCOUNT
 
 WRONG = "wrong password"
@@ -75,13 +76,14 @@ def test_a_deleted_account_forgets_its_addresses(world: World) -> None:
 
 def test_known_addresses_survive_a_restart(tmp_path: Path) -> None:
     path = tmp_path / "gatekeeper.sqlite3"
-    first = Accounts(Database(path, ACCOUNTS_SCHEMA))
+    first = Gate(Database(path, GATE_SCHEMA))
     with first.db.transaction():
-        job = first.auth(parse_request({"op": "auth", "token": "new_buyer", "username": "ann",
-                                        "password": PASSWORD}), "s1", "10.9.0.1")
-        assert job.finish(job.run()).reply["ok"]
+        req = parse_request({"op": "auth", "token": "new_buyer", "username": "ann",
+                             "password": PASSWORD})
+        job = first.answer(Call(req, "10.9.0.1", "s1"))
+        assert isinstance(job, CryptoJob) and job.finish(job.run()).reply["ok"]
     first.db.close()
-    again = Accounts(Database(path, ACCOUNTS_SCHEMA))
+    again = Gate(Database(path, GATE_SCHEMA))
     with again.db.transaction():
         assert again.login.known.is_known("buyer_ann", "10.9.0.1", again.clock())
         assert not again.login.known.is_known("buyer_ann", "10.9.0.2", again.clock())

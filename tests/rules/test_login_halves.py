@@ -6,13 +6,14 @@ from __future__ import annotations
 from rules_world import PASSWORD, World, error
 
 from vending import CryptoJob, parse_request
+from vending.call import Call
 
 
 def first_half(world: World, username: str, wsess_uid: str = "s_half") -> CryptoJob:
     req = parse_request({"op": "auth", "token": "buyer", "username": username,
                          "password": PASSWORD})
     with world.acc.db.transaction():
-        job = world.acc.auth(req, wsess_uid, None)
+        job = world.acc.answer(Call(req, None, wsess_uid))
     assert isinstance(job, CryptoJob)
     return job
 

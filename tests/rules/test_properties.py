@@ -15,9 +15,11 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rules_world import World, error
+from stock_helpers import product_of, reserve_at
 
-from vending import COINS, STOCK_SCHEMA, Authorized, Database, Stock, make_change, parse_request
-from vending.purchase import reserve, settle
+from vending import COINS, STOCK_SCHEMA, Database, Grant, Stock, make_change, parse_request
+from vending.call import Call
+from vending.purchase import settle
 
 BUYERS, SELLERS, MAX_PRODUCTS = 3, 2, 4
 REQ_IDS = st.one_of(st.none(), st.none(), st.sampled_from(["r0", "r1", "r2"]))
@@ -227,11 +229,12 @@ stock_ops = st.lists(st.one_of(
 @given(st.integers(0, 8), stock_ops)
 def test_reservations_never_oversell(initial: int, ops: list[tuple[Any, ...]]) -> None:
     s = Stock(Database(None, STOCK_SCHEMA), clock=lambda: 0.0)
-    who = Authorized(1, "seller_sam")
+    who = Grant(1, "seller_sam")
     cred = {"wsess_uid": "s", "token": "t"}
     with s.db.transaction():
-        uid = s.sell(parse_request({"op": "sell", "product_name": "x", "cost": 5,
-                                    "amount": initial, **cred}), who)["product"]["product_uid"]
+        create = parse_request({"op": "sell", "product_name": "x", "cost": 5,
+                                "amount": initial, **cred})
+        uid = s.authorized(Call(create, who=who)).reply["product"]["product_uid"]
     held: dict[str, int] = {}
     sold = 0
     added = initial
@@ -241,7 +244,7 @@ def test_reservations_never_oversell(initial: int, ops: list[tuple[Any, ...]]) -
             if op[0] == "reserve":
                 pid, units = f"P{op[1]}", op[2]
                 req = parse_request({"op": "buy", "product_uid": uid, "amount": units, **cred})
-                step = reserve(s, pid, req)
+                step = reserve_at(s, pid, req)
                 if pid in held:
                     assert step.stock_error is None
                 elif units <= free:
@@ -257,7 +260,7 @@ def test_reservations_never_oversell(initial: int, ops: list[tuple[Any, ...]]) -
                     sold += units
             else:
                 req = parse_request({"op": "sell", "product_uid": uid, "amount": op[1], **cred})
-                reply = s.sell(req, who)
+                reply = s.authorized(Call(req, who=who)).reply
                 if free + op[1] < 0:
                     assert error(reply) == "INSUFFICIENT_STOCK"
                 else:
@@ -265,6 +268,6 @@ def test_reservations_never_oversell(initial: int, ops: list[tuple[Any, ...]]) -
                     added += op[1]
         t = s.totals()[uid]
         assert t == {"added": added, "amount": added - sold, "sold": sold}
-        public = s.product(uid)["product"]["amount"]
+        public = product_of(s, uid)["product"]["amount"]
         assert public == added - sold - sum(held.values()) >= 0
         assert sorted(s.reservations()) == sorted(held)

@@ -8,7 +8,8 @@ import pytest
 from rules_world import Shop, World, error
 
 from vending import parse_request
-from vending.purchase import ChargeStep, Resolved, charge, reserve, resolve, settle
+from vending.call import Call
+from vending.purchase import ChargeStep, Resolution, reserve, settle
 
 
 def state(world: World) -> tuple[Any, Any, list[str]]:
@@ -145,13 +146,13 @@ def test_purchase_id_delivered_twice_charges_once(shop: Shop) -> None:
     world.deposit(ann, 100)
     req = parse_request({"op": "buy", "product_uid": uid, "amount": 1, **ann})
     with world.stock.db.transaction():
-        step = reserve(world.stock, "P1", req)
+        step = reserve(world.stock, Call(req, pid="P1"))
     assert step == ChargeStep("P1", req, "cola", 35)
     with world.acc.db.transaction():
-        first = charge(world.acc, step)
+        first = world.acc.charge(step)
     world.deposit(ann, 100)
     with world.acc.db.transaction():
-        assert charge(world.acc, step) == first
+        assert world.acc.charge(step) == first
     assert first.committed is True and first.reply["spent"] == 35
     with world.stock.db.transaction():
         settle(world.stock, "P1", True)
@@ -168,8 +169,8 @@ def test_resolve_true_for_a_charged_purchase(shop: Shop) -> None:
     world.deposit(ann, 50)
     world.call({"op": "buy", "product_uid": uid, "amount": 1, **ann}, purchase_id="P1")
     with world.acc.db.transaction():
-        assert resolve(world.acc, "P1") == Resolved("P1", committed=True)
-        assert resolve(world.acc, "P1") == Resolved("P1", committed=True)
+        assert world.acc.resolve("P1") == Resolution("P1", committed=True)
+        assert world.acc.resolve("P1") == Resolution("P1", committed=True)
 
 
 def test_resolve_fences_an_uncharged_purchase(shop: Shop) -> None:
@@ -178,20 +179,20 @@ def test_resolve_fences_an_uncharged_purchase(shop: Shop) -> None:
     world.deposit(ann, 50)
     req = parse_request({"op": "buy", "product_uid": uid, "amount": 1, "req_id": "b1", **ann})
     with world.stock.db.transaction():
-        step = reserve(world.stock, "P1", req)
+        step = reserve(world.stock, Call(req, pid="P1"))
     # the gatekeeper never saw step 2; recovery asks, and fences the id off
     with world.acc.db.transaction():
-        assert resolve(world.acc, "P1") == Resolved("P1", committed=False)
+        assert world.acc.resolve("P1") == Resolution("P1", committed=False)
     with world.stock.db.transaction():
         settle(world.stock, "P1", False)
     # a late step 2 for the fenced id is refused and debits nothing
     with world.acc.db.transaction():
-        late = charge(world.acc, step)
+        late = world.acc.charge(step)
     assert error(late.reply) == "UNAVAILABLE" and late.committed is False
     assert world.acc.totals()["buyer_ann"] == {"deposited": 50, "deposit": 50, "spent": 0,
                                                 "returned": 0}
     with world.acc.db.transaction():
-        assert resolve(world.acc, "P1").committed is False
+        assert world.acc.resolve("P1").committed is False
     assert world.units(uid) == 5
     # UNAVAILABLE is not final: a retry with the same req_id is tried afresh
     retry = world.call(req.to_dict(), purchase_id="P2")

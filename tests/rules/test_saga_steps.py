@@ -1,5 +1,5 @@
 """The purchase saga's step results carry their purchase id and a real bool on every
-path (vending/purchase.py): the shell routes step 3 by `Charged.pid` and sends
+path (vending/purchase.py): the shell routes step 3 by `ChargeResult.pid` and sends
 `committed` on the wire, refusals included."""
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ from typing import Any
 from rules_world import Shop, World, error
 
 from vending import parse_request
-from vending.purchase import Charged, ChargeStep, charge, reserve
+from vending.call import Call
+from vending.purchase import ChargeResult, ChargeStep, reserve
 
 
 def buy(cred: dict[str, Any], uid: str, amount: int = 1, **extra: Any) -> Any:
@@ -17,11 +18,11 @@ def buy(cred: dict[str, Any], uid: str, amount: int = 1, **extra: Any) -> Any:
                           "wsess_uid": cred["wsess_uid"], "token": cred["token"], **extra})
 
 
-def steps(world: World, pid: str, req: Any) -> tuple[ChargeStep, Charged]:
+def steps(world: World, pid: str, req: Any) -> tuple[ChargeStep, ChargeResult]:
     with world.stock.db.transaction():
-        step = reserve(world.stock, pid, req)
+        step = reserve(world.stock, Call(req, pid=pid))
     with world.acc.db.transaction():
-        charged = charge(world.acc, step)
+        charged = world.acc.charge(step)
     return step, charged
 
 
@@ -35,7 +36,7 @@ def test_stock_errors_keep_the_purchase_id(shop: Shop) -> None:
     assert error(charged.reply) == "PRODUCT_NOT_FOUND"
     step, charged = steps(world, "P2", buy(ann, uid, 2))
     assert step.pid == "P2" and error(step.stock_error) == "INSUFFICIENT_STOCK"
-    assert charged == Charged("P2", False, charged.reply)
+    assert charged == ChargeResult("P2", False, charged.reply)
     assert error(charged.reply) == "INSUFFICIENT_STOCK"
 
 
@@ -46,17 +47,17 @@ def test_refusals_before_the_rule_keep_the_purchase_id_and_a_false(shop: Shop) -
     # a session error (UNAUTHORIZED) is answered before any rule runs
     bad = buy({"wsess_uid": ann["wsess_uid"], "token": "not the token"}, uid)
     _, charged = steps(world, "P1", bad)
-    assert charged == Charged("P1", False, charged.reply)
+    assert charged == ChargeResult("P1", False, charged.reply)
     assert charged.committed is False and error(charged.reply) == "UNAUTHORIZED"
     # a seller is refused inside the rule
     _, charged = steps(world, "P2", buy(sam, uid))
-    assert charged == Charged("P2", False, charged.reply)
+    assert charged == ChargeResult("P2", False, charged.reply)
     assert charged.committed is False and error(charged.reply) == "BUYERS_ONLY"
     # a req_id already answered is replayed under the new purchase id, not charged again
     _, first = steps(world, "P3", buy(ann, uid, req_id="b1"))
     assert first.pid == "P3" and first.committed is True
     _, replay = steps(world, "P4", buy(ann, uid, req_id="b1"))
-    assert replay == Charged("P4", False, first.reply)
+    assert replay == ChargeResult("P4", False, first.reply)
     assert replay.committed is False
 
 
@@ -65,8 +66,8 @@ def test_a_fenced_purchase_keeps_its_id(shop: Shop) -> None:
     uid = world.create(sam, cost=35, amount=5)
     world.deposit(ann, 100)
     with world.acc.db.transaction():
-        world.acc.fence("P1")
+        world.acc.book.fence("P1")
     _, charged = steps(world, "P1", buy(ann, uid))
-    assert charged == Charged("P1", False, charged.reply)
+    assert charged == ChargeResult("P1", False, charged.reply)
     assert charged.committed is False and error(charged.reply) == "UNAVAILABLE"
     assert world.balance("buyer_ann") == 100

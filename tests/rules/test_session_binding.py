@@ -15,7 +15,7 @@ from session_ops import SESSION_OPS, fields_for
 
 
 def _state(world: World) -> tuple[Any, ...]:
-    return (world.acc.totals(), world.stock.products(None))
+    return (world.acc.totals(), world.products(None))
 
 
 @pytest.mark.parametrize("op", sorted(SESSION_OPS))

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 from rules_world import Shop, error
+from stock_helpers import product_of, products_of, reserve_at
 
-from vending import STOCK_SCHEMA, Authorized, Database, Request, Stock, parse_request
-from vending.purchase import ChargeStep, reserve, settle
+from vending import STOCK_SCHEMA, Database, Grant, Request, Stock, parse_request
+from vending.call import Call
+from vending.purchase import ChargeStep, settle
 
 CRED = {"wsess_uid": "s_x", "token": "t"}
 
@@ -22,7 +24,7 @@ def test_create_update_delete(shop: Shop) -> None:
     uid = product["product_uid"]
     assert product == {"product_uid": uid, "seller_uid": "seller_sam", "product_name": "cola",
                        "cost": 35, "amount": 3}
-    assert world.stock.product(uid) == {"ok": True, "product": product}
+    assert world.product(uid) == {"ok": True, "product": product}
     updated = world.op(sam, "sell", product_uid=uid, product_name="cola zero", cost=40,
                        amount=2)["product"]
     assert updated == {**product, "product_name": "cola zero", "cost": 40, "amount": 5}
@@ -30,8 +32,8 @@ def test_create_update_delete(shop: Shop) -> None:
     assert world.op(sam, "sell", product_uid=uid, cost=45)["product"] == {
         **updated, "cost": 45, "amount": 0}
     assert world.op(sam, "delete_product", product_uid=uid) == {"ok": True, "product_uid": uid}
-    assert error(world.stock.product(uid)) == "PRODUCT_NOT_FOUND"
-    assert world.stock.products() == {"ok": True, "products": []}
+    assert error(world.product(uid)) == "PRODUCT_NOT_FOUND"
+    assert world.products() == {"ok": True, "products": []}
 
 
 def test_create_with_zero_units(shop: Shop) -> None:
@@ -46,7 +48,7 @@ def test_product_uids_are_never_reused(shop: Shop) -> None:
     world.op(sam, "delete_product", product_uid=first)
     second = world.create(sam)
     assert second != first
-    assert error(world.stock.product(first)) == "PRODUCT_NOT_FOUND"
+    assert error(world.product(first)) == "PRODUCT_NOT_FOUND"
 
 
 @pytest.mark.parametrize("cost", [0, -5, 7, 101, 100_005, 1_000_000])
@@ -55,8 +57,8 @@ def test_wrong_cost(shop: Shop, cost: int) -> None:
     assert error(world.op(sam, "sell", product_name="x", cost=cost, amount=1)) == "WRONG_COST"
     uid = world.create(sam, cost=35)
     assert error(world.op(sam, "sell", product_uid=uid, cost=cost)) == "WRONG_COST"
-    assert world.stock.product(uid)["product"]["cost"] == 35
-    assert len(world.stock.products()["products"]) == 1
+    assert world.product(uid)["product"]["cost"] == 35
+    assert len(world.products()["products"]) == 1
 
 
 @pytest.mark.parametrize("cost", [5, 100_000])
@@ -80,7 +82,7 @@ def test_product_not_found(shop: Shop) -> None:
     assert error(world.op(sam, "sell", product_uid="p404", amount=1)) == "PRODUCT_NOT_FOUND"
     assert error(world.op(sam, "sell", product_uid="p404", cost=7)) == "PRODUCT_NOT_FOUND"
     assert error(world.op(sam, "delete_product", product_uid="p404")) == "PRODUCT_NOT_FOUND"
-    assert error(world.stock.product("p404")) == "PRODUCT_NOT_FOUND"
+    assert error(world.product("p404")) == "PRODUCT_NOT_FOUND"
 
 
 def test_buyers_cannot_sell(shop: Shop) -> None:
@@ -113,15 +115,15 @@ def test_products_ordered_and_filtered(shop: Shop) -> None:
     world, _, sam = shop
     tom = world.register("seller", "tom")
     uids = [world.create(cred, name=f"n{i}") for i, cred in enumerate([tom, sam] * 6)]
-    listed = world.stock.products()["products"]
+    listed = world.products()["products"]
     assert [p["product_uid"] for p in listed] == sorted(uids)
     assert len(listed) == 12
-    sams = world.stock.products("seller_sam")["products"]
+    sams = world.products("seller_sam")["products"]
     assert [p["product_uid"] for p in sams] == sorted(uids[1::2])
     assert {p["seller_uid"] for p in sams} == {"seller_sam"}
-    assert world.stock.products("seller_nobody") == {"ok": True, "products": []}
+    assert world.products("seller_nobody") == {"ok": True, "products": []}
     assert world.call({"op": "products", "seller_uid": "seller_tom"})["products"] == \
-        world.stock.products("seller_tom")["products"]
+        world.products("seller_tom")["products"]
 
 
 def test_purge_seller_removes_only_that_sellers_products(
@@ -135,7 +137,7 @@ def test_purge_seller_removes_only_that_sellers_products(
     assert outcome.purge is not None
     with world.stock.db.transaction():
         assert world.stock.purge_seller(outcome.purge[0]) == 2
-    assert [p["product_uid"] for p in world.stock.products()["products"]] == [keep]
+    assert [p["product_uid"] for p in world.products()["products"]] == [keep]
     with world.stock.db.transaction():
         assert world.stock.purge_seller(outcome.purge[0]) == 0
 
@@ -147,7 +149,8 @@ def stock() -> tuple[Stock, str]:
     s = Stock(Database(None, STOCK_SCHEMA), clock=lambda: 1000.0)
     req = parse_request({"op": "sell", "product_name": "cola", "cost": 35, "amount": 5, **CRED})
     with s.db.transaction():
-        uid = s.sell(req, Authorized(1, "seller_sam"))["product"]["product_uid"]
+        sold = s.authorized(Call(req, who=Grant(1, "seller_sam"))).reply
+        uid = sold["product"]["product_uid"]
     return s, uid
 
 
@@ -158,17 +161,17 @@ def held(step: ChargeStep) -> tuple[str, int]:
 
 
 def units(s: Stock, uid: str) -> int:
-    return int(s.product(uid)["product"]["amount"])
+    return int(product_of(s, uid)["product"]["amount"])
 
 
 def test_reservation_holds_units_until_settled(stock: tuple[Stock, str]) -> None:
     s, uid = stock
     with s.db.transaction():
-        assert held(reserve(s, "P1", buy_request(uid, 3))) == ("cola", 35)
+        assert held(reserve_at(s, "P1", buy_request(uid, 3))) == ("cola", 35)
     assert units(s, uid) == 2
-    assert s.products()["products"][0]["amount"] == 2
+    assert products_of(s)["products"][0]["amount"] == 2
     with s.db.transaction():
-        assert error(reserve(s, "P2", buy_request(uid, 3)).stock_error) == "INSUFFICIENT_STOCK"
+        assert error(reserve_at(s, "P2", buy_request(uid, 3)).stock_error) == "INSUFFICIENT_STOCK"
         settle(s, "P1", False)
     assert units(s, uid) == 5
     assert s.totals()[uid] == {"added": 5, "amount": 5, "sold": 0}
@@ -178,7 +181,7 @@ def test_reservation_holds_units_until_settled(stock: tuple[Stock, str]) -> None
 def test_committed_settle_sells(stock: tuple[Stock, str]) -> None:
     s, uid = stock
     with s.db.transaction():
-        reserve(s, "P1", buy_request(uid, 2))
+        reserve_at(s, "P1", buy_request(uid, 2))
         settle(s, "P1", True)
     assert units(s, uid) == 3
     assert s.totals()[uid] == {"added": 5, "amount": 3, "sold": 2}
@@ -189,7 +192,7 @@ def test_committed_settle_sells(stock: tuple[Stock, str]) -> None:
 def test_settle_twice_is_harmless(stock: tuple[Stock, str], first: bool, second: bool) -> None:
     s, uid = stock
     with s.db.transaction():
-        reserve(s, "P1", buy_request(uid, 2))
+        reserve_at(s, "P1", buy_request(uid, 2))
         settle(s, "P1", first)
         settle(s, "P1", second)
         settle(s, "never-reserved", True)
@@ -200,8 +203,8 @@ def test_settle_twice_is_harmless(stock: tuple[Stock, str], first: bool, second:
 def test_reserve_delivered_twice_holds_once(stock: tuple[Stock, str]) -> None:
     s, uid = stock
     with s.db.transaction():
-        reserve(s, "P1", buy_request(uid, 2))
-        assert held(reserve(s, "P1", buy_request(uid, 2))) == ("cola", 35)
+        reserve_at(s, "P1", buy_request(uid, 2))
+        assert held(reserve_at(s, "P1", buy_request(uid, 2))) == ("cola", 35)
     assert units(s, uid) == 3
     assert s.reservations() == ["P1"]
 
@@ -209,22 +212,22 @@ def test_reserve_delivered_twice_holds_once(stock: tuple[Stock, str]) -> None:
 def test_reserve_errors(stock: tuple[Stock, str]) -> None:
     s, uid = stock
     with s.db.transaction():
-        assert error(reserve(s, "P1", buy_request("p404", 1)).stock_error) == "PRODUCT_NOT_FOUND"
-        assert error(reserve(s, "P2", buy_request(uid, 6)).stock_error) == "INSUFFICIENT_STOCK"
-        assert reserve(s, "P3", buy_request(uid, 5)).stock_error is None
+        assert error(reserve_at(s, "P1", buy_request("p404", 1)).stock_error) == "PRODUCT_NOT_FOUND"
+        assert error(reserve_at(s, "P2", buy_request(uid, 6)).stock_error) == "INSUFFICIENT_STOCK"
+        assert reserve_at(s, "P3", buy_request(uid, 5)).stock_error is None
     assert units(s, uid) == 0
     assert s.reservations() == ["P3"]
 
 
 def test_held_units_cannot_be_taken_out(stock: tuple[Stock, str]) -> None:
     s, uid = stock
-    who = Authorized(1, "seller_sam")
+    who = Grant(1, "seller_sam")
     take = parse_request({"op": "sell", "product_uid": uid, "amount": -3, **CRED})
     with s.db.transaction():
-        reserve(s, "P1", buy_request(uid, 3))
-        assert error(s.sell(take, who)) == "INSUFFICIENT_STOCK"
+        reserve_at(s, "P1", buy_request(uid, 3))
+        assert error(s.authorized(Call(take, who=who)).reply) == "INSUFFICIENT_STOCK"
         take2 = parse_request({"op": "sell", "product_uid": uid, "amount": -2, **CRED})
-        assert s.sell(take2, who)["product"]["amount"] == 0
+        assert s.authorized(Call(take2, who=who)).reply["product"]["amount"] == 0
         settle(s, "P1", True)
     assert s.totals()[uid] == {"added": 3, "amount": 0, "sold": 3}
 
@@ -232,13 +235,13 @@ def test_held_units_cannot_be_taken_out(stock: tuple[Stock, str]) -> None:
 def test_reservations_survive_a_restart_of_the_object(stock: tuple[Stock, str]) -> None:
     s, uid = stock
     with s.db.transaction():
-        reserve(s, "P1", buy_request(uid, 4))
+        reserve_at(s, "P1", buy_request(uid, 4))
     again = Stock(s.db, clock=lambda: 2000.0)
     assert units(again, uid) == 1
     assert again.reservations(older_than=500) == ["P1"]
     assert again.reservations(older_than=5000) == []
     with again.db.transaction():
-        late = reserve(again, "P2", buy_request(uid, 2))
+        late = reserve_at(again, "P2", buy_request(uid, 2))
         assert error(late.stock_error) == "INSUFFICIENT_STOCK"
         settle(again, "P1", False)
     assert units(again, uid) == 5

@@ -6,6 +6,7 @@ import pytest
 from rules_world import PASSWORD, World, error
 
 from vending import LoginThrottle, Outcome, ThrottleConfig, parse_request
+from vending.call import Call
 
 WRONG = "wrong password"
 
@@ -147,7 +148,7 @@ def test_delete_user_is_refused_while_its_address_is_blocked(world: World) -> No
     req = parse_request({"op": "delete_user", "password": PASSWORD, **{
         k: ann[k] for k in ("wsess_uid", "token")}})
     with world.acc.db.transaction():
-        out = world.acc.session_op(req, "10.0.0.9")
+        out = world.acc.answer(Call(req, "10.0.0.9"))
     assert isinstance(out, Outcome), "no argon2 job may run for a throttled delete_user"
     assert error(out.reply) == "RATE_LIMITED"
 
