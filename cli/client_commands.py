@@ -21,6 +21,7 @@ from transport.client import DEFAULT_ENDPOINT, Client, NoReply
 from vending import limits
 from vending.errors import InvalidCredentials, Unauthorized, VendingError
 from vending.limits import unsafe_char
+from vending.ops import TABLE
 
 from .output import fit, json_line
 
@@ -218,7 +219,7 @@ def run(args: argparse.Namespace) -> int:
                 _save(args.session_file, {"endpoint": args.endpoint,
                                           "wsess_uid": client.wsess_uid, "token": client.token,
                                           "user_uid": client.user_uid})
-            elif args.command in ("logout", "logout-all", "delete-user"):
+            elif _ends_session(args.command):
                 args.session_file.unlink(missing_ok=True)
         except NoReply:
             print(no_reply(args.endpoint, args.timeout), file=sys.stderr)
@@ -250,10 +251,9 @@ def _hint(exc: VendingError, args: argparse.Namespace) -> str:
     return ""
 
 
-#: Commands that send the kept session: without one, said here before asking the
-#: server (a command not listed still gets the server's UNAUTHORIZED and the hint).
-NEEDS_SESSION = frozenset({"deposit", "buy", "sell", "delete-product", "reset", "profile",
-                           "logout", "logout-all", "delete-user"})
+#: Commands that send the kept session (their op's row in vending/ops.py needs one):
+#: without one, said here before asking the server.
+NEEDS_SESSION = frozenset(op.replace("_", "-") for op, row in TABLE.items() if row.session)
 
 #: What `sell` needs to create a product: option, and its field on the wire.
 _CREATE_NEEDS = (("--name", "product_name"), ("--cost", "cost"), ("--amount", "amount"))
@@ -281,6 +281,12 @@ def _login_password(a: argparse.Namespace) -> str:
     if not limits.PASSWORD_MIN <= len(password) <= limits.PASSWORD_MAX:
         raise InvalidCredentials("unknown account or wrong password")  # the server's words
     return password
+
+
+def _ends_session(command: str) -> bool:
+    """The command's op ends the session (its row in vending/ops.py says so)."""
+    row = TABLE.get(command.replace("-", "_"))
+    return row is not None and row.ends_session
 
 
 def _end_replaced(c: Client, previous: Mapping[str, Any], endpoint: str) -> bool:

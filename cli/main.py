@@ -11,18 +11,17 @@ import sys
 import threading
 from collections.abc import Collection, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import zmq
-
-import vending
 from actors.config import ROLES, Config, Endpoints
-from actors.system import VendingSystem
 from tools import bench, simulate
-from vending.db import StorageError
+from vending.info import VERSION
 
 from . import client_commands, logsetup, watch
 from .client_commands import positive
+
+if TYPE_CHECKING:
+    from actors.system import VendingSystem
 
 log = logging.getLogger("vending")
 
@@ -91,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
         "bench, chaos, fuzz and abuse exercise it; keygen makes CurveZMQ keys. A command's "
         f"{', '.join(_HOISTED + _HOISTED_FLAGS)} may also come before it "
         "(`vending --endpoint EP products`).")
-    parser.add_argument("--version", action="version", version=f"vending {vending.__version__}")
+    parser.add_argument("--version", action="version", version=f"vending {VERSION}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
                                 parser_class=_Parser)
     serve = sub.add_parser("serve", help="run the system (every part, or one --role)",
@@ -223,6 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def fuzz_command(args: argparse.Namespace) -> int:
+    from actors.system import VendingSystem
     from tools.fuzz import fuzz
 
     if args.endpoint is not None:
@@ -296,6 +296,13 @@ def chaos_command(args: argparse.Namespace) -> int:
 
 
 def serve_command(args: argparse.Namespace) -> int:
+    # Here, not at the top: `vending --help` and the client commands load no actors,
+    # no storage and no argon2 (docs/design.md, "Start-up cost").
+    import zmq
+
+    from actors.system import VendingSystem
+    from vending.db import StorageError
+
     logsetup.configure(args.log_level, args.log_format)
     defaults = Endpoints()
     endpoints = Endpoints(auth=args.auth_fifo or defaults.auth,
@@ -379,6 +386,8 @@ def _commands(parser: argparse.ArgumentParser) -> Collection[str]:
 
 def _reload_clients(system: VendingSystem, config: Config) -> None:
     """SIGHUP: re-read --curve-clients (a folder that cannot be read keeps the old keys)."""
+    from vending.db import StorageError
+
     try:
         count = system.reload_curve_clients()
     except StorageError as exc:

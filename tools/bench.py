@@ -43,9 +43,6 @@ from typing import Any
 
 from transport.client import Client
 from vending.credentials import hash_password, hash_token
-from vending.db import Database
-from vending.gate import SCHEMA as GATE_SCHEMA
-from vending.stock import SCHEMA as STOCK_SCHEMA
 
 from . import procstat
 from .loadgen import WORKLOADS, GeneratorResult, GeneratorSpec, Session
@@ -260,6 +257,11 @@ def _merge(target: str, clients: int, seconds: float, results: list[GeneratorRes
 
 def seed_population(data_dir: Path, count: int) -> None:
     """Store `count` users, sessions and products directly, as if long in service."""
+    # Here, not at the top: `vending --help` loads no storage.
+    from vending.db import Database
+    from vending.gate import SCHEMA as GATE_SCHEMA
+    from vending.stock import SCHEMA as STOCK_SCHEMA
+
     data_dir.mkdir(parents=True, exist_ok=True)
     pw_hash = hash_password(PASSWORD)
     now = time.time()

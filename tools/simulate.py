@@ -22,15 +22,17 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from actors.system import VendingSystem
 from transport.client import Client
 from transport.events import StreamEvent
 from vending.errors import Unavailable
 
 from .ledger import MONEY, STOCK, Ledger, Verdict
 from .simusers import SimUser, World
+
+if TYPE_CHECKING:
+    from actors.system import VendingSystem
 
 __all__ = ["Report", "Scenario", "add_command", "run_scenario"]
 
@@ -209,6 +211,8 @@ def run_scenario(scenario: Scenario, endpoint: str | None = None,
         return _run(scenario, system.client, "an embedded system", progress, stop)
     if endpoint is not None:
         return _run(scenario, lambda **kw: Client(endpoint, **kw), endpoint, progress, stop)
+    from actors.system import VendingSystem  # here: `vending --help` loads no actors
+
     with VendingSystem(data_dir=":memory:", binds=()) as own:
         # The run owns this system: every event is this run's, so they must add up.
         tally = EventTally()

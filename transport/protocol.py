@@ -19,7 +19,7 @@ from typing import Any, Generic, TypedDict, TypeVar, cast
 import zmq
 
 from vending.errors import Unavailable, error_for_code
-from vending.requests import STATE_CHANGING_OPS
+from vending.ops import STATE_CHANGING_OPS, TABLE
 
 from .codec import DecodeError, decode_map, encode
 from .results import AuthReply, EventsPage, Profile, Purchase, UserDeleted
@@ -194,7 +194,16 @@ class SessionState:
         return Call(_message(op, fields), _whole)
 
     def _session_call(self, op: str, **fields: Any) -> Call[dict[str, Any]]:
-        return self._call(op, wsess_uid=self.wsess_uid or "", token=self.token or "", **fields)
+        """A call in this session; an op whose row ends the session forgets it once
+        answered."""
+        call = self._call(op, wsess_uid=self.wsess_uid or "", token=self.token or "", **fields)
+        if not TABLE[op].ends_session:
+            return call
+
+        def ended(reply: dict[str, Any]) -> dict[str, Any]:
+            self.wsess_uid = self.token = None
+            return reply
+        return Call(call.message, ended)
 
     def _auth_call(self, kind: str, username: str, password: str,
                    req_id: str | None) -> Call[dict[str, Any]]:
@@ -204,12 +213,6 @@ class SessionState:
             return reply
         return Call(_message("auth", {"token": kind, "username": username,
                                       "password": password, "req_id": req_id}), logged_in)
-
-    def _ending_call(self, op: str, **fields: Any) -> Call[dict[str, Any]]:
-        def ended(reply: dict[str, Any]) -> dict[str, Any]:
-            self.wsess_uid = self.token = None
-            return reply
-        return Call(self._session_call(op, **fields).message, ended)
 
     # The typed operations, shared by the blocking and the asyncio client.
     def _register(self, username: str, password: str, role: str,
@@ -250,11 +253,11 @@ class SessionState:
         return _typed(self._session_call("profile"), Profile)
 
     def _logout(self, op: str, req_id: str | None) -> Call[int]:
-        call = self._ending_call(op, req_id=req_id)
+        call = self._session_call(op, req_id=req_id)
         return Call(call.message, lambda r: int(call.result(r)["ended"]))
 
     def _delete_user(self, password: str, req_id: str | None) -> Call[UserDeleted]:
-        return _typed(self._ending_call("delete_user", password=password, req_id=req_id),
+        return _typed(self._session_call("delete_user", password=password, req_id=req_id),
                       UserDeleted)
 
     def _events(self, source: str, since: int, limit: int) -> Call[EventsPage]:

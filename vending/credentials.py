@@ -2,6 +2,8 @@
 
 Runs argon2id, which costs ~30 ms of CPU: callers in a message loop hand these
 functions to a worker pool (argon2-cffi releases the GIL while hashing).
+argon2 is loaded on first use, so a client that only makes a wsess_uid or checks
+a request does not pay for it (docs/design.md, "Start-up cost").
 """
 
 from __future__ import annotations
@@ -9,29 +11,41 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from functools import cache
+from typing import TYPE_CHECKING
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from argon2.low_level import Type, hash_secret_raw
+if TYPE_CHECKING:
+    from argon2 import PasswordHasher
 
 __all__ = ["hash_password", "hash_token", "new_token", "new_wsess_uid",
            "open_seal", "seal", "verify_password"]
 
 # OWASP password storage cheat sheet: argon2id, m=19 MiB, t=2, p=1.
 _TIME_COST, _MEMORY_KIB, _PARALLELISM = 2, 19 * 1024, 1
-_HASHER = PasswordHasher(time_cost=_TIME_COST, memory_cost=_MEMORY_KIB, parallelism=_PARALLELISM)
-# Unknown accounts are checked against this so they cost what a wrong password costs.
-_DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
+
+
+@cache
+def _hasher() -> PasswordHasher:
+    from argon2 import PasswordHasher
+    return PasswordHasher(time_cost=_TIME_COST, memory_cost=_MEMORY_KIB,
+                          parallelism=_PARALLELISM)
+
+
+@cache
+def _dummy_hash() -> str:
+    """Unknown accounts are checked against this so they cost what a wrong password costs."""
+    return _hasher().hash(secrets.token_urlsafe(16))
 
 
 def hash_password(password: str) -> str:
-    return _HASHER.hash(password)
+    return _hasher().hash(password)
 
 
 def verify_password(stored_hash: str | None, password: str) -> bool:
     """Constant work whether or not the account exists (`stored_hash` None)."""
+    from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
     try:
-        ok = _HASHER.verify(stored_hash or _DUMMY_HASH, password)
+        ok = _hasher().verify(stored_hash or _dummy_hash(), password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
     return ok and stored_hash is not None
@@ -52,6 +66,7 @@ def hash_token(token: str) -> bytes:
 
 
 def _keys(password: str, salt: bytes) -> tuple[bytes, bytes]:
+    from argon2.low_level import Type, hash_secret_raw
     raw = hash_secret_raw(password.encode(), salt, time_cost=_TIME_COST,
                           memory_cost=_MEMORY_KIB, parallelism=_PARALLELISM,
                           hash_len=64, type=Type.ID)

@@ -24,12 +24,14 @@ import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .db import Database
 from .errors import BadRequest
 from .limits import EVENTS_LIMIT_DEFAULT
 from .outcome import Outcome
+
+if TYPE_CHECKING:
+    from .db import Database
 
 __all__ = ["KEEP", "SCHEMA", "SOURCES", "TOPICS", "Event", "EventLog", "read"]
 

@@ -11,7 +11,10 @@ thread that owns the accounts database, inside its caller's transaction.
 
 from __future__ import annotations
 
-from .db import Database
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .db import Database
 
 __all__ = ["KNOWN_FOR", "PER_ACCOUNT", "SCHEMA", "KnownAddresses"]
 

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 from . import credentials
 from .checks import AUTH_KINDS
-from .db import Database
 from .errors import (
     DuplicateUsername,
     InvalidCredentials,
@@ -34,6 +33,7 @@ from .users import User, find_user
 
 if TYPE_CHECKING:
     from .call import Call
+    from .db import Database
     from .gate import Gate
     from .idempotency import Replay, Replies
     from .requests import Request

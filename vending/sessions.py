@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .credentials import hash_token
-from .db import Database
+
+if TYPE_CHECKING:
+    from .db import Database
 
 __all__ = ["SCHEMA", "Session", "SessionPolicy", "SessionStore"]
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from .db import Database
+if TYPE_CHECKING:
+    from .db import Database
 
 __all__ = ["User", "find_user"]
 
