@@ -13,6 +13,12 @@ wakes the loop once.
 
 Never `ask` an actor on the loop you are running on: the loop would wait for
 itself. (`tell` for events, `ask` only downwards, from other threads.)
+
+Pykka's three documented hooks cannot run several actors on one thread: its actor
+loop (`_actor_loop`) blocks on the inbox. So `_handle` copies the body of Pykka's
+`_actor_loop_running` for one envelope and calls a few of its private methods.
+pyproject.toml pins the exact Pykka version, and tests/actors/test_pykka_pin.py
+fails loudly, naming what to re-read, when an upgrade changes any of them.
 """
 
 from __future__ import annotations
@@ -122,7 +128,12 @@ class LoopActor(pykka.Actor):
                 except Exception:  # noqa: BLE001 - pykka's own rule: log and stop
                     self._handle_failure(*sys.exc_info())
         except BaseException:  # noqa: BLE001 - pykka's own rule: stop everything
+            # Without waiting (pykka's own loop blocks here): the other actors on this
+            # loop can only stop once this turn returns, so blocking would wait forever.
+            # The loop then ends too, after running the stops it has queued.
+            log.debug("%r in %s: stopping all actors", sys.exc_info()[1], self)
             self._stop()
-            pykka.ActorRegistry.stop_all()
+            pykka.ActorRegistry.stop_all(block=False)
+            self.loop.request_stop()
         if self.actor_stopped.is_set():
             self._actor_loop_teardown()

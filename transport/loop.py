@@ -81,7 +81,7 @@ class EventLoop(SocketThread):
 
     Subclasses (or `setup=`) create and bind sockets in `setup`, which runs in
     the loop thread before anything else; `teardown` closes them. Every method
-    but `call_soon`, `stop` and `in_loop` must be called in the loop thread.
+    but `call_soon`, `request_stop`, `stop` and `in_loop` must be called in the loop thread.
     """
 
     def __init__(self, name: str, setup: Callable[[EventLoop], None] | None = None,
@@ -115,11 +115,15 @@ class EventLoop(SocketThread):
             with contextlib.suppress(BlockingIOError, OSError):
                 os.write(self._wake_w, b"\0")
 
-    def stop(self) -> None:
-        """Ask the loop to end (after `exit_when` allows it) and wait for it."""
+    def request_stop(self) -> None:
+        """Ask the loop to end (after `exit_when` allows it), without waiting."""
         def begin() -> None:
             self._stopping = True
         self.call_soon(begin)
+
+    def stop(self) -> None:
+        """Ask the loop to end (after `exit_when` allows it) and wait for it."""
+        self.request_stop()
         if self.is_alive() and not self.in_loop():
             self.join()
         for fd in (self._wake_r, self._wake_w):

@@ -1,0 +1,68 @@
+"""LoopActor on a real EventLoop thread: a BaseException in one actor stops every
+actor and ends the loop; it must not wait on the loop for the loop (actors/runtime.py)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pykka
+import pytest
+
+from actors.runtime import LoopActor
+from transport.loop import EventLoop
+
+
+class Recorder(LoopActor):
+    """Counts what it handles; exits the interpreter's way when told "exit"."""
+
+    def __init__(self, loop: EventLoop, stopped: threading.Event) -> None:
+        super().__init__(loop)
+        self.stopped = stopped
+        self.handled = 0
+
+    def on_receive(self, message: Any) -> Any:
+        if message == "exit":
+            raise SystemExit(3)
+        self.handled += 1
+        return self.handled
+
+    def on_stop(self) -> None:
+        self.stopped.set()
+
+
+@pytest.fixture
+def loop() -> Iterator[EventLoop]:
+    loop = EventLoop("test-loop")
+    loop.daemon = True  # a regression must fail this test, not hang the run
+    loop.start_bound()
+    yield loop
+    if loop.is_alive():
+        loop.request_stop()
+        loop.join(5)
+
+
+def test_two_actors_share_one_loop(loop: EventLoop) -> None:
+    a_stopped, b_stopped = threading.Event(), threading.Event()
+    a = Recorder.start(loop, a_stopped)
+    b = Recorder.start(loop, b_stopped)
+    assert a.ask("x", timeout=5) == 1 and b.ask("x", timeout=5) == 1
+    assert a.ask("x", timeout=5) == 2
+    a.stop(timeout=5)
+    b.stop(timeout=5)
+    assert a_stopped.is_set() and b_stopped.is_set()
+    assert loop.is_alive()  # a normal stop leaves the loop to its owner
+
+
+def test_a_system_exit_in_one_actor_stops_both_and_ends_the_loop(loop: EventLoop) -> None:
+    a_stopped, b_stopped = threading.Event(), threading.Event()
+    a = Recorder.start(loop, a_stopped)
+    b = Recorder.start(loop, b_stopped)
+    assert b.ask("x", timeout=5) == 1  # both started
+    a.tell("exit")
+    loop.join(timeout=10)
+    assert not loop.is_alive(), "the loop is stuck after a SystemExit in one of its actors"
+    assert b_stopped.is_set()  # the other actor's stop ran, on the loop, before it ended
+    assert not a.is_alive() and not b.is_alive()
+    assert pykka.ActorRegistry.get_by_class(Recorder) == []
