@@ -64,7 +64,7 @@ class Config:
     #: Embedded: where the two sources' PUB sockets meet (the front door's XSUB).
     events_in: str = "inproc://events-in"
     #: Off: events are neither stored nor published (the benchmark's A/B only:
-    #: SPEC.md section 6 wants them on).
+    #: docs/protocol.md §6a wants them on).
     publish_events: bool = True
     #: Bind owned tcp fifos on every interface (other hosts connect to the address
     #: given in the endpoint; this process binds tcp://*:PORT).

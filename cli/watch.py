@@ -1,4 +1,4 @@
-"""`vending watch`: the machine's events, live, one readable line each (SPEC.md 6).
+"""`vending watch`: the machine's events, live, one readable line each (docs/protocol.md §6a).
 
 Subscribes to the events socket, fetches what it missed with the `events` op
 (transport/events.py `EventStream`), and fills every gap by itself. Ctrl-C ends it.

@@ -602,7 +602,8 @@ def add_command(sub: Any) -> None:
                    "2 front doors) under the same load (default: off)")
     p.add_argument("--events-off", action="store_true",
                    help="serve with events neither stored nor published (VENDING_EVENTS=off), "
-                   "to measure what they cost (default: off: events on, as SPEC.md wants)")
+                   "to measure what they cost (default: off: events on, as docs/protocol.md "
+                   "§6a wants)")
     p.add_argument("--json", action="store_true",
                    help="print the whole report as JSON (default: a table)")
     p.set_defaults(func=bench_command)

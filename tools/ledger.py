@@ -1,7 +1,7 @@
 """A client-side ledger of acknowledged effects, checked against the server's answers.
 
 `vending chaos` and `vending simulate` both need to know whether the server
-kept its promises (SPEC.md section 5). Neither may trust the server's own
+kept its promises (docs/design.md, Guarantees). Neither may trust the server's own
 totals for that, so each records what the server *acknowledged* (a reply with
 `ok: true`) and, at the end, compares it with what the server *shows* now
 (`profile` deposits, `products` amounts). One implementation, so both harnesses

@@ -44,7 +44,7 @@ EV_STOCK = "events: stock conservation"
 
 
 class EventTally:
-    """Adds up the events of a run (SPEC.md section 6), from the stream's thread.
+    """Adds up the events of a run (docs/protocol.md §6a), from the stream's thread.
 
     Events name no buyer, so money is checked over all buyers at once: coins in
     = coins out (spent, change, reset, deleted) + what buyers still hold.

@@ -158,7 +158,8 @@ class AsyncClient(SessionState):
         return await self._run(self._delete_user(password, req_id))
 
     async def events(self, source: str, since: int = 0, limit: int = 100) -> EventsPage:
-        """Stored events of `source` with seq > `since`: {events, last_seq} (SPEC.md 6)."""
+        """Stored events of `source` with seq > `since`: {events, last_seq}
+        (docs/protocol.md §6a)."""
         return await self._run(self._events(source, since, limit))
 
     async def ping(self) -> str:

@@ -149,7 +149,8 @@ class Client(SessionState):
         return self._run(self._delete_user(password, req_id))
 
     def events(self, source: str, since: int = 0, limit: int = 100) -> EventsPage:
-        """Stored events of `source` with seq > `since`: {events, last_seq} (SPEC.md 6)."""
+        """Stored events of `source` with seq > `since`: {events, last_seq}
+        (docs/protocol.md §6a)."""
         return self._run(self._events(source, since, limit))
 
     def ping(self) -> str:

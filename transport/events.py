@@ -1,4 +1,4 @@
-"""Live events over ZeroMQ PUB/SUB (SPEC.md section 6), with gap recovery.
+"""Live events over ZeroMQ PUB/SUB (docs/protocol.md §6a), with gap recovery.
 
 Each event is two frames: the topic (ASCII), then a msgpack map with `source`,
 `seq`, `at` and the topic's fields.

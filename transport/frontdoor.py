@@ -37,7 +37,7 @@ __all__ = ["MAX_FRAME_BYTES", "Dispatcher", "FrontDoor", "FrontDoorStats", "Obse
 
 log = logging.getLogger(__name__)
 
-#: Frames over this are dropped by ZeroMQ itself (ZMQ_MAXMSGSIZE), per SPEC.md.
+#: Frames over this are dropped by ZeroMQ itself (ZMQ_MAXMSGSIZE), per docs/protocol.md §2.
 MAX_FRAME_BYTES = 1024 * 1024
 _TICK = 0.1
 

@@ -2,7 +2,7 @@
 
 ZeroMQ sockets must stay in the thread that created them (ZeroMQ Guide, ch. 2),
 and under one GIL every hand-off between threads is a wake-up, a context switch
-and a GIL transfer (STYLE.md, "a thread is not free"). So a part of the system
+and a GIL transfer (docs/design.md, "Threads and what they own"). So a part of the system
 is one `EventLoop`: it creates its sockets in `setup`, polls them with one
 `zmq.Poller`, runs timers, and runs callbacks queued with `call_soon`. Work that
 arrives on a socket the loop owns costs no extra thread; only `call_soon` from

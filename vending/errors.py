@@ -33,7 +33,7 @@ __all__ = [
 
 
 class VendingError(Exception):
-    """Base of every error with a SPEC.md section 4 code."""
+    """Base of every error with a docs/protocol.md §7 code."""
 
     code: ClassVar[str] = "INTERNAL"
 

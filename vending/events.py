@@ -1,6 +1,6 @@
 """The audit trail: every committed effect as an event, kept with the effect.
 
-SPEC.md section 6. A rule calls `EventLog.emit` where its effect happens, inside
+docs/protocol.md §6a. A rule calls `EventLog.emit` where its effect happens, inside
 the owner's transaction, so the event row commits or rolls back with the effect:
 never an effect without its event, nor an event without its effect, whatever
 crashes. A replayed request (same `req_id`) applies nothing and so emits nothing.
@@ -42,7 +42,7 @@ CREATE TABLE IF NOT EXISTS events(
 CREATE INDEX IF NOT EXISTS events_at ON events(at);
 """
 
-#: SPEC.md section 6: each topic and its fields (a seller's user_uid is optional).
+#: docs/protocol.md §6a: each topic and its fields (a seller's user_uid is optional).
 TOPICS: Mapping[str, frozenset[str]] = {
     "deposit": frozenset({"amount"}),
     "purchase": frozenset({"product_uid", "amount", "spent", "change"}),
@@ -54,7 +54,7 @@ TOPICS: Mapping[str, frozenset[str]] = {
 }
 SOURCES = ("gatekeeper", "stock-handler")
 
-#: Events are kept this long (SPEC.md: at least 24 hours), like idempotency keys.
+#: Events are kept this long (docs/protocol.md §6a: at least 24 hours), like idempotency keys.
 KEEP = 48 * 3600.0
 
 

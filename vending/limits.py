@@ -1,4 +1,4 @@
-"""Bounds from SPEC.md section 3, in one place."""
+"""Bounds from docs/protocol.md §6, in one place."""
 
 from __future__ import annotations
 
@@ -28,5 +28,5 @@ BIDI_FORMATTING = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
 
 def unsafe_char(ch: str) -> bool:
     """A control character (category Cc) or a bidi formatting one: never in a name,
-    never printed raw (SPEC.md section 3, product_name)."""
+    never printed raw (docs/protocol.md §6, product_name)."""
     return ch in BIDI_FORMATTING or unicodedata.category(ch) == "Cc"

@@ -1,6 +1,6 @@
 """Failed-login throttling on three keys: (account, address), address, account.
 
-SPEC.md section 4 sets the floor: never refuse before 10 failures for an account
+docs/protocol.md §7 (RATE_LIMITED) sets the floor: never refuse before 10 failures for an account
 from one address, 30 from one address, or 100 for an account from all addresses
 within a minute. Each failure is counted on all three keys; a key that reaches
 its limit within `window` is refused for `cooldown` seconds from that failure.

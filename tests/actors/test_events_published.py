@@ -1,5 +1,5 @@
 """What the backend actors publish: a batch's events after its COMMIT, and nothing
-of a batch rolled back or a request replayed (SPEC.md section 6). No thread: a
+of a batch rolled back or a request replayed (docs/protocol.md §6a). No thread: a
 fake publisher stands in for the loop's PUB socket."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The error codes of SPEC section 4, as they come over the wire for each op."""
+"""The error codes of docs/protocol.md §7, as they come over the wire for each op."""
 
 from __future__ import annotations
 

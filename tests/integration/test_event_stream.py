@@ -1,4 +1,4 @@
-"""Live events on real sockets (SPEC.md section 6): the embedded subscription, the
+"""Live events on real sockets (docs/protocol.md §6a): the embedded subscription, the
 `events` op, a raw SUB on `--events`, and gap recovery after a subscriber fell
 behind its high-water mark."""
 

@@ -1,4 +1,4 @@
-"""Every op of SPEC section 3 through the embedded system: the success replies,
+"""Every op of docs/protocol.md §6 through the embedded system: the success replies,
 field for field, and `req_id` echoed back."""
 
 from __future__ import annotations

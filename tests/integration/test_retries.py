@@ -1,4 +1,4 @@
-"""Idempotent retries by `req_id` (SPEC section 2), through the embedded system."""
+"""Idempotent retries by `req_id` (docs/protocol.md §3-4), through the embedded system."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Requests of one session are handled in the order they were sent (SPEC section 3)."""
+"""Requests of one session are handled in the order they were sent (docs/protocol.md §6)."""
 
 from __future__ import annotations
 

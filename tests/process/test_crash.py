@@ -1,7 +1,7 @@
 """SIGKILL `vending serve` under load, restart it, re-send what was lost: nothing
 acknowledged is lost, nothing is applied twice, money and units are conserved.
 
-Every check uses only what the clients themselves were told (SPEC section 5).
+Every check uses only what the clients themselves were told (docs/design.md, Guarantees).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """SIGKILL `vending serve` under load, restart it, re-send what was lost: the stored
 events then match the committed effects one for one, and each source's seq runs
-from 1 with no hole (SPEC.md section 6: the event commits with its effect).
+from 1 with no hole (docs/protocol.md §6a: the event commits with its effect).
 
 Every lost request is re-sent with its req_id until it has a final reply, so the
 clients' acknowledged successes are exactly the committed effects.

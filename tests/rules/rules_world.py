@@ -148,13 +148,15 @@ class World:
 
 
 def error(reply: Any) -> str | None:
-    """The reply's error code, None for success; checks the failure shape (SPEC 2)."""
+    """The reply's error code, None for success; checks the failure shape
+    (docs/protocol.md §3)."""
     assert isinstance(reply, dict), reply
     if reply.get("ok") is True:
         return None
     assert reply.get("ok") is False and set(reply) == {"ok", "error", "message"}, reply
     assert isinstance(reply["message"], str) and reply["message"], reply
-    # SPEC 2: a sentence naming the field or rule, not the bare code (the fallback text)
+    # docs/protocol.md §3: a sentence naming the field or rule, not the bare code
+    # (the fallback text)
     assert reply["message"] != reply["error"], reply
     assert "Traceback" not in reply["message"]
     return str(reply["error"])

@@ -1,4 +1,4 @@
-"""Accounts: users, logins, deposits, sessions and their ends (SPEC.md section 3)."""
+"""Accounts: users, logins, deposits, sessions and their ends (docs/protocol.md §6)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""delete_user in its two halves (SPEC.md section 3): the argon2 check runs between
+"""delete_user in its two halves (docs/protocol.md §6): the argon2 check runs between
 them, so the second half judges again what may have changed meanwhile."""
 
 from __future__ import annotations

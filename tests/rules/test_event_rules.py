@@ -1,4 +1,4 @@
-"""The audit trail's rules (vending/events.py, SPEC.md section 6): what each effect
+"""The audit trail's rules (vending/events.py, docs/protocol.md §6a): what each effect
 stores, with which fields, and that nothing else does."""
 
 from __future__ import annotations

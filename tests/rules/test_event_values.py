@@ -1,5 +1,5 @@
 """The values, not only the keys, of the events that name a seller or an amount
-(SPEC.md section 6): a new seller, a purged seller's products, a deposit."""
+(docs/protocol.md §6a): a new seller, a purged seller's products, a deposit."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Housekeeping bounds storage: what is past its keeping time goes, nothing younger.
 
-The keeping side (at least 24 hours, SPEC.md section 2) is in test_idempotency.py;
+The keeping side (at least 24 hours, docs/protocol.md §3-4) is in test_idempotency.py;
 these pin the forgetting side to its edges, one second either way.
 """
 

@@ -1,4 +1,4 @@
-"""req_id: the first final reply is replayed, effects are applied once (SPEC.md section 2)."""
+"""req_id: the first final reply is replayed, effects are applied once (docs/protocol.md §3-4)."""
 
 from __future__ import annotations
 
@@ -251,7 +251,8 @@ def test_auth_req_id_under_another_kind_is_bad_request(world: World) -> None:
 
 @pytest.mark.parametrize("password", [PASSWORD, "another password"])
 def test_delete_user_ends_the_accounts_auth_replies(world: World, password: str) -> None:
-    """SPEC 3: a username registered again is a new account that nothing of the old reaches."""
+    """docs/protocol.md §6: a username registered again is a new account that nothing
+    of the old reaches."""
     old = world.auth("new_buyer", "ann", req_id="r1")
     login = world.auth("buyer", "ann", req_id="l1")
     assert world.op(old, "delete_user", password=PASSWORD)["ok"]
@@ -301,7 +302,8 @@ def test_replayed_reply_never_carries_a_fresh_effect_after_logout(
     # the ended session cannot deposit, with or without a known req_id
     assert error(world.op(ann, "deposit", amount=20, req_id="d2")) == "UNAUTHORIZED"
     assert first == {"ok": True, "deposit": 20}
-    # a retry of a request the live session made is still its first reply (SPEC 2), and
+    # a retry of a request the live session made is still its first reply
+    # (docs/protocol.md §4), and
     # applies nothing: the balance shows the one deposit
     assert world.op(ann, "deposit", amount=20, req_id="d1") == first
     assert world.balance("buyer_ann") == 20
@@ -309,7 +311,7 @@ def test_replayed_reply_never_carries_a_fresh_effect_after_logout(
 
 def test_logout_under_another_sessions_req_id_does_not_fake_an_end(
         shop: Shop) -> None:
-    """SPEC 2: logout replays only for the same wsess_uid, token and req_id.
+    """docs/protocol.md §3-4: logout replays only for the same wsess_uid, token and req_id.
 
     A logout naming another session is a different request: it must either end
     that session or be refused (BAD_REQUEST), never report ok while it stays live.

@@ -1,7 +1,8 @@
 """Properties: money and stock conservation, no oversell, idempotent retries.
 
 Random op sequences run against the real rules and a small model of what the
-SPEC promises; every reply is checked against the model, then the totals.
+contract promises (docs/design.md, Guarantees); every reply is checked against the
+model, then the totals.
 Users are registered once (argon2 is slow) into a template database that each
 example copies.
 """

@@ -1,4 +1,4 @@
-"""Buying: the saga's outcome, error precedence (SPEC.md section 4), all or nothing."""
+"""Buying: the saga's outcome, error precedence (docs/protocol.md §7), all or nothing."""
 
 from __future__ import annotations
 

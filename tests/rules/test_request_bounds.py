@@ -1,4 +1,4 @@
-"""Field bounds at their edges (SPEC.md section 3): the last value accepted, the first
+"""Field bounds at their edges (docs/protocol.md §6): the last value accepted, the first
 refused with BAD_REQUEST, and a message that names the field."""
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ def test_no_req_id_key_without_a_req_id() -> None:
 
 
 def test_a_wsess_uid_is_fresh_url_safe_text() -> None:
-    # SPEC fixes no format; it is a str, never repeats, and holds at least 16 random
+    # docs/protocol.md fixes no format; it is a str, never repeats, and holds at least 16 random
     # bytes (22 url-safe characters) so it cannot be guessed.
     uids = {new_wsess_uid() for _ in range(50)}
     assert len(uids) == 50

@@ -1,4 +1,4 @@
-"""parse_request: shapes, types and bounds of every op (SPEC.md sections 2-4)."""
+"""parse_request: shapes, types and bounds of every op (docs/protocol.md §3-7)."""
 
 from __future__ import annotations
 
@@ -282,7 +282,7 @@ def test_fingerprint_tells_update_from_create() -> None:
 @pytest.mark.parametrize("op", ["logout", "logout_all"])
 def test_fingerprint_of_a_logout_names_its_session(op: str) -> None:
     # logout's effect is on the calling session: the same req_id from another
-    # session is a different request, not a retry (SPEC.md section 2)
+    # session is a different request, not a retry (docs/protocol.md §3-4)
     base = {**VALID[op], "req_id": "r1"}
     assert fp(base) != fp({**base, "wsess_uid": "s_other"})
     assert fp(base) == fp({**base, "token": "a new token"})

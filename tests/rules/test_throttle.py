@@ -1,4 +1,4 @@
-"""Failed-login throttling (SPEC.md section 4, RATE_LIMITED)."""
+"""Failed-login throttling (docs/protocol.md §7, RATE_LIMITED)."""
 
 from __future__ import annotations
 

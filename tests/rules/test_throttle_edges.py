@@ -1,4 +1,4 @@
-"""The throttle's edges in time (vending/throttle.py, SPEC.md section 4): ten failures
+"""The throttle's edges in time (vending/throttle.py, docs/protocol.md §7): ten failures
 exactly one window apart still block; an old failure does not stretch the window of
 later ones; the cooldown ends exactly `cooldown` seconds after the blocking failure."""
 

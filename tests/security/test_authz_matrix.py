@@ -1,4 +1,4 @@
-"""Every op x every kind of caller gives exactly the SPEC's answer.
+"""Every op x every kind of caller gives exactly the answer docs/protocol.md §6-7 gives.
 
 Callers set up in-process; the request under test goes over tcp from a loopback
 address of its own, so the login throttle's address counts of one test never

@@ -2,7 +2,7 @@
 
 ZeroMQ connects from a chosen source with `tcp://SOURCE:0;HOST:PORT`, and the
 front door reads the connection's `Peer-Address`: 127.0.0.2 plays the attacker,
-127.0.0.3 the account's owner (SPEC.md section 4, RATE_LIMITED; issue 14).
+127.0.0.3 the account's owner (docs/protocol.md §7, RATE_LIMITED; issue 14).
 """
 
 from __future__ import annotations
