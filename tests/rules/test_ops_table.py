@@ -54,3 +54,47 @@ def test_each_gatekeeper_session_op_has_a_rule(shop: Shop, op: str) -> None:
     reply = world.op(ann, op, **fields)
     assert reply.get("ok") or error(reply) == "INVALID_CREDENTIALS", reply
 
+
+
+@pytest.mark.parametrize("op", sorted(TABLE))
+def test_each_row_is_consistent_with_itself(op: str) -> None:
+    row = TABLE[op]
+    assert callable(row.rule) and row.rule.__name__ in (op, "reserve", "read", "auth")
+    assert row.session == (row.caller != "anyone")
+    assert row.read_only == (not row.changes_state)
+    if row.ends_session:
+        assert row.session and row.changes_state
+    if row.opens_session:
+        assert not row.session and row.owner == "gatekeeper"
+    if row.path == "authorize":
+        # the stock handler cannot see sessions: the gatekeeper checks the caller first
+        assert row.owner == "stock-handler" and row.caller in ("buyer", "seller")
+    if row.path == "saga":
+        assert row.owner == "stock-handler" and row.caller == "buyer" and row.changes_state
+    if row.owner == "stock-handler" and row.session:
+        assert row.path != "here"  # nobody would check who is asking
+    if row.read_only:
+        assert row.unkept == frozenset() and row.kept == "final"
+
+
+def test_who_may_call_each_op_is_read_off_its_row() -> None:
+    callers = {op: row.caller for op, row in TABLE.items()}
+    assert callers == {
+        "ping": "anyone", "products": "anyone", "product": "anyone", "events": "anyone",
+        "auth": "anyone", "profile": "session", "logout": "session", "logout_all": "session",
+        "delete_user": "session", "deposit": "buyer", "reset": "buyer", "buy": "buyer",
+        "sell": "seller", "delete_product": "seller"}
+
+
+@pytest.mark.parametrize("op", sorted(op for op, row in TABLE.items()
+                                      if row.caller in ("buyer", "seller")))
+def test_the_wrong_role_is_refused_by_the_row_before_the_rule(shop: Shop, op: str) -> None:
+    world, ann, sam = shop
+    row = TABLE[op]
+    wrong = sam if row.caller == "buyer" else ann
+    fields = {"deposit": {"amount": 5}, "buy": {"product_uid": "p1", "amount": 1},
+              "sell": {"product_name": "x", "cost": 5, "amount": 1},
+              "delete_product": {"product_uid": "p1"}}.get(op, {})
+    reply = world.op(wrong, op, **fields)
+    assert error(reply) == ("BUYERS_ONLY" if row.caller == "buyer" else "SELLERS_ONLY")
+    assert reply["message"] == f"only {row.caller}s can {row.verb}"
