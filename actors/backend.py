@@ -328,10 +328,10 @@ class BackendActor(LoopActor):
         refused = self.reads.push(message.peer or "local", message,
                                   capped=message.peer is not None)
         if refused is Refused.KEY:
-            self.status(message.rt, RateLimited(
+            self.answer_client(message.rt, RateLimited(
                 "too many reads waiting from your address; retry later").to_reply())
         elif refused is Refused.ALL:
-            self.status(message.rt, Unavailable("too many reads at once; retry").to_reply())
+            self.answer_client(message.rt, Unavailable("too many reads at once; retry").to_reply())
 
     def _serve_reads(self) -> None:
         """One read turn: queued reads, round-robin over addresses, for up to
@@ -403,7 +403,7 @@ class BackendActor(LoopActor):
         for message in messages or ():
             rt = getattr(message, "rt", None)
             if isinstance(rt, ReturnTicket) and rt not in self._answered_early:
-                self.status(rt, refusal)
+                self.answer_client(rt, refusal)
 
     def _storage_failing(self, fault: StorageFault) -> None:
         """One log line when the storage turns bad (or its trouble changes kind),
@@ -447,8 +447,10 @@ class BackendActor(LoopActor):
             self._answered_early.add(message.rt)
         self._push_out(endpoint, message)
 
-    def status(self, rt: ReturnTicket, reply: dict[str, Any], ended: bool = False) -> None:
-        self.send(rt.status, Status(rt, reply, ended))
+    def answer_client(self, rt: ReturnTicket, reply: dict[str, Any],
+                      ended: bool = False) -> None:
+        """Queue the client's final reply, to its front door's status fifo after COMMIT."""
+        self.send(rt.status_fifo, Status(rt, reply, ended))
 
     def flush(self) -> None:
         """After COMMIT: publish the committed events, then send what was queued."""

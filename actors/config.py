@@ -16,7 +16,8 @@ class Endpoints:
     status: str = "inproc://status.fifo"
 
 
-ROLES = ("all", "frontdoor", "gatekeeper", "stock-handler")
+#: What one `vending serve` process may run (`--role`).
+SERVE_ROLES = ("all", "frontdoor", "gatekeeper", "stock-handler")
 
 
 @dataclass(frozen=True)
@@ -76,8 +77,8 @@ class Config:
 
     def check(self) -> None:
         """Refuse a configuration that cannot work, with a sentence saying why."""
-        if self.role not in ROLES:
-            raise ValueError(f"role must be one of {', '.join(ROLES)}")
+        if self.role not in SERVE_ROLES:
+            raise ValueError(f"role must be one of {', '.join(SERVE_ROLES)}")
         if self.metrics is not None:
             host, _, port = self.metrics.rpartition(":")
             if not host or not port.isdigit() or int(port) > 65535:

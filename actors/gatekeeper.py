@@ -136,7 +136,7 @@ class GatekeeperActor(BackendActor):
         try:
             self._outcome(rt, self.gate.answer(Call(req, message.peer, rt.wsess)), message)
         except ClientError as exc:
-            self.status(rt, exc.to_reply())
+            self.answer_client(rt, exc.to_reply())
 
     def _outcome(self, rt: ReturnTicket, out: Outcome | CryptoJob,
                  origin: ClientRequest) -> None:
@@ -145,10 +145,10 @@ class GatekeeperActor(BackendActor):
             refused = self.password_work.push(origin.peer or "local", work,
                                               capped=origin.peer is not None)
             if refused is Refused.KEY:
-                self.status(rt, RateLimited("too much password work from your address at"
+                self.answer_client(rt, RateLimited("too much password work from your address at"
                                             " once; retry later").to_reply())
             elif refused is Refused.ALL:
-                self.status(rt, Unavailable("too many logins at once; retry").to_reply())
+                self.answer_client(rt, Unavailable("too many logins at once; retry").to_reply())
             else:
                 self._queued_now.append(work)
             return
@@ -157,7 +157,7 @@ class GatekeeperActor(BackendActor):
             self._held.setdefault(account_id, []).append(Status(rt, out.reply, out.ended))
             self._send_purge(account_id)
             return
-        self.status(rt, out.reply, out.ended)
+        self.answer_client(rt, out.reply, out.ended)
 
     # -- password work ---------------------------------------------------------
     def committed(self) -> None:
@@ -201,7 +201,7 @@ class GatekeeperActor(BackendActor):
     def _purged(self, account_id: int) -> None:
         self.gate.purges.done(account_id)
         for status in self._held.pop(account_id, []):
-            self.send(status.rt.status, status)
+            self.send(status.rt.status_fifo, status)
 
     def _charge(self, message: Charge) -> None:
         charged = self.gate.charge(message.step)
@@ -211,8 +211,7 @@ class GatekeeperActor(BackendActor):
     def _authorize(self, message: Authorize) -> None:
         result = self.gate.authorize(message.request)
         if isinstance(result, Grant):
-            who = (result.account_id, result.user_uid, result.replay_only)
-            answer = Authorized(message.rt, message.request, who=who)
+            answer = Authorized(message.rt, message.request, grant=result)
         else:
             answer = Authorized(message.rt, message.request, reply=result.reply)
         self.send(message.back, answer)
@@ -226,7 +225,7 @@ class GatekeeperActor(BackendActor):
         assert self.db is not None
         if message.error is not None:
             log.error("gatekeeper: password work failed", exc_info=message.error)
-            self.status(rt, Unavailable("password check failed; retry").to_reply())
+            self.answer_client(rt, Unavailable("password check failed; retry").to_reply())
         elif not self._stale(message.origin):
             self.transact(lambda: self._outcome(rt, message.job.finish(message.result),
                                                 message.origin), [message.origin])

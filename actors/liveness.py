@@ -18,14 +18,15 @@ from .config import Endpoints
 from .wire import Heartbeat
 
 HEARTBEAT_EVERY, HEARTBEAT_LIVENESS = 0.5, 3.0
-ROLES = ("gatekeeper", "stock-handler")
+#: The roles the front door watches (a process runs `config.SERVE_ROLES`).
+WATCHED_ROLES = ("gatekeeper", "stock-handler")
 
 
 class Liveness:
     def __init__(self, endpoints: Endpoints) -> None:
         self._endpoints = endpoints
         now = time.monotonic()
-        self._heard = dict.fromkeys(ROLES, now)
+        self._heard = dict.fromkeys(WATCHED_ROLES, now)
         self._next = now
 
     def tick(self, push: Pushers, now: float) -> None:

@@ -17,7 +17,6 @@ from typing import Any
 import pykka
 
 from vending import purchase
-from vending.authority import Grant
 from vending.call import Call
 from vending.db import Database
 from vending.errors import ClientError
@@ -109,12 +108,12 @@ class StockHandlerActor(BackendActor):
             # Sent now, not after this batch commits: the gatekeeper's commit is
             # the point of no return, and a settle lost with this transaction is
             # redone by recovery from the reservation row (docs/purchase-saga.md).
-            self.send_now(message.rt.status, Status(message.rt, message.reply))
+            self.send_now(message.rt.status_fifo, Status(message.rt, message.reply))
         elif isinstance(message, ClientRequest):
             try:
                 self._client_request(message.rt, message.request)
             except ClientError as exc:
-                self.status(message.rt, exc.to_reply())
+                self.answer_client(message.rt, exc.to_reply())
         elif isinstance(message, Authorized):
             self._authorized(message)
         else:
@@ -124,18 +123,18 @@ class StockHandlerActor(BackendActor):
         row, ends = TABLE[req.op], self.config.endpoints
         if row.path == "saga":
             step = row.rule(self.stock, Call(req, pid=uuid.uuid4().hex))
-            self.send(ends.deposit, Charge.of(step, rt, ends.post))
+            self.send(ends.deposit, Charge(step, rt, ends.post))
         elif row.path == "authorize":
-            self.send(ends.deposit, Authorize(rt, req, row.caller, ends.post))
+            self.send(ends.deposit, Authorize(rt, req, ends.post))
         else:
-            self.status(rt, self.stock.answer(Call(req)).reply)
+            self.answer_client(rt, self.stock.answer(Call(req)).reply)
 
     def _authorized(self, message: Authorized) -> None:
         if message.reply is not None:
-            self.status(message.rt, message.reply)
+            self.answer_client(message.rt, message.reply)
             return
-        if message.who is None:
+        if message.grant is None:
             log.warning("stock handler: an authorized message with neither answer nor grant")
             return
-        call = Call(message.request, who=Grant(*message.who))
-        self.status(message.rt, self.stock.authorized(call).reply)
+        call = Call(message.request, who=message.grant)
+        self.answer_client(message.rt, self.stock.authorized(call).reply)

@@ -1,82 +1,93 @@
 """What crosses the fifos: typed messages, msgpack maps on the wire.
 
-Each message is a frozen dataclass with `to_wire()` (a map with its kind `k`)
-and a reader in `from_wire`, which turns any map into exactly one message or
-raises `BadMessage`. A client request travels with a `ReturnTicket`: where its
-status must go (a front door's status fifo: several front doors may share one
-gatekeeper), which session it belongs to, and the front door's ticket.
+Each message is a frozen dataclass registered with its kind (`@_message("kind")`);
+its fields are named once, there. One generic codec, driven by the dataclass
+fields and their types, writes a message as a map (`to_wire`: its kind under `k`,
+each field under its own name, nested dataclasses as maps, None left out) and reads
+any map back into exactly one message or raises `BadMessage` (`from_wire`).
+
+A client request travels with a `ReturnTicket`: where its status must go (a front
+door's status fifo: several front doors may share one gatekeeper), which session
+it belongs to, and the front door's ticket. Replies to clients cross the fifos as
+`Reply` fields: maps checked to have the reply shape of docs/protocol.md §3.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import types
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import (
+    Annotated,
+    Any,
+    ClassVar,
+    TypeVar,
+    Union,
+    get_args,
+    get_origin,
+    get_type_hints,
+)
 
+from vending.authority import Grant
 from vending.errors import VendingError
-from vending.ops import FIFO_FOR_OP, OPS, ROLES_FOR_OP
+from vending.ops import FIFO_FOR_OP, ROLES_FOR_OP
 from vending.purchase import ChargeStep
 from vending.requests import Request, parse_request
 
 __all__ = [
     "FIFO_FOR_OP", "ROLES_FOR_OP", "Alive", "Authorize", "Authorized", "BadMessage", "Charge",
-    "Charged", "ClientRequest", "Heartbeat", "Message", "Purge", "Purged", "Resolve", "Resolved",
-    "ReturnTicket", "Status", "from_wire",
+    "Charged", "ClientRequest", "Heartbeat", "Message", "Purge", "Purged", "Reply", "Resolve",
+    "Resolved", "ReturnTicket", "Status", "from_wire",
 ]
+
+#: A client's final reply as it crosses a fifo: `{"ok": true, ...}`, or
+#: `{"ok": false, "error": CODE, "message": TEXT}` (docs/protocol.md §3).
+Reply = Annotated[dict[str, Any], "reply"]
+
 
 class BadMessage(ValueError):
     """A fifo message that is not one of ours (malformed, or from a stranger)."""
 
 
-def _field(m: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
-    value = m.get(name)
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise BadMessage(f"{m.get('k')!r} message: {name} is missing or mistyped")
-    return value
+class _Mistyped(Exception):
+    """A field's value is not of its type (turned into a BadMessage naming the field)."""
 
 
-def _reply(m: dict[str, Any], name: str = "reply") -> dict[str, Any]:
-    reply: dict[str, Any] = _field(m, name, dict)
-    return reply
-
-
-def _request(m: dict[str, Any], trusted: bool) -> Request:
-    """The client request a message carries.
-
-    Checked again where it lands when the fifo may cross a process boundary
-    (tcp://). An inproc:// fifo can only be written by this process's own front
-    door, which checked it already: `trusted` skips the second check (profiled
-    at 7% of the CPU of a purchase).
-    """
-    req = _field(m, "req", dict)
-    if trusted:
-        args = {k: v for k, v in req.items() if k not in ("op", "req_id")}
-        return Request(req["op"], args, req.get("req_id"))
-    try:
-        return parse_request(req)
-    except VendingError as exc:
-        raise BadMessage(f"carried request is invalid: {exc.message}") from None
-
+# -- the messages ------------------------------------------------------------------
 
 @dataclass(frozen=True, slots=True)
 class ReturnTicket:
-    status: str  # the status fifo of the front door that holds the client
-    wsess: str   # the session, "" for requests with none (products, product)
-    ticket: int  # the front door's ticket for the client's request
-
-    def to_wire(self) -> list[Any]:
-        return [self.status, self.wsess, self.ticket]
-
-    @classmethod
-    def from_wire(cls, value: Any) -> ReturnTicket:
-        if not (isinstance(value, list) and len(value) == 3 and isinstance(value[0], str)
-                and isinstance(value[1], str) and isinstance(value[2], int)):
-            raise BadMessage("return ticket is malformed")
-        return cls(value[0], value[1], value[2])
+    status_fifo: str  # the status fifo of the front door that holds the client
+    wsess: str        # the session, "" for requests with none (products, product)
+    ticket: int       # the front door's ticket for the client's request
 
 
+_KINDS: dict[str, type[Any]] = {}
+_T = TypeVar("_T", bound=type)
+
+
+def _message(kind: str) -> Callable[[_T], _T]:
+    def register(cls: _T) -> _T:
+        setattr(cls, "kind", kind)  # noqa: B010 - set on any class the decorator is given
+        _KINDS[kind] = cls
+        return cls
+    return register
+
+
+class _Wire:
+    """`to_wire` for every message (a mixin: the dataclasses define only fields)."""
+
+    __slots__ = ()
+    kind: ClassVar[str]
+
+    def to_wire(self) -> dict[str, Any]:
+        return _encode(self, {"k": self.kind})
+
+
+@_message("request")
 @dataclass(frozen=True, slots=True)
-class ClientRequest:
+class ClientRequest(_Wire):
     """A client's request on its first hop, from a front door to the owner's fifo.
 
     `deadline` (time.time()) is when the front door gives up on it: work found
@@ -89,225 +100,238 @@ class ClientRequest:
     peer: str | None = None
     deadline: float = 0.0
 
-    def to_wire(self) -> dict[str, Any]:
-        m: dict[str, Any] = {"k": self.request.op, "rt": self.rt.to_wire(),
-                             "req": self.request.to_dict()}
-        if self.peer:
-            m["peer"] = self.peer
-        if self.deadline:
-            m["dl"] = self.deadline
-        return m
 
-
+@_message("status")
 @dataclass(frozen=True, slots=True)
-class Status:
+class Status(_Wire):
     """The final reply to a client request, on its way back to the front door."""
 
-    kind: ClassVar[str] = "status"
     rt: ReturnTicket
-    reply: dict[str, Any]
+    reply: Reply
     ended: bool = False  # the session that sent it is over
 
-    def to_wire(self) -> dict[str, Any]:
-        return {"k": self.kind, "rt": self.rt.to_wire(), "reply": self.reply,
-                "ended": self.ended}
 
-
+@_message("hb")
 @dataclass(frozen=True, slots=True)
-class Heartbeat:
+class Heartbeat(_Wire):
     """A front door asking a role to show it is alive, on `back`."""
 
-    kind: ClassVar[str] = "hb"
     back: str
 
-    def to_wire(self) -> dict[str, Any]:
-        return {"k": self.kind, "back": self.back}
 
-
+@_message("alive")
 @dataclass(frozen=True, slots=True)
-class Alive:
+class Alive(_Wire):
     """A role's answer to a heartbeat."""
 
-    kind: ClassVar[str] = "alive"
     role: str
 
-    def to_wire(self) -> dict[str, Any]:
-        return {"k": self.kind, "role": self.role}
 
-
+@_message("authorize")
 @dataclass(frozen=True, slots=True)
-class Authorize:
-    """Stock handler -> gatekeeper: may this session do `request` as `role`?"""
+class Authorize(_Wire):
+    """Stock handler -> gatekeeper: may this session call `request`'s op (its row's
+    `caller`, vending/ops.py)?"""
 
-    kind: ClassVar[str] = "authorize"
     rt: ReturnTicket
     request: Request
-    role: str
     back: str
 
-    def to_wire(self) -> dict[str, Any]:
-        return {"k": self.kind, "rt": self.rt.to_wire(), "req": self.request.to_dict(),
-                "role": self.role, "back": self.back}
 
-
+@_message("authorized")
 @dataclass(frozen=True, slots=True)
-class Authorized:
-    """Gatekeeper -> stock handler: who may (account_id, user_uid, replay_only), or
-    the final reply that refuses (or replays) the request."""
+class Authorized(_Wire):
+    """Gatekeeper -> stock handler: the grant, or the final reply that refuses (or
+    replays) the request."""
 
-    kind: ClassVar[str] = "authorized"
     rt: ReturnTicket
     request: Request
-    who: tuple[int, str, bool] | None = None
-    reply: dict[str, Any] | None = None
-
-    def to_wire(self) -> dict[str, Any]:
-        m: dict[str, Any] = {"k": self.kind, "rt": self.rt.to_wire(),
-                             "req": self.request.to_dict()}
-        if self.who is not None:
-            m["who"] = list(self.who)
-        if self.reply is not None:
-            m["reply"] = self.reply
-        return m
+    grant: Grant | None = None
+    reply: Reply | None = None
 
 
+@_message("charge")
 @dataclass(frozen=True, slots=True)
-class Charge:
+class Charge(_Wire):
     """Purchase step 2, stock handler -> gatekeeper: units are held (or why not)."""
 
-    kind: ClassVar[str] = "charge"
-    pid: str
+    step: ChargeStep
     rt: ReturnTicket
-    request: Request
     back: str
-    product_name: str = ""
-    cost: int = 0
-    stock_error: dict[str, Any] | None = None
-
-    @classmethod
-    def of(cls, step: ChargeStep, rt: ReturnTicket, back: str) -> Charge:
-        return cls(step.pid, rt, step.request, back, step.product_name, step.cost,
-                   step.stock_error)
-
-    @property
-    def step(self) -> ChargeStep:
-        return ChargeStep(self.pid, self.request, self.product_name, self.cost,
-                          self.stock_error)
-
-    def to_wire(self) -> dict[str, Any]:
-        m: dict[str, Any] = {"k": self.kind, "pid": self.pid, "rt": self.rt.to_wire(),
-                             "req": self.request.to_dict(), "back": self.back,
-                             "product_name": self.product_name, "cost": self.cost}
-        if self.stock_error is not None:
-            m["stock_error"] = self.stock_error
-        return m
 
 
+@_message("charged")
 @dataclass(frozen=True, slots=True)
-class Charged:
+class Charged(_Wire):
     """Purchase step 2's answer, gatekeeper -> stock handler, with the client's reply."""
 
-    kind: ClassVar[str] = "charged"
     pid: str
     rt: ReturnTicket
     committed: bool
-    reply: dict[str, Any]
-
-    def to_wire(self) -> dict[str, Any]:
-        return {"k": self.kind, "pid": self.pid, "rt": self.rt.to_wire(),
-                "committed": self.committed, "reply": self.reply}
+    reply: Reply
 
 
+@_message("resolve")
 @dataclass(frozen=True, slots=True)
-class Resolve:
+class Resolve(_Wire):
     """Recovery, stock handler -> gatekeeper: was purchase `pid` charged?"""
 
-    kind: ClassVar[str] = "resolve"
     pid: str
     back: str
 
-    def to_wire(self) -> dict[str, Any]:
-        return {"k": self.kind, "pid": self.pid, "back": self.back}
 
-
+@_message("resolved")
 @dataclass(frozen=True, slots=True)
-class Resolved:
+class Resolved(_Wire):
     """Recovery's answer: charged (settle as sold), or fenced off for good."""
 
-    kind: ClassVar[str] = "resolved"
     pid: str
     committed: bool
 
-    def to_wire(self) -> dict[str, Any]:
-        return {"k": self.kind, "pid": self.pid, "committed": self.committed}
 
-
+@_message("purge")
 @dataclass(frozen=True, slots=True)
-class Purge:
+class Purge(_Wire):
     """Gatekeeper -> stock handler: a deleted seller's products must go."""
 
-    kind: ClassVar[str] = "purge"
     account_id: int
     back: str
 
-    def to_wire(self) -> dict[str, Any]:
-        return {"k": self.kind, "account_id": self.account_id, "back": self.back}
 
-
+@_message("purged")
 @dataclass(frozen=True, slots=True)
-class Purged:
-    kind: ClassVar[str] = "purged"
+class Purged(_Wire):
     account_id: int
-
-    def to_wire(self) -> dict[str, Any]:
-        return {"k": self.kind, "account_id": self.account_id}
 
 
 Message = (ClientRequest | Status | Heartbeat | Alive | Authorize | Authorized | Charge
            | Charged | Resolve | Resolved | Purge | Purged)
 
 
-def _who(m: dict[str, Any]) -> tuple[int, str, bool] | None:
-    who = m.get("who")
-    if who is None:
-        return None
-    if not (isinstance(who, list) and len(who) == 3 and isinstance(who[0], int)
-            and isinstance(who[1], str) and isinstance(who[2], bool)):
-        raise BadMessage("authorized message: who is malformed")
-    return who[0], who[1], who[2]
+# -- the codec -----------------------------------------------------------------------
+
+def _encode(obj: Any, out: dict[str, Any]) -> dict[str, Any]:
+    for name in _FIELD_NAMES[type(obj)]:
+        value = getattr(obj, name)
+        if value is None:
+            continue
+        if isinstance(value, Request):
+            value = value.to_dict()
+        elif type(value) in _FIELD_NAMES:
+            value = _encode(value, {})
+        out[name] = value
+    return out
 
 
-_READERS: dict[str, Callable[[dict[str, Any], bool], Message]] = {
-    "status": lambda m, t: Status(ReturnTicket.from_wire(m.get("rt")), _reply(m),
-                                  bool(m.get("ended"))),
-    "hb": lambda m, t: Heartbeat(_field(m, "back", str)),
-    "alive": lambda m, t: Alive(_field(m, "role", str)),
-    "authorize": lambda m, t: Authorize(ReturnTicket.from_wire(m.get("rt")), _request(m, t),
-                                        _field(m, "role", str), _field(m, "back", str)),
-    "authorized": lambda m, t: Authorized(
-        ReturnTicket.from_wire(m.get("rt")), _request(m, t), _who(m),
-        _reply(m) if m.get("reply") is not None else None),
-    "charge": lambda m, t: Charge(
-        _field(m, "pid", str), ReturnTicket.from_wire(m.get("rt")), _request(m, t),
-        _field(m, "back", str), _field(m, "product_name", str), _field(m, "cost", int),
-        _reply(m, "stock_error") if m.get("stock_error") is not None else None),
-    "charged": lambda m, t: Charged(_field(m, "pid", str), ReturnTicket.from_wire(m.get("rt")),
-                                    _field(m, "committed", bool), _reply(m)),
-    "resolve": lambda m, t: Resolve(_field(m, "pid", str), _field(m, "back", str)),
-    "resolved": lambda m, t: Resolved(_field(m, "pid", str), _field(m, "committed", bool)),
-    "purge": lambda m, t: Purge(_field(m, "account_id", int), _field(m, "back", str)),
-    "purged": lambda m, t: Purged(_field(m, "account_id", int)),
-}
+def _request(value: Any, trusted: bool) -> Request:
+    """A carried client request.
+
+    Checked again where it lands when the fifo may cross a process boundary
+    (tcp://). An inproc:// fifo can only be written by this process's own front
+    door, which checked it already: `trusted` skips the second check (profiled
+    at 7% of the CPU of a purchase).
+    """
+    if not isinstance(value, dict):
+        raise _Mistyped
+    if trusted:
+        args = {k: v for k, v in value.items() if k not in ("op", "req_id")}
+        return Request(value["op"], args, value.get("req_id"))
+    try:
+        return parse_request(value)
+    except VendingError as exc:
+        raise BadMessage(f"carried request is invalid: {exc.message}") from None
 
 
-def _client_request(m: dict[str, Any], trusted: bool) -> ClientRequest:
-    request = _request(m, trusted)
-    if request.op != m.get("k"):
-        raise BadMessage(f"{m.get('k')!r} message carries a {request.op!r} request")
-    peer, deadline = m.get("peer"), m.get("dl", 0.0)
-    return ClientRequest(ReturnTicket.from_wire(m.get("rt")), request,
-                         peer if isinstance(peer, str) else None,
-                         float(deadline) if isinstance(deadline, (int, float)) else 0.0)
+def _reply(value: Any, trusted: bool) -> dict[str, Any]:
+    if not (isinstance(value, dict) and isinstance(value.get("ok"), bool)):
+        raise _Mistyped
+    if not value["ok"] and not (isinstance(value.get("error"), str)
+                                and isinstance(value.get("message"), str)):
+        raise _Mistyped
+    return value
+
+
+def _scalar(kind: type) -> Callable[[Any, bool], Any]:
+    def read(value: Any, trusted: bool) -> Any:
+        if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+            raise _Mistyped
+        return value
+    return read
+
+
+def _float(value: Any, trusted: bool) -> float:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise _Mistyped
+    return float(value)
+
+
+def _map(value: Any, trusted: bool) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _Mistyped
+    return value
+
+
+def _reader(tp: Any) -> Callable[[Any, bool], Any]:
+    """How to read a value of the field type `tp`."""
+    if get_origin(tp) in (Union, types.UnionType):
+        inner = [a for a in get_args(tp) if a is not type(None)]
+        read = _reader(inner[0])
+        return lambda value, trusted: None if value is None else read(value, trusted)
+    if get_origin(tp) is Annotated:
+        return _reply
+    if tp is Request:
+        return _request
+    if tp is float:
+        return _float
+    if tp in (str, int, bool):
+        return _scalar(tp)
+    if get_origin(tp) is dict:
+        return _map
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        cls: type = tp
+        nested = _readers(cls)
+        return lambda value, trusted: _decode(cls, nested, value, trusted)
+    raise TypeError(f"no wire reader for {tp!r}")
+
+
+Field = tuple[str, Callable[[Any, bool], Any], Any]
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _readers(cls: type) -> tuple[Field, ...]:
+    # vending/purchase.py names Request for type checking only: give it here.
+    hints = get_type_hints(cls, localns={"Request": Request}, include_extras=True)
+    fields = dataclasses.fields(cls)
+    _FIELD_NAMES[cls] = tuple(f.name for f in fields)
+    return tuple((f.name, _reader(hints[f.name]),
+                  f.default if f.default is not dataclasses.MISSING else _MISSING)
+                 for f in fields)
+
+
+_MISSING = object()
+
+
+def _decode(cls: type, fields: tuple[Field, ...], m: Any, trusted: bool) -> Any:
+    if not isinstance(m, dict):
+        raise _Mistyped
+    values = []
+    for name, read, default in fields:
+        value = m.get(name)
+        if value is None:
+            if default is _MISSING:
+                raise BadMessage(f"{m.get('k', cls.__name__)!r} message: {name} is missing")
+            values.append(default)
+            continue
+        try:
+            values.append(read(value, trusted))
+        except _Mistyped:
+            raise BadMessage(f"{m.get('k', cls.__name__)!r} message: {name} is "
+                             "mistyped") from None
+    return cls(*values)
+
+
+_READERS: dict[str, tuple[type, tuple[Field, ...]]] = {
+    kind: (cls, _readers(cls)) for kind, cls in _KINDS.items()}
 
 
 def from_wire(m: dict[str, Any], trusted: bool = False) -> Message:
@@ -319,10 +343,9 @@ def from_wire(m: dict[str, Any], trusted: bool = False) -> Message:
     kind = m.get("k")
     if not isinstance(kind, str):
         raise BadMessage("message has no kind")
-    reader = _READERS.get(kind)
-    if reader is not None:
-        return reader(m, trusted)
-    if kind in OPS:
-        return _client_request(m, trusted)
-    raise BadMessage(f"unknown message kind {kind[:40]!r}")
-
+    found = _READERS.get(kind)
+    if found is None:
+        raise BadMessage(f"unknown message kind {kind[:40]!r}")
+    cls, fields = found
+    message: Message = _decode(cls, fields, m, trusted)
+    return message

@@ -13,7 +13,7 @@ from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from actors.config import ROLES, Config, Endpoints
+from actors.config import SERVE_ROLES, Config, Endpoints
 from tools import bench, simulate
 from vending.info import VERSION
 
@@ -124,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
         "split deployment", "Run one part per process (the same classes, fifos over tcp). "
         "Each fifo is bound by its owner and connected to by the others; give every "
         "process the same fifo endpoints. See README, 'Across processes and hosts'.")
-    split.add_argument("--role", choices=ROLES, default="all",
+    split.add_argument("--role", choices=SERVE_ROLES, default="all",
                        help="which part to run (default: all, in one process)")
     for name, owner in (("auth", "gatekeeper"), ("deposit", "gatekeeper"),
                         ("post", "stock handler")):

@@ -27,6 +27,8 @@ from actors.wire import (
     ReturnTicket,
     Status,
 )
+from vending.authority import Grant
+from vending.purchase import ChargeStep
 from vending.requests import parse_request
 
 
@@ -43,10 +45,10 @@ def product(gatekeeper: Any, stock_handler: Any) -> str:
     sell = request("sell", sam, product_name="cola", cost=35, amount=3)
     deliver(stock_handler, sell)
     ask = one(stock_handler.push, ENDS.deposit, Authorize)
-    assert ask.role == "seller" and ask.rt == sell.rt
+    assert ask.rt == sell.rt and ask.request == sell.request
     deliver(gatekeeper, ask)
     grant = one(gatekeeper.push, ENDS.post, Authorized)
-    assert grant.who is not None and grant.reply is None
+    assert grant.grant is not None and grant.reply is None
     deliver(stock_handler, grant)
     status = one(stock_handler.push, ENDS.status, Status)
     assert status.rt == sell.rt and status.reply["ok"], status
@@ -70,12 +72,13 @@ def test_a_purchase_crosses_both_actors_and_settles(gatekeeper: Any, stock_handl
     buy = request("buy", ann, product_uid=product, amount=1)
     deliver(stock_handler, buy)                                     # 1. reserve
     charge = one(stock_handler.push, ENDS.deposit, Charge)
-    assert (charge.product_name, charge.cost, charge.stock_error) == ("cola", 35, None)
+    step = charge.step
+    assert (step.product_name, step.cost, step.stock_error) == ("cola", 35, None)
     assert stock_handler.stock.offer(product).available == 2  # held
 
     deliver(gatekeeper, charge)                                     # 2. charge
     charged = one(gatekeeper.push, ENDS.post, Charged)
-    assert charged.committed and charged.pid == charge.pid
+    assert charged.committed and charged.pid == charge.step.pid
     assert gatekeeper.gate.totals()["buyer_ann"] == {
         "deposited": 50, "deposit": 0, "spent": 35, "returned": 15}
 
@@ -93,7 +96,8 @@ def test_stock_error_is_decided_by_the_gatekeeper_and_moves_nothing(
     ann = register(gatekeeper, "buyer", "ann")
     deliver(stock_handler, request("buy", ann, product_uid=product, amount=4))
     charge = one(stock_handler.push, ENDS.deposit, Charge)
-    assert charge.stock_error is not None and charge.stock_error["error"] == "INSUFFICIENT_STOCK"
+    refusal = charge.step.stock_error
+    assert refusal is not None and refusal["error"] == "INSUFFICIENT_STOCK"
     deliver(gatekeeper, charge)
     charged = one(gatekeeper.push, ENDS.post, Charged)
     assert not charged.committed and charged.reply["error"] == "INSUFFICIENT_STOCK"
@@ -110,8 +114,8 @@ def test_resolve_fences_an_uncharged_purchase_against_a_late_charge(
     deliver(stock_handler, request("buy", ann, product_uid=product, amount=1))
     charge = one(stock_handler.push, ENDS.deposit, Charge)  # ... lost with a crash
 
-    deliver(gatekeeper, Resolve(charge.pid, ENDS.post))     # recovery asks first
-    assert one(gatekeeper.push, ENDS.post, Resolved) == Resolved(charge.pid, False)
+    deliver(gatekeeper, Resolve(charge.step.pid, ENDS.post))     # recovery asks first
+    assert one(gatekeeper.push, ENDS.post, Resolved) == Resolved(charge.step.pid, False)
     deliver(gatekeeper, charge)                             # the late charge
     late = one(gatekeeper.push, ENDS.post, Charged)
     assert not late.committed and late.reply["error"] == "UNAVAILABLE"
@@ -173,12 +177,26 @@ def test_wire_round_trip_of_every_saga_message(product: str) -> None:
     req = parse_request({"op": "buy", "product_uid": product, "amount": 2,
                          "wsess_uid": "s_x", "token": "t"})
     from actors.wire import from_wire
-    for message in (Charge("p1", rt, req, ENDS.post, "cola", 35),
-                    Charge("p1", rt, req, ENDS.post, stock_error={"ok": False}),
+    refusal = {"ok": False, "error": "INSUFFICIENT_STOCK", "message": "only 1 left"}
+    for message in (Charge(ChargeStep("p1", req, "cola", 35), rt, ENDS.post),
+                    Charge(ChargeStep("p1", req, stock_error=refusal), rt, ENDS.post),
                     Charged("p1", rt, True, {"ok": True}), Resolve("p1", ENDS.post),
                     Resolved("p1", False), Status(rt, {"ok": True}, True),
-                    Authorized(rt, req, who=(3, "seller_sam", False))):
+                    Authorized(rt, req, grant=Grant(3, "seller_sam")),
+                    Authorized(rt, req, reply=refusal)):
         assert from_wire(message.to_wire()) == message
+        assert from_wire(message.to_wire(), trusted=True) == message
+
+
+def test_a_message_with_a_field_of_the_wrong_type_is_refused_naming_it() -> None:
+    from actors.wire import BadMessage, from_wire
+    good = Charged("p1", ReturnTicket(ENDS.status, "s_x", 7), True, {"ok": True}).to_wire()
+    for field, value in (("committed", 1), ("pid", 5), ("rt", [ENDS.status, "s_x", 7]),
+                         ("reply", {"ok": False})):
+        with pytest.raises(BadMessage, match=field):
+            from_wire({**good, field: value})
+    with pytest.raises(BadMessage, match="reply"):
+        from_wire({k: v for k, v in good.items() if k != "reply"})
 
 
 def test_a_pending_purge_is_sent_again_until_it_is_done(gatekeeper: Any) -> None:
