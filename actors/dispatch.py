@@ -29,7 +29,7 @@ from vending.requests import Request
 from .config import Config
 from .liveness import Liveness
 from .messages import Submit
-from .session import SessionActor
+from .session import SessionActor, SessionLine
 from .session_pool import SessionPool
 from .wire import (
     FIFO_FOR_OP,
@@ -61,9 +61,9 @@ class Dispatch:
         self.sessions = SessionPool(self._start_session, max_actors=config.max_session_actors,
                                     idle=config.session_actor_idle)
 
-    def _start_session(self, wsess: str) -> pykka.ActorRef[Any]:
+    def _start_session(self, wsess: str, line: SessionLine) -> pykka.ActorRef[Any]:
         assert self._door is not None
-        return SessionActor.start(self._door, wsess, self)
+        return SessionActor.start(self._door, wsess, self, line)
 
     # -- Dispatcher -----------------------------------------------------------
     def on_start(self, door: FrontDoor) -> None:

@@ -25,6 +25,11 @@ class Submit:
 
 
 @dataclass(frozen=True, slots=True)
+class Queued:
+    """The pool put a request into the session's line (actors/session.py's `SessionLine`)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Done:
     """The status of the session's request `ticket` came back (the client has its reply)."""
 

@@ -19,7 +19,7 @@ from transport.loop import EventLoop
 from vending.errors import Unavailable
 from vending.ops import TABLE
 
-from .messages import Done, Expired, Submit
+from .messages import Done, Expired, Queued, Submit
 from .runtime import LoopActor
 
 log = logging.getLogger(__name__)
@@ -38,53 +38,84 @@ class SessionDesk(Protocol):
         """The actor has no live session behind it and nothing in flight."""
 
 
+class SessionLine:
+    """One session's requests, in order: the one in flight and those waiting.
+
+    The only copy of a session's in-flight state. The pool (actors/session_pool.py)
+    creates it, admits requests into it and reads it (bounds, idleness); the session
+    actor sends them one at a time and settles them. Both run on the front-door
+    thread, so neither ever sees it half changed.
+    """
+
+    __slots__ = ("busy", "ended", "queue")
+
+    def __init__(self) -> None:
+        self.queue: deque[Submit] = deque()
+        self.busy: Submit | None = None  # the request in flight
+        self.ended = False  # no live session behind it (ended, or never was)
+
+    def __len__(self) -> int:
+        return len(self.queue) + (self.busy is not None)
+
+    @property
+    def idle(self) -> bool:
+        return self.busy is None and not self.queue
+
+    def tickets(self) -> list[int]:
+        return ([self.busy.ticket] if self.busy is not None else []) + [
+            s.ticket for s in self.queue]
+
+
 class SessionActor(LoopActor):
-    def __init__(self, loop: EventLoop, wsess_uid: str, desk: SessionDesk) -> None:
+    def __init__(self, loop: EventLoop, wsess_uid: str, desk: SessionDesk,
+                 line: SessionLine | None = None) -> None:
         super().__init__(loop)
         self.wsess_uid = wsess_uid
         self._desk = desk
-        self._queue: deque[Submit] = deque()
-        self._busy: Submit | None = None  # the request in flight
-        self._ended = False
+        self.line = line if line is not None else SessionLine()
 
     def on_failure(self, *exc_info: Any) -> None:
         refusal = Unavailable("session failed").to_reply()
-        for submit in ([self._busy] if self._busy is not None else []) + list(self._queue):
-            self._desk.reply(submit.ticket, refusal)
+        for ticket in self.line.tickets():
+            self._desk.reply(ticket, refusal)
+        self.line.queue.clear()
+        self.line.busy = None
         self._desk.retire(self.wsess_uid, self.actor_ref)
 
     def on_receive(self, message: Any) -> None:
-        if isinstance(message, Submit):
-            self._queue.append(message)
+        line = self.line
+        if isinstance(message, Queued):
+            pass  # admitted into the line by the pool: send it when its turn comes
         elif isinstance(message, Done):
-            if self._busy is not None and self._busy.ticket == message.ticket:
-                self._learn(self._busy.request.op, message)
-                self._busy = None
+            if line.busy is not None and line.busy.ticket == message.ticket:
+                self._learn(line.busy.request.op, message)
+                line.busy = None
             # else: a status for a request the front door already gave up on
         elif isinstance(message, Expired):
-            if self._busy is not None and self._busy.ticket == message.ticket:
-                self._busy = None
+            if line.busy is not None and line.busy.ticket == message.ticket:
+                line.busy = None
             else:
-                self._queue = deque(s for s in self._queue if s.ticket != message.ticket)
+                line.queue = deque(s for s in line.queue if s.ticket != message.ticket)
         self._pump()
 
     def _pump(self) -> None:
-        while self._busy is None and self._queue:
-            submit = self._queue.popleft()
+        line = self.line
+        while line.busy is None and line.queue:
+            submit = line.queue.popleft()
             try:
                 self._desk.forward(self.wsess_uid, submit)
             except Unavailable as exc:
                 self._desk.reply(submit.ticket, exc.to_reply())
                 continue
-            self._busy = submit
-        if self._busy is None and not self._queue and self._ended:
+            line.busy = submit
+        if line.idle and line.ended:
             self._desk.retire(self.wsess_uid, self.actor_ref)
 
     def _learn(self, op: str, done: Done) -> None:
         reply = done.reply
         if done.ended or reply.get("error") == "UNAUTHORIZED":
-            self._ended = True  # no live session behind this actor (ended, or never was)
+            self.line.ended = True  # no live session behind this actor (ended, or never was)
         elif TABLE[op].opens_session and reply.get("wsess_uid") != self.wsess_uid:
             # A failed login, or a replayed one naming its first session: this
             # provisional actor has no session to serve.
-            self._ended = True
+            self.line.ended = True

@@ -2,7 +2,9 @@
 when idle, bounded in number. Runs in the front-door thread.
 
 Stopping an actor never ends its session: the next request starts a fresh
-actor from what the gatekeeper has stored.
+actor from what the gatekeeper has stored. A session's requests in flight live in
+one place, its `SessionLine` (actors/session.py): the pool admits requests into it
+and reads it; it keeps no copy.
 """
 
 from __future__ import annotations
@@ -16,19 +18,20 @@ import pykka
 
 from vending.errors import Unavailable
 
-from .messages import Done, Expired, Submit
+from .messages import Done, Expired, Queued, Submit
+from .session import SessionLine
 
 #: Requests one session may have waiting; its actor's mailbox stays bounded.
 MAX_QUEUED_PER_SESSION = 64
 
-StartFn = Callable[[str], pykka.ActorRef[Any]]
+StartFn = Callable[[str, SessionLine], pykka.ActorRef[Any]]
 
 
 @dataclass
 class _Live:
     ref: pykka.ActorRef[Any]
     last_used: float
-    tickets: set[int] = field(default_factory=set)
+    line: SessionLine = field(default_factory=SessionLine)
 
 
 class SessionPool:
@@ -55,44 +58,41 @@ class SessionPool:
             self._live.pop(wsess)  # failed: its in-flight callers were answered UNAVAILABLE
             live = None
         live = live or self._start(wsess)
-        if len(live.tickets) >= MAX_QUEUED_PER_SESSION:
+        if len(live.line) >= MAX_QUEUED_PER_SESSION:
             raise Unavailable("too many requests queued for this session; retry later")
         live.last_used = time.monotonic()
-        live.tickets.add(submit.ticket)
+        live.line.queue.append(submit)
         self._owner[submit.ticket] = wsess
-        live.ref.tell(submit)
+        live.ref.tell(Queued())
 
     def done(self, wsess: str, ticket: int, reply: dict[str, Any], ended: bool) -> None:
         """The client of `ticket` has its reply: the session may send its next request."""
-        self._owner.pop(ticket, None)
+        if self._owner.pop(ticket, None) is None:
+            return  # answered already (expired, refused), or its actor is gone
         live = self._live.get(wsess)
-        if live is not None and ticket in live.tickets:
-            live.tickets.discard(ticket)
+        if live is not None:
             live.ref.tell(Done(ticket, reply, ended))
 
     def answered(self, ticket: int) -> None:
-        """`ticket` was answered without a status (refused, or its actor failed)."""
-        wsess = self._owner.pop(ticket, None)
-        live = self._live.get(wsess) if wsess else None
-        if live is not None:
-            live.tickets.discard(ticket)
+        """`ticket` was answered without a status (refused, or its actor failed); its
+        actor has already taken it out of the line."""
+        self._owner.pop(ticket, None)
 
     def expired(self, ticket: int) -> None:
         wsess = self._owner.pop(ticket, None)
         live = self._live.get(wsess) if wsess else None
         if live is not None:
-            live.tickets.discard(ticket)
             live.ref.tell(Expired(ticket))
 
     def retire(self, wsess: str, ref: pykka.ActorRef[Any]) -> None:
         live = self._live.get(wsess)
         # A request told to it meanwhile keeps it: it will retire again after.
-        if live is not None and live.ref is ref and not live.tickets:
+        if live is not None and live.ref is ref and live.line.idle:
             self._stop(wsess)
 
     def stop_idle(self, now: float) -> None:
         idle = [w for w, live in self._live.items()
-                if not live.tickets and now - live.last_used > self._idle]
+                if live.line.idle and now - live.last_used > self._idle]
         for wsess in idle:
             self._stop(wsess)
 
@@ -103,14 +103,15 @@ class SessionPool:
     def _start(self, wsess: str) -> _Live:
         if len(self._live) >= self._max_actors:
             self._evict()
-        live = _Live(self._start_actor(wsess), time.monotonic())
+        line = SessionLine()
+        live = _Live(self._start_actor(wsess, line), time.monotonic(), line)
         self.actors_started += 1
         self._live[wsess] = live
         return live
 
     def _evict(self) -> None:
         """Stop the least recently used actor with nothing in flight."""
-        idle = [(live.last_used, w) for w, live in self._live.items() if not live.tickets]
+        idle = [(live.last_used, w) for w, live in self._live.items() if live.line.idle]
         if not idle:
             raise Unavailable("too many sessions busy at once; retry later")
         self._stop(min(idle)[1])
@@ -119,6 +120,6 @@ class SessionPool:
         live = self._live.pop(wsess, None)
         if live is None:
             return
-        for ticket in live.tickets:
+        for ticket in live.line.tickets():
             self._owner.pop(ticket, None)
         live.ref.stop(block=False)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from actors.messages import Done, Expired, Submit
+from actors.messages import Done, Expired, Queued, Submit
 from actors.session import SessionActor
 from transport.loop import EventLoop
 from vending.errors import Unavailable
@@ -48,6 +48,12 @@ def actor(desk: Desk) -> SessionActor:
     return SessionActor(EventLoop("unstarted"), "s_ann", desk)  # never started: no thread
 
 
+def admit(actor: SessionActor, request: Submit) -> None:
+    """What the session pool does: put the request in the session's line, tell the actor."""
+    actor.line.queue.append(request)
+    actor.on_receive(Queued())
+
+
 def submit(ticket: int, op: str = "deposit") -> Submit:
     fields = {"amount": 5} if op == "deposit" else {}
     return Submit(ticket, parse_request({"op": op, **CRED, **fields}), None, 0.0)
@@ -56,7 +62,7 @@ def submit(ticket: int, op: str = "deposit") -> Submit:
 def test_one_request_in_flight_the_next_after_its_status(actor: SessionActor,
                                                          desk: Desk) -> None:
     for ticket in (1, 2, 3):
-        actor.on_receive(submit(ticket))
+        admit(actor, submit(ticket))
     assert desk.forwarded == [1]
     actor.on_receive(Done(2, {"ok": True}, False))  # not the one in flight: ignored
     assert desk.forwarded == [1]
@@ -70,17 +76,17 @@ def test_one_request_in_flight_the_next_after_its_status(actor: SessionActor,
 
 def test_expiry_of_the_request_in_flight_frees_the_session(actor: SessionActor,
                                                            desk: Desk) -> None:
-    actor.on_receive(submit(1))
-    actor.on_receive(submit(2))
+    admit(actor, submit(1))
+    admit(actor, submit(2))
     actor.on_receive(Expired(1))
     assert desk.forwarded == [1, 2]
 
 
 def test_a_full_fifo_answers_unavailable_and_goes_on(actor: SessionActor, desk: Desk) -> None:
     desk.full = True
-    actor.on_receive(submit(1))
+    admit(actor, submit(1))
     desk.full = False
-    actor.on_receive(submit(2))
+    admit(actor, submit(2))
     assert desk.replies == [(1, "UNAVAILABLE")]
     assert desk.forwarded == [2]
 
@@ -92,8 +98,8 @@ def test_a_full_fifo_answers_unavailable_and_goes_on(actor: SessionActor, desk: 
 def test_an_ended_session_retires_its_actor_once_idle(actor: SessionActor, desk: Desk,
                                                       reply: dict[str, Any],
                                                       ended: bool) -> None:
-    actor.on_receive(submit(1, "logout"))
-    actor.on_receive(submit(2, "profile"))
+    admit(actor, submit(1, "logout"))
+    admit(actor, submit(2, "profile"))
     actor.on_receive(Done(1, reply, ended))
     assert desk.retired == 0                  # request 2 still to answer
     actor.on_receive(Done(2, {"ok": False, "error": "UNAUTHORIZED", "message": "x"}, False))
@@ -103,7 +109,7 @@ def test_an_ended_session_retires_its_actor_once_idle(actor: SessionActor, desk:
 def test_a_failed_login_retires_the_provisional_actor(actor: SessionActor, desk: Desk) -> None:
     login = Submit(1, parse_request({"op": "auth", "token": "buyer", "username": "ann",
                                      "password": "correct horse"}), None, 0.0)
-    actor.on_receive(login)
+    admit(actor, login)
     actor.on_receive(Done(1, {"ok": False, "error": "INVALID_CREDENTIALS", "message": "x"},
                           False))
     assert desk.retired == 1
@@ -111,7 +117,7 @@ def test_a_failed_login_retires_the_provisional_actor(actor: SessionActor, desk:
 
 def test_a_failing_actor_answers_everything_it_holds(actor: SessionActor, desk: Desk) -> None:
     for ticket in (1, 2):
-        actor.on_receive(submit(ticket))
+        admit(actor, submit(ticket))
     actor.on_failure(RuntimeError, RuntimeError("boom"), None)
     assert sorted(desk.replies) == [(1, "UNAVAILABLE"), (2, "UNAVAILABLE")]
-    assert desk.retired == 1
+    assert desk.retired == 1 and actor.line.idle

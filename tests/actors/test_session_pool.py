@@ -1,0 +1,103 @@
+"""SessionPool and its session actors share one `SessionLine` per session: the pool
+admits into it and reads it, the actor sends and settles; there is no second copy to
+keep in agreement. Driven with no thread: a ref that hands messages straight over."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from test_session_actor import CRED
+
+from actors.messages import Submit
+from actors.session import SessionActor, SessionLine
+from actors.session_pool import MAX_QUEUED_PER_SESSION, SessionPool
+from transport.loop import EventLoop
+from vending.errors import Unavailable
+from vending.requests import parse_request
+
+
+class Desk:
+    """The front door's side: forwards everything, records replies."""
+
+    def __init__(self) -> None:
+        self.replies: list[int] = []
+
+    def forward(self, wsess_uid: str, submit: Submit) -> None:
+        pass
+
+    def reply(self, ticket: int, reply: dict[str, Any]) -> None:
+        self.replies.append(ticket)
+
+    def retire(self, wsess_uid: str, ref: Any) -> None:
+        pass
+
+
+class DirectRef:
+    """An ActorRef stand-in: `tell` runs the actor's handler at once."""
+
+    def __init__(self, actor: SessionActor) -> None:
+        self.actor = actor
+        self.alive = True
+
+    def tell(self, message: Any) -> None:
+        self.actor.on_receive(message)
+
+    def is_alive(self) -> bool:
+        return self.alive
+
+    def stop(self, block: bool = True) -> None:
+        self.alive = False
+
+
+@pytest.fixture
+def started() -> list[DirectRef]:
+    return []
+
+
+@pytest.fixture
+def pool(started: list[DirectRef]) -> SessionPool:
+    desk = Desk()
+
+    def start(wsess: str, line: SessionLine) -> Any:
+        ref = DirectRef(SessionActor(EventLoop("unstarted"), wsess, desk, line))
+        started.append(ref)
+        return ref
+    return SessionPool(start, max_actors=2, idle=60.0)
+
+
+def deposit(ticket: int) -> Submit:
+    return Submit(ticket, parse_request({"op": "deposit", "amount": 5, **CRED}), None, 0.0)
+
+
+def test_the_pool_reads_the_actors_own_line(pool: SessionPool,
+                                            started: list[DirectRef]) -> None:
+    for ticket in (1, 2, 3):
+        pool.submit("s_ann", deposit(ticket))
+    line = started[0].actor.line
+    assert line.busy is not None and line.busy.ticket == 1 and len(line) == 3
+    pool.done("s_ann", 1, {"ok": True, "deposit": 5}, False)
+    assert line.tickets() == [2, 3]
+    pool.expired(3)
+    assert line.tickets() == [2]
+    pool.done("s_ann", 2, {"ok": True, "deposit": 10}, False)
+    assert line.idle
+    pool.stop_idle(now=10**9)
+    assert pool.live_actors == 0 and not started[0].alive
+
+
+def test_a_session_with_too_much_queued_is_refused(pool: SessionPool) -> None:
+    for ticket in range(MAX_QUEUED_PER_SESSION):
+        pool.submit("s_ann", deposit(ticket))
+    with pytest.raises(Unavailable):
+        pool.submit("s_ann", deposit(MAX_QUEUED_PER_SESSION))
+
+
+def test_only_an_idle_actor_is_evicted(pool: SessionPool, started: list[DirectRef]) -> None:
+    pool.submit("s_a", deposit(1))
+    pool.submit("s_b", deposit(2))          # both busy, two actors: the bound
+    with pytest.raises(Unavailable):
+        pool.submit("s_c", deposit(3))
+    pool.done("s_a", 1, {"ok": True}, False)
+    pool.submit("s_c", deposit(4))          # s_a's actor was idle: it made room
+    assert [ref.alive for ref in started] == [False, True, True]
