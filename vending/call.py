@@ -47,6 +47,10 @@ class Call:
     who: Grant | None = None    # set on the stock handler's authorize path
     pid: str = ""               # buy: the purchase id
 
+    def by(self, me: Me) -> Call:
+        """This call, made by `me` (what the session path found)."""
+        return Call(self.req, self.peer, self.wsess_uid, me, self.who, self.pid)
+
     @property
     def args(self) -> Any:
         return self.req.args

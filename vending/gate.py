@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import limits, purchase
@@ -126,7 +126,7 @@ class Gate:
 
         def run() -> Outcome:
             may_call(row, me.user.role)
-            return rule(replace(call, me=me))
+            return rule(call.by(me))
         return self.replies.run(scope, req, run)
 
     def _with_password(self, call: Call) -> Outcome | CryptoJob:
@@ -142,7 +142,7 @@ class Gate:
         refused = self.login.refused(me.user.user_uid, call.peer)
         if refused is not None:
             return refused
-        check: PasswordCheck = row.rule(self, replace(call, me=me))
+        check: PasswordCheck = row.rule(self, call.by(me))
 
         def finish(result: Any) -> Outcome:
             sess = self.callers.session(req)
