@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 
 import pytest
-from argon2 import PasswordHasher
 from rules_world import Shop, World
 
 from vending import credentials
@@ -14,8 +13,8 @@ if os.environ.get("VENDING_CHEAP_ARGON2") == "1":
     # Set by tools/mutation.py only. No rule here depends on argon2's cost, and at full
     # cost (~30 ms a hash, dozens per throttle test) each mutant takes ten times longer.
     credentials._TIME_COST, credentials._MEMORY_KIB = 1, 64
-    credentials._HASHER = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
-    credentials._DUMMY_HASH = credentials._HASHER.hash("unknown accounts cost the same")
+    credentials._hasher.cache_clear()  # made again, at that cost, on first use
+    credentials._dummy_hash.cache_clear()
 
 
 @pytest.fixture
