@@ -48,8 +48,9 @@ class Call:
     pid: str = ""               # buy: the purchase id
 
     def by(self, me: Me) -> Call:
-        """This call, made by `me` (what the session path found)."""
-        return Call(self.req, self.peer, self.wsess_uid, me, self.who, self.pid)
+        """This call as a session op's rule gets it: the request, its address, and the
+        caller the session path found."""
+        return Call(self.req, self.peer, me=me)
 
     @property
     def args(self) -> Any:

@@ -25,8 +25,8 @@ def finish(out: Outcome | CryptoJob) -> Outcome:
     return out
 
 
-def answer(gate: Gate, stock: Stock, req: Request, *, wsess_uid: str = "",
-           peer: str | None = None, pid: str = "") -> Outcome:
+def answer(gate: Gate, stock: Stock, req: Request, *, wsess_uid: str, peer: str | None,
+           pid: str) -> Outcome:
     """Answer `req` by its row (vending/ops.py). Raises ClientError for a refusal.
 
     `wsess_uid`: the session an `auth` opens; `pid`: a `buy`'s purchase id.
@@ -59,6 +59,6 @@ def answer(gate: Gate, stock: Stock, req: Request, *, wsess_uid: str = "",
         if isinstance(grant, Outcome):
             return grant
         with stock.db.transaction():
-            return stock.authorized(Call(req, peer, who=grant))
+            return stock.authorized(Call(req, who=grant))
     with stock.db.transaction():
         return stock.answer(call)

@@ -150,7 +150,7 @@ def charge(till: Till, step: ChargeStep) -> ChargeResult:
         return Outcome(reply)
 
     try:
-        out = till.in_session(Call(req, pid=pid), rule)
+        out = till.in_session(Call(req), rule)
     except ClientError as exc:
         return ChargeResult(pid, False, exc.to_reply())
     return ChargeResult(pid, committed, out.reply)

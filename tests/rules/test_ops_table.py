@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from rules_world import GATEKEEPER_SESSION_OPS, Shop, error
+from rules_world import GATEKEEPER_SESSION_OPS, Shop, World, error
 
-from vending import OPS, SESSION_OPS, STATE_CHANGING_OPS
+from vending import OPS, SESSION_OPS, STATE_CHANGING_OPS, Outcome, __version__, parse_request
+from vending.call import Call
+from vending.errors import BadRequest
 from vending.ops import FIFO_FOR_OP, ROLES_FOR_OP, SOURCE_FIFO, TABLE, ops_of, route
 from vending.requests import OPS as REQUEST_OPS
 
@@ -98,3 +100,49 @@ def test_the_wrong_role_is_refused_by_the_row_before_the_rule(shop: Shop, op: st
     reply = world.op(wrong, op, **fields)
     assert error(reply) == ("BUYERS_ONLY" if row.caller == "buyer" else "SELLERS_ONLY")
     assert reply["message"] == f"only {row.caller}s can {row.verb}"
+
+
+def test_ping_is_answered_by_its_row_with_the_version(world: World) -> None:
+    assert world.call({"op": "ping"}) == {"ok": True, "version": __version__}
+
+
+def test_events_are_answered_by_the_source_the_request_names(shop: Shop) -> None:
+    world, ann, sam = shop
+    world.deposit(ann, 5)
+    world.create(sam)
+    topics = {source: [e["topic"] for e in world.call(
+        {"op": "events", "source": source})["events"]] for source in SOURCE_FIFO}
+    assert "deposit" in topics["gatekeeper"] and "product" not in topics["gatekeeper"]
+    assert topics["stock-handler"] == ["product"]
+
+
+@pytest.mark.parametrize("op", sorted(ops_of("stock-handler")))
+def test_the_gatekeeper_refuses_an_op_it_does_not_own(shop: Shop, op: str) -> None:
+    world, ann, _ = shop
+    fields = {"buy": {"product_uid": "p1", "amount": 1}, "product": {"product_uid": "p1"},
+              "sell": {"product_name": "x", "cost": 5, "amount": 1},
+              "delete_product": {"product_uid": "p1"}}.get(op, {})
+    creds = {"wsess_uid": ann["wsess_uid"], "token": ann["token"]} if TABLE[op].session else {}
+    req = parse_request({"op": op, **creds, **fields})
+    with pytest.raises(BadRequest, match=f"'{op}' is not a gatekeeper op"):
+        world.acc.answer(Call(req))
+
+
+@pytest.mark.parametrize("op", sorted(ops_of("gatekeeper") | ops_of("stock-handler",
+                                                                     session=True)))
+def test_the_stock_handler_answers_alone_only_its_ops_on_the_here_path(shop: Shop,
+                                                                       op: str) -> None:
+    world, ann, _ = shop
+    fields = {"auth": {"token": "buyer", "username": "ann", "password": "x" * 12},
+              "deposit": {"amount": 5}, "delete_user": {"password": "x" * 12},
+              "buy": {"product_uid": "p1", "amount": 1}, "delete_product": {"product_uid": "p1"},
+              "sell": {"product_name": "x", "cost": 5, "amount": 1}}.get(op, {})
+    creds = {"wsess_uid": ann["wsess_uid"], "token": ann["token"]} if TABLE[op].session else {}
+    with pytest.raises(BadRequest, match=f"'{op}' is not a stock-handler op"):
+        world.stock.answer(Call(parse_request({"op": op, **creds, **fields})))
+
+
+def test_the_gatekeeper_answers_events_that_name_it(world: World) -> None:
+    world.register("buyer", "ann")
+    out = world.acc.answer(Call(parse_request({"op": "events", "source": "gatekeeper"})))
+    assert isinstance(out, Outcome) and [e["topic"] for e in out.reply["events"]] == ["user"]
