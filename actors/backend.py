@@ -11,6 +11,7 @@ change or makes the actor look dead.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from vending.errors import RateLimited, Unavailable
 from vending.events import Event, EventLog
 from vending.fairqueue import FairQueue, Refused
 from vending.ops import OPS, STATE_CHANGING_OPS
+from vending.schema import Schema
 
 from . import faults
 from .config import Config
@@ -126,7 +128,7 @@ class BackendActor(LoopActor):
 
     role = "backend"
     db_name = ""
-    schema = ""
+    schema: Schema | str = ""
 
     def __init__(self, loop: EventLoop, inlet: FifoInlet, ctx: zmq.Context[Any],
                  config: Config, failed: FailureFn, memory_db: Database | None = None,
@@ -311,7 +313,7 @@ class BackendActor(LoopActor):
             if isinstance(message, Heartbeat):
                 # Now, before any client work: liveness is about this actor
                 # answering, and it still does while its storage fails.
-                self._push_out(message.back, Alive(self.role))
+                self._push_out(message.back, self.alive())
         writes: list[Message] = []
         for message in messages:
             if isinstance(message, Heartbeat) or self._stale(message):
@@ -435,6 +437,20 @@ class BackendActor(LoopActor):
             self.stats.stale_dropped += 1
             return True
         return False
+
+    def alive(self) -> Alive:
+        """The answer to a heartbeat: alive, and what `health` reports of this role."""
+        storage = "failing" if self.storage is not None else "ok"
+        try:
+            last_seq = self.events.last_seq() if self.events is not None else -1
+            sessions = self.live_sessions()
+        except sqlite3.Error:
+            return Alive(self.role, "failing")  # a read failed: the storage says enough
+        return Alive(self.role, storage, last_seq, sessions)
+
+    def live_sessions(self) -> int:
+        """Live sessions this role holds (-1: it holds none)."""
+        return -1
 
     def send(self, endpoint: str, message: Message) -> None:
         """Queue a message to go out once the current transaction has committed."""

@@ -68,6 +68,7 @@ class Dispatch:
     # -- Dispatcher -----------------------------------------------------------
     def on_start(self, door: FrontDoor) -> None:
         self._door = door
+        door.part_views = self.liveness.views  # what the `health` op reports
         self._push = Pushers(self._ctx)  # used by this thread only: ours and the sessions'
         if self.forwarder is not None:
             self.forwarder.open(self._ctx, door)  # embedded: both sources, one endpoint
@@ -95,7 +96,7 @@ class Dispatch:
             log.warning("dropped a status: %s", exc)
             return
         if isinstance(status, Alive):
-            self.liveness.heard(status.role)
+            self.liveness.heard(status)
         elif isinstance(status, Status):
             assert self._door is not None
             self._door.reply(status.rt.ticket, status.reply)

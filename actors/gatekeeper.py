@@ -60,6 +60,9 @@ log = logging.getLogger(__name__)
 
 #: Ticks (seconds) between re-sends of seller purges still pending.
 RESEND_PURGES_EVERY = 5
+#: Ticks (seconds) between counts of live sessions for `health` (a count of 100000
+#: live sessions measured 40-90 ms: too much for every heartbeat).
+COUNT_SESSIONS_EVERY = 3
 
 
 @dataclass(eq=False)
@@ -92,6 +95,13 @@ class GatekeeperActor(BackendActor):
         self._crypto_running = 0
         self._held: dict[int, list[Status]] = {}
         self._ticks = 0
+        self._live_sessions = -1
+
+    def live_sessions(self) -> int:
+        return self._live_sessions
+
+    def _count_sessions(self) -> None:
+        self._live_sessions = self.gate.sessions.live_total(self.gate.clock())
 
     def cleanup(self) -> None:
         pool = getattr(self, "_pool", None)
@@ -102,6 +112,7 @@ class GatekeeperActor(BackendActor):
     def recover(self) -> None:
         for account_id, _ in self.gate.purges.pending():
             self._send_purge(account_id)
+        self._count_sessions()
 
     def tick(self) -> None:
         self._ticks += 1
@@ -111,6 +122,8 @@ class GatekeeperActor(BackendActor):
             # Idempotent on both sides.
             for account_id, _ in self.gate.purges.pending():
                 self._send_purge(account_id)
+        if self._ticks % COUNT_SESSIONS_EVERY == 0:
+            self._count_sessions()
         if self._ticks % 600 == 1:
             self.gate.housekeeping()
 

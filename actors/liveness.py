@@ -13,9 +13,10 @@ import time
 
 from transport.fifo import Backpressure, Pushers
 from vending.errors import Unavailable
+from vending.health import PartView
 
 from .config import Endpoints
-from .wire import Heartbeat
+from .wire import Alive, Heartbeat
 
 HEARTBEAT_EVERY, HEARTBEAT_LIVENESS = 0.5, 3.0
 #: The roles the front door watches (a process runs `config.SERVE_ROLES`).
@@ -27,6 +28,7 @@ class Liveness:
         self._endpoints = endpoints
         now = time.monotonic()
         self._heard = dict.fromkeys(WATCHED_ROLES, now)
+        self._told: dict[str, Alive] = {}
         self._next = now
 
     def tick(self, push: Pushers, now: float) -> None:
@@ -37,9 +39,21 @@ class Liveness:
             with contextlib.suppress(Backpressure):  # a role that is down: its silence says so
                 push.send(endpoint, Heartbeat(self._endpoints.status).to_wire())
 
-    def heard(self, role: str) -> None:
-        if role in self._heard:
-            self._heard[role] = time.monotonic()
+    def heard(self, alive: Alive) -> None:
+        if alive.role in self._heard:
+            self._heard[alive.role] = time.monotonic()
+            self._told[alive.role] = alive
+
+    def views(self) -> dict[str, PartView]:
+        """Each role as the `health` op reports it (vending/health.py)."""
+        now = time.monotonic()
+        out = {}
+        for role, heard in self._heard.items():
+            told = self._told.get(role, Alive(role))
+            silent = now - heard
+            out[role] = PartView(silent <= HEARTBEAT_LIVENESS, told.storage,
+                                 int(silent * 1000), told.last_seq, told.sessions)
+        return out
 
     def silent_for(self, now: float) -> dict[str, float]:
         """Seconds since each role last answered (any thread: a snapshot)."""

@@ -122,9 +122,14 @@ class Heartbeat(_Wire):
 @_message("alive")
 @dataclass(frozen=True, slots=True)
 class Alive(_Wire):
-    """A role's answer to a heartbeat."""
+    """A role's answer to a heartbeat, with what the `health` op reports of it:
+    its storage (`"ok"` / `"failing"`), its events' last seq and, for the
+    gatekeeper, its live sessions (-1: not told)."""
 
     role: str
+    storage: str = "ok"
+    last_seq: int = -1
+    sessions: int = -1
 
 
 @_message("authorize")

@@ -11,6 +11,7 @@ import getpass
 import json
 import os
 import sys
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -120,17 +121,34 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--amount", type=int, help="units (needed to create; on update: added, "
                    "negative takes out; default on update: unchanged)")
     cmd("delete-product", "delete one of your products").add_argument("product_uid")
-    p = cmd("products", "list products")
+    p = cmd("products", "list products (all, or one page with --limit)")
     p.add_argument("--by", dest="seller_uid", metavar="SELLER_UID",
                    help="only this seller's products, e.g. seller_sam (default: all)")
     # The old spelling, hidden: `--seller` is a flag everywhere else (login, register).
     p.add_argument("--seller", dest="old_seller_uid", help=argparse.SUPPRESS)
+    p.add_argument("--name", help="only names holding this text, case-insensitively "
+                   "(default: any name)")
+    p.add_argument("--limit", type=int, help="at most this many (1-1000), and say whether "
+                   "more follow (default: every product)")
+    p.add_argument("--after", metavar="PRODUCT_UID",
+                   help="only products after this one (the next page; default: from the first)")
     cmd("product", "show one product").add_argument("product_uid")
     cmd("reset", "get the deposit back as coins")
     cmd("profile", "show the logged-in account")
     cmd("logout", "end this session")
     cmd("logout-all", "end every session of the account")
     _password(cmd("delete-user", "delete the account (asks for the password)"))
+    p = cmd("passwd", "change the account's password; its other sessions end")
+    _password(p)
+    p.add_argument("--new-password", help="the new password, 8-256 characters (default: env "
+                   "VENDING_NEW_PASSWORD, else the next line of stdin, else asked at the "
+                   "terminal)")
+    p = cmd("history", "the account's own deposits, purchases and resets, or sales; newest "
+            "first")
+    p.add_argument("--limit", type=int, help="entries per page, 1-100 (default: 20)")
+    p.add_argument("--before", type=int, metavar="ID",
+                   help="only entries older than this id (the next page; default: newest)")
+    cmd("health", "show every part's state; exit 1 when degraded (a container health check)")
     cmd("ping", "check the server answers")
 
 
@@ -148,13 +166,14 @@ def _save(path: Path, data: dict[str, Any]) -> None:
         json.dump(data, f)
 
 
-def _ask_password(args: argparse.Namespace) -> str:
-    given = args.password or os.environ.get("VENDING_PASSWORD")
+def _ask_password(args: argparse.Namespace, option: str = "password",
+                  env: str = "VENDING_PASSWORD", prompt: str = "Password: ") -> str:
+    given = getattr(args, option) or os.environ.get(env)
     if given:
         return str(given)
     if sys.stdin.isatty():
         try:
-            return getpass.getpass()
+            return getpass.getpass(prompt)
         except EOFError:  # Ctrl-D at the prompt
             pass
     else:
@@ -162,7 +181,8 @@ def _ask_password(args: argparse.Namespace) -> str:
         line = sys.stdin.readline().rstrip("\r\n")
         if line:
             return line
-    raise CommandError("no password given: use --password, set VENDING_PASSWORD, or type "
+    flag = "--" + option.replace("_", "-")
+    raise CommandError(f"no {option.replace('_', ' ')} given: use {flag}, set {env}, or type "
                        "it at the prompt")
 
 
@@ -239,7 +259,8 @@ def run(args: argparse.Namespace) -> int:
             return 1
     print(json_line(reply) if args.json
           else _describe(args.command, _printable_all(reply), getattr(args, "replaced", False)))
-    return 0
+    # A container health check reads the exit code.
+    return 1 if args.command == "health" and reply.get("status") != "ok" else 0
 
 
 def _hint(exc: VendingError, args: argparse.Namespace) -> str:
@@ -336,7 +357,11 @@ def _dispatch(c: Client, a: argparse.Namespace,
             if a.old_seller_uid is not None:
                 print("note: `products --seller UID` is now `products --by UID`",
                       file=sys.stderr)
-            return {"ok": True, "products": c.products(a.seller_uid or a.old_seller_uid)}
+            seller_uid = a.seller_uid or a.old_seller_uid
+            if a.limit is None and a.after is None and a.name is None:
+                return {"ok": True, "products": c.products(seller_uid)}
+            return c.call("products", seller_uid=seller_uid, name=a.name, after=a.after,
+                          limit=a.limit)
         case "product":
             return {"ok": True, "product": c.product(a.product_uid)}
         case "reset":
@@ -351,6 +376,15 @@ def _dispatch(c: Client, a: argparse.Namespace,
             return c.delete_user(_ask_password(a))
         case "ping":
             return {"ok": True, "version": c.ping()}
+        case "passwd":
+            current = _ask_password(a)
+            new = _ask_password(a, "new_password", "VENDING_NEW_PASSWORD", "New password: ")
+            return {"ok": True, "ended": c.change_password(current, new)}
+        case "history":
+            return c.call("history", wsess_uid=c.wsess_uid or "", token=c.token or "",
+                          before=a.before, limit=a.limit)
+        case "health":
+            return c.health()
     raise AssertionError(a.command)
 
 
@@ -375,7 +409,10 @@ def _describe(command: str, r: Mapping[str, Any], replaced: bool = False) -> str
         case "delete-product":
             return f"Deleted {r['product_uid']}."
         case "products":
-            return "\n".join([_product_line(p) for p in r["products"]] or ["No products."])
+            lines = [_product_line(p) for p in r["products"]] or ["No products."]
+            if r.get("more"):
+                lines.append(f"More: --after {r['products'][-1]['product_uid']}")
+            return "\n".join(lines)
         case "reset":
             return f"Change: {_coins(r['change'])}."
         case "profile":
@@ -389,4 +426,41 @@ def _describe(command: str, r: Mapping[str, Any], replaced: bool = False) -> str
             return f"Deleted {r['user_uid']}. Change: {_coins(r['change'])}."
         case "ping":
             return f"vending {r['version']} is up."
+        case "passwd":
+            return f"Password changed; {r['ended']} other session(s) ended."
+        case "history":
+            lines = [_history_line(e) for e in r["entries"]] or ["No history."]
+            if r["more"]:
+                lines.append(f"More: --before {r['entries'][-1]['id']}")
+            return "\n".join(lines)
+        case "health":
+            return _health_text(r)
     raise AssertionError(command)
+
+
+def _history_line(e: Mapping[str, Any]) -> str:
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(e["at"]))
+    match e["kind"]:
+        case "deposit":
+            what = f"deposit {e['amount']} cents"
+        case "purchase":
+            what = (f"bought {e['amount']} x {e['product_name']} ({e['product_uid']}) for "
+                    f"{e['spent']} cents, change {_coins(e['change'])}")
+        case "reset":
+            what = f"reset, change {_coins(e['change'])}"
+        case "sale":
+            what = (f"sold {e['amount']} x {e['product_name']} ({e['product_uid']}) for "
+                    f"{e['spent']} cents")
+        case other:
+            what = str(other)
+    return f"{e['id']:>6}  {when}  {what}"
+
+
+def _health_text(r: Mapping[str, Any]) -> str:
+    lines = [f"status: {r['status']}"]
+    for name, part in r["parts"].items():
+        lines.append(f"{name}: {'up' if part['up'] else 'DOWN'}, storage {part['storage']}, "
+                     f"last heard {part['last_heard_ms']} ms ago")
+    seqs = ", ".join(f"{k} {v}" for k, v in r["last_seq"].items())
+    lines.append(f"sessions {r['sessions']}, in flight {r['in_flight']}, last_seq: {seqs}")
+    return "\n".join(lines)

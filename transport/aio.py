@@ -28,7 +28,16 @@ from .protocol import (
     checked,
     worst_case,
 )
-from .results import AuthReply, EventsPage, Profile, Purchase, UserDeleted
+from .results import (
+    AuthReply,
+    EventsPage,
+    Health,
+    HistoryPage,
+    ProductPage,
+    Profile,
+    Purchase,
+    UserDeleted,
+)
 
 __all__ = ["AsyncClient"]
 
@@ -141,6 +150,28 @@ class AsyncClient(SessionState):
 
     async def products(self, seller_uid: str | None = None) -> list[Product]:
         return await self._run(self._products(seller_uid))
+
+    async def find_products(self, name: str | None = None, *, seller_uid: str | None = None,
+                        after: str | None = None, limit: int = 100) -> ProductPage:
+        """One page of products by product_uid, past `after`, whose names hold `name`
+        (case-insensitive); with `more`, the next page is
+        `after=page["products"][-1]["product_uid"]`."""
+        return await self._run(self._find_products(name, seller_uid, after, limit))
+
+    async def change_password(self, password: str, new_password: str,
+                        req_id: str | None = None) -> int:
+        """Change the account's password; the other sessions end (their count
+        is returned), this one stays."""
+        return await self._run(self._change_password(password, new_password, req_id))
+
+    async def history(self, before: int | None = None, limit: int | None = None) -> HistoryPage:
+        """The account's own entries, newest first, older than the entry id `before`;
+        with `more`, the next page is `before=page["entries"][-1]["id"]`."""
+        return await self._run(self._history(before, limit))
+
+    async def health(self) -> Health:
+        """Every part's state as the front door sees it (`status`: ok / degraded)."""
+        return await self._run(self._health())
 
     async def product(self, product_uid: str) -> Product:
         return await self._run(self._product(product_uid))

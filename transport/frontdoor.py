@@ -17,7 +17,7 @@ import errno
 import heapq
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -98,6 +98,9 @@ class FrontDoor(EventLoop):
         self._max_per_client = max_pending_per_client
         self._per_client: dict[bytes, int] = {}
         self.stats = FrontDoorStats()
+        #: Each part as the `health` op reports it (vending/health.py), set by the
+        #: dispatcher from its liveness heartbeats; none known without one.
+        self.part_views: Callable[[], Mapping[str, Any]] = dict
         self._pending: dict[int, _Pending] = {}
         self._deadlines: list[tuple[float, int]] = []
         self._next_ticket = 0
@@ -262,7 +265,7 @@ class FrontDoor(EventLoop):
             return
         row = TABLE[request.op]
         if row.owner == "frontdoor":
-            self._answer_now(envelope, request.req_id, row.rule(None, Call(request)).reply,
+            self._answer_now(envelope, request.req_id, row.rule(self, Call(request)).reply,
                              request.op, started)
             return
         identity = envelope[0]

@@ -22,7 +22,16 @@ from vending.errors import Unavailable, error_for_code
 from vending.ops import STATE_CHANGING_OPS, TABLE
 
 from .codec import DecodeError, decode_map, encode
-from .results import AuthReply, EventsPage, Profile, Purchase, UserDeleted
+from .results import (
+    AuthReply,
+    EventsPage,
+    Health,
+    HistoryPage,
+    ProductPage,
+    Profile,
+    Purchase,
+    UserDeleted,
+)
 
 __all__ = ["DEFAULT_BACKOFF", "DEFAULT_ENDPOINT", "DEFAULT_RETRIES", "DEFAULT_TIMEOUT",
            "MAX_PAUSE", "Call", "LazyReq", "NoReply", "Product", "Retry", "SessionState",
@@ -245,6 +254,24 @@ class SessionState:
     def _products(self, seller_uid: str | None) -> Call[list[Product]]:
         return Call(_message("products", {"seller_uid": seller_uid}),
                     lambda r: list(r["products"]))
+
+    def _find_products(self, name: str | None, seller_uid: str | None, after: str | None,
+                       limit: int) -> Call[ProductPage]:
+        return _typed(Call(_message("products", {"name": name, "seller_uid": seller_uid,
+                                                 "after": after, "limit": limit}),
+                           _whole), ProductPage)
+
+    def _change_password(self, password: str, new_password: str,
+                         req_id: str | None) -> Call[int]:
+        return Call(self._session_call("change_password", password=password,
+                                       new_password=new_password, req_id=req_id).message,
+                    lambda r: int(r["ended"]))
+
+    def _history(self, before: int | None, limit: int | None) -> Call[HistoryPage]:
+        return _typed(self._session_call("history", before=before, limit=limit), HistoryPage)
+
+    def _health(self) -> Call[Health]:
+        return _typed(self._call("health"), Health)
 
     def _product(self, product_uid: str) -> Call[Product]:
         return Call(_message("product", {"product_uid": product_uid}), _product)

@@ -13,7 +13,8 @@ are in the dict too, as they came.
 # NotRequired[...] in a string annotation, and would make every key required.
 from typing import Any, NotRequired, TypedDict
 
-__all__ = ["AuthReply", "EventsPage", "Profile", "Purchase", "UserDeleted"]
+__all__ = ["AuthReply", "EventsPage", "Health", "HistoryPage", "PartHealth", "ProductPage",
+           "Profile", "Purchase", "UserDeleted"]
 
 
 class AuthReply(TypedDict):
@@ -70,3 +71,38 @@ class EventsPage(TypedDict):
     ok: bool
     events: list[dict[str, Any]]
     last_seq: int
+
+
+class ProductPage(TypedDict):
+    """`products` with `limit` (`find_products`): a page, and whether more follow."""
+
+    ok: bool
+    products: list[Any]  # Product maps (transport/protocol.py)
+    more: bool
+
+
+class HistoryPage(TypedDict):
+    """`history`: the account's own entries, newest first, and whether older ones follow.
+    Each entry is `{id, kind, at, ...}` (docs/protocol.md, section 6)."""
+
+    ok: bool
+    entries: list[dict[str, Any]]
+    more: bool
+
+
+class PartHealth(TypedDict):
+    up: bool
+    storage: str
+    last_heard_ms: int
+
+
+class Health(TypedDict):
+    """`health`: `status` "ok" or "degraded", each part, live sessions, requests in
+    flight, and each event source's last seq."""
+
+    ok: bool
+    status: str
+    parts: dict[str, PartHealth]
+    sessions: int
+    in_flight: int
+    last_seq: dict[str, int]

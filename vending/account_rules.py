@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from . import credentials
 from .errors import InvalidCredentials
+from .limits import HISTORY_LIMIT_DEFAULT
 from .login import seller_uid
 from .outcome import Outcome, PasswordCheck, ok
 from .users import find_user
@@ -22,8 +23,10 @@ if TYPE_CHECKING:
     from .call import Call
     from .gate import Gate
     from .sessions import Session
+    from .users import User
 
-__all__ = ["delete_user", "deposit", "logout", "logout_all", "profile", "reset"]
+__all__ = ["change_password", "delete_user", "deposit", "history", "logout", "logout_all",
+           "profile", "reset"]
 
 
 def profile(gate: Gate, call: Call) -> Outcome:
@@ -32,6 +35,12 @@ def profile(gate: Gate, call: Call) -> Outcome:
     return Outcome(ok(user_uid=user.user_uid, username=user.username, role=user.role,
                       deposit=user.deposit, active_sessions=gate.sessions.live_count(
                           user.account_id, gate.clock(), excluding=me.session.wsess_uid)))
+
+
+def history(gate: Gate, call: Call) -> Outcome:
+    """The caller's own entries, newest first (vending/history.py)."""
+    return Outcome(gate.history.page(call.caller.user.account_id, call.args.get("before"),
+                                     call.args.get("limit", HISTORY_LIMIT_DEFAULT)))
 
 
 def deposit(gate: Gate, call: Call) -> Outcome:
@@ -61,12 +70,8 @@ def delete_user(gate: Gate, call: Call) -> PasswordCheck:
     seen, password, peer = call.caller.user, call.args["password"], call.peer
 
     def finish(verified: bool, sess: Session) -> Outcome:
-        user = find_user(gate.db, account_id=sess.account_id)
+        user = _password_holder(gate, sess, seen, verified, peer)
         now = gate.clock()
-        if not verified or user is None or user.pw_hash != seen.pw_hash:
-            gate.login.failed(seen.user_uid, peer)
-            raise InvalidCredentials("wrong password")
-        gate.throttle.succeeded(user.user_uid, peer)
         change = gate.wallet.give_back(user)
         gate.db.conn.execute("DELETE FROM users WHERE account_id=?", (user.account_id,))
         gate.sessions.end_all(user.account_id, now)
@@ -82,3 +87,39 @@ def delete_user(gate: Gate, call: Call) -> PasswordCheck:
         return Outcome(ok(user_uid=user.user_uid, change=change), ended=True, purge=purge)
 
     return PasswordCheck(lambda: credentials.verify_password(seen.pw_hash, password), finish)
+
+
+def change_password(gate: Gate, call: Call) -> PasswordCheck:
+    """Check the current password and hash the new one off the loop (one job: the hash
+    only when the check passed); then, in a later transaction, set it if the account's
+    hash is still the one checked (a change that raced this one wins), end the
+    account's other sessions and forget its kept logins (sealed under the old one)."""
+    seen, peer = call.caller.user, call.peer
+    password, new_password = call.args["password"], call.args["new_password"]
+
+    def run() -> tuple[bool, str]:
+        verified = credentials.verify_password(seen.pw_hash, password)
+        return verified, credentials.hash_password(new_password) if verified else ""
+
+    def finish(result: tuple[bool, str], sess: Session) -> Outcome:
+        verified, new_hash = result
+        user = _password_holder(gate, sess, seen, verified, peer)
+        gate.db.conn.execute("UPDATE users SET pw_hash=? WHERE account_id=?",
+                             (new_hash, user.account_id))
+        ended = gate.sessions.end_all(user.account_id, gate.clock(), excluding=sess.wsess_uid)
+        gate.login.forget(user.user_uid)
+        return Outcome(ok(ended=ended))
+
+    return PasswordCheck(run, finish)
+
+
+def _password_holder(gate: Gate, sess: Session, seen: User, verified: bool,
+                     peer: str | None) -> User:
+    """The session's account, if the password checked was right and the account's hash
+    is still the one checked; a failure counts for the login throttle."""
+    user = find_user(gate.db, account_id=sess.account_id)
+    if not verified or user is None or user.pw_hash != seen.pw_hash:
+        gate.login.failed(seen.user_uid, peer)
+        raise InvalidCredentials("wrong password")
+    gate.throttle.succeeded(user.user_uid, peer)
+    return user

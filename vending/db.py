@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
+from .schema import Schema, SchemaTooNew
+
 __all__ = ["Database", "StorageError", "StorageFault", "storage_fault"]
 
 
@@ -62,10 +64,11 @@ def storage_fault(exc: BaseException) -> StorageFault | None:
 class Database:
     """One connection, used by one thread, with explicit transactions.
 
-    `path` None keeps everything in memory (`--data-dir :memory:`).
+    `path` None keeps everything in memory (`--data-dir :memory:`). A `Schema`
+    is brought up to its version (vending/schema.py); plain SQL is run as is.
     """
 
-    def __init__(self, path: Path | None, schema: str) -> None:
+    def __init__(self, path: Path | None, schema: Schema | str) -> None:
         self.path = path
         try:
             # check_same_thread=False: the wiring opens the file in one thread
@@ -81,7 +84,13 @@ class Database:
             self.conn.execute("PRAGMA synchronous=FULL")
             self.conn.execute("PRAGMA foreign_keys=ON")
             self.conn.execute("PRAGMA busy_timeout=5000")
-            self.conn.executescript(schema)
+            if isinstance(schema, Schema):
+                schema.apply(self.conn)
+            else:
+                self.conn.executescript(schema)
+        except SchemaTooNew as exc:
+            self.conn.close()
+            raise StorageError(f"{path or ':memory:'}: {exc}") from None
         except sqlite3.Error as exc:
             raise StorageError(f"{path or ':memory:'}: {exc}") from exc
         self._depth = 0

@@ -21,6 +21,11 @@ DEPOSIT_MAX = 1_000_000
 #: The `events` op: `since` is a seq (SQLite's integer range), `limit` events per reply.
 SEQ_MAX = 2**63 - 1
 EVENTS_LIMIT_MAX, EVENTS_LIMIT_DEFAULT = 1000, 100
+#: The `history` op's page, and the `products` op's when paged.
+HISTORY_LIMIT_MAX, HISTORY_LIMIT_DEFAULT = 100, 20
+PRODUCTS_LIMIT_MAX = 1000
+#: History ids and `before` are SQLite rowids.
+ID_MAX = 2**63 - 1
 #: Bidirectional formatting characters: they reorder what a terminal shows.
 BIDI_FORMATTING = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
                             "\u2066\u2067\u2068\u2069")

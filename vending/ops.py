@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
-from . import account_rules, checks, events, info, limits, login, purchase, stock_rules
+from . import account_rules, checks, events, health, info, limits, login, purchase, stock_rules
 
 __all__ = ["FIFO_FOR_OP", "OPS", "ROLES_FOR_OP", "SESSION_OPS", "SOURCE_FIFO",
            "STATE_CHANGING_OPS", "TABLE", "Caller", "Op", "ops_of", "route"]
@@ -83,7 +83,10 @@ class Op:
 TABLE: Mapping[str, Op] = MappingProxyType({
     "ping": Op("frontdoor", None, (), "anyone", info.ping),
     "products": Op("stock-handler", "post", _SH, "anyone", stock_rules.products,
-                   optional={"seller_uid": checks.text(1, limits.SELLER_UID_MAX)}),
+                   optional={"seller_uid": checks.text(1, limits.SELLER_UID_MAX),
+                             "name": checks.text(1, limits.PRODUCT_NAME_MAX),
+                             "after": checks.product_uid,
+                             "limit": checks.integer(1, limits.PRODUCTS_LIMIT_MAX)}),
     "product": Op("stock-handler", "post", _SH, "anyone", stock_rules.product,
                   required={"product_uid": checks.product_uid}),
     "events": Op("source", None, (), "anyone", events.read,
@@ -98,6 +101,17 @@ TABLE: Mapping[str, Op] = MappingProxyType({
                required={"token": checks.auth_kind, "username": checks.username,
                          "password": checks.password}),
     "profile": Op("gatekeeper", "auth", _GK, "session", account_rules.profile),
+    "history": Op("gatekeeper", "auth", _GK, "session", account_rules.history,
+                  optional={"before": checks.integer(1, limits.ID_MAX),
+                            "limit": checks.integer(1, limits.HISTORY_LIMIT_MAX)}),
+    # Like delete_user: a wrong password applied nothing and neither password is part of
+    # the fingerprint, so a corrected retry under the same req_id runs.
+    "change_password": Op("gatekeeper", "auth", _GK, "session", account_rules.change_password,
+                          changes_state=True, password=True,
+                          unkept=frozenset({"INVALID_CREDENTIALS"}),
+                          required={"password": checks.password,
+                                    "new_password": checks.password}),
+    "health": Op("frontdoor", None, (), "anyone", health.answer),
     # A logout under a req_id another session used is a different request, not a replay.
     "logout": Op("gatekeeper", "auth", _GK, "session", account_rules.logout,
                  changes_state=True, ends_session=True, fingerprinted=frozenset({"wsess_uid"})),

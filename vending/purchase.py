@@ -40,6 +40,7 @@ from .outcome import Outcome, ok
 
 if TYPE_CHECKING:
     from .events import EventLog
+    from .history import History
     from .purchase_book import PurchaseBook
     from .requests import Request
     from .stock import Stock
@@ -51,13 +52,17 @@ __all__ = ["ChargeResult", "ChargeStep", "Resolution", "Till", "charge", "reserv
 
 @dataclass(frozen=True)
 class ChargeStep:
-    """Step 1's result, to be charged: the units are held, or `stock_error` says why not."""
+    """Step 1's result, to be charged: the units are held, or `stock_error` says why not.
+
+    `seller_account` (0: unknown) is the seller's account, whose history gets the sale.
+    """
 
     pid: str
     request: Request
     product_name: str = ""
     cost: int = 0
     stock_error: dict[str, Any] | None = None
+    seller_account: int = 0
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,7 @@ class Till:
     wallet: Wallet
     events: EventLog
     in_session: Callable[[Call, Callable[[Call], Outcome]], Outcome]
+    history: History
 
 
 # -- 1. reserve: stock handler ------------------------------------------------------
@@ -103,7 +109,8 @@ def reserve(stock: Stock, call: Call) -> ChargeStep:
     offer = stock.offer(uid)
     if offer is None:
         return ChargeStep(pid, req, stock_error=ProductNotFound(f"no product {uid}").to_reply())
-    step = ChargeStep(pid, req, offer.product_name, offer.cost)
+    step = ChargeStep(pid, req, offer.product_name, offer.cost,
+                      seller_account=offer.seller_account)
     if stock.held_by(pid) is not None:
         return step  # the same step delivered twice
     if offer.available < units:
@@ -146,6 +153,12 @@ def charge(till: Till, step: ChargeStep) -> ChargeResult:
                          total, rest, reply)
         till.events.emit("purchase", product_uid=reply["product_uid"],
                          amount=reply["amount"], spent=total, change=reply["change"])
+        # Both histories here, in the charge's transaction: it is the point of no
+        # return, so the entries exist exactly when the purchase does.
+        sale = {k: reply[k] for k in ("product_uid", "product_name", "amount", "spent")}
+        till.history.add(user.account_id, "purchase", **sale, change=reply["change"])
+        if step.seller_account:
+            till.history.add(step.seller_account, "sale", **sale)
         committed = True
         return Outcome(reply)
 

@@ -24,7 +24,7 @@ __all__ = ["AUTH_KINDS", "OPS", "SESSION_OPS", "STATE_CHANGING_OPS", "Request", 
 #: Never part of a fingerprint unless the op's row says so (`Op.fingerprinted`):
 #: secrets, and what may differ between retries of one request (a retry may come
 #: through a fresh session of the account).
-_NOT_FINGERPRINTED = frozenset({"token", "wsess_uid", "password"})
+_NOT_FINGERPRINTED = frozenset({"token", "wsess_uid", "password", "new_password"})
 _CREDENTIALS = ("wsess_uid", "token")
 
 

@@ -78,6 +78,12 @@ class SessionStore:
             f"SELECT count(*) FROM sessions WHERE account_id=? AND wsess_uid != ? AND {cond}",
             (account_id, excluding, *args)).fetchone()[0])
 
+    def live_total(self, now: float) -> int:
+        """Live sessions of every account (the `health` op)."""
+        cond, args = self._live_sql(now)
+        return int(self._db.conn.execute(f"SELECT count(*) FROM sessions WHERE {cond}",
+                                         args).fetchone()[0])
+
     def create(self, wsess_uid: str, token: str, account_id: int, user_uid: str, role: str,
                now: float) -> None:
         """Start a session, ending the least recently used ones past the bound."""
@@ -97,11 +103,12 @@ class SessionStore:
         self._db.conn.execute("UPDATE sessions SET ended=? WHERE wsess_uid=? AND ended IS NULL",
                               (now, wsess_uid))
 
-    def end_all(self, account_id: int, now: float) -> int:
+    def end_all(self, account_id: int, now: float, excluding: str = "") -> int:
+        """End the account's live sessions but `excluding`'s; how many ended."""
         cond, args = self._live_sql(now)
         return self._db.conn.execute(
-            f"UPDATE sessions SET ended=? WHERE account_id=? AND {cond}",
-            (now, account_id, *args)).rowcount
+            f"UPDATE sessions SET ended=? WHERE account_id=? AND wsess_uid != ? AND {cond}",
+            (now, account_id, excluding, *args)).rowcount
 
     def expire(self, now: float) -> int:
         """Forget sessions ended, idle or too old for longer than `keep_ended`."""

@@ -26,10 +26,13 @@ from .idempotency import SCHEMA as IDEM_SCHEMA
 from .idempotency import Replies
 from .ops import TABLE
 from .outcome import Outcome
+from .schema import Schema
 
 __all__ = ["SCHEMA", "Offer", "Stock"]
 
-SCHEMA = f"""
+#: Version 1: release 26aa1c3's tables, exactly (vending/schema.py). Never edited:
+#: a change is a migration appended to SCHEMA.
+_V1 = f"""
 CREATE TABLE IF NOT EXISTS products(
   seq INTEGER PRIMARY KEY AUTOINCREMENT, product_uid TEXT NOT NULL UNIQUE,
   seller_account INTEGER NOT NULL, seller_uid TEXT NOT NULL, product_name TEXT NOT NULL,
@@ -47,6 +50,8 @@ CREATE TABLE IF NOT EXISTS reservations(
 {EVENTS_SCHEMA}
 """
 
+SCHEMA = Schema("stock.sqlite3", _V1)
+
 _COLS = "product_uid, seller_uid, product_name, cost, amount, seller_account"
 
 
@@ -57,6 +62,7 @@ class Offer:
     product_name: str
     cost: int
     available: int
+    seller_account: int = 0
 
 
 @dataclass
@@ -83,22 +89,36 @@ class Stock:
         return {"product_uid": row[0], "seller_uid": row[1], "product_name": row[2],
                 "cost": row[3], "amount": row[4] - self._held.get(row[0], 0)}
 
-    def listing(self, seller_uid: str | None = None) -> list[dict[str, Any]]:
-        """Every product (only `seller_uid`'s, if given), as clients see them."""
-        if seller_uid is None:
-            rows = self.db.conn.execute(f"SELECT {_COLS} FROM products ORDER BY product_uid")
-        else:
-            rows = self.db.conn.execute(
-                f"SELECT {_COLS} FROM products WHERE seller_uid=? ORDER BY product_uid",
-                (seller_uid,))
-        return [self.public(r) for r in rows]
+    def listing(self, seller_uid: str | None = None, name: str | None = None,
+                after: str | None = None,
+                limit: int | None = None) -> tuple[list[dict[str, Any]], bool]:
+        """Products as clients see them, by product_uid (as strings): only
+        `seller_uid`'s, only names holding `name` (compared casefolded), only past
+        `after`; at most `limit`, and whether others follow."""
+        where, params = ["product_uid > ?"], [after or ""]
+        if seller_uid is not None:
+            where.append("seller_uid = ?")
+            params.append(seller_uid)
+        rows = self.db.conn.execute(
+            f"SELECT {_COLS} FROM products WHERE {' AND '.join(where)}"
+            " ORDER BY product_uid", params)
+        # SQLite's LIKE folds ASCII only: the name is matched here, with full casefolding.
+        wanted = name.casefold() if name is not None else None
+        found: list[dict[str, Any]] = []
+        for row in rows:
+            if wanted is not None and wanted not in row[2].casefold():
+                continue
+            if limit is not None and len(found) == limit:
+                return found, True
+            found.append(self.public(row))
+        return found, False
 
     # -- purchases: storage for vending/purchase.py ---------------------------
     def offer(self, product_uid: str) -> Offer | None:
         row = self.row(product_uid)
         if row is None:
             return None
-        return Offer(row[2], row[3], row[4] - self._held.get(product_uid, 0))
+        return Offer(row[2], row[3], row[4] - self._held.get(product_uid, 0), row[5])
 
     def held_by(self, purchase_id: str) -> tuple[str, int] | None:
         """(product_uid, units) held for a purchase, None if nothing is."""

@@ -22,7 +22,13 @@ __all__ = ["delete_product", "product", "products", "sell"]
 
 
 def products(stock: Stock, call: Call) -> Outcome:
-    return Outcome(ok(products=stock.listing(call.args.get("seller_uid"))))
+    """Without `limit`, every match and no `more` (as before paging existed)."""
+    args = call.args
+    found, more = stock.listing(args.get("seller_uid"), args.get("name"), args.get("after"),
+                                args.get("limit"))
+    if "limit" in args:
+        return Outcome(ok(products=found, more=more))
+    return Outcome(ok(products=found))
 
 
 def product(stock: Stock, call: Call) -> Outcome:

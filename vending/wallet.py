@@ -14,6 +14,7 @@ from .coins import COINS, make_change
 from .db import Database
 from .errors import WrongAmount
 from .events import EventLog
+from .history import History
 from .users import User
 
 __all__ = ["Wallet"]
@@ -22,9 +23,10 @@ __all__ = ["Wallet"]
 class Wallet:
     """Runs inside the gatekeeper's transaction, on its thread."""
 
-    def __init__(self, db: Database, events: EventLog) -> None:
+    def __init__(self, db: Database, events: EventLog, history: History) -> None:
         self._db = db
         self._events = events
+        self._history = history
 
     # -- rules ---------------------------------------------------------------
     def deposit(self, user: User, amount: int) -> dict[str, Any]:
@@ -36,12 +38,14 @@ class Wallet:
         self._db.conn.execute("UPDATE users SET deposit=deposit+?, deposited=deposited+?"
                               " WHERE account_id=?", (amount, amount, user.account_id))
         self._events.emit("deposit", amount=amount)
+        self._history.add(user.account_id, "deposit", amount=amount)
         return {"ok": True, "deposit": user.deposit + amount}
 
     def reset(self, user: User) -> dict[str, Any]:
         """Give a buyer's whole deposit back as change."""
         change = self.give_back(user)
         self._events.emit("reset", change=change)
+        self._history.add(user.account_id, "reset", change=change)
         return {"ok": True, "change": change, "deposit": 0}
 
     # -- money moves for other rules -------------------------------------------

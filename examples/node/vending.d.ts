@@ -65,6 +65,45 @@ export interface EventsPage {
   last_seq: number;
 }
 
+export interface ProductPage {
+  products: Product[];
+  /** More products match past the last one: ask again with `after` = its product_uid. */
+  more: boolean;
+}
+
+/** A history entry: a buyer's `deposit` / `purchase` / `reset`, a seller's `sale`. */
+export interface HistoryEntry {
+  id: number;
+  kind: "deposit" | "purchase" | "reset" | "sale";
+  at: number;
+  amount?: number;
+  product_uid?: string;
+  product_name?: string;
+  spent?: number;
+  change?: number[];
+}
+
+export interface HistoryPage {
+  entries: HistoryEntry[];
+  /** Older entries follow: ask again with `before` = the last entry's id. */
+  more: boolean;
+}
+
+export interface PartHealth {
+  up: boolean;
+  storage: "ok" | "failing";
+  last_heard_ms: number;
+}
+
+export interface Health {
+  ok: true;
+  status: "ok" | "degraded";
+  parts: Record<"front-door" | "gatekeeper" | "stock-handler", PartHealth>;
+  sessions: number;
+  in_flight: number;
+  last_seq: Record<"gatekeeper" | "stock-handler", number>;
+}
+
 export type Reply = { ok: boolean; error?: string; message?: string; req_id?: string } &
   Record<string, unknown>;
 
@@ -88,6 +127,14 @@ export class VendingClient {
   restock(product_uid: string, amount: number): Promise<Product>;
   product(product_uid: string): Promise<Product>;
   products(): Promise<Product[]>;
+  /** One page of products whose names hold `name` (case-insensitive). */
+  findProducts(name?: string,
+    options?: { after?: string; limit?: number; seller_uid?: string }): Promise<ProductPage>;
+  /** Ends the account's other sessions (their count is returned); this one stays. */
+  changePassword(password: string, new_password: string): Promise<number>;
+  /** The account's own entries, newest first. */
+  history(options?: { before?: number; limit?: number }): Promise<HistoryPage>;
+  health(): Promise<Health>;
   reset(): Promise<number[]>;
   events(source: string, since?: number, limit?: number): Promise<EventsPage>;
   ping(): Promise<string>;

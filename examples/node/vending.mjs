@@ -11,7 +11,7 @@ import { Request } from "zeromq";
 
 const STATE_CHANGING = new Set([
   "auth", "deposit", "buy", "sell", "delete_product", "reset",
-  "logout", "logout_all", "delete_user",
+  "logout", "logout_all", "delete_user", "change_password",
 ]);
 
 export class VendingError extends Error {
@@ -121,6 +121,28 @@ export class VendingClient {
   }
   async product(product_uid) { return (await this.call("product", { product_uid })).product; }
   async products() { return (await this.call("products")).products; }
+  // One page of products whose names hold `name` (case-insensitive): { products, more };
+  // the next page: `after` = the last product_uid.
+  async findProducts(name, { after, limit = 100, seller_uid } = {}) {
+    const fields = { limit };
+    for (const [k, v] of Object.entries({ name, after, seller_uid })) if (v !== undefined) fields[k] = v;
+    const { products, more } = await this.call("products", fields);
+    return { products, more };
+  }
+  // The other sessions of the account end (their count is returned); this one stays.
+  async changePassword(password, new_password) {
+    return (await this.sessionCall("change_password", { password, new_password })).ended;
+  }
+  // The account's own entries, newest first: { entries, more }; the next page:
+  // `before` = the last entry's id.
+  async history({ before, limit } = {}) {
+    const fields = {};
+    if (before !== undefined) fields.before = before;
+    if (limit !== undefined) fields.limit = limit;
+    const { entries, more } = await this.sessionCall("history", fields);
+    return { entries, more };
+  }
+  health() { return this.call("health"); }
   async reset() { return (await this.sessionCall("reset")).change; }
   events(source, since = 0, limit = 100) { return this.call("events", { source, since, limit }); }
   async ping() { return (await this.call("ping")).version; }

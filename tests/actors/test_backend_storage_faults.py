@@ -57,9 +57,10 @@ def test_a_failing_commit_rolls_back_answers_unavailable_and_recovers(
     assert all("storage" in r["message"] for r in refused), refused
     assert gatekeeper.gate.totals()["buyer_ann"]["deposited"] == 0  # rolled back
     assert gatekeeper.storage is not None and gatekeeper.storage.full == (kind == "full")
-    # Still alive while failing: heartbeats are answered.
+    # Still alive while failing: heartbeats are answered, telling the storage fails.
     deliver(gatekeeper, Heartbeat(ENDS.status))
-    assert gatekeeper.push.take(ENDS.status) == [Alive("gatekeeper")]
+    [alive] = gatekeeper.push.take(ENDS.status)
+    assert isinstance(alive, Alive) and (alive.role, alive.storage) == ("gatekeeper", "failing")
 
     disk.pop(POINT)
     deliver(gatekeeper, request("deposit", ann, amount=20))
@@ -76,7 +77,7 @@ def test_reads_are_served_while_the_storage_fails(gatekeeper: Any,
     assert statuses(gatekeeper)[0]["error"] == "UNAVAILABLE"
     deliver(gatekeeper, Heartbeat(ENDS.status), request("profile", ann))
     sent = gatekeeper.push.take(ENDS.status)
-    assert sent[0] == Alive("gatekeeper")
+    assert isinstance(sent[0], Alive) and sent[0].role == "gatekeeper"
     profile = [s.reply for s in sent[1:] if isinstance(s, Status)]
     assert profile and profile[0]["ok"] and profile[0]["user_uid"] == "buyer_ann"
 

@@ -242,3 +242,46 @@ def test_bad_envelope_names_the_field(system: Any, message: dict[str, Any], name
 def test_bad_request_comes_before_unauthorized(system: Any) -> None:
     reply = system.client().request({"op": "deposit", "amount": "five"})
     assert "amount" in error(reply, "BAD_REQUEST")
+
+
+# -- the new ops: change_password, history, products paging --------------------------
+
+@pytest.mark.parametrize("fields, named", [
+    ({"password": PASSWORD}, "new_password"),
+    ({"new_password": "a brand new password"}, "password"),
+    ({"password": PASSWORD, "new_password": "short"}, "new_password"),
+    ({"password": PASSWORD, "new_password": 12345678}, "new_password"),
+])
+def test_change_password_bad_requests_name_the_field(shop: Any, fields: dict[str, Any],
+                                                      named: str) -> None:
+    ann = shop[0]
+    assert named in error(send(ann, "change_password", **fields), "BAD_REQUEST")
+
+
+def test_change_password_wrong_password_and_ended_session(shop: Any) -> None:
+    ann = shop[0]
+    error(send(ann, "change_password", password="wrong password",
+               new_password="a brand new password"), "INVALID_CREDENTIALS")
+    error(send(ann, "change_password", token="forged", password=PASSWORD,
+               new_password="a brand new password"), "UNAUTHORIZED")
+
+
+@pytest.mark.parametrize("fields, named", [
+    ({"limit": 0}, "limit"), ({"limit": 101}, "limit"), ({"limit": 1.0}, "limit"),
+    ({"before": 0}, "before"), ({"before": "9"}, "before"),
+])
+def test_history_bounds(shop: Any, fields: dict[str, Any], named: str) -> None:
+    assert named in error(send(shop[0], "history", **fields), "BAD_REQUEST")
+
+
+def test_history_needs_a_session(system: Any) -> None:
+    error(send(system.client(), "history", session=False), "UNAUTHORIZED")
+
+
+@pytest.mark.parametrize("fields, named", [
+    ({"limit": 0}, "limit"), ({"limit": 1001}, "limit"), ({"limit": True}, "limit"),
+    ({"name": ""}, "name"), ({"name": b"cola"}, "name"), ({"after": 5}, "after"),
+])
+def test_products_paging_bounds(system: Any, fields: dict[str, Any], named: str) -> None:
+    assert named in error(send(system.client(), "products", session=False, **fields),
+                          "BAD_REQUEST")

@@ -159,3 +159,40 @@ def test_the_asyncio_example_is_the_readme_snippet_and_runs(
         done = _run([sys.executable, str(program), served.endpoint], tmp_path)
         assert done.returncode == 0, done.stderr
         assert done.stdout.splitlines() == ["deposit: 20", "deposit: 70", "change: [50, 20]"]
+
+
+def test_the_node_client_has_the_new_ops(node: str, serve: Callable[..., ServerProcess],
+                                         tmp_path: Path) -> None:
+    served = serve(tmp_path / "data")
+    program = ("import { VendingClient } from './vending.mjs';\n"
+               f"const ep = '{served.endpoint}';\n"
+               "const sam = new VendingClient(ep), ann = new VendingClient(ep),\n"
+               "      other = new VendingClient(ep);\n"
+               "await sam.register('sam', 'correct horse battery', 'seller');\n"
+               "const cola = await sam.sell('Coca-Cola', 35, 5);\n"
+               "await sam.sell('Tea', 5, 5);\n"
+               "await ann.register('ann', 'correct horse battery');\n"
+               "await other.login('ann', 'correct horse battery');\n"
+               "await ann.deposit(50);\n"
+               "await ann.buy(cola.product_uid, 1);\n"
+               "const out = {\n"
+               "  found: await ann.findProducts('COLA', { limit: 1 }),\n"
+               "  history: await ann.history({ limit: 1 }),\n"
+               "  sales: await sam.history(),\n"
+               "  ended: await ann.changePassword('correct horse battery', 'a new password'),\n"
+               "  health: await ann.health(),\n"
+               "};\n"
+               "try { await other.call('profile', other.session); }\n"
+               "catch (e) { out.other = e.code; }\n"
+               "console.log(JSON.stringify(out)); sam.close(); ann.close(); other.close();\n")
+    done = subprocess.run([node, "--input-type=module", "-e", program], cwd=NODE_DIR,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert [p["product_name"] for p in out["found"]["products"]] == ["Coca-Cola"]
+    assert out["found"]["more"] is False
+    assert out["history"]["more"] is True
+    assert out["history"]["entries"][0]["kind"] == "purchase"
+    assert [e["kind"] for e in out["sales"]["entries"]] == ["sale"]
+    assert out["ended"] == 1 and out["other"] == "UNAUTHORIZED"
+    assert out["health"]["status"] == "ok"

@@ -27,11 +27,14 @@ def _blocks(section: str, lang: str) -> list[str]:
     return re.findall(rf"```{lang}\n(.*?)```", section, re.DOTALL)
 
 
-def walkthrough() -> list[tuple[str, list[str]]]:
-    """(command, expected output lines) from the README's console block."""
+SHELL_STORIES = ("A buyer and a seller, from a shell",
+                 "Finding products, your history, your password, health")
+
+
+def walkthrough(title: str = SHELL_STORIES[0]) -> list[tuple[str, list[str]]]:
+    """(command, expected output lines) from the console block of README section `title`."""
     steps: list[tuple[str, list[str]]] = []
-    for line in _blocks(_section("A buyer and a seller, from a shell"), "console")[0] \
-            .splitlines():
+    for line in _blocks(_section(title), "console")[0].splitlines():
         if line.startswith("$ "):
             steps.append((line[2:], []))
         elif line.strip():
@@ -43,13 +46,14 @@ def _squeeze(lines: list[str]) -> list[str]:
     return [" ".join(line.split()) for line in lines if line.strip()]
 
 
-def run_walkthrough(endpoint: str, cwd: Path) -> list[tuple[str, list[str]]]:
+def run_walkthrough(endpoint: str, cwd: Path,
+                    title: str = SHELL_STORIES[0]) -> list[tuple[str, list[str]]]:
     """Each README command run as a shell would, with its combined output."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("VENDING_")}
     env["VENDING_ENDPOINT"] = endpoint
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     seen: list[tuple[str, list[str]]] = []
-    for command, _ in walkthrough():
+    for command, _ in walkthrough(title):
         if command.startswith("export "):
             name, _, value = command[len("export "):].partition("=")
             env[name] = shlex.split(value)[0]
@@ -70,6 +74,18 @@ def test_the_shell_walkthrough_prints_what_the_readme_shows(
     expected = walkthrough()
     assert any(cmd.startswith("vending buy") for cmd, _ in expected)
     got = run_walkthrough(served.endpoint, work)
+    for (command, want), (_, have) in zip(expected, got, strict=True):
+        assert _squeeze(have) == _squeeze(want), f"$ {command}"
+
+
+def test_the_new_ops_walkthrough_prints_what_the_readme_shows(
+        serve: Callable[..., ServerProcess], tmp_path: Path) -> None:
+    served = serve(tmp_path / "data")
+    work = tmp_path / "work"
+    work.mkdir()
+    expected = walkthrough(SHELL_STORIES[1])
+    assert any(cmd.startswith("vending passwd") for cmd, _ in expected)
+    got = run_walkthrough(served.endpoint, work, SHELL_STORIES[1])
     for (command, want), (_, have) in zip(expected, got, strict=True):
         assert _squeeze(have) == _squeeze(want), f"$ {command}"
 

@@ -17,7 +17,8 @@ def test_the_derived_sets_read_off_the_table() -> None:
     assert {op for op in OPS if TABLE[op].session} == SESSION_OPS
     assert {op for op in OPS if TABLE[op].changes_state} == STATE_CHANGING_OPS
     assert {"auth", "deposit", "buy", "sell", "delete_product", "reset",
-                                  "logout", "logout_all", "delete_user"} == STATE_CHANGING_OPS
+                                  "logout", "logout_all", "delete_user",
+                                  "change_password"} == STATE_CHANGING_OPS
 
 
 @pytest.mark.parametrize("op", sorted(TABLE))
@@ -52,7 +53,8 @@ def test_each_gatekeeper_session_op_has_a_rule(shop: Shop, op: str) -> None:
     """The gatekeeper dispatches its session ops by the table: each must have a rule."""
     world, ann, _ = shop
     assert op in GATEKEEPER_SESSION_OPS
-    fields = {"deposit": {"amount": 5}, "delete_user": {"password": "x" * 12}}.get(op, {})
+    fields = {"deposit": {"amount": 5}, "delete_user": {"password": "x" * 12},
+              "change_password": {"password": "x" * 12, "new_password": "y" * 12}}.get(op, {})
     reply = world.op(ann, op, **fields)
     assert reply.get("ok") or error(reply) == "INVALID_CREDENTIALS", reply
 

@@ -147,7 +147,8 @@ def test_purchase_id_delivered_twice_charges_once(shop: Shop) -> None:
     req = parse_request({"op": "buy", "product_uid": uid, "amount": 1, **ann})
     with world.stock.db.transaction():
         step = reserve(world.stock, Call(req, pid="P1"))
-    assert step == ChargeStep("P1", req, "cola", 35)
+    assert step == ChargeStep("P1", req, "cola", 35, seller_account=world.acc.sessions.find(
+        sam["wsess_uid"], sam["token"], world.now).account_id)
     with world.acc.db.transaction():
         first = world.acc.charge(step)
     world.deposit(ann, 100)

@@ -27,6 +27,10 @@ VALID: dict[str, dict[str, Any]] = {
     "logout_all": {"op": "logout_all", **CRED},
     "delete_user": {"op": "delete_user", "password": "password1", **CRED},
     "events": {"op": "events", "source": "gatekeeper"},
+    "change_password": {"op": "change_password", "password": "password1",
+                        "new_password": "password2", **CRED},
+    "history": {"op": "history", **CRED},
+    "health": {"op": "health"},
 }
 
 REQUIRED = [(op, name) for op, msg in VALID.items() for name in msg
@@ -71,6 +75,14 @@ def test_missing_or_unknown_op_is_bad_request(op: Any) -> None:
 
 
 INT_FIELDS = [("deposit", "amount"), ("buy", "amount"), ("sell", "amount"), ("sell", "cost")]
+#: Optional: None there is "not given" (parse_request leaves it out).
+OPTIONAL_INT_FIELDS = [("history", "before"), ("history", "limit"), ("products", "limit")]
+
+
+@pytest.mark.parametrize("op,name", OPTIONAL_INT_FIELDS)
+@pytest.mark.parametrize("value", [True, False, 5.0, 1.5, "5", b"5", [5]])
+def test_optional_integers_must_be_integers(op: str, name: str, value: Any) -> None:
+    bad({**VALID[op], name: value}, name)
 
 
 @pytest.mark.parametrize("op,name", INT_FIELDS)
@@ -81,7 +93,9 @@ def test_integers_must_be_integers(op: str, name: str, value: Any) -> None:
 
 STR_FIELDS = [("product", "product_uid"), ("buy", "product_uid"), ("delete_product", "product_uid"),
               ("sell", "product_name"), ("auth", "username"), ("auth", "password"),
-              ("auth", "token"), ("delete_user", "password"), ("products", "seller_uid")]
+              ("auth", "token"), ("delete_user", "password"), ("products", "seller_uid"),
+              ("products", "name"), ("products", "after"), ("change_password", "password"),
+              ("change_password", "new_password")]
 
 
 @pytest.mark.parametrize("op,name", STR_FIELDS)
@@ -286,3 +300,32 @@ def test_fingerprint_of_a_logout_names_its_session(op: str) -> None:
     base = {**VALID[op], "req_id": "r1"}
     assert fp(base) != fp({**base, "wsess_uid": "s_other"})
     assert fp(base) == fp({**base, "token": "a new token"})
+
+
+@pytest.mark.parametrize("op,name,value", [
+    ("history", "limit", 0), ("history", "limit", 101), ("history", "before", 0),
+    ("history", "before", 2**63), ("products", "limit", 0), ("products", "limit", 1001),
+    ("products", "name", ""), ("products", "name", "x" * 101), ("products", "after", ""),
+    ("change_password", "new_password", "short"), ("change_password", "new_password", "x" * 257),
+    ("change_password", "password", "short"),
+])
+def test_new_ops_bounds(op: str, name: str, value: Any) -> None:
+    bad({**VALID[op], name: value}, name)
+
+
+@pytest.mark.parametrize("op,name,value", [
+    ("history", "limit", 1), ("history", "limit", 100), ("history", "before", 1),
+    ("history", "before", 2**63 - 1), ("products", "limit", 1), ("products", "limit", 1000),
+    ("products", "name", "x" * 100), ("change_password", "new_password", "x" * 8),
+    ("change_password", "new_password", "x" * 256),
+])
+def test_new_ops_bounds_accepted(op: str, name: str, value: Any) -> None:
+    assert parse_request({**VALID[op], name: value}).args[name] == value
+
+
+def test_new_password_is_no_part_of_the_fingerprint() -> None:
+    """A fast hash of a password must never be stored with a kept reply."""
+    one = parse_request({**VALID["change_password"], "req_id": "r"})
+    other = parse_request({**VALID["change_password"], "new_password": "another one",
+                           "password": "another two", "req_id": "r"})
+    assert one.fingerprint() == other.fingerprint()

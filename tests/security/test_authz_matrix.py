@@ -55,10 +55,28 @@ MATRIX: dict[str, dict[str, str]] = {
     "sell_update_bidi_name": dict.fromkeys(CALLERS, "BAD_REQUEST"),
     "products":       dict.fromkeys(CALLERS, "ok"),
     "product":        dict.fromkeys(CALLERS, "ok"),
+    "products_page":  dict.fromkeys(CALLERS, "ok"),
+    "health":         dict.fromkeys(CALLERS, "ok"),
+    "history":        dict(anonymous="UNAUTHORIZED", buyer="ok", seller_owner="ok",
+                           other_seller="ok", ended_session="UNAUTHORIZED"),
+    "change_password": dict(anonymous="UNAUTHORIZED", buyer="ok", seller_owner="ok",
+                            other_seller="ok", ended_session="UNAUTHORIZED"),
+    "change_password_wrong_password": dict(
+        anonymous="UNAUTHORIZED", buyer="INVALID_CREDENTIALS",
+        seller_owner="INVALID_CREDENTIALS", other_seller="INVALID_CREDENTIALS",
+        ended_session="UNAUTHORIZED"),
+    # after 10 wrong passwords from the caller's address, the right one
+    "change_password_throttled": dict(anonymous="UNAUTHORIZED", buyer="RATE_LIMITED",
+                                      seller_owner="RATE_LIMITED", other_seller="RATE_LIMITED",
+                                      ended_session="UNAUTHORIZED"),
+    "change_password_short_new": dict(anonymous="BAD_REQUEST", buyer="BAD_REQUEST",
+                                      seller_owner="BAD_REQUEST", other_seller="BAD_REQUEST",
+                                      ended_session="BAD_REQUEST"),
 }
 
 
 WRONG = "not the password"
+NEW = "a brand new password"
 _sources = (f"127.0.1.{i}" for i in itertools.count(1))
 
 
@@ -91,6 +109,17 @@ def _request(op: str, product_uid: str, tag: str) -> dict[str, Any]:
                                   "product_name": "tea\u202eaet"},
         "products": {"op": "products"},
         "product": {"op": "product", "product_uid": product_uid},
+        "products_page": {"op": "products", "name": "COLA", "limit": 1, "after": "p"},
+        "health": {"op": "health"},
+        "history": {"op": "history", "limit": 5},
+        "change_password": {"op": "change_password", "password": PASSWORD,
+                            "new_password": NEW},
+        "change_password_wrong_password": {"op": "change_password", "password": WRONG,
+                                           "new_password": NEW},
+        "change_password_throttled": {"op": "change_password", "password": PASSWORD,
+                                      "new_password": NEW},
+        "change_password_short_new": {"op": "change_password", "password": PASSWORD,
+                                      "new_password": "short"},
     }[op]
 
 
@@ -118,11 +147,11 @@ def test_authorization(op: str, caller: str, shared: VendingSystem,
         client.wsess_uid, client.token = creds
 
     message = _request(op, product_uid, tag)
-    if caller != "anonymous" and message["op"] not in ("products", "product", "auth"):
+    if caller != "anonymous" and message["op"] not in ("products", "product", "auth", "health"):
         message.update(wsess_uid=client.wsess_uid, token=client.token)
     tcp = shared.endpoints[0].replace("tcp://", f"tcp://{next(_sources)}:0;")
     with Client(tcp, timeout=10, retries=0) as remote:
-        if op == "delete_user_throttled":
+        if op in ("delete_user_throttled", "change_password_throttled"):
             for _ in range(10):
                 assert not remote.request({**message, "password": WRONG})["ok"]
         reply = remote.request(message)
