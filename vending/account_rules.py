@@ -75,6 +75,7 @@ def delete_user(gate: Gate, call: Call) -> PasswordCheck:
         change = gate.wallet.give_back(user)
         gate.db.conn.execute("DELETE FROM users WHERE account_id=?", (user.account_id,))
         gate.sessions.end_all(user.account_id, now)
+        gate.history.forget(user.account_id)
         gate.login.known.forget(user.account_id)
         # Its login replies too: a new account under this user_uid starts with no keys.
         gate.login.forget(user.user_uid)

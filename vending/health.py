@@ -16,7 +16,7 @@ from typing import Any
 
 from .outcome import Outcome
 
-__all__ = ["PartView", "answer", "health_reply"]
+__all__ = ["PartView", "health", "health_reply"]
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ def health_reply(parts: Mapping[str, PartView], in_flight: int) -> dict[str, Any
     }
 
 
-def answer(door: Any, _call: Any) -> Outcome:
+def health(door: Any, _call: Any) -> Outcome:
     """The `health` op's rule (vending/ops.py). `door` is the front door answering
     it (transport/frontdoor.py): its `part_views()` and `in_flight`, read in its thread."""
     return Outcome(health_reply(door.part_views(), door.in_flight))

@@ -111,7 +111,7 @@ TABLE: Mapping[str, Op] = MappingProxyType({
                           unkept=frozenset({"INVALID_CREDENTIALS"}),
                           required={"password": checks.password,
                                     "new_password": checks.password}),
-    "health": Op("frontdoor", None, (), "anyone", health.answer),
+    "health": Op("frontdoor", None, (), "anyone", health.health),
     # A logout under a req_id another session used is a different request, not a replay.
     "logout": Op("gatekeeper", "auth", _GK, "session", account_rules.logout,
                  changes_state=True, ends_session=True, fingerprinted=frozenset({"wsess_uid"})),

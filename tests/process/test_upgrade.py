@@ -25,7 +25,7 @@ from tools.oldrelease import (
 )
 from tools.serverproc import ServerProcess
 from transport.client import Client
-from vending import ACCOUNTS_SCHEMA, STOCK_SCHEMA
+from vending import GATE_SCHEMA, STOCK_SCHEMA
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +77,7 @@ def test_an_old_folder_is_upgraded_in_place_and_keeps_everything(
         serve: Callable[..., ServerProcess], folder: tuple[Path, Loaded]) -> None:
     data, old = folder
     served = serve(data)
-    assert _version(data / "gatekeeper.sqlite3") == ACCOUNTS_SCHEMA.version == 3
+    assert _version(data / "gatekeeper.sqlite3") == GATE_SCHEMA.version == 3
     assert _version(data / "stock.sqlite3") == STOCK_SCHEMA.version == 1
     # Sessions: every old token still works, with the same account and deposit.
     for name, session in old.sessions.items():
@@ -123,7 +123,7 @@ def test_an_upgraded_folder_opens_again_unchanged(serve: Callable[..., ServerPro
     again = serve(data)
     with _client(again, old.sessions["bob"]) as bob:
         assert bob.profile() == old.profiles["bob"]
-    assert _version(data / "gatekeeper.sqlite3") == ACCOUNTS_SCHEMA.version
+    assert _version(data / "gatekeeper.sqlite3") == GATE_SCHEMA.version
 
 
 @pytest.mark.parametrize("db", ["gatekeeper.sqlite3", "stock.sqlite3"])
@@ -162,7 +162,7 @@ def test_release_26aa1c3_on_an_upgraded_folder_loses_nothing(
             assert ann.deposit(10) == old.profiles["ann"]["deposit"] + 15
     finally:
         assert previous.terminate() == 0
-    assert _version(data / "gatekeeper.sqlite3") == ACCOUNTS_SCHEMA.version
+    assert _version(data / "gatekeeper.sqlite3") == GATE_SCHEMA.version
     with _client(serve(data), old.sessions["ann"]) as ann:
         assert ann.profile()["deposit"] == old.profiles["ann"]["deposit"] + 15
         assert [e["amount"] for e in ann.history()["entries"]] == [5]  # none for its deposit

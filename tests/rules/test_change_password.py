@@ -9,6 +9,7 @@ from typing import Any
 from rules_world import PASSWORD, Shop, World, error
 
 from vending import CryptoJob, Outcome, parse_request
+from vending.call import Call
 
 NEW = "a new long password"
 WRONG = "not the password"
@@ -23,7 +24,7 @@ def first_half(world: World, cred: dict[str, Any], password: str = PASSWORD) -> 
     req = parse_request({"op": "change_password", "password": password, "new_password": NEW,
                          "wsess_uid": cred["wsess_uid"], "token": cred["token"]})
     with world.acc.db.transaction():
-        job = world.acc.session_op(req)
+        job = world.acc.answer(Call(req))
     assert isinstance(job, CryptoJob)
     return job
 
@@ -72,7 +73,7 @@ def test_no_password_work_runs_while_the_address_is_blocked(world: World) -> Non
     req = parse_request({"op": "change_password", "password": PASSWORD, "new_password": NEW,
                          "wsess_uid": ann["wsess_uid"], "token": ann["token"]})
     with world.acc.db.transaction():
-        out = world.acc.session_op(req, "10.0.0.9")
+        out = world.acc.answer(Call(req, peer="10.0.0.9"))
     assert isinstance(out, Outcome) and error(out.reply) == "RATE_LIMITED"
 
 

@@ -7,8 +7,9 @@ from typing import Any
 from rules_world import Shop, error
 
 from vending import parse_request
+from vending.call import Call
 from vending.history import KEEP_DAYS, KEEP_LAST
-from vending.purchase import ChargeStep, charge, reserve, resolve, settle
+from vending.purchase import ChargeStep, reserve, settle
 
 
 def kinds(reply: dict[str, Any]) -> list[str]:
@@ -126,7 +127,7 @@ def held(shop: Shop) -> ChargeStep:
     world.deposit(ann, 5)
     req = parse_request({"op": "buy", "product_uid": uid, "amount": 1, **ann})
     with world.stock.db.transaction():
-        return reserve(world.stock, "P1", req)
+        return reserve(world.stock, Call(req, pid="P1"))
 
 
 def test_a_sale_of_a_deleted_seller_is_not_written(shop: Shop) -> None:
@@ -134,7 +135,7 @@ def test_a_sale_of_a_deleted_seller_is_not_written(shop: Shop) -> None:
     step = held(shop)
     assert world.op(sam, "delete_user", password="correct horse")["ok"]
     with world.acc.db.transaction():
-        assert charge(world.acc, step).committed
+        assert world.acc.charge(step).committed
     assert world.acc.db.conn.execute(
         "SELECT kind FROM history WHERE account_id=?", (step.seller_account,)).fetchall() == []
 
@@ -145,9 +146,9 @@ def test_entries_exist_exactly_when_the_purchase_is_charged(shop: Shop) -> None:
     world, ann, sam = shop
     step = held(shop)
     with world.acc.db.transaction():
-        assert resolve(world.acc, "P1").committed is False
+        assert world.acc.resolve("P1").committed is False
     with world.acc.db.transaction():
-        assert charge(world.acc, step).committed is False
+        assert world.acc.charge(step).committed is False
     with world.stock.db.transaction():
         settle(world.stock, "P1", False)
     assert kinds(world.op(ann, "history")) == ["deposit"]

@@ -87,7 +87,8 @@ def test_who_may_call_each_op_is_read_off_its_row() -> None:
         "ping": "anyone", "products": "anyone", "product": "anyone", "events": "anyone",
         "auth": "anyone", "profile": "session", "logout": "session", "logout_all": "session",
         "delete_user": "session", "deposit": "buyer", "reset": "buyer", "buy": "buyer",
-        "sell": "seller", "delete_product": "seller"}
+        "sell": "seller", "delete_product": "seller", "history": "session",
+        "change_password": "session", "health": "anyone"}
 
 
 @pytest.mark.parametrize("op", sorted(op for op, row in TABLE.items()
@@ -137,6 +138,7 @@ def test_the_stock_handler_answers_alone_only_its_ops_on_the_here_path(shop: Sho
     world, ann, _ = shop
     fields = {"auth": {"token": "buyer", "username": "ann", "password": "x" * 12},
               "deposit": {"amount": 5}, "delete_user": {"password": "x" * 12},
+              "change_password": {"password": "x" * 12, "new_password": "y" * 12},
               "buy": {"product_uid": "p1", "amount": 1}, "delete_product": {"product_uid": "p1"},
               "sell": {"product_name": "x", "cost": 5, "amount": 1}}.get(op, {})
     creds = {"wsess_uid": ann["wsess_uid"], "token": ann["token"]} if TABLE[op].session else {}

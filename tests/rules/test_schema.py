@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from vending import ACCOUNTS_SCHEMA, STOCK_SCHEMA, Database, StorageError
+from vending import GATE_SCHEMA, STOCK_SCHEMA, Database, StorageError
 from vending.schema import Migration, Schema, SchemaTooNew
 
 BASE = "CREATE TABLE IF NOT EXISTS users(id INTEGER PRIMARY KEY, name TEXT);"
@@ -30,33 +30,33 @@ def tables(db: Database) -> set[str]:
 
 
 def test_a_new_file_gets_every_table_and_the_current_version(tmp_path: Path) -> None:
-    for schema, name in ((ACCOUNTS_SCHEMA, "g.sqlite3"), (STOCK_SCHEMA, "s.sqlite3")):
+    for schema, name in ((GATE_SCHEMA, "g.sqlite3"), (STOCK_SCHEMA, "s.sqlite3")):
         Database(tmp_path / name, schema).close()
         assert version(tmp_path / name) == schema.version
-    db = Database(tmp_path / "g.sqlite3", ACCOUNTS_SCHEMA)
+    db = Database(tmp_path / "g.sqlite3", GATE_SCHEMA)
     assert {"users", "sessions", "idem", "events", "history", "history_account",
             "known_addresses"} <= tables(db)
 
 
 def test_the_versions_this_code_writes() -> None:
-    assert ACCOUNTS_SCHEMA.version == 3  # 1: release 26aa1c3; 2: history; 3: known addresses
+    assert GATE_SCHEMA.version == 3  # 1: release 26aa1c3; 2: history; 3: known addresses
     assert STOCK_SCHEMA.version == 1
 
 
 def test_a_version_1_file_is_upgraded_in_place_keeping_its_rows(tmp_path: Path) -> None:
     path = tmp_path / "g.sqlite3"
-    Database(path, ACCOUNTS_SCHEMA.base).close()  # what release 26aa1c3 wrote
+    Database(path, GATE_SCHEMA.base).close()  # what release 26aa1c3 wrote
     conn = sqlite3.connect(path)
     conn.execute("INSERT INTO users(user_uid, username, role, pw_hash, created)"
                  " VALUES('buyer_ann', 'ann', 'buyer', 'h', 1)")
     conn.commit()
     conn.close()
     assert version(path) == 0
-    db = Database(path, ACCOUNTS_SCHEMA)
+    db = Database(path, GATE_SCHEMA)
     assert db.conn.execute("SELECT user_uid FROM users").fetchall() == [("buyer_ann",)]
     assert {"history", "known_addresses"} <= tables(db)
     db.close()
-    assert version(path) == ACCOUNTS_SCHEMA.version
+    assert version(path) == GATE_SCHEMA.version
 
 
 def test_opening_again_changes_nothing(tmp_path: Path) -> None:
@@ -112,20 +112,20 @@ def test_a_failing_upgrade_leaves_the_file_as_it_was(tmp_path: Path) -> None:
 
 
 def test_in_memory_databases_are_at_the_current_version() -> None:
-    db = Database(None, ACCOUNTS_SCHEMA)
-    assert db.conn.execute("PRAGMA user_version").fetchone()[0] == ACCOUNTS_SCHEMA.version
+    db = Database(None, GATE_SCHEMA)
+    assert db.conn.execute("PRAGMA user_version").fetchone()[0] == GATE_SCHEMA.version
     assert "history" in tables(db)
 
 
 #: Release 26aa1c3's tables: version 1 of each file, frozen.
 V1_TABLES = {
-    ACCOUNTS_SCHEMA.name: {"users", "purchases", "aborted", "purges", "sessions", "idem",
+    GATE_SCHEMA.name: {"users", "purchases", "aborted", "purges", "sessions", "idem",
                            "events"},
     STOCK_SCHEMA.name: {"products", "reservations", "idem", "events"},
 }
 
 
-@pytest.mark.parametrize("schema", [ACCOUNTS_SCHEMA, STOCK_SCHEMA], ids=lambda s: s.name)
+@pytest.mark.parametrize("schema", [GATE_SCHEMA, STOCK_SCHEMA], ids=lambda s: s.name)
 def test_version_1_is_release_26aa1c3s_layout_and_never_grows(schema: Schema) -> None:
     """A table added to the base SQL would never reach a file already past version 1:
     a new table is a Migration appended to the schema's list (vending/schema.py)."""
