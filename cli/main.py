@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from actors.config import SERVE_ROLES, Config, Endpoints
-from tools import bench, simulate
+from simulation import cli as simulation_cli
+from tools import bench
 from vending.info import VERSION
 
 from . import client_commands, logsetup, watch
@@ -215,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="file name stem: server, or a client's name")
     keygen.set_defaults(func=keygen_command)
     bench.add_command(sub)
-    simulate.add_command(sub)
+    simulation_cli.add_command(sub)
     client_commands.add_commands(sub)
     watch.add_command(sub)
     return parser

@@ -34,7 +34,8 @@ from .simusers import SimUser, World
 if TYPE_CHECKING:
     from actors.system import VendingSystem
 
-__all__ = ["Report", "Scenario", "add_command", "run_scenario"]
+__all__ = ["LIVE_DESCRIPTION", "Report", "Scenario", "add_live_arguments", "run_scenario",
+           "simulate_command"]
 
 ANSWERED = "every change answered"
 FINISHED = "every user finished"
@@ -321,16 +322,17 @@ def _seconds(text: str) -> float:
     return value
 
 
-def add_command(sub: Any) -> None:
-    """Register `vending simulate` on the `vending` command's subparsers."""
-    p = sub.add_parser("simulate", help="simulated buyers and sellers race; check invariants",
-                       description="Run simulated buyers and sellers (register, deposit, buy, "
-                       "reset, restock, create products, log in again, race for scarce stock) "
-                       "against an embedded in-memory system or --endpoint, then check money "
-                       "and stock conservation, nothing negative and no oversell from the "
-                       "server's answers; embedded, also that the published events add up "
-                       "to the same (money and stock from events alone, every seq once, in "
-                       "order). Exit 1 on any violation.")
+#: What `vending simulate --live` does (the deterministic simulator's help names it).
+LIVE_DESCRIPTION = (
+    "--live: run simulated buyers and sellers, each in its own thread (register, deposit, "
+    "buy, reset, restock, create products, log in again, race for scarce stock) against a "
+    "real embedded in-memory system or --endpoint, then check money and stock conservation, "
+    "nothing negative and no oversell from the server's answers; embedded, also that the "
+    "published events add up to the same. Real threads and time: not replayable.")
+
+
+def add_live_arguments(p: Any) -> None:
+    """The options of `vending simulate --live` (simulation/cli.py registers the command)."""
     p.add_argument("--buyers", type=_count, default=4, help="simulated buyers")
     p.add_argument("--sellers", type=_count, default=2, help="simulated sellers")
     length = p.add_mutually_exclusive_group()
@@ -338,12 +340,10 @@ def add_command(sub: Any) -> None:
                         help="intended operations over all users (default 1000)")
     length.add_argument("--duration", type=_seconds, metavar="SECONDS",
                         help="run this long instead of a number of ops (default: count ops)")
-    p.add_argument("--seed", type=int, default=0, help="same seed, same intended ops")
     p.add_argument("--scarce", type=_count, default=3, metavar="UNITS",
                    help="initial stock of each seller's scarce product (default 3)")
-    p.add_argument("--endpoint", help="a running front door (default: embedded, in memory)")
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.set_defaults(func=simulate_command)
+    p.add_argument("--endpoint", help="a running front door (implies --live; default: "
+                   "embedded, in memory)")
 
 
 def simulate_command(args: argparse.Namespace) -> int:

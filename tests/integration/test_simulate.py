@@ -162,7 +162,7 @@ def test_the_ledger_notices_oversold_and_missing_stock(account: Any,
 
 def test_the_command_prints_a_report_and_fails_on_a_violation(
         capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    assert main(["simulate", "--buyers", "2", "--sellers", "1", "--ops", "60"]) == 0
+    assert main(["simulate", "--live", "--buyers", "2", "--sellers", "1", "--ops", "60"]) == 0
     out = capsys.readouterr().out
     assert "ok, no violations" in out and "money conservation per buyer" in out
     assert "ok    events: money conservation" in out and "events: stock conservation" in out
@@ -170,6 +170,7 @@ def test_the_command_prints_a_report_and_fails_on_a_violation(
     real = Ledger.expected_deposits
     monkeypatch.setattr(Ledger, "expected_deposits",
                         lambda self: {b: d + 5 for b, d in real(self).items()})
-    assert main(["simulate", "--buyers", "2", "--sellers", "1", "--ops", "60", "--json"]) == 1
+    assert main(["simulate", "--live", "--buyers", "2", "--sellers", "1", "--ops", "60",
+                 "--json"]) == 1
     # both buyers' deposits, and the events' money total, disagree with the ledger
     assert '"violations": 3' in capsys.readouterr().out

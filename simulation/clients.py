@@ -1,0 +1,260 @@
+"""Simulated buyers and sellers: real request maps, Lazy Pirate retries.
+
+A client sends one request at a time on its connection and waits `TIMEOUT`
+simulated seconds for the reply. No reply: it drops the connection, opens a new
+one (a new ROUTER identity) and sends the same request again, same `req_id`,
+as docs/protocol.md tells clients to do. `UNAVAILABLE`: the same request again
+after a backoff. Any other reply is final. A client never gives up on a
+request that changes state, so every effect it asked for is eventually known
+to it (the oracle's ledger counts only what was acknowledged).
+
+What a client does next comes from its own RNG (seeded from the simulation's
+seed and its name), or from a script of requests a test queued
+(`SimClient.deposit(...)` etc.).
+"""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from transport.codec import decode, encode
+from transport.loop import Timer
+from vending.coins import COINS
+from vending.limits import MAX_REQUEST_BYTES
+from vending.requests import STATE_CHANGING_OPS
+
+from .fifos import Channel
+from .loop import Scheduler
+
+__all__ = ["PASSWORD", "TIMEOUT", "Attempt", "SimClient"]
+
+#: How long a client waits for a reply (a little over the front door's deadline).
+TIMEOUT = 12.0
+BACKOFF, MAX_BACKOFF = 0.25, 8.0
+PASSWORD = "simulated-password"
+
+
+@dataclass
+class Attempt:
+    """One request, through all its retries."""
+
+    message: dict[str, Any]
+    started: float
+    tries: int = 0
+    replies: list[dict[str, Any]] = field(default_factory=list)
+    final: dict[str, Any] | None = None
+
+
+class SimClient:
+    """One buyer or seller. Runs on the simulation's thread (timers, replies)."""
+
+    def __init__(self, world: Any, name: str, role: str, *, think: float,
+                 autonomous: bool = True) -> None:
+        self.world = world
+        self.sched: Scheduler = world.sched
+        self.name, self.role = name, role
+        self.username = name
+        self.peer = f"10.0.{len(world.clients) // 250}.{len(world.clients) % 250 + 1}"
+        self.rng = random.Random(f"{world.seed}:client:{name}")
+        self.think = think
+        self.autonomous = autonomous
+        self.script: deque[dict[str, Any]] = deque()
+        self.session: dict[str, str] = {}
+        self.registered = False
+        self.current: Attempt | None = None
+        self.history: list[Attempt] = []
+        self._conn: Channel | None = None
+        self._identity = b""
+        self._conns = 0
+        self._req = 0
+        #: The timer of the current try, or of the next request.
+        self._waiting: Timer | None = None
+        self.known_products: list[str] = []
+        self.my_products: list[str] = []
+        self.balance = 0
+        self.stopped = False
+        self.on_final: Callable[[SimClient, Attempt], None] | None = None
+
+    # -- scripting (tests) ------------------------------------------------------
+    def request(self, op: str, **fields: Any) -> None:
+        """Queue a request; session fields are added when it is sent."""
+        self.script.append({"op": op, **fields})
+        self._kick()
+
+    def deposit(self, amount: int) -> None:
+        self.request("deposit", amount=amount)
+
+    def buy(self, product_uid: str, amount: int = 1) -> None:
+        self.request("buy", product_uid=product_uid, amount=amount)
+
+    def reset(self) -> None:
+        self.request("reset")
+
+    def sell(self, product_name: str, cost: int, amount: int) -> None:
+        self.request("sell", product_name=product_name, cost=cost, amount=amount)
+
+    @property
+    def replies(self) -> list[dict[str, Any]]:
+        """Final replies so far, in order."""
+        return [a.final for a in self.history if a.final is not None]
+
+    # -- the plan -------------------------------------------------------------------
+    def start(self) -> None:
+        self._schedule_next(self.rng.uniform(0, self.think))
+
+    def _kick(self) -> None:
+        if self.current is None and self._waiting is None:
+            self._schedule_next(0.0)
+
+    def _schedule_next(self, delay: float) -> None:
+        if self.stopped:
+            return
+        self._waiting = self.sched.call_later(delay, self._next)
+
+    def _next(self) -> None:
+        self._waiting = None
+        if self.current is not None or self.stopped:
+            return
+        message = self._plan()
+        if message is None:
+            return
+        if message["op"] in STATE_CHANGING_OPS:
+            self._req += 1
+            message["req_id"] = f"{self.name}-{self._req}"
+        self.current = Attempt(message, self.sched.clock.now)
+        self.world.requests += 1
+        self._try()
+
+    def _plan(self) -> dict[str, Any] | None:
+        if not self.registered:
+            return self._auth(f"new_{self.role}")
+        if not self.session:
+            return self._auth(self.role)
+        if self.script:
+            return {**self.script.popleft(), **self.session}
+        if not self.autonomous or self.world.quiescing:
+            return None
+        plan = self._plan_buyer() if self.role == "buyer" else self._plan_seller()
+        if plan["op"] != "auth":
+            plan.update(self.session)
+        return plan
+
+    def _auth(self, token: str) -> dict[str, Any]:
+        return {"op": "auth", "token": token, "username": self.username, "password": PASSWORD}
+
+    def _plan_buyer(self) -> dict[str, Any]:
+        rng = self.rng
+        r = rng.random()
+        if r < 0.03:
+            return self._auth("buyer")
+        if r < 0.10 or not self.known_products:
+            return {"op": "products"}
+        if r < 0.14:
+            self.balance = 0
+            return {"op": "reset"}
+        if r < 0.17:
+            return {"op": "profile"}
+        if self.balance >= 20 or r < 0.22:
+            self.balance = 0
+            return {"op": "buy", "product_uid": rng.choice(self.known_products),
+                    "amount": rng.randint(1, 2)}
+        coin = rng.choice(COINS)
+        self.balance += coin
+        return {"op": "deposit", "amount": coin}
+
+    def _plan_seller(self) -> dict[str, Any]:
+        rng = self.rng
+        r = rng.random()
+        if r < 0.03:
+            return self._auth("seller")
+        if not self.my_products or (r < 0.12 and len(self.my_products) < 4):
+            return {"op": "sell", "product_name": f"{self.name}-{len(self.my_products)}",
+                    "cost": 5 * rng.randint(1, 8), "amount": rng.randint(1, 6)}
+        uid = rng.choice(self.my_products)
+        if r < 0.25:
+            return {"op": "sell", "product_uid": uid, "amount": -rng.randint(1, 2)}
+        return {"op": "sell", "product_uid": uid, "amount": rng.randint(1, 4)}
+
+    # -- the wire --------------------------------------------------------------------
+    def _try(self) -> None:
+        attempt = self.current
+        assert attempt is not None
+        attempt.tries += 1
+        if self._conn is None or self._conn.closed:
+            self._connect()
+        assert self._conn is not None
+        body = encode(attempt.message)
+        assert len(body) <= MAX_REQUEST_BYTES
+        self.world.attempts += 1
+        self.world.client_send(self, self._conn, body)
+        self._waiting = self.sched.call_later(TIMEOUT, self._timed_out)
+
+    def _connect(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self.world.forget_identity(self._identity)
+        self._conns += 1
+        self._identity = f"{self.name}#{self._conns}".encode()
+        self._conn = self.world.client_connect(self, self._identity)
+
+    def _timed_out(self) -> None:
+        self._waiting = None
+        if self.current is None:
+            return
+        # Lazy Pirate: the socket may be wedged; a new one, the same request.
+        self._connect()
+        self._try()
+
+    def deliver(self, identity: bytes, data: bytes) -> None:
+        """A reply came back on connection `identity`."""
+        attempt = self.current
+        if attempt is None or identity != self._identity:
+            return  # a reply to a try we gave up on: the REQ socket is long closed
+        reply = decode(data, MAX_REQUEST_BYTES * 16)
+        if not isinstance(reply, dict):
+            return
+        if self._waiting is not None:
+            self._waiting.cancel()
+            self._waiting = None
+        attempt.replies.append(reply)
+        if reply.get("error") == "UNAVAILABLE":
+            delay = min(MAX_BACKOFF, BACKOFF * 2 ** min(attempt.tries, 6))
+            self._waiting = self.sched.call_later(self.rng.uniform(0, delay), self._retry)
+            return
+        attempt.final = reply
+        self.current = None
+        self.history.append(attempt)
+        self._learn(attempt.message, reply)
+        if self.on_final is not None:
+            self.on_final(self, attempt)
+        self._schedule_next(self.rng.expovariate(1.0 / self.think) if self.think else 0.0)
+
+    def _retry(self) -> None:
+        self._waiting = None
+        if self.current is not None:
+            self._try()
+
+    def _learn(self, message: dict[str, Any], reply: dict[str, Any]) -> None:
+        op = message["op"]
+        if reply.get("error") == "UNAUTHORIZED" and op != "auth":
+            self.session = {}
+            return
+        if not reply.get("ok"):
+            if op == "auth" and message["token"].startswith("new_") \
+                    and reply.get("error") == "DUPLICATE_USERNAME":
+                self.registered = True  # an earlier try of ours registered it
+            return
+        if op == "auth":
+            self.registered = True
+            self.session = {"wsess_uid": reply["wsess_uid"], "token": reply["token"]}
+        elif op == "products":
+            self.known_products = sorted(p["product_uid"] for p in reply.get("products", []))
+        elif op == "sell" and "product_uid" not in message:
+            self.my_products.append(reply["product"]["product_uid"])
+
+    def busy(self) -> bool:
+        return self.current is not None

@@ -1,0 +1,121 @@
+"""The simulated disk, and the fault points the actors already have.
+
+The actors call `actors.faults.hit(point)` at `<role>.in_batch`, `<role>.commit`
+(just before a COMMIT that writes) and `<role>.before_send.<kind>`; the
+simulator stands in for that module (simulation/seams.py), so the same points
+real crash tests use are where the seed places its faults:
+
+- at `.commit`: the disk is full or fails (the `sqlite3.OperationalError`
+  SQLite raises, so the real rollback and UNAVAILABLE path runs), or is slow
+  (simulated time passes inside the commit), or the process dies just before
+  or just after the COMMIT;
+- at `.in_batch`: the actor raises (the real failure path: rollback, refusal,
+  `on_failure`, the supervisor's restart);
+- at `.before_send`: the process dies between a commit and its message.
+
+The database files are real SQLite files in WAL mode. `synchronous` is OFF here:
+a simulated crash kills the process, never the machine, and the OS page cache
+outlives a process, so every COMMIT that returned is in the file the next
+incarnation opens, with or without an fsync; what the crash loses is exactly the
+transaction that had not committed. (Power loss is not simulated.)
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from actors.faults import InjectedFault
+from vending.db import Database
+
+__all__ = ["SimDisk", "SimFaults", "sim_database"]
+
+_STORAGE = {
+    "full": ("database or disk is full", sqlite3.SQLITE_FULL, "SQLITE_FULL"),
+    "ioerror": ("disk I/O error", sqlite3.SQLITE_IOERR, "SQLITE_IOERR"),
+}
+
+
+def storage_error(kind: str) -> sqlite3.OperationalError:
+    message, code, name = _STORAGE[kind]
+    exc = sqlite3.OperationalError(message)
+    exc.sqlite_errorcode, exc.sqlite_errorname = code, name
+    return exc
+
+
+def sim_database(path: Path | None, schema: str) -> Database:
+    """`Database` as the actors open it, with `synchronous=OFF` (see above)."""
+    db = Database(path, schema)
+    db.conn.execute("PRAGMA synchronous=OFF")
+    return db
+
+
+class SimDisk:
+    """Which commits fail or crawl: set by the fault plan, read at each commit."""
+
+    def __init__(self) -> None:
+        #: role -> (kind, until simulated time): commits refused until then.
+        self.failing: dict[str, tuple[str, float]] = {}
+        #: role -> seconds the next commit takes.
+        self.slow: dict[str, float] = {}
+        self.commits = 0
+
+
+class SimFaults:
+    """Stands in for the `actors.faults` module inside the simulation."""
+
+    InjectedFault = InjectedFault
+
+    def __init__(self, world: Any) -> None:
+        self.world = world
+        self.disk = SimDisk()
+        #: role -> raise at its next `in_batch`.
+        self.raise_in_batch: set[str] = set()
+        #: "before" / "after": the process dies at the next commit (before or after it).
+        self.crash_at_commit: str | None = None
+        #: The process dies at the next `before_send` point.
+        self.crash_before_send = False
+        #: Extra checks tests hang on points (the bug switches), by point prefix.
+        self.hooks: list[Callable[[str], None]] = []
+
+    def hit(self, point: str) -> None:
+        for hook in self.hooks:
+            hook(point)
+        role, _, where = point.partition(".")
+        world = self.world
+        if where == "commit":
+            self._commit(role)
+        elif where == "in_batch":
+            if role in self.raise_in_batch:
+                self.raise_in_batch.discard(role)
+                world.note(f"fault crash actor {role} (raises in its batch)")
+                raise InjectedFault(point)
+        elif where.startswith("before_send") and self.crash_before_send:
+            self.crash_before_send = False
+            world.note(f"fault crash process at {point}")
+            world.begin_crash()
+
+    def _commit(self, role: str) -> None:
+        world, disk = self.world, self.disk
+        disk.commits += 1
+        world.dirty = True
+        if self.crash_at_commit == "before":
+            self.crash_at_commit = None
+            world.note(f"fault crash process before {role} commit")
+            world.begin_crash()
+            raise InjectedFault(f"{role}.commit")  # rolls the transaction back
+        failing = disk.failing.get(role)
+        if failing is not None:
+            kind, until = failing
+            if world.clock.now < until:
+                raise storage_error(kind)
+            del disk.failing[role]
+        delay = disk.slow.pop(role, 0.0)
+        if delay:
+            world.clock.sleep(delay)
+        if self.crash_at_commit == "after":
+            self.crash_at_commit = None
+            world.note(f"fault crash process after {role} commit")
+            world.begin_crash()  # the COMMIT still happens; nothing after it leaves

@@ -1,0 +1,120 @@
+"""The real front door (`transport.frontdoor.FrontDoor`) on a simulated loop.
+
+Everything the front door decides runs as written: checking a request's frame,
+`ping`, the per-client and total in-flight bounds, tickets, deadlines and their
+expiry, the dispatcher (`actors.dispatch.Dispatch`: sessions, routing,
+liveness). Only its two sockets are replaced: client frames come from the
+simulator's client connections, statuses from the status channel, and a reply
+goes back down the connection its envelope names.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import zmq
+
+from transport.codec import decode, encode
+from transport.fifo import MAX_FIFO_BYTES
+from transport.frontdoor import _TICK, Dispatcher, FrontDoor
+from transport.loop import Timer
+
+from .loop import SimLoop
+
+__all__ = ["Frame", "SimFrontDoor"]
+
+
+class Frame:
+    """A received ZeroMQ frame, as much of `zmq.Frame` as the front door reads."""
+
+    __slots__ = ("bytes", "peer")
+
+    def __init__(self, data: bytes, peer: str | None = None) -> None:
+        self.bytes = data
+        self.peer = peer
+
+    def get(self, prop: str) -> str:
+        if prop != "Peer-Address" or self.peer is None:
+            raise zmq.ZMQError(zmq.EINVAL)
+        return self.peer
+
+
+class SimFrontDoor(FrontDoor):
+    """`FrontDoor` with the simulator's loop, channels and clients for its sockets."""
+
+    sim_tag = "front-door"
+
+    def __init__(self, loop: SimLoop, status_endpoint: str, dispatcher: Dispatcher,
+                 send_reply: Callable[[bytes, bytes], bool], *, request_timeout: float) -> None:
+        super().__init__(None, [], status_endpoint, dispatcher,  # type: ignore[arg-type]
+                         request_timeout=request_timeout)
+        # EventLoop's wake-up pipe: no other thread will ever write to it.
+        for fd in (self._wake_r, self._wake_w):
+            os.close(fd)
+        self.sim_loop = loop
+        self._send_reply = send_reply
+        self._statuses: deque[bytes] = deque()
+        self._status_scheduled = False
+        self.last_tick = 0.0
+
+    # -- the loop: the simulated one ---------------------------------------
+    def call_soon(self, callback: Callable[[], None]) -> None:
+        self.sim_loop.call_soon(callback)
+
+    def every(self, interval: float, callback: Callable[[], None]) -> Timer:
+        return self.sim_loop.every(interval, callback)
+
+    def in_loop(self) -> bool:
+        return True
+
+    def _tick(self) -> None:
+        #: When the front door last looked for expired requests (the oracle's
+        #: "answered or timed out" is measured from it: a clock jump is noticed
+        #: at the next tick, as in the real loop).
+        self.last_tick = self.sim_loop.sched.clock.monotonic()
+        super()._tick()
+
+    def start_simulated(self) -> None:
+        """What `setup` does, less binding sockets (the front door's thread)."""
+        self._dispatcher.on_start(self)
+        self.every(_TICK, self._tick)
+
+    def stop_simulated(self) -> None:
+        """What the loop's exit does once drained: answer what is pending, stop sessions."""
+        self.on_exit()
+
+    # -- the ROUTER socket: client connections --------------------------------
+    def client_frames(self, identity: bytes, body: bytes, peer: str | None) -> None:
+        """A client's request frame arrived (front-door thread)."""
+        frames: list[Any] = [Frame(identity), Frame(b""), Frame(body, peer)]
+        self._on_frames(frames)
+
+    def _send(self, envelope: list[bytes], req_id: str | None, reply: dict[str, Any]) -> None:
+        if req_id is not None:
+            reply = {**reply, "req_id": req_id}
+        if self._send_reply(envelope[0], encode(reply)):
+            self.stats.replied += 1
+        else:
+            self.stats.dropped_replies += 1  # the client's connection is gone
+
+    # -- the status PULL socket ---------------------------------------------------
+    def arrive(self, endpoint: str, data: bytes) -> None:
+        self._statuses.append(data)
+        if not self._status_scheduled:
+            self._status_scheduled = True
+            self.call_soon(self.drain_statuses)
+
+    def drain_statuses(self) -> None:
+        self._status_scheduled = False
+        for _ in range(1024):
+            if not self._statuses:
+                return
+            message = decode(self._statuses.popleft(), MAX_FIFO_BYTES * 64)
+            if isinstance(message, dict):
+                self._dispatcher.on_status(message)
+        if self._statuses:
+            self._status_scheduled = True
+            self.call_soon(self.drain_statuses)

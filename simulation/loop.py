@@ -1,0 +1,180 @@
+"""One thread, many simulated threads: the scheduler and `SimLoop`.
+
+The real system runs an `EventLoop` thread per part (the front door, each
+backend) plus argon2 worker threads, and ZeroMQ moves messages between them.
+Here each of those is a *lane*: a simulated loop's queue of callbacks, a fifo
+connection's queue of messages, a client. When several lanes have work, the
+seeded RNG picks which runs next, so one seed is one interleaving; a lane's own
+work always runs in order (one loop's callbacks, one connection's messages),
+which is what the real threads and sockets guarantee and all they guarantee.
+
+Virtual time: every step costs `STEP_COST` simulated seconds (work takes time,
+so deadlines can pass under load); when nothing is runnable the clock jumps
+to the next timer, as trio's `MockClock(autojump_threshold=0)` does.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import random
+from collections import deque
+from collections.abc import Callable
+
+from transport.loop import Timer
+
+from .clock import SimClock
+
+__all__ = ["STEP_COST", "Lane", "Scheduler", "SimLoop"]
+
+#: Simulated seconds one step (one callback, one message moved) takes.
+STEP_COST = 50e-6
+
+
+class Lane:
+    """Something that may have work to run: it joins the scheduler's ready list
+    when it has some, and leaves it when it has none."""
+
+    name = "lane"
+
+    def __init__(self, sched: Scheduler) -> None:
+        self.sched = sched
+        self._ready = False
+
+    def has_work(self) -> bool:
+        raise NotImplementedError
+
+    def run_one(self) -> str:
+        """Run the next piece of work; a line for the trace."""
+        raise NotImplementedError
+
+    def wake(self) -> None:
+        if not self._ready:
+            self._ready = True
+            self.sched.ready.append(self)
+
+
+class Scheduler:
+    """Owns the clock, the ready lanes and the timers. Runs on the one thread."""
+
+    def __init__(self, clock: SimClock, rng: random.Random) -> None:
+        self.clock = clock
+        self.rng = rng
+        self.ready: list[Lane] = []
+        self._timers: list[tuple[float, int, Timer]] = []
+        self._seq = itertools.count()
+        self.steps = 0
+
+    def call_at(self, when: float, callback: Callable[[], None], interval: float = 0.0) -> Timer:
+        timer = Timer(when, callback, interval)
+        heapq.heappush(self._timers, (when, next(self._seq), timer))
+        return timer
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> Timer:
+        return self.call_at(self.clock.now + delay, callback)
+
+    def next_timer(self) -> float | None:
+        timers = self._timers
+        while timers and timers[0][2].cancelled:
+            heapq.heappop(timers)
+        return timers[0][0] if timers else None
+
+    def fire_due(self) -> None:
+        """Run the timers that are due (they only queue work on their lanes)."""
+        now, timers = self.clock.now, self._timers
+        while timers and timers[0][0] <= now:
+            _, _, timer = heapq.heappop(timers)
+            if timer.cancelled:
+                continue
+            if timer.interval:
+                timer.when = now + timer.interval
+                heapq.heappush(timers, (timer.when, next(self._seq), timer))
+            timer.callback()
+
+    def _unready(self, i: int, lane: Lane) -> None:
+        lane._ready = False
+        last = self.ready.pop()
+        if last is not lane:
+            self.ready[i] = last
+
+    def step(self) -> str | None:
+        """Run one piece of work, jumping the clock forward first if nothing is
+        runnable. None when there is nothing at all left to do."""
+        self.fire_due()
+        ready = self.ready
+        while True:
+            while not ready:
+                when = self.next_timer()
+                if when is None:
+                    return None
+                self.clock.advance_to(when)
+                self.fire_due()
+            i = self.rng.randrange(len(ready)) if len(ready) > 1 else 0
+            lane = ready[i]
+            if lane.has_work():
+                break
+            self._unready(i, lane)  # its work was lost (a broken connection) or held back
+        line = lane.run_one()
+        if not lane.has_work():
+            self._unready(i, lane)
+        self.steps += 1
+        self.clock.now += STEP_COST
+        return line
+
+
+class SimLoop(Lane):
+    """Stands in for `transport.loop.EventLoop`: the part the actors use of it
+    (`call_soon`, `every`, `in_loop`), on the simulated clock. Its sockets are
+    the simulator's channels, which call `call_soon` when something arrives."""
+
+    def __init__(self, sched: Scheduler, name: str) -> None:
+        super().__init__(sched)
+        self.name = name
+        self._callbacks: deque[Callable[[], None]] = deque()
+        self._timers: list[Timer] = []
+        self.dead = False
+
+    # -- what EventLoop offers the actors --------------------------------
+    def call_soon(self, callback: Callable[[], None]) -> None:
+        if self.dead:
+            return
+        self._callbacks.append(callback)
+        self.wake()
+
+    def every(self, interval: float, callback: Callable[[], None]) -> Timer:
+        timer = self.sched.call_at(self.sched.clock.now + interval,
+                                   lambda: self.call_soon(callback), interval)
+        self._timers.append(timer)
+        return timer
+
+    def in_loop(self) -> bool:
+        return True
+
+    def add_reader(self, source: object, callback: Callable[[], None]) -> None:
+        raise NotImplementedError("simulated loops have channels, not sockets")
+
+    # -- the scheduler ------------------------------------------------------
+    def has_work(self) -> bool:
+        return bool(self._callbacks)
+
+    def run_one(self) -> str:
+        callback = self._callbacks.popleft()
+        callback()
+        return f"{self.name} {_label(callback)}"
+
+    def kill(self) -> None:
+        """The thread is gone (its process crashed): queued work and timers with it."""
+        self.dead = True
+        self._callbacks.clear()
+        for timer in self._timers:
+            timer.cancel()
+
+
+def _label(callback: Callable[[], None]) -> str:
+    """A deterministic name for a callback (never an id or an address)."""
+    owner = getattr(callback, "__self__", None)
+    name = getattr(callback, "__qualname__", None) or type(callback).__name__
+    if owner is not None:
+        tag = getattr(owner, "sim_tag", None) or type(owner).__name__
+        return f"{tag}.{getattr(callback, '__name__', name)}"
+    return name

@@ -1,0 +1,244 @@
+"""What must hold after every step (docs/simulation.md, "The oracle").
+
+The oracle reads the committed state of both databases through its own
+read-only connections (so it sees exactly what survived, never an open
+transaction), the messages on the status fifo, and every final reply clients
+got. It checks docs/protocol.md's guarantees:
+
+- events: per source, every `seq` once and in order (+1 each, never back);
+- events equal the committed effects: the money they add up to is what the
+  users hold; each product row has its latest `product` event (same uid,
+  seller, name, cost) and a deleted one has a `product_deleted`;
+- purchases atomic across the two owners: per product, units sold <= units the
+  gatekeeper charged for <= units sold + units still reserved; no purchase is
+  both charged and fenced; nothing negative (SQLite's CHECKs hold too);
+- acknowledged effects durable: every `ok` reply to a state-changing request
+  has its idempotency row in its owner's database, checked when it arrives and
+  again after every process crash;
+- idempotency: a request retried with the same `req_id` never gets a different
+  `ok` reply, nor a refusal after an `ok`;
+- every request answered or timed out: the front door holds no request past its
+  deadline, and no request is answered twice (two statuses for one ticket);
+- at the end, once clients are quiet: what clients were told (the ledger) is
+  what the databases hold, per buyer and per product, and nothing is oversold.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from tools.ledger import Ledger
+from vending.requests import STATE_CHANGING_OPS
+
+__all__ = ["Oracle"]
+
+#: Slack past a request's deadline before "never answered" (the front door's tick).
+ANSWER_SLACK = 1.0
+_STOCK_OPS = frozenset({"sell", "delete_product"})
+
+
+class Oracle:
+    """Checks; a violation is one line. Runs on the simulation's thread."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self._paths = {"gatekeeper": data_dir / "gatekeeper.sqlite3",
+                       "stock-handler": data_dir / "stock.sqlite3"}
+        self._conns: dict[str, sqlite3.Connection] = {}
+        self.violations: list[str] = []
+        self.ledger = Ledger()
+        self._seq = {"gatekeeper": 0, "stock-handler": 0}
+        self._money = 0                      # what deposit/purchase/reset events add up to
+        self._charged: dict[str, int] = {}   # product_uid -> units charged (purchase events)
+        self._products: dict[str, dict[str, Any] | None] = {}  # latest event per product
+        self._acked: list[tuple[float, str, str]] = []  # (when, role, req_id) acknowledged
+        self._finals: dict[str, dict[str, Any]] = {}  # req_id -> first ok reply
+        self._statused: set[tuple[int, int]] = set()  # (incarnation, ticket)
+
+    def fail(self, line: str) -> None:
+        self.violations.append(line)
+
+    def _db(self, role: str) -> sqlite3.Connection | None:
+        conn = self._conns.get(role)
+        if conn is None:
+            path = self._paths[role]
+            if not path.exists():
+                return None
+            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None,
+                                   check_same_thread=False)
+            self._conns[role] = conn
+        return conn
+
+    def close(self) -> None:
+        for conn in self._conns.values():
+            conn.close()
+        self._conns.clear()
+
+    # -- storage, after a step that committed ------------------------------------
+    def check_storage(self) -> None:
+        gk, sh = self._db("gatekeeper"), self._db("stock-handler")
+        if gk is None or sh is None:
+            return
+        with_tx = [gk, sh]
+        for conn in with_tx:
+            conn.execute("BEGIN")  # one snapshot per database for the whole check
+        try:
+            self._events("gatekeeper", gk)
+            self._events("stock-handler", sh)
+            held = gk.execute("SELECT coalesce(sum(deposit), 0), coalesce(min(deposit), 0)"
+                              " FROM users").fetchone()
+            if held[0] != self._money:
+                self.fail(f"money: users hold {held[0]}, events add up to {self._money}")
+            if held[1] < 0:
+                self.fail(f"negative deposit {held[1]}")
+            both = gk.execute("SELECT count(*) FROM purchases JOIN aborted USING(purchase_id)"
+                              ).fetchone()[0]
+            if both:
+                self.fail(f"{both} purchase(s) both charged and fenced")
+            self._stock(sh)
+        finally:
+            for conn in with_tx:
+                conn.execute("COMMIT")
+
+    def _events(self, role: str, conn: sqlite3.Connection) -> None:
+        last = self._seq[role]
+        top = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+        if top < last:
+            self.fail(f"events: {role} seq went back from {last} to {top} (a committed"
+                      " event was lost)")
+            self._seq[role] = top
+            return
+        for seq, topic, body in conn.execute(
+                "SELECT seq, topic, body FROM events WHERE seq > ? ORDER BY seq", (last,)):
+            if seq != last + 1:
+                self.fail(f"events: {role} seq {seq} follows {last}")
+            last = seq
+            self._apply(topic, json.loads(body))
+        self._seq[role] = last
+
+    def _apply(self, topic: str, body: dict[str, Any]) -> None:
+        if topic == "deposit":
+            self._money += body["amount"]
+        elif topic == "purchase":
+            self._money -= body["spent"] + sum(body["change"])
+            uid = body["product_uid"]
+            self._charged[uid] = self._charged.get(uid, 0) + body["amount"]
+        elif topic in ("reset", "user_deleted"):
+            self._money -= sum(body["change"])
+        elif topic == "product":
+            self._products[body["product"]["product_uid"]] = body["product"]
+        elif topic == "product_deleted":
+            self._products[body["product_uid"]] = None
+
+    def _stock(self, sh: sqlite3.Connection) -> None:
+        reserved = dict(sh.execute(
+            "SELECT product_uid, sum(amount) FROM reservations GROUP BY product_uid"))
+        rows = sh.execute("SELECT product_uid, seller_uid, product_name, cost, amount, sold"
+                          " FROM products").fetchall()
+        listed = set()
+        for uid, seller, name, cost, amount, sold in rows:
+            listed.add(uid)
+            event = self._products.get(uid)
+            if event is None:
+                self.fail(f"events: product {uid} is stored but its last event is not a"
+                          " product event")
+            elif (event["seller_uid"], event["product_name"], event["cost"]) != (
+                    seller, name, cost):
+                self.fail(f"events: product {uid} differs from its last event")
+            if amount < 0:
+                self.fail(f"negative stock {uid}: {amount}")
+            charged = self._charged.get(uid, 0)
+            if not sold <= charged <= sold + reserved.get(uid, 0):
+                self.fail(f"purchase atomicity: {uid} sold {sold}, charged {charged},"
+                          f" reserved {reserved.get(uid, 0)}")
+        for uid, event in self._products.items():
+            if event is not None and uid not in listed:
+                self.fail(f"events: product {uid} has a product event but is not stored")
+
+    # -- statuses and replies --------------------------------------------------------
+    def status_sent(self, incarnation: int, message: dict[str, Any]) -> None:
+        """A Status left a backend for the front door (the network's tap)."""
+        if message.get("k") != "status":
+            return
+        key = (incarnation, message["rt"][2])
+        if key in self._statused:
+            self.fail(f"ticket {key[1]} answered twice: a second status"
+                      f" {_short(message['reply'])}")
+        self._statused.add(key)
+
+    def final_reply(self, who: str, message: dict[str, Any], reply: dict[str, Any],
+                    now: float) -> None:
+        """A client got its final reply (after any retries)."""
+        req_id = message.get("req_id")
+        ok = bool(reply.get("ok"))
+        if req_id is not None:
+            first = self._finals.get(req_id)
+            if first is not None:
+                if _strip(reply) != _strip(first):
+                    self.fail(f"idempotency: {who} {message['op']} {req_id} answered"
+                              f" {_short(first)} then {_short(reply)}")
+                return
+            if ok:
+                self._finals[req_id] = reply
+        if not ok:
+            return
+        self.ledger.record(who, message, reply)
+        if message["op"] in STATE_CHANGING_OPS and req_id is not None:
+            role = "stock-handler" if message["op"] in _STOCK_OPS else "gatekeeper"
+            self._acked.append((now, role, req_id))
+            self._durable(role, req_id)
+
+    def _durable(self, role: str, req_id: str) -> None:
+        conn = self._db(role)
+        if conn is None or conn.execute("SELECT 1 FROM idem WHERE req_id=?",
+                                        (req_id,)).fetchone() is None:
+            self.fail(f"durability: acknowledged {req_id} has no stored effect in {role}")
+
+    def recheck_durable(self, since: float) -> None:
+        """After a crash: everything acknowledged since `since` is still stored
+        (older idempotency keys may have been expired on purpose)."""
+        for when, role, req_id in self._acked:
+            if when >= since:
+                self._durable(role, req_id)
+
+    def check_deadlines(self, door: Any) -> None:
+        """No request the front door holds is past its deadline at its last tick."""
+        deadlines = door._deadlines
+        pending = door._pending
+        while deadlines and deadlines[0][1] not in pending:
+            heapq.heappop(deadlines)  # answered: the door skips these too
+        if deadlines and deadlines[0][0] + ANSWER_SLACK < door.last_tick:
+            self.fail(f"request #{deadlines[0][1]} not answered {ANSWER_SLACK}s past its"
+                      " deadline")
+
+    # -- the end -----------------------------------------------------------------------
+    def check_ledger(self, buyers: dict[str, str]) -> None:
+        """With nothing in flight: what clients were told is what is stored."""
+        gk, sh = self._db("gatekeeper"), self._db("stock-handler")
+        if gk is None or sh is None:
+            return
+        expected = self.ledger.expected_deposits()
+        for name, username in sorted(buyers.items()):
+            row = gk.execute("SELECT deposit FROM users WHERE username=?", (username,)
+                             ).fetchone()
+            have = row[0] if row else 0
+            if have != expected.get(name, 0):
+                self.fail(f"ledger: buyer {name} holds {have}, was told {expected.get(name, 0)}")
+        stock = dict(sh.execute("SELECT product_uid, amount FROM products"))
+        for uid, units in sorted(self.ledger.expected_stock().items()):
+            if stock.get(uid) != units:
+                self.fail(f"ledger: {uid} has {stock.get(uid)} units, sellers and buyers were"
+                          f" told {units}")
+            if self.ledger.sold.get(uid, 0) > self.ledger.added.get(uid, 0):
+                self.fail(f"oversell: {uid}")
+
+
+def _strip(reply: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in reply.items() if k != "req_id"}
+
+
+def _short(reply: dict[str, Any]) -> str:
+    return "ok" if reply.get("ok") else str(reply.get("error"))

@@ -1,0 +1,490 @@
+"""The simulated world: the real actors, on simulated loops, fifos, disk and clock.
+
+One `World` is one seed's history. It boots a "process" the way
+`actors.system.VendingSystem.start` does (the gatekeeper and the stock handler
+on their loops, each attached to its fifos; the stock handler's recovery
+awaited; then the front door and its dispatcher), drives simulated clients at
+it, injects the seed's faults between and inside steps, and asks the oracle
+after every step. A process crash loses everything in memory (actors, loops,
+fifo messages, sessions) and keeps the SQLite files; the next incarnation runs
+the real recovery code on them.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any, cast
+
+import pykka
+
+from actors.backend import BackendActor
+from actors.config import Config
+from actors.dispatch import Dispatch
+from actors.gatekeeper import GatekeeperActor
+from actors.stockhandler import StockHandlerActor
+from transport.loop import EventLoop
+
+from . import seams
+from .clients import SimClient
+from .clock import SimClock
+from .disk import SimFaults, sim_database
+from .door import SimFrontDoor
+from .fifos import Channel, Network, SimInlet, SimPushers
+from .loop import Scheduler, SimLoop
+from .oracle import Oracle
+from .trace import Trace
+
+__all__ = ["FAULT_KINDS", "World", "WorldOptions", "parse_faults"]
+
+FAULT_KINDS = ("crash", "disk", "net", "clock")
+#: Chance per step that some fault is injected (when any kind is on).
+FAULT_RATE = 1 / 300
+#: Restarts of one actor within `RESTART_WINDOW` before the supervisor gives up
+#: (actors/supervisor.py's defaults).
+MAX_RESTARTS, RESTART_WINDOW = 10, 60.0
+#: Idempotency keys and events are kept 48 h: an acknowledgement older than this
+#: may have been forgotten on purpose.
+KEPT = 47 * 3600.0
+_QUIET_LOGGERS = ("pykka", "actors", "transport", "vending")
+
+
+def _actor_of(ref: pykka.ActorRef[Any]) -> Any:
+    """The actor behind a ref: the simulator may look inside its own actors."""
+    return ref._actor_weakref()
+
+
+def parse_faults(text: str) -> frozenset[str]:
+    """`all`, `none`, or a comma list of kinds."""
+    if text == "all":
+        return frozenset(FAULT_KINDS)
+    if text in ("none", ""):
+        return frozenset()
+    kinds = frozenset(k.strip() for k in text.split(","))
+    unknown = kinds - set(FAULT_KINDS)
+    if unknown:
+        raise ValueError(f"unknown fault kind(s): {', '.join(sorted(unknown))}; "
+                         f"use all, none or a comma list of {', '.join(FAULT_KINDS)}")
+    return kinds
+
+
+@dataclass
+class WorldOptions:
+    seed: int
+    data_dir: Path
+    faults: frozenset[str] = frozenset(FAULT_KINDS)
+    #: Mean simulated seconds a client thinks between requests.
+    think: float = 2.0
+    keep_trace: bool = False
+    fault_rate: float = FAULT_RATE
+
+
+class SimExecutor:
+    """Stands in for the gatekeeper's argon2 `ThreadPoolExecutor`: a job runs as a
+    step of its own lane (a worker thread), and its future's callbacks run then."""
+
+    def __init__(self, loop: SimLoop) -> None:
+        self._loop = loop
+        self._futures: list[Future[Any]] = []
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        self._futures.append(future)
+
+        def run() -> None:
+            self._futures.remove(future)
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                result = fn(*args)
+            except Exception as exc:  # noqa: BLE001 - handed to the future, as a pool does
+                future.set_exception(exc)
+            else:
+                future.set_result(result)
+        run.__qualname__ = "argon2-job"
+        self._loop.call_soon(run)
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        if cancel_futures:
+            for future in list(self._futures):
+                future.cancel()
+
+
+@dataclass
+class Process:
+    """One incarnation of the server process: what a crash takes away."""
+
+    number: int
+    network: Network
+    loops: dict[str, SimLoop]
+    inlets: dict[str, SimInlet]
+    refs: dict[str, pykka.ActorRef[Any]] = field(default_factory=dict)
+    restarts: dict[str, list[float]] = field(default_factory=dict)
+    dispatch: Dispatch | None = None
+    door: SimFrontDoor | None = None
+    dead: bool = False
+
+
+class World:
+    """Runs on one thread; see the module docstring."""
+
+    def __init__(self, options: WorldOptions) -> None:
+        self.options = options
+        self.seed = options.seed
+        self.clock = SimClock()
+        self.sched = Scheduler(self.clock, random.Random(f"{options.seed}:schedule"))
+        self.fault_rng = random.Random(f"{options.seed}:faults")
+        self.trace = Trace(keep=options.keep_trace)
+        self.oracle = Oracle(options.data_dir)
+        self.faults = SimFaults(self)
+        self.config = Config(data_dir=str(options.data_dir), binds=())
+        self.clients: list[SimClient] = []
+        self._conns: dict[bytes, SimClient] = {}
+        self.process: Process | None = None
+        self.incarnations = 0
+        self.requests = self.attempts = 0
+        self.fault_kinds: dict[str, int] = dict.fromkeys(FAULT_KINDS, 0)
+        self.dirty = False
+        self.quiescing = False
+        self._crash_pending = False
+        self._pushers = 0
+        self._rng_ids = random.Random(f"{options.seed}:ids")
+        self._seams: Any = None
+        self._client_drop = self._client_dup = 0
+
+    # -- lifetime ---------------------------------------------------------------
+    @contextmanager
+    def running(self) -> Iterator[World]:
+        """Install the seams, boot the first process; on exit stop and restore."""
+        levels = {name: logging.getLogger(name).level for name in _QUIET_LOGGERS}
+        for name in _QUIET_LOGGERS:
+            # Injected failures log tracebacks by design; the trace is the record here.
+            logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+        stop_all = pykka.ActorRegistry.stop_all
+        pykka.ActorRegistry.stop_all = self._stop_all_on_loop  # type: ignore[method-assign]
+        try:
+            with seams.installed(self.clock, self._rng_ids, executor=self._executor,
+                                 pushers=self._make_pushers, database=sim_database,
+                                 faults=self.faults):
+                self.boot()
+                try:
+                    yield self
+                finally:
+                    self._halt()
+                    self.oracle.close()
+        finally:
+            pykka.ActorRegistry.stop_all = stop_all  # type: ignore[method-assign]
+            for name, level in levels.items():
+                logging.getLogger(name).setLevel(level)
+
+    def _stop_all_on_loop(self, *args: Any, **kwargs: Any) -> Any:
+        # In one thread, `ActorRegistry.stop_all()` waits for actors that can only
+        # stop once this very thread returns: the real loop would block forever.
+        self.oracle.fail("ActorRegistry.stop_all() called on a loop thread: that loop"
+                         " would block forever")
+        self.begin_crash()
+        return []
+
+    def note(self, line: str) -> None:
+        self.trace.add(self.clock.now, line)
+
+    # -- seams' factories -----------------------------------------------------------
+    def _executor(self, *args: Any, **kwargs: Any) -> SimExecutor:
+        assert self.process is not None
+        return SimExecutor(self.process.loops["argon2"])
+
+    def _make_pushers(self, *args: Any, **kwargs: Any) -> SimPushers:
+        assert self.process is not None
+        self._pushers += 1
+        return SimPushers(self.process.network, f"push{self._pushers}")
+
+    # -- the process ---------------------------------------------------------------
+    def boot(self) -> None:
+        """Start a process on the data folder, as `VendingSystem.start` does."""
+        self.incarnations += 1
+        number = self.incarnations
+        network = Network(self.sched)
+        network.tap = lambda endpoint, message: self._tap(number, endpoint, message)
+        loops = {name: SimLoop(self.sched, name) for name in
+                 ("gatekeeper", "stock-handler", "front-door", "argon2", "supervisor")}
+        ends = self.config.endpoints
+        inlets = {"gatekeeper": SimInlet([ends.auth, ends.deposit], name="gatekeeper"),
+                  "stock-handler": SimInlet([ends.post], name="stock-handler")}
+        network.receivers.update({ends.auth: inlets["gatekeeper"],
+                                  ends.deposit: inlets["gatekeeper"],
+                                  ends.post: inlets["stock-handler"]})
+        self.process = Process(number, network, loops, inlets)
+        self.note(f"process {number} starts")
+        for role in ("gatekeeper", "stock-handler"):
+            self._start_backend(self.process, role)
+
+    def _actor_class(self, role: str) -> type[BackendActor]:
+        return GatekeeperActor if role == "gatekeeper" else StockHandlerActor
+
+    def _start_backend(self, proc: Process, role: str) -> None:
+        loop = cast(EventLoop, proc.loops[role])
+        proc.refs[role] = self._actor_class(role).start(
+            loop, proc.inlets[role], None, self.config,
+            partial(self._child_failed, proc), None, None)
+
+    def _child_failed(self, proc: Process, role: str) -> None:
+        """The supervisor: restart a failed backend from its stored state (its own lane)."""
+        if proc.dead or self.process is not proc or proc.network.crashing:
+            return
+        now = self.clock.now
+        times = [t for t in proc.restarts.get(role, []) if t > now - RESTART_WINDOW] + [now]
+        proc.restarts[role] = times
+        if len(times) > MAX_RESTARTS:
+            self.note(f"supervisor gives up on {role}")
+            return
+
+        def restart() -> None:
+            if not proc.dead:
+                self.note(f"supervisor restarts {role}")
+                self._start_backend(proc, role)
+        restart.__qualname__ = f"restart-{role}"
+        proc.loops["supervisor"].call_soon(restart)
+
+    def _recovered(self, proc: Process) -> bool:
+        ref = proc.refs.get("stock-handler")
+        if ref is None or not ref.is_alive():
+            return False
+        return getattr(_actor_of(ref), "_recovering", ()) is None
+
+    def _start_door(self, proc: Process) -> None:
+        dispatch = Dispatch(None, self.config)  # type: ignore[arg-type]
+        door = SimFrontDoor(proc.loops["front-door"], self.config.endpoints.status, dispatch,
+                            self._send_reply, request_timeout=self.config.request_timeout)
+        proc.dispatch, proc.door = dispatch, door
+        proc.network.receivers[self.config.endpoints.status] = door
+        proc.loops["front-door"].call_soon(door.start_simulated)
+        self.note(f"process {proc.number} serves clients")
+
+    def begin_crash(self) -> None:
+        """The process dies now: nothing more leaves it (the rest at the step's end)."""
+        if self.process is not None:
+            self.process.network.crashing = True
+        self._crash_pending = True
+
+    def _crash(self, *, halt: bool = False) -> None:
+        proc = self.process
+        self._crash_pending = False
+        if proc is None:
+            return
+        proc.dead = True
+        for loop in proc.loops.values():
+            loop.kill()
+        lost = proc.network.crash()
+        refs = list(proc.refs.values())
+        if proc.dispatch is not None:
+            refs += [live.ref for live in proc.dispatch.sessions._live.values()]
+        for ref in refs:
+            actor = _actor_of(ref)
+            pykka.ActorRegistry.unregister(ref)
+            actor.actor_stopped.set()
+            db = getattr(actor, "db", None)
+            if db is not None:
+                db.conn.close()  # no COMMIT: what was not committed is gone
+        self._conns.clear()  # every client connection broke with the process
+        self.process = None
+        if halt:
+            return  # the end of the run: not part of its history
+        self.note(f"process {proc.number} crashed ({lost} fifo messages lost)")
+        self.oracle.recheck_durable(self.clock.now - KEPT)
+        self.dirty = True
+        self.sched.call_later(self.fault_rng.uniform(0.5, 5.0), self.boot)
+
+    def _halt(self) -> None:
+        """End of the simulation: stop the process as a crash would (nothing is left
+        to finish), closing its databases."""
+        if self.process is not None:
+            self.begin_crash()
+            self._crash(halt=True)
+        self.sched.ready.clear()
+
+    # -- clients and their connections -----------------------------------------------
+    def add_client(self, name: str, role: str, *, autonomous: bool = True,
+                   think: float | None = None) -> SimClient:
+        if any(c.name == name for c in self.clients):
+            raise ValueError(f"a client named {name!r} exists already")
+        client = SimClient(self, name, role, think=self.options.think if think is None
+                           else think, autonomous=autonomous)
+        client.on_final = self._final
+        self.clients.append(client)
+        client.start()
+        return client
+
+    def client_connect(self, client: SimClient, identity: bytes) -> Channel:
+        self._conns[identity] = client
+        peer = client.peer
+
+        def to_door(data: bytes) -> None:
+            proc = self.process
+            if proc is None or proc.door is None or proc.network.crashing:
+                return  # nobody listening: the request is lost, the client will time out
+            door = proc.door
+            receive = partial(door.client_frames, identity, data, peer)
+            receive.__qualname__ = "client_frames"  # type: ignore[attr-defined]
+            proc.loops["front-door"].call_soon(receive)
+        channel = Channel(self.sched, f"{client.name}>door", to_door, lambda d: "request")
+        if self.process is not None:
+            self.process.network.channels.append(channel)
+        return channel
+
+    def forget_identity(self, identity: bytes) -> None:
+        self._conns.pop(identity, None)
+
+    def client_send(self, client: SimClient, conn: Channel, body: bytes) -> None:
+        if self._client_drop:
+            self._client_drop -= 1
+            self.note(f"fault net: {client.name}'s request lost")
+            return
+        if self._client_dup:
+            self._client_dup -= 1
+            # A copy on another connection (a reconnect that resent it): its reply
+            # goes to a socket the client no longer reads.
+            ghost = self.client_connect(client, f"{client.name}#ghost".encode())
+            ghost.send(body)
+            self.note(f"fault net: {client.name}'s request sent twice")
+        conn.send(body)
+
+    def _send_reply(self, identity: bytes, data: bytes) -> bool:
+        proc = self.process
+        client = self._conns.get(identity)
+        if proc is None or proc.network.crashing or client is None:
+            return False
+        channel = Channel(self.sched, f"door>{client.name}",
+                          lambda d: client.deliver(identity, d), lambda d: "reply")
+        proc.network.channels.append(channel)
+        channel.send(data)
+        return True
+
+    def _final(self, client: SimClient, attempt: Any) -> None:
+        message, reply = attempt.message, attempt.final
+        outcome = "ok" if reply.get("ok") else reply.get("error")
+        self.note(f"{client.name} {message['op']} {message.get('req_id', '-')} {outcome}"
+                  f" after {attempt.tries} tries")
+        self.oracle.final_reply(client.name, message, reply, self.clock.now)
+
+    def _tap(self, number: int, endpoint: str, message: dict[str, Any]) -> None:
+        if endpoint == self.config.endpoints.status:
+            self.oracle.status_sent(number, message)
+
+    # -- faults ---------------------------------------------------------------------------
+    def _maybe_fault(self) -> None:
+        kinds = self.options.faults
+        rng = self.fault_rng
+        if not kinds or self.quiescing or rng.random() >= self.options.fault_rate:
+            return
+        kind = rng.choice(sorted(kinds))
+        proc = self.process
+        if kind in ("crash", "disk", "net") and proc is None:
+            return  # nothing running to hurt
+        assert proc is not None or kind == "clock"
+        self.fault_kinds[kind] += 1
+        if kind == "crash":
+            self._fault_crash(rng)
+        elif kind == "disk":
+            role = rng.choice(("gatekeeper", "stock-handler"))
+            what = rng.choice(("full", "ioerror", "slow"))
+            if what == "slow":
+                seconds = rng.choice((0.05, 0.5, 2.0, 12.0))
+                self.faults.disk.slow[role] = seconds
+                self.note(f"fault disk: {role}'s next commit takes {seconds}s")
+            else:
+                until = self.clock.now + (rng.uniform(1, 60) if what == "full"
+                                          else rng.uniform(0, 1))
+                self.faults.disk.failing[role] = (what, until)
+                self.note(f"fault disk: {role} {what} until {until:.3f}")
+        elif kind == "net":
+            self._fault_net(rng)
+        else:
+            seconds = rng.choice((rng.uniform(1, 20), rng.uniform(60, 600),
+                                  rng.uniform(1800, 4000)))
+            self.clock.jump(seconds)
+            self.note(f"fault clock: jumps {seconds:.3f}s")
+
+    def _fault_crash(self, rng: random.Random) -> None:
+        what = rng.choice(("now", "before-commit", "after-commit", "before-send",
+                           "gatekeeper", "stock-handler"))
+        if what == "now":
+            self.note("fault crash process now")
+            self.begin_crash()
+        elif what in ("before-commit", "after-commit"):
+            self.faults.crash_at_commit = what.split("-")[0]
+            self.note(f"fault crash process armed {what}")
+        elif what == "before-send":
+            self.faults.crash_before_send = True
+            self.note("fault crash process armed before-send")
+        else:
+            self.faults.raise_in_batch.add(what)
+            self.note(f"fault crash actor armed {what}")
+
+    def _fault_net(self, rng: random.Random) -> None:
+        proc = self.process
+        assert proc is not None
+        what = rng.choice(("reconnect", "delay", "client-drop", "client-dup"))
+        channels = [c for c in proc.network.channels if not c.closed and len(c)]
+        if what == "client-drop":
+            self._client_drop += 1
+            self.note("fault net: armed client request loss")
+        elif what == "client-dup":
+            self._client_dup += 1
+            self.note("fault net: armed client request duplicate")
+        elif not channels:
+            self.note(f"fault net: {what} finds nothing in flight")
+        elif what == "reconnect":
+            channel = rng.choice(channels)
+            self.note(f"fault net: {channel.name} reconnects, {channel.reconnect()} lost")
+        else:
+            channel = rng.choice(channels)
+            seconds = rng.choice((0.2, 1.0, 5.0))
+            channel.delay(seconds)
+            self.note(f"fault net: {channel.name} held {seconds}s")
+
+    # -- running -------------------------------------------------------------------------
+    def step(self) -> bool:
+        """One step, then the oracle. False when nothing at all is left to run."""
+        self._maybe_fault()
+        line = self.sched.step()
+        if line is None:
+            return False
+        self.trace.add(self.clock.now, line)
+        if self._crash_pending:
+            self._crash()
+        proc = self.process
+        if proc is not None and proc.door is None and self._recovered(proc):
+            self._start_door(proc)
+        if self.dirty:
+            self.dirty = False
+            self.oracle.check_storage()
+        if proc is not None and proc.door is not None:
+            self.oracle.check_deadlines(proc.door)
+        return True
+
+    def quiesce(self, limit: float = 900.0) -> None:
+        """Faults off, no new requests: let every request in flight finish, then
+        compare what clients were told with what is stored."""
+        self.quiescing = True
+        until = self.clock.now + limit
+        while self.clock.now < until and not self.oracle.violations:
+            if not any(c.busy() for c in self.clients) and self.process is not None \
+                    and self.process.door is not None:
+                break
+            if not self.step():
+                break
+        busy = [c.name for c in self.clients if c.busy()]
+        if busy:
+            self.oracle.fail(f"requests never resolved within {limit:.0f}s after faults"
+                             f" stopped: {', '.join(busy)}")
+        self.oracle.check_storage()
+        self.oracle.check_ledger({c.name: c.username for c in self.clients
+                                  if c.role == "buyer"})
+        self.note(f"quiet: {len(self.oracle.violations)} violation(s)")
