@@ -182,6 +182,9 @@ class BackendActor(LoopActor):
     def tick(self) -> None:
         """Periodic upkeep, inside a transaction."""
 
+    def rolled_back(self) -> None:
+        """A transaction rolled back: forget what the rules cached from it."""
+
     def handle_other(self, message: Any) -> Any:
         raise TypeError(f"{self.role}: unexpected message {type(message).__name__}")
 
@@ -386,6 +389,7 @@ class BackendActor(LoopActor):
             self.rolled_back()
             if self.events is not None:
                 self.events.discard()
+            self.rolled_back()
             fault = storage_fault(exc)
             if fault is None:
                 self._refuse(answering, Unavailable(f"{self.role} failed; retry"))

@@ -63,6 +63,9 @@ class StockHandlerActor(BackendActor):
         self.events = self.stock.events
         self._ticks = 0
 
+    def rolled_back(self) -> None:
+        self.stock.reload_held()  # after the ROLLBACK: the table is the truth again
+
     def recover(self) -> None:
         # Reservations a crash left: settled as their `resolved` answers come in.
         # None once all are, so later periodic resolves do not set the future again.

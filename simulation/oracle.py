@@ -214,6 +214,11 @@ class Oracle:
             self.fail(f"request #{deadlines[0][1]} not answered {ANSWER_SLACK}s past its"
                       " deadline")
 
+    def settled(self) -> bool:
+        """No purchase is half done (no reservation left to settle)."""
+        sh = self._db("stock-handler")
+        return sh is None or sh.execute("SELECT count(*) FROM reservations").fetchone()[0] == 0
+
     # -- the end -----------------------------------------------------------------------
     def check_ledger(self, buyers: dict[str, str]) -> None:
         """With nothing in flight: what clients were told is what is stored."""

@@ -469,14 +469,20 @@ class World:
             self.oracle.check_deadlines(proc.door)
         return True
 
+    def _quiet(self) -> bool:
+        """Serving, no client waiting, no purchase half done: the ledger may be checked."""
+        proc = self.process
+        return (proc is not None and proc.door is not None
+                and not any(c.busy() for c in self.clients)
+                and self.oracle.settled())
+
     def quiesce(self, limit: float = 900.0) -> None:
         """Faults off, no new requests: let every request in flight finish, then
         compare what clients were told with what is stored."""
         self.quiescing = True
         until = self.clock.now + limit
         while self.clock.now < until and not self.oracle.violations:
-            if not any(c.busy() for c in self.clients) and self.process is not None \
-                    and self.process.door is not None:
+            if self._quiet():
                 break
             if not self.step():
                 break
@@ -484,6 +490,8 @@ class World:
         if busy:
             self.oracle.fail(f"requests never resolved within {limit:.0f}s after faults"
                              f" stopped: {', '.join(busy)}")
+        elif not self.oracle.settled():
+            self.oracle.fail(f"purchases still half done {limit:.0f}s after faults stopped")
         self.oracle.check_storage()
         self.oracle.check_ledger({c.name: c.username for c in self.clients
                                   if c.role == "buyer"})

@@ -75,6 +75,17 @@ class Stock:
     def __post_init__(self) -> None:
         self.replies = Replies(self.db, self.clock)
         self.events = EventLog(self.db, "stock-handler", self.clock, self.idem_ttl)
+        self.reload_held()
+
+    def reload_held(self) -> None:
+        """Count held units again from the reservations table.
+
+        `_held` is a cache of that table, changed by `hold` and `release` inside
+        the owner's transaction; a transaction that rolls back must call this, or
+        units released in it count as free and a seller may take them out (found by
+        the simulation, seed 67: docs/simulation.md, "Bugs it found").
+        """
+        self._held.clear()
         for uid, units in self.db.conn.execute(
                 "SELECT product_uid, sum(amount) FROM reservations GROUP BY product_uid"):
             self._held[uid] = int(units)
