@@ -25,7 +25,7 @@ from transport.codec import decode, encode
 from transport.loop import Timer
 from vending.coins import COINS
 from vending.limits import MAX_REQUEST_BYTES
-from vending.requests import STATE_CHANGING_OPS
+from vending.requests import SESSION_OPS, STATE_CHANGING_OPS
 
 from .fifos import Channel
 from .loop import Scheduler
@@ -64,6 +64,8 @@ class SimClient:
         self.autonomous = autonomous
         self.script: deque[dict[str, Any]] = deque()
         self.session: dict[str, str] = {}
+        #: When the current session was made, and last used with an ok reply.
+        self.session_started = self.session_used = 0.0
         self.registered = False
         self.current: Attempt | None = None
         self.history: list[Attempt] = []
@@ -228,7 +230,7 @@ class SimClient:
         attempt.final = reply
         self.current = None
         self.history.append(attempt)
-        self._learn(attempt.message, reply)
+        self._learn(attempt.message, reply, attempt.started)
         if self.on_final is not None:
             self.on_final(self, attempt)
         self._schedule_next(self.rng.expovariate(1.0 / self.think) if self.think else 0.0)
@@ -238,9 +240,11 @@ class SimClient:
         if self.current is not None:
             self._try()
 
-    def _learn(self, message: dict[str, Any], reply: dict[str, Any]) -> None:
+    def _learn(self, message: dict[str, Any], reply: dict[str, Any], sent: float) -> None:
         op = message["op"]
         if reply.get("error") == "UNAUTHORIZED" and op != "auth":
+            if message.get("wsess_uid") == self.session.get("wsess_uid"):
+                self.world.session_refused(self)
             self.session = {}
             return
         if not reply.get("ok"):
@@ -251,7 +255,15 @@ class SimClient:
         if op == "auth":
             self.registered = True
             self.session = {"wsess_uid": reply["wsess_uid"], "token": reply["token"]}
-        elif op == "products":
+            # Made when one of its tries was handled: at the first send at the earliest
+            # (a retry after a clock jump may replay a session long idle).
+            self.session_started = self.session_used = sent
+            return
+        if op in SESSION_OPS and message.get("wsess_uid") == self.session.get("wsess_uid"):
+            # It touched the session (products, product do not) when one of its tries
+            # was handled: at the first send at the earliest (a retry may be a replay).
+            self.session_used = max(self.session_used, sent)
+        if op == "products":
             self.known_products = sorted(p["product_uid"] for p in reply.get("products", []))
         elif op == "sell" and "product_uid" not in message:
             self.my_products.append(reply["product"]["product_uid"])

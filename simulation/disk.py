@@ -30,6 +30,8 @@ from typing import Any
 from actors.faults import InjectedFault
 from vending.db import Database
 
+from . import bugs
+
 __all__ = ["SimDisk", "SimFaults", "sim_database"]
 
 _STORAGE = {
@@ -61,6 +63,8 @@ class SimDisk:
         #: role -> seconds the next commit takes.
         self.slow: dict[str, float] = {}
         self.commits = 0
+        #: role -> when it last refused a commit (sessions may look idle since).
+        self.refused_at: dict[str, float] = {}
 
 
 class SimFaults:
@@ -91,6 +95,8 @@ class SimFaults:
             if role in self.raise_in_batch:
                 self.raise_in_batch.discard(role)
                 world.note(f"fault crash actor {role} (raises in its batch)")
+                if "stop-all" in bugs.ACTIVE:
+                    raise bugs.SimBaseException(point)
                 raise InjectedFault(point)
         elif where.startswith("before_send") and self.crash_before_send:
             self.crash_before_send = False
@@ -110,6 +116,7 @@ class SimFaults:
         if failing is not None:
             kind, until = failing
             if world.clock.now < until:
+                disk.refused_at[role] = world.clock.now
                 raise storage_error(kind)
             del disk.failing[role]
         delay = disk.slow.pop(role, 0.0)

@@ -30,6 +30,7 @@ from actors.dispatch import Dispatch
 from actors.gatekeeper import GatekeeperActor
 from actors.stockhandler import StockHandlerActor
 from transport.loop import EventLoop
+from vending.sessions import SessionPolicy
 
 from . import seams
 from .clients import SimClient
@@ -372,6 +373,18 @@ class World:
         self.note(f"{client.name} {message['op']} {message.get('req_id', '-')} {outcome}"
                   f" after {attempt.tries} tries")
         self.oracle.final_reply(client.name, message, reply, self.clock.now)
+
+    def session_refused(self, client: SimClient) -> None:
+        """`client`'s session was refused: it must have been idle, or too old, or the
+        gatekeeper's storage failed lately (touches are skipped then)."""
+        now = self.clock.now
+        policy = SessionPolicy(idle=self.config.session_idle)
+        failed = self.faults.disk.refused_at.get("gatekeeper", -1e18)
+        if (now - client.session_used < policy.idle - policy.touch_every - 1.0
+                and now - client.session_started < policy.max_age
+                and now - failed > policy.idle):
+            self.oracle.fail(f"session in use expired: {client.name} used it"
+                             f" {now - client.session_used:.1f}s ago")
 
     def _tap(self, number: int, endpoint: str, message: dict[str, Any]) -> None:
         if endpoint == self.config.endpoints.status:

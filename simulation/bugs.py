@@ -1,0 +1,76 @@
+"""Known bugs, put back one at a time, so tests can show the simulator finds them.
+
+Each switch patches the real code for the length of a `with reintroduced(name):`
+block and nothing else; only tests set them (tests/simulation/test_finds_bugs.py).
+They are the bugs issue 20 lists as found by reading code or by luck:
+
+- `early-status`: a status answered early (the stock handler's reply to a charged
+  purchase, sent before its settle commits) and then a second answer, the
+  refusal, when that batch fails;
+- `optional-writes`: optional writes (a session's last_seen) never switched back
+  on after a disk-full episode, so sessions in use expire as if idle;
+- `stop-all`: an actor raising a `BaseException` makes its loop call
+  `ActorRegistry.stop_all()`, which on a loop thread blocks that loop forever
+  (actors/runtime.py still does this: the switch only makes actors raise one);
+- `charge-unfenced`: a purchase charged although recovery already fenced it off
+  (its reservation released): the charge does not check the fence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+__all__ = ["BUGS", "SimBaseException", "reintroduced"]
+
+BUGS = ("early-status", "optional-writes", "stop-all", "charge-unfenced")
+#: Switched on by `reintroduced` (the world reads it for the `stop-all` fault).
+ACTIVE: set[str] = set()
+
+
+class SimBaseException(BaseException):
+    """What an actor raises under the `stop-all` switch (a BaseException, not an Exception)."""
+
+
+def _refuse_twice(self: Any, messages: Any, error: Any) -> None:
+    from actors.wire import ReturnTicket
+    refusal = error.to_reply()
+    for message in messages or ():
+        rt = getattr(message, "rt", None)
+        if isinstance(rt, ReturnTicket):  # the bug: answered early or not
+            self.status(rt, refusal)
+
+
+def _writable_but_optional_off(self: Any) -> None:
+    self.storage = None  # the bug: db.optional_writes stays False
+
+
+def _never_fenced(self: Any, pid: str) -> bool:
+    return False
+
+
+@contextmanager
+def reintroduced(name: str) -> Iterator[None]:
+    """Put bug `name` back while the block runs."""
+    from actors.backend import BackendActor
+    from vending.accounts import Accounts
+
+    patches: dict[str, list[tuple[Any, str, Any]]] = {
+        "early-status": [(BackendActor, "_refuse", _refuse_twice)],
+        "optional-writes": [(BackendActor, "_storage_writable", _writable_but_optional_off)],
+        "stop-all": [],
+        "charge-unfenced": [(Accounts, "fenced", _never_fenced)],
+    }
+    if name not in patches:
+        raise ValueError(f"unknown bug {name!r}; one of {', '.join(BUGS)}")
+    saved = [(owner, attr, getattr(owner, attr)) for owner, attr, _ in patches[name]]
+    ACTIVE.add(name)
+    try:
+        for owner, attr, value in patches[name]:
+            setattr(owner, attr, value)
+        yield
+    finally:
+        ACTIVE.discard(name)
+        for owner, attr, value in saved:
+            setattr(owner, attr, value)
