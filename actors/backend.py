@@ -182,9 +182,6 @@ class BackendActor(LoopActor):
     def tick(self) -> None:
         """Periodic upkeep, inside a transaction."""
 
-    def rolled_back(self) -> None:
-        """A transaction rolled back: forget what the rules cached from it."""
-
     def handle_other(self, message: Any) -> Any:
         raise TypeError(f"{self.role}: unexpected message {type(message).__name__}")
 
@@ -192,7 +189,8 @@ class BackendActor(LoopActor):
         """A transaction committed: what it set going outside the database may go on."""
 
     def rolled_back(self) -> None:
-        """A transaction rolled back: undo what it set going outside the database."""
+        """A transaction rolled back: undo what it set going outside the database, and
+        forget what the rules cached from it."""
 
     # -- lifecycle -------------------------------------------------------------
     def on_start(self) -> None:
@@ -389,7 +387,6 @@ class BackendActor(LoopActor):
             self.rolled_back()
             if self.events is not None:
                 self.events.discard()
-            self.rolled_back()
             fault = storage_fault(exc)
             if fault is None:
                 self._refuse(answering, Unavailable(f"{self.role} failed; retry"))

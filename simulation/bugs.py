@@ -12,6 +12,8 @@ They are the bugs issue 20 lists as found by reading code or by luck:
 - `stop-all`: an actor raising a `BaseException` makes its loop call
   `ActorRegistry.stop_all()`, which on a loop thread blocks that loop forever
   (actors/runtime.py still does this: the switch only makes actors raise one);
+- `crypto-after-rollback`: a password check whose batch failed on storage still
+  finishes (commits, answers) after its request was refused with the batch;
 - `charge-unfenced`: a purchase charged although recovery already fenced it off
   (its reservation released): the charge does not check the fence.
 """
@@ -24,7 +26,8 @@ from typing import Any
 
 __all__ = ["BUGS", "SimBaseException", "reintroduced"]
 
-BUGS = ("early-status", "optional-writes", "stop-all", "charge-unfenced")
+BUGS = ("early-status", "optional-writes", "stop-all", "crypto-after-rollback",
+        "charge-unfenced")
 #: Switched on by `reintroduced` (the world reads it for the `stop-all` fault).
 ACTIVE: set[str] = set()
 
@@ -46,6 +49,10 @@ def _writable_but_optional_off(self: Any) -> None:
     self.storage = None  # the bug: db.optional_writes stays False
 
 
+def _jobs_survive_rollback(self: Any) -> None:
+    self._queued_now = []  # the bug: the rolled-back batch's password work stays queued
+
+
 def _never_fenced(self: Any, pid: str) -> bool:
     return False
 
@@ -54,12 +61,14 @@ def _never_fenced(self: Any, pid: str) -> bool:
 def reintroduced(name: str) -> Iterator[None]:
     """Put bug `name` back while the block runs."""
     from actors.backend import BackendActor
+    from actors.gatekeeper import GatekeeperActor
     from vending.accounts import Accounts
 
     patches: dict[str, list[tuple[Any, str, Any]]] = {
         "early-status": [(BackendActor, "_refuse", _refuse_twice)],
         "optional-writes": [(BackendActor, "_storage_writable", _writable_but_optional_off)],
         "stop-all": [],
+        "crypto-after-rollback": [(GatekeeperActor, "rolled_back", _jobs_survive_rollback)],
         "charge-unfenced": [(Accounts, "fenced", _never_fenced)],
     }
     if name not in patches:

@@ -63,6 +63,8 @@ class SimDisk:
         #: role -> seconds the next commit takes.
         self.slow: dict[str, float] = {}
         self.commits = 0
+        #: role -> (kind, n): the commit after the next n writing commits fails once.
+        self.fail_later: dict[str, tuple[str, int]] = {}
         #: role -> when it last refused a commit (sessions may look idle since).
         self.refused_at: dict[str, float] = {}
 
@@ -112,6 +114,16 @@ class SimFaults:
             world.note(f"fault crash process before {role} commit")
             world.begin_crash()
             raise InjectedFault(f"{role}.commit")  # rolls the transaction back
+        later = disk.fail_later.get(role)
+        if later is not None:
+            kind, n = later
+            if n:
+                disk.fail_later[role] = (kind, n - 1)
+            else:
+                del disk.fail_later[role]
+                disk.refused_at[role] = world.clock.now
+                world.note(f"fault disk: {role} commit refused ({kind})")
+                raise storage_error(kind)
         failing = disk.failing.get(role)
         if failing is not None:
             kind, until = failing

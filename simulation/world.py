@@ -458,7 +458,7 @@ class World:
             self.note(f"fault net: {channel.name} reconnects, {channel.reconnect()} lost")
         else:
             channel = rng.choice(channels)
-            seconds = rng.choice((0.2, 1.0, 5.0))
+            seconds = rng.choice((0.2, 1.0, 5.0, 30.0))  # 30: a stalled TCP link
             channel.delay(seconds)
             self.note(f"fault net: {channel.name} held {seconds}s")
 

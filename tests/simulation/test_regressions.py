@@ -13,6 +13,10 @@ from simulation.cli import run_seed
     # transaction: a seller withdrew units still held by a charged purchase, whose
     # settle then failed SQLite's CHECK forever (the supervisor gave up).
     (67, 1500, 6, "held units after a rollback"),
+    # A password job started in a batch that then failed on storage still finished:
+    # its request, answered UNAVAILABLE with the batch, got a second answer (or a
+    # login committed behind the refusal).
+    (20712, 3000, 6, "password check after its batch failed"),
 ])
 def test_a_seed_that_found_a_bug_stays_clean(seed: int, steps: int, clients: int,
                                             bug: str) -> None:
