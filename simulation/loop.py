@@ -142,8 +142,14 @@ class SimLoop(Lane):
         self.wake()
 
     def every(self, interval: float, callback: Callable[[], None]) -> Timer:
+        def due() -> None:
+            # The real loop runs a due timer at once; here it waits its turn in the
+            # queue, so a cancel meanwhile (the actor stopped) must still hold.
+            if not timer.cancelled:
+                callback()
+        due.__qualname__ = getattr(callback, "__qualname__", "timer")
         timer = self.sched.call_at(self.sched.clock.now + interval,
-                                   lambda: self.call_soon(callback), interval)
+                                   lambda: self.call_soon(due), interval)
         self._timers.append(timer)
         return timer
 

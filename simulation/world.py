@@ -466,7 +466,11 @@ class World:
     def step(self) -> bool:
         """One step, then the oracle. False when nothing at all is left to run."""
         self._maybe_fault()
-        line = self.sched.step()
+        try:
+            line = self.sched.step()
+        except Exception as exc:  # noqa: BLE001 - a real loop thread would die of it
+            self.oracle.fail(f"a loop thread died: {type(exc).__name__}: {exc}")
+            return False
         if line is None:
             return False
         self.trace.add(self.clock.now, line)

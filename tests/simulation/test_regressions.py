@@ -17,6 +17,9 @@ from simulation.cli import run_seed
     # its request, answered UNAVAILABLE with the batch, got a second answer (or a
     # login committed behind the refusal).
     (20712, 3000, 6, "password check after its batch failed"),
+    # The simulator's own: a timer cancelled while its run waited in the loop's queue
+    # (a stock handler that failed) still ran and told a dead actor.
+    (21515, 3000, 6, "a cancelled timer of a dead actor"),
 ])
 def test_a_seed_that_found_a_bug_stays_clean(seed: int, steps: int, clients: int,
                                             bug: str) -> None:
