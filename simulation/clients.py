@@ -137,7 +137,8 @@ class SimClient:
         if not self.session:
             return self._auth(self.role)
         if self.script:
-            return {**self.script.popleft(), **self.session}
+            queued = self.script.popleft()
+            return queued if queued["op"] == "auth" else {**queued, **self.session}
         if not self.autonomous or self.world.quiescing:
             return None
         plan = self._plan_buyer() if self.role == "buyer" else self._plan_seller()

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from .api import Simulation
-from .clients import SimClient
+from .clients import PASSWORD, SimClient
 
 __all__ = ["VendingMachine"]
 
@@ -82,6 +82,14 @@ class VendingMachine(RuleBasedStateMachine):
         """Two purchases in flight at once."""
         self.buyers[a].buy(self.uid, 1)
         self.buyers[b].buy(self.uid, 1)
+        self._settle(*self.buyers)
+
+    @rule(a=st.integers(0, BUYERS - 1), b=st.integers(0, BUYERS - 1))
+    def deposit_while_logging_in(self, a: int, b: int) -> None:
+        """One buyer deposits while another logs in again (argon2 in flight)."""
+        self.buyers[a].deposit(5)
+        self.buyers[b].request("auth", token="buyer", username=self.buyers[b].username,
+                               password=PASSWORD)
         self._settle(*self.buyers)
 
     # -- faults -------------------------------------------------------------------

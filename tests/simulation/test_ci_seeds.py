@@ -14,8 +14,8 @@ SEEDS = 200
 def test_two_hundred_seeds_with_all_faults_keep_every_guarantee(first: int) -> None:
     failed = []
     for seed in range(first, first + 50):
-        result, _ = run_seed(seed, steps=1500, clients=6)
+        result, _ = run_seed(seed, steps=1200, clients=6)
         if result.violations:
             failed.append(f"seed {seed}: {result.violations[0]}"
-                          f" (vending simulate --replay {seed} --steps 1500 --clients 6)")
+                          f" (vending simulate --replay {seed} --steps 1200 --clients 6)")
     assert failed == []

@@ -1,0 +1,59 @@
+"""`vending simulate`'s output: the last line, --json, --replay, a failing run."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from cli.main import main
+from simulation.bugs import reintroduced
+
+LAST = re.compile(r"^simulate: seed=(\d+) steps=(\d+) requests=(\d+) faults=(\d+) "
+                  r"violations=(\d+) trace=([0-9a-f]{64})$")
+
+
+def test_the_last_line_names_the_seed_and_the_trace(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["simulate", "--seed", "3", "--steps", "800"]) == 0
+    last = capsys.readouterr().out.splitlines()[-1]
+    match = LAST.match(last)
+    assert match is not None, last
+    assert match.group(1) == "3" and match.group(5) == "0"
+    assert int(match.group(2)) >= 800
+
+
+def test_json_has_the_line_s_keys_and_the_figures(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["simulate", "--seed", "3", "--steps", "800", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert {"seed", "steps", "requests", "faults", "violations", "trace", "simulated_s",
+            "wall_s", "fault_kinds"} <= set(out)
+    assert set(out["fault_kinds"]) == {"crash", "disk", "net", "clock"}
+    assert sum(out["fault_kinds"].values()) == out["faults"]
+
+
+def test_replay_prints_the_history_with_the_same_hash(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    main(["simulate", "--seed", "5", "--steps", "400"])
+    plain = capsys.readouterr().out.splitlines()[-1]
+    main(["simulate", "--replay", "5", "--steps", "400"])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-1] == plain
+    assert len(lines) > 400 and "process 1 starts" in lines[0]
+
+
+def test_a_failing_run_prints_its_seed_and_the_command_that_replays_it(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    with reintroduced("early-status"):
+        code = main(["simulate", "--seed", "4", "--steps", "3000", "--clients", "6"])
+    lines = capsys.readouterr().out.splitlines()
+    assert code == 1
+    assert "failing seed 4; replay: vending simulate --replay 4 --steps 3000 --clients 6" \
+        in lines
+    assert LAST.match(lines[-1]) and "violations=0" not in lines[-1]
+
+
+def test_unknown_fault_kinds_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["simulate", "--faults", "crash,meteor"])
+    assert "meteor" in capsys.readouterr().err
