@@ -36,16 +36,16 @@ class Channel(Lane):
         self.name = name
         self._deliver = deliver
         self._describe = describe
-        self._queue: deque[bytes] = deque()
+        self._queue: deque[tuple[bytes, str]] = deque()
         self.hold_until = 0.0
         self.closed = False
         self.lost = 0
 
-    def send(self, data: bytes) -> None:
+    def send(self, data: bytes, label: str = "") -> None:
         if self.closed:
             self.lost += 1
             return
-        self._queue.append(data)
+        self._queue.append((data, label))
         if self.hold_until <= self.sched.clock.now:
             self.wake()
 
@@ -53,8 +53,8 @@ class Channel(Lane):
         return bool(self._queue) and self.hold_until <= self.sched.clock.now
 
     def run_one(self) -> str:
-        data = self._queue.popleft()
-        line = f"{self.name} {self._describe(data)}"
+        data, label = self._queue.popleft()
+        line = f"{self.name} {label or self._describe(data)}"
         self._deliver(data)
         return line
 
@@ -84,10 +84,13 @@ class Channel(Lane):
 
 
 def describe_fifo(data: bytes) -> str:
-    """What a fifo message is, for the trace: its kind and, for requests, the op."""
+    """What a fifo message is, for the trace (from its bytes)."""
     message = decode(data, MAX_FIFO_BYTES * 64)
-    if not isinstance(message, dict):
-        return "?"
+    return describe_message(message) if isinstance(message, dict) else "?"
+
+
+def describe_message(message: dict[str, Any]) -> str:
+    """Its kind and, for requests, the op; a reply's outcome; the ticket."""
     kind = str(message.get("k", "?"))
     request = message.get("request") or message.get("req")
     if isinstance(request, dict) and "op" in request:
@@ -153,7 +156,7 @@ class SimPushers:
             channel = self._channels[endpoint] = network.connect(self._owner, endpoint)
         if network.tap is not None:
             network.tap(endpoint, message)
-        channel.send(encode(message))
+        channel.send(encode(message), describe_message(message))
 
     def close(self) -> None:
         # LINGER: what was sent still arrives; the connections just take no more.

@@ -12,20 +12,31 @@ import hashlib
 
 __all__ = ["Trace"]
 
+#: Lines hashed at once (the hash of the whole text does not depend on it).
+_CHUNK = 4096
+
 
 class Trace:
     def __init__(self, keep: bool = False) -> None:
         self._hash = hashlib.sha256()
         self.keep = keep
         self.lines: list[str] = []
+        self._pending: list[str] = []
         self.count = 0
 
     def add(self, now: float, line: str) -> None:
-        text = f"{round(now * 1e6):>14d} {line}\n"
-        self._hash.update(text.encode())
+        text = f"{int(now * 1e6 + 0.5):>14d} {line}\n"
+        self._pending.append(text)
         self.count += 1
         if self.keep:
             self.lines.append(text)
+        if len(self._pending) >= _CHUNK:
+            self._flush()
+
+    def _flush(self) -> None:
+        self._hash.update("".join(self._pending).encode())
+        self._pending.clear()
 
     def hexdigest(self) -> str:
+        self._flush()
         return self._hash.hexdigest()
