@@ -48,7 +48,9 @@ class Result:
                 "faults": self.faults, "violations": len(self.violations),
                 "trace": self.trace, "simulated_s": round(self.simulated_s, 6),
                 "wall_s": round(self.wall_s, 3), "fault_kinds": self.fault_kinds,
-                "attempts": self.attempts, "violation_lines": self.violations}
+                "attempts": self.attempts, "violation_lines": self.violations,
+                "requests_per_wall_s": round(self.requests / self.wall_s, 1) if self.wall_s
+                else 0.0}
 
 
 class Simulation:

@@ -82,6 +82,10 @@ class Channel(Lane):
     def __len__(self) -> int:
         return len(self._queue)
 
+    def carries(self, kind: str) -> bool:
+        """A message of `kind` is queued on it (tests stage faults with this)."""
+        return any(label.startswith(kind) for _, label in self._queue)
+
 
 def describe_fifo(data: bytes) -> str:
     """What a fifo message is, for the trace (from its bytes)."""

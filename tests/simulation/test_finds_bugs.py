@@ -9,6 +9,8 @@ shrinks to a short story.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import run_state_machine_as_test
@@ -16,11 +18,11 @@ from hypothesis.stateful import run_state_machine_as_test
 from simulation import Simulation
 from simulation.bugs import reintroduced
 from simulation.cli import run_seed
+from simulation.clients import PASSWORD
 from simulation.shrink import VendingMachine
 
 #: bug -> (faults, steps, clients, the violation it shows as, seeds allowed).
-#: Measured: early-status at seed 4 (5 seeds), stop-all at seed 0 (1 seed),
-#: crypto-after-rollback: see docs/simulation.md.
+#: Measured: early-status at seed 4 (5 seeds), stop-all at seed 0 (1 seed).
 SEARCHES = {
     "early-status": ("all", 3000, 6, "answered twice", 20),
     "stop-all": ("all", 3000, 6, "stop_all() called on a loop thread", 5),
@@ -70,6 +72,78 @@ def test_optional_writes_left_off_after_a_full_disk_expire_a_session_in_use() ->
     with reintroduced("optional-writes"):
         violations = story()
     assert any("session in use expired" in line for line in violations), violations
+
+
+def _with_and_without(bug: str, story: Callable[[int], list[str]],
+                      seeds: int) -> tuple[int, list[str]]:
+    """The story passes on every seed without the bug; the first seed that fails with it."""
+    for seed in range(seeds):
+        assert story(seed) == [], (bug, seed)
+    with reintroduced(bug):
+        for seed in range(seeds):
+            violations = story(seed)
+            if violations:
+                return seed, violations
+    return -1, []
+
+
+def _login_while_a_commit_fails(seed: int) -> list[str]:
+    """Three buyers log in again while three deposit, and the gatekeeper's next
+    commit fails: some batch holds both a password job and a write."""
+    with Simulation(seed=seed, faults="none") as sim:
+        buyers = [sim.buyer(f"b{i}", autonomous=False, think=0.0) for i in range(6)]
+        sim.run(minutes=1)
+        sim.world.faults.disk.fail_later["gatekeeper"] = ("ioerror", 0)
+        for i, buyer in enumerate(buyers):
+            if i % 2:
+                buyer.deposit(5)
+            else:
+                buyer.request("auth", token="buyer", username=buyer.username,
+                              password=PASSWORD)
+        sim.run(minutes=2)
+        return sim.finish().violations
+
+
+def test_a_password_check_finishing_after_its_batch_failed_is_found() -> None:
+    # Measured: found at seed 2 (3 seeds); the random soak found it at seed 20712.
+    seed, violations = _with_and_without("crypto-after-rollback",
+                                         _login_while_a_commit_fails, 10)
+    assert seed >= 0
+    assert any("answered twice" in line for line in violations), violations
+
+
+def _charge_overtaken_by_recovery(seed: int) -> list[str]:
+    """A buyer's Charge is on a stalled link (5 s) when the stock handler restarts:
+    its recovery's Resolve, on the new instance's connection, overtakes it."""
+    with Simulation(seed=seed, faults="none") as sim:
+        sam = sim.seller("sam", autonomous=False, think=0.0)
+        sam.sell("cola", cost=5, amount=3)
+        ann = sim.buyer("ann", autonomous=False, think=0.0)
+        ann.deposit(10)
+        sim.run(minutes=1)
+        uid = sam.replies[-1]["product"]["product_uid"]
+        world = sim.world
+        ann.buy(uid, 1)
+        for _ in range(2000):  # until the Charge is on its way
+            assert world.process is not None
+            links = [c for c in world.process.network.channels if c.carries("charge")]
+            if links:
+                links[0].delay(5.0)
+                break
+            world.step()
+        world.faults.raise_in_batch.add("stock-handler")
+        sam.request("products")  # the stock handler's next batch: it fails, restarts
+        sim.run(minutes=3)
+        return sim.finish().violations
+
+
+def test_a_charge_after_its_purchase_was_fenced_is_found() -> None:
+    # Measured: found at seed 0 (1 seed). Random seeds did not find it in 200: the
+    # client's retry (same req_id) usually replays first, and the stall must meet a
+    # restart of the stock handler.
+    seed, violations = _with_and_without("charge-unfenced", _charge_overtaken_by_recovery, 5)
+    assert seed >= 0
+    assert any("both charged and fenced" in line for line in violations), violations
 
 
 @pytest.mark.slow
