@@ -14,8 +14,9 @@ ROOT = Path(__file__).resolve().parents[2]
 RUN = [*sorted((ROOT / "actors").glob("*.py")), ROOT / "transport" / "frontdoor.py",
        *sorted((ROOT / "vending").glob("*.py"))]
 #: Not run in the simulation: the wiring, the thread supervisor, test helpers, and the
-#: fault points (the simulation stands in for actors.faults: simulation/disk.py).
-NOT_RUN = {"system.py", "supervisor.py", "testing.py", "faults.py"}
+#: fault points (the simulation stands in for actors.faults: simulation/disk.py), the
+#: metrics scrape (its own HTTP thread; nothing it reads changes behaviour).
+NOT_RUN = {"system.py", "supervisor.py", "testing.py", "faults.py", "metrics.py"}
 CLOCK = re.compile(r"^[^#\n]*\btime\.(time|monotonic|sleep)\(", re.M)
 RANDOM = re.compile(r"^[^#\n]*\b(secrets|uuid|random|os\.urandom)\.\w+\(", re.M)
 THREAD = re.compile(r"^[^#\n]*\b(ThreadPoolExecutor|threading\.Thread)\(", re.M)
