@@ -21,7 +21,7 @@ import random
 from collections import deque
 from collections.abc import Callable
 
-from transport.loop import Timer
+from transport.loop import Timer, run_due
 
 from .clock import SimClock
 
@@ -81,15 +81,8 @@ class Scheduler:
 
     def fire_due(self) -> None:
         """Run the timers that are due (they only queue work on their lanes)."""
-        now, timers = self.clock.now, self._timers
-        while timers and timers[0][0] <= now:
-            _, _, timer = heapq.heappop(timers)
-            if timer.cancelled:
-                continue
-            if timer.interval:
-                timer.when = now + timer.interval
-                heapq.heappush(timers, (timer.when, next(self._seq), timer))
-            timer.callback()
+        if self._timers and self._timers[0][0] <= self.clock.now:
+            run_due(self._timers, self.clock.now, self._seq)
 
     def _unready(self, i: int, lane: Lane) -> None:
         lane._ready = False

@@ -19,12 +19,12 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import zmq
 
-__all__ = ["EventLoop", "SocketThread", "Timer"]
+__all__ = ["EventLoop", "SocketThread", "Timer", "run_due"]
 
 log = logging.getLogger(__name__)
 
@@ -215,13 +215,19 @@ class EventLoop(SocketThread):
             callbacks.popleft()()
 
     def _run_timers(self) -> None:
-        now = time.monotonic()
-        timers = self._timers
-        while timers and timers[0][0] <= now:
-            _, _, timer = heapq.heappop(timers)
-            if timer.cancelled:
-                continue
-            if timer.interval:
-                timer.when = now + timer.interval
-                heapq.heappush(timers, (timer.when, next(self._timer_seq), timer))
-            timer.callback()
+        run_due(self._timers, time.monotonic(), self._timer_seq)
+
+
+def run_due(timers: list[tuple[float, int, Timer]], now: float,
+            seq: Iterator[int]) -> None:
+    """Run the timers of the heap `timers` that are due at `now`; a repeating one
+    is pushed again `interval` after now (`seq` breaks ties in order of arming).
+    The real loop's and the simulation's (simulation/loop.py) timers, one rule."""
+    while timers and timers[0][0] <= now:
+        _, _, timer = heapq.heappop(timers)
+        if timer.cancelled:
+            continue
+        if timer.interval:
+            timer.when = now + timer.interval
+            heapq.heappush(timers, (timer.when, next(seq), timer))
+        timer.callback()
