@@ -71,7 +71,7 @@ class StockHandlerActor(BackendActor):
         # None once all are, so later periodic resolves do not set the future again.
         self._recovering: set[str] | None = set(self.stock.reservations())
         self._recovered: pykka.ThreadingFuture[bool] = pykka.ThreadingFuture()
-        for pid in self._recovering:
+        for pid in sorted(self._recovering):  # one order, whatever the hash seed
             self._resolve(pid)
         self._check_recovered()
 

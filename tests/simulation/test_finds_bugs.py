@@ -150,7 +150,7 @@ def test_a_charge_after_its_purchase_was_fenced_is_found() -> None:
 def test_a_bug_found_by_the_state_machine_shrinks_to_a_short_story() -> None:
     with reintroduced("early-status"), pytest.raises(AssertionError) as failed:
         run_state_machine_as_test(VendingMachine, settings=settings(
-            max_examples=300, stateful_step_count=20, deadline=None, database=None,
+            max_examples=100, stateful_step_count=8, deadline=None, database=None,
             derandomize=True, suppress_health_check=list(HealthCheck)))
     assert "answered twice" in str(failed.value)
     story = [line for line in getattr(failed.value, "__notes__", [])
