@@ -57,6 +57,9 @@ class Oracle:
         self._acked: list[tuple[float, str, str]] = []  # (when, role, req_id) acknowledged
         self._finals: dict[str, dict[str, Any]] = {}  # req_id -> first ok reply
         self._statused: set[tuple[int, int]] = set()  # (incarnation, ticket)
+        self._touched: set[str] = set()  # products changed since the last check
+        self._reserved: dict[str, int] = {}  # units held per product at the last check
+        self._rowids = (0, 0)  # purchases, aborted: the last rowids checked
 
     def fail(self, line: str) -> None:
         self.violations.append(line)
@@ -78,7 +81,9 @@ class Oracle:
         self._conns.clear()
 
     # -- storage, after a step that committed ------------------------------------
-    def check_storage(self) -> None:
+    def check_storage(self, full: bool = False) -> None:
+        """The storage checks; `full`: every product, not only those changed since
+        the last check (the end of a run, and after a crash)."""
         gk, sh = self._db("gatekeeper"), self._db("stock-handler")
         if gk is None or sh is None:
             return
@@ -94,11 +99,8 @@ class Oracle:
                 self.fail(f"money: users hold {held[0]}, events add up to {self._money}")
             if held[1] < 0:
                 self.fail(f"negative deposit {held[1]}")
-            both = gk.execute("SELECT count(*) FROM purchases JOIN aborted USING(purchase_id)"
-                              ).fetchone()[0]
-            if both:
-                self.fail(f"{both} purchase(s) both charged and fenced")
-            self._stock(sh)
+            self._fenced_and_charged(gk)
+            self._stock(sh, full)
         finally:
             for conn in with_tx:
                 conn.execute("COMMIT")
@@ -126,18 +128,47 @@ class Oracle:
             self._money -= body["spent"] + sum(body["change"])
             uid = body["product_uid"]
             self._charged[uid] = self._charged.get(uid, 0) + body["amount"]
+            self._touched.add(uid)
         elif topic in ("reset", "user_deleted"):
             self._money -= sum(body["change"])
         elif topic == "product":
-            self._products[body["product"]["product_uid"]] = body["product"]
+            uid = body["product"]["product_uid"]
+            self._products[uid] = body["product"]
+            self._touched.add(uid)
         elif topic == "product_deleted":
             self._products[body["product_uid"]] = None
+            self._touched.add(body["product_uid"])
 
-    def _stock(self, sh: sqlite3.Connection) -> None:
+    def _fenced_and_charged(self, gk: sqlite3.Connection) -> None:
+        """No purchase both charged and fenced (the rows added since the last check)."""
+        top_p, top_a = self._rowids
+        new_p = gk.execute("SELECT coalesce(max(rowid), 0) FROM purchases").fetchone()[0]
+        new_a = gk.execute("SELECT coalesce(max(rowid), 0) FROM aborted").fetchone()[0]
+        both = gk.execute(
+            "SELECT count(*) FROM purchases p JOIN aborted a USING(purchase_id)"
+            " WHERE p.rowid > ? OR a.rowid > ?", (top_p, top_a)).fetchone()[0] \
+            if (new_p, new_a) != (top_p, top_a) else 0
+        self._rowids = (new_p, new_a)
+        if both:
+            self.fail(f"{both} purchase(s) both charged and fenced")
+
+    def _stock(self, sh: sqlite3.Connection, full: bool) -> None:
         reserved = dict(sh.execute(
             "SELECT product_uid, sum(amount) FROM reservations GROUP BY product_uid"))
-        rows = sh.execute("SELECT product_uid, seller_uid, product_name, cost, amount, sold"
-                          " FROM products").fetchall()
+        # Holds and releases write no event: compare the reservations themselves.
+        touched = self._touched | {u for u in reserved.keys() | self._reserved.keys()
+                                   if reserved.get(u) != self._reserved.get(u)}
+        self._reserved, self._touched = reserved, set()
+        cols = "product_uid, seller_uid, product_name, cost, amount, sold"
+        if full:
+            rows = sh.execute(f"SELECT {cols} FROM products").fetchall()
+            touched = set(self._products)
+        elif touched:
+            marks = ",".join("?" * len(touched))
+            rows = sh.execute(f"SELECT {cols} FROM products WHERE product_uid IN ({marks})",
+                              sorted(touched)).fetchall()
+        else:
+            return
         listed = set()
         for uid, seller, name, cost, amount, sold in rows:
             listed.add(uid)
@@ -154,8 +185,8 @@ class Oracle:
             if not sold <= charged <= sold + reserved.get(uid, 0):
                 self.fail(f"purchase atomicity: {uid} sold {sold}, charged {charged},"
                           f" reserved {reserved.get(uid, 0)}")
-        for uid, event in self._products.items():
-            if event is not None and uid not in listed:
+        for uid in sorted(touched):
+            if self._products.get(uid) is not None and uid not in listed:
                 self.fail(f"events: product {uid} has a product event but is not stored")
 
     # -- statuses and replies --------------------------------------------------------

@@ -299,6 +299,7 @@ class World:
             return  # the end of the run: not part of its history
         self.note(f"process {proc.number} crashed ({lost} fifo messages lost)")
         self.oracle.recheck_durable(self.clock.now - KEPT)
+        self.oracle.check_storage(full=True)
         self.dirty = True
         self.sched.call_later(self.fault_rng.uniform(0.5, 5.0), self.boot)
 
@@ -509,7 +510,7 @@ class World:
                              f" stopped: {', '.join(busy)}")
         elif not self.oracle.settled():
             self.oracle.fail(f"purchases still half done {limit:.0f}s after faults stopped")
-        self.oracle.check_storage()
+        self.oracle.check_storage(full=True)
         self.oracle.check_ledger({c.name: c.username for c in self.clients
                                   if c.role == "buyer"})
         self.note(f"quiet: {len(self.oracle.violations)} violation(s)")
