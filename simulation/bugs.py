@@ -11,7 +11,8 @@ They are the bugs issue 20 lists as found by reading code or by luck:
   on after a disk-full episode, so sessions in use expire as if idle;
 - `stop-all`: an actor raising a `BaseException` makes its loop call
   `ActorRegistry.stop_all()`, which on a loop thread blocks that loop forever
-  (actors/runtime.py still does this: the switch only makes actors raise one);
+  (the switch makes actors raise one at their `in_batch` fault point and handles it
+  the old way, whatever actors/runtime.py does today);
 - `crypto-after-rollback`: a password check whose batch failed on storage still
   finishes (commits, answers) after its request was refused with the batch;
 - `charge-unfenced`: a purchase charged although recovery already fenced it off
@@ -53,6 +54,18 @@ def _jobs_survive_rollback(self: Any) -> None:
     self._queued_now = []  # the bug: the rolled-back batch's password work stays queued
 
 
+def _stop_all_on_base_exception(original: Any) -> Any:
+    def _handle_receive(self: Any, message: Any) -> Any:
+        try:
+            return original(self, message)
+        except SimBaseException:
+            import pykka
+            self._stop()
+            pykka.ActorRegistry.stop_all()  # the bug: on the loop's own thread
+            return None
+    return _handle_receive
+
+
 def _never_fenced(self: Any, pid: str) -> bool:
     return False
 
@@ -62,18 +75,21 @@ def reintroduced(name: str) -> Iterator[None]:
     """Put bug `name` back while the block runs."""
     from actors.backend import BackendActor
     from actors.gatekeeper import GatekeeperActor
+    from actors.runtime import LoopActor
     from vending.accounts import Accounts
 
     patches: dict[str, list[tuple[Any, str, Any]]] = {
         "early-status": [(BackendActor, "_refuse", _refuse_twice)],
         "optional-writes": [(BackendActor, "_storage_writable", _writable_but_optional_off)],
-        "stop-all": [],
+        "stop-all": [(LoopActor, "_handle_receive",
+                      _stop_all_on_base_exception(LoopActor._handle_receive))],
         "crypto-after-rollback": [(GatekeeperActor, "rolled_back", _jobs_survive_rollback)],
         "charge-unfenced": [(Accounts, "fenced", _never_fenced)],
     }
     if name not in patches:
         raise ValueError(f"unknown bug {name!r}; one of {', '.join(BUGS)}")
-    saved = [(owner, attr, getattr(owner, attr)) for owner, attr, _ in patches[name]]
+    # What each class defines itself (an inherited attribute is deleted again after).
+    saved = [(owner, attr, owner.__dict__.get(attr)) for owner, attr, _ in patches[name]]
     ACTIVE.add(name)
     try:
         for owner, attr, value in patches[name]:
@@ -82,4 +98,7 @@ def reintroduced(name: str) -> Iterator[None]:
     finally:
         ACTIVE.discard(name)
         for owner, attr, value in saved:
-            setattr(owner, attr, value)
+            if value is None:
+                delattr(owner, attr)
+            else:
+                setattr(owner, attr, value)
