@@ -47,7 +47,9 @@ def _refuse_twice(self: Any, messages: Any, error: Any) -> None:
 
 
 def _writable_but_optional_off(self: Any) -> None:
-    self.storage = None  # the bug: db.optional_writes stays False
+    self.storage = None
+    if self.db is not None:
+        self.db.optional_writes = False  # the bug: never switched back on
 
 
 def _jobs_survive_rollback(self: Any) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from simulation import Simulation
 from simulation.cli import run_seed
 
 
@@ -25,3 +26,22 @@ def test_a_seed_that_found_a_bug_stays_clean(seed: int, steps: int, clients: int
                                             bug: str) -> None:
     result, _ = run_seed(seed, steps=steps, clients=clients)
     assert result.violations == [], bug
+
+
+def test_a_session_used_only_for_reads_survives_a_full_disk() -> None:
+    """Found by a story, not a seed (docs/simulation.md, "Bugs it found"): after a full
+    disk, with only reads coming, optional writes stayed off for good and a session
+    in use expired as if idle."""
+    with Simulation(seed=3, faults="none") as sim:
+        ann = sim.buyer("ann", autonomous=False, think=0.0)
+        sim.run(minutes=1)
+        world = sim.world
+        world.faults.disk.failing["gatekeeper"] = ("full", world.clock.now + 5)
+        ann.request("profile")  # its session touch meets the full disk
+        sim.run(minutes=1)
+        for _ in range(12):
+            ann.request("profile")
+            sim.run(minutes=10)
+        result = sim.finish()
+    assert result.violations == []
+    assert all(reply.get("ok") for reply in ann.replies)
