@@ -43,7 +43,7 @@ def _refuse_twice(self: Any, messages: Any, error: Any) -> None:
     for message in messages or ():
         rt = getattr(message, "rt", None)
         if isinstance(rt, ReturnTicket):  # the bug: answered early or not
-            self.status(rt, refusal)
+            self.answer_client(rt, refusal)
 
 
 def _writable_but_optional_off(self: Any) -> None:
@@ -78,7 +78,7 @@ def reintroduced(name: str) -> Iterator[None]:
     from actors.backend import BackendActor
     from actors.gatekeeper import GatekeeperActor
     from actors.runtime import LoopActor
-    from vending.accounts import Accounts
+    from vending.purchase_book import PurchaseBook
 
     patches: dict[str, list[tuple[Any, str, Any]]] = {
         "early-status": [(BackendActor, "_refuse", _refuse_twice)],
@@ -86,7 +86,7 @@ def reintroduced(name: str) -> Iterator[None]:
         "stop-all": [(LoopActor, "_handle_receive",
                       _stop_all_on_base_exception(LoopActor._handle_receive))],
         "crypto-after-rollback": [(GatekeeperActor, "rolled_back", _jobs_survive_rollback)],
-        "charge-unfenced": [(Accounts, "fenced", _never_fenced)],
+        "charge-unfenced": [(PurchaseBook, "fenced", _never_fenced)],
     }
     if name not in patches:
         raise ValueError(f"unknown bug {name!r}; one of {', '.join(BUGS)}")

@@ -13,12 +13,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tools import simulate as live
 
-from .api import Result, Simulation
-from .world import FAULT_KINDS, parse_faults
+from .kinds import FAULT_KINDS, parse_faults
+
+if TYPE_CHECKING:
+    from .api import Result
 
 __all__ = ["add_command", "replay_command", "run_seed"]
 
@@ -81,6 +83,8 @@ def run_seed(seed: int, *, steps: int = DEFAULT_STEPS, clients: int = DEFAULT_CL
              trace: bool = False) -> tuple[Result, list[str]]:
     """One seed's run as the command line does it: `clients` clients (a quarter
     sellers, at least one), `steps` steps (or `hours`), then the quiet end."""
+    from .api import Simulation  # the server's modules: only when a run starts
+
     with Simulation(seed=seed, faults=faults, think=think, trace=trace) as sim:
         sellers = max(1, clients // 4) if clients > 1 else 0
         for i in range(clients - sellers):

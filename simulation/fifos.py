@@ -103,7 +103,9 @@ def describe_message(message: dict[str, Any]) -> str:
     if isinstance(reply, dict):
         kind += " ok" if reply.get("ok") else f" {reply.get('error')}"
     rt = message.get("rt")
-    if isinstance(rt, list) and len(rt) == 3:
+    if isinstance(rt, dict) and "ticket" in rt:
+        kind += f" #{rt['ticket']}"
+    elif isinstance(rt, list) and len(rt) == 3:
         kind += f" #{rt[2]}"
     return kind
 

@@ -194,7 +194,7 @@ class Oracle:
         """A Status left a backend for the front door (the network's tap)."""
         if message.get("k") != "status":
             return
-        key = (incarnation, message["rt"][2])
+        key = (incarnation, _ticket(message["rt"]))
         if key in self._statused:
             self.fail(f"ticket {key[1]} answered twice: a second status"
                       f" {_short(message['reply'])}")
@@ -270,6 +270,11 @@ class Oracle:
                           f" told {units}")
             if self.ledger.sold.get(uid, 0) > self.ledger.added.get(uid, 0):
                 self.fail(f"oversell: {uid}")
+
+
+def _ticket(rt: Any) -> int:
+    """The ticket of a return ticket as the wire carries it (a map, or a list)."""
+    return int(rt["ticket"] if isinstance(rt, dict) else rt[2])
 
 
 def _strip(reply: dict[str, Any]) -> dict[str, Any]:

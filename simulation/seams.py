@@ -71,24 +71,25 @@ def installed(clock: SimClock, rng: random.Random, *, executor: Callable[..., An
     import actors.gatekeeper
     import actors.stockhandler
     import vending.credentials as cred
-    from vending.accounts import Accounts
+    from vending.gate import Gate
     from vending.stock import Stock
 
     for name in TIME_USERS:
         __import__(name)
     fake_time = SimpleNamespace(time=clock.time, monotonic=clock.monotonic, sleep=clock.sleep)
     hasher = _CHEAP
+    dummy = hasher.hash("simulation-dummy", salt=b"0123456789abcdef")
     swaps: list[tuple[Any, str, Any]] = [
         *((sys.modules[name], "time", fake_time) for name in TIME_USERS),
         (cred, "secrets", _Secrets(rng)),
-        (cred, "_HASHER", hasher),
+        (cred, "_hasher", lambda: hasher),
         (cred, "_TIME_COST", CHEAP_ARGON2["time_cost"]),
         (cred, "_MEMORY_KIB", CHEAP_ARGON2["memory_cost"]),
-        (cred, "_DUMMY_HASH", hasher.hash("simulation-dummy", salt=b"0123456789abcdef")),
+        (cred, "_dummy_hash", lambda: dummy),
         (actors.stockhandler, "uuid", _Uuid(rng)),
         # The rules take their clock as an argument; the actors leave it at its
         # default (time.time), so the simulator hands it in where they build them.
-        (actors.gatekeeper, "Accounts", partial(Accounts, clock=clock.time)),
+        (actors.gatekeeper, "Gate", partial(Gate, clock=clock.time)),
         (actors.stockhandler, "Stock", partial(Stock, clock=clock.time)),
         (actors.gatekeeper, "ThreadPoolExecutor", executor),
         (actors.backend, "Pushers", pushers),

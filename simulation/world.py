@@ -38,13 +38,13 @@ from .clock import SimClock
 from .disk import SimFaults, sim_database
 from .door import SimFrontDoor
 from .fifos import Channel, Network, SimInlet, SimPushers
+from .kinds import FAULT_KINDS, parse_faults
 from .loop import Scheduler, SimLoop
 from .oracle import Oracle
 from .trace import Trace
 
 __all__ = ["FAULT_KINDS", "World", "WorldOptions", "parse_faults"]
 
-FAULT_KINDS = ("crash", "disk", "net", "clock")
 #: Chance per step that some fault is injected (when any kind is on).
 FAULT_RATE = 1 / 300
 #: Restarts of one actor within `RESTART_WINDOW` before the supervisor gives up
@@ -59,20 +59,6 @@ _QUIET_LOGGERS = ("pykka", "actors", "transport", "vending")
 def _actor_of(ref: pykka.ActorRef[Any]) -> Any:
     """The actor behind a ref: the simulator may look inside its own actors."""
     return ref._actor_weakref()
-
-
-def parse_faults(text: str) -> frozenset[str]:
-    """`all`, `none`, or a comma list of kinds."""
-    if text == "all":
-        return frozenset(FAULT_KINDS)
-    if text in ("none", ""):
-        return frozenset()
-    kinds = frozenset(k.strip() for k in text.split(","))
-    unknown = kinds - set(FAULT_KINDS)
-    if unknown:
-        raise ValueError(f"unknown fault kind(s): {', '.join(sorted(unknown))}; "
-                         f"use all, none or a comma list of {', '.join(FAULT_KINDS)}")
-    return kinds
 
 
 @dataclass
