@@ -7,6 +7,7 @@ import pytest
 from rules_world import Shop
 from test_saga_steps import buy
 
+from vending.call import Call
 from vending.purchase import reserve, settle
 
 
@@ -14,7 +15,7 @@ def test_a_release_rolled_back_keeps_its_units_held(shop: Shop) -> None:
     world, ann, sam = shop
     uid = world.create(sam, cost=5, amount=1)
     with world.stock.db.transaction():
-        reserve(world.stock, "P1", buy(ann, uid))
+        reserve(world.stock, Call(buy(ann, uid), pid="P1"))
     assert world.stock.offer(uid).available == 0
     with pytest.raises(RuntimeError), world.stock.db.transaction():
         settle(world.stock, "P1", committed=False)  # the units would be free again...
