@@ -4,7 +4,7 @@ vending/ops.py names, for each op's fields, which of these checks they get;
 `parse_request` (vending/requests.py) runs them. Value rules that have their own
 error code (a coin that is not a coin, a cost that is not a multiple of 5) are
 left to the rules, because the protocol orders those codes after `UNAUTHORIZED`
-and the role checks (docs/protocol.md, "Errors").
+and the role checks (docs/protocol.md §7, "Precedence").
 """
 
 from __future__ import annotations

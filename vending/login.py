@@ -1,7 +1,7 @@
 """`auth`: registering, logging in, and replaying a login under its req_id.
 
-Keys of `auth` requests live in the scope `u:<user_uid>` (docs/protocol.md,
-"Idempotent retries": the `user_uid` the request names). Only successful replies
+Keys of `auth` requests live in the scope `u:<user_uid>` (docs/protocol.md
+§4: the `user_uid` the request names). Only successful replies
 are kept (the row's `kept="successes"`, vending/idempotency.py's policy), each
 with its token sealed under the password (`credentials.seal`), so the database
 holds no usable token and only the password opens a replay. A replay is a login

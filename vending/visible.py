@@ -1,4 +1,4 @@
-"""Which characters a shown name may hold: by Unicode category (docs/protocol.md, "Fields").
+"""Which characters a shown name may hold: by Unicode category (docs/protocol.md §6).
 
 A product name is shown to every buyer, so it must show what it is: no
 control, format, separator, private-use, unassigned or surrogate characters

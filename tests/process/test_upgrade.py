@@ -148,7 +148,7 @@ def test_a_folder_from_a_newer_release_is_refused_with_one_line(
 
 def test_release_26aa1c3_on_an_upgraded_folder_loses_nothing(
         serve: Callable[..., ServerProcess], folder: tuple[Path, Loaded], old_tree: Path) -> None:
-    """It predates versions, so it cannot refuse (docs/design.md, reading 27): it runs,
+    """It predates versions, so it cannot refuse (docs/design.md, reading 36): it runs,
     ignores history, and the folder opens under this release again."""
     data, old = folder
     upgraded = serve(data)

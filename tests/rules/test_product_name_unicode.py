@@ -1,4 +1,4 @@
-"""product_name by Unicode category (docs/protocol.md, "Fields"; vending/visible.py)."""
+"""product_name by Unicode category (docs/protocol.md §6; vending/visible.py)."""
 
 from __future__ import annotations
 
