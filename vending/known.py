@@ -1,7 +1,7 @@
 """Known addresses: where an account's owner logged in from lately.
 
-An address that logged in to an account successfully within `KNOWN_FOR` (30
-days) is exempt from that account's failure count over all addresses
+An address that logged in to (or registered) an account successfully within
+`KNOWN_FOR` (30 days) is exempt from that account's failure count over all addresses
 (vending/throttle.py): a spray from many addresses can lock the account-wide
 key, never the owner at an address it used before (docs/protocol.md,
 RATE_LIMITED). Kept durably in gatekeeper.sqlite3, at most `PER_ACCOUNT`

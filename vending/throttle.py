@@ -17,8 +17,8 @@ counts record other guesses, which a right password elsewhere does not undo.
 
 A request without an address (in-process, inproc://) counts as one local source.
 
-Known addresses (vending/known.py): an address that logged in to the account
-within 30 days is neither refused by nor counted in the account-wide key, so a
+Known addresses (vending/known.py): an address that logged in to (or registered)
+the account within 30 days is neither refused by nor counted in the account-wide key, so a
 spray from many addresses locks everyone out of the account but its owner at
 the addresses it uses.
 
