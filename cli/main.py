@@ -325,7 +325,7 @@ def serve_command(args: argparse.Namespace) -> int:
         return 2
     # A CPU-bound thread otherwise keeps the GIL for up to 5 ms while a thread
     # woken by a socket waits; 1 ms measured ~10% more purchases/s and a lower p99
-    # (README, "Performance"). Only here: an embedding program owns its interpreter.
+    # (README, "Benchmark and performance"). Only here: an embedding program owns its interpreter.
     sys.setswitchinterval(0.001)
     wake, stop, reload = threading.Event(), threading.Event(), threading.Event()
 
