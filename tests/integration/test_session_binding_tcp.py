@@ -1,5 +1,5 @@
 """Over real TCP: a token is valid only with the `wsess_uid` it was issued with, even
-when that other `wsess_uid` is a live session of the same account (docs/protocol.md §6).
+when that other `wsess_uid` is a live session of the same account (docs/protocol.md §5).
 """
 
 from __future__ import annotations

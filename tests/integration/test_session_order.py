@@ -1,4 +1,4 @@
-"""Requests of one session are handled in the order they were sent (docs/protocol.md §6)."""
+"""Requests of one session are handled in the order they were sent (docs/protocol.md §5)."""
 
 from __future__ import annotations
 

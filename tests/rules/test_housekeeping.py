@@ -1,7 +1,7 @@
 """Housekeeping bounds storage: what is past its keeping time goes, nothing younger.
 
-The keeping side (at least 24 hours, docs/protocol.md §3-4) is in test_idempotency.py;
-these pin the forgetting side to its edges, one second either way.
+The keeping side (48 hours, docs/protocol.md §4; docs/design.md reading 4) is in
+test_idempotency.py; these pin the forgetting side to its edges, one second either way.
 """
 
 from __future__ import annotations

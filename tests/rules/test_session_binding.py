@@ -1,4 +1,4 @@
-"""A token is valid only with the `wsess_uid` it was issued with (docs/protocol.md §6),
+"""A token is valid only with the `wsess_uid` it was issued with (docs/protocol.md §5),
 even when that other `wsess_uid` is a live session of the same account.
 
 Each case swaps the credentials of two live sessions of one account and checks the
