@@ -72,7 +72,7 @@ def test_housekeeping_keeps_what_is_younger_than_keep() -> None:
 
 
 def test_events_are_kept_as_long_as_the_idempotency_keys() -> None:
-    """Accounts and Stock keep their events for their `idem_ttl`, not a fixed 48 h."""
+    """Gate and Stock keep their events for their `idem_ttl`, not a fixed 48 h."""
     now = [T0]
     acc = Gate(Database(None, GATE_SCHEMA), clock=lambda: now[0], idem_ttl=3600.0)
     stock = Stock(Database(None, STOCK_SCHEMA), clock=lambda: now[0], idem_ttl=3600.0)
