@@ -1,6 +1,6 @@
 """Tier 4: `vending serve` as its own process, driven from other processes.
 
-`serve(data_dir)` starts `vending serve` (actors/serverproc.py) on a free loopback port,
+`serve(data_dir)` starts `vending serve` (tools/serverproc.py) on a free loopback port,
 returns once it has logged its ready line, and every process it started is
 killed in teardown whatever the test did. `cli(...)` runs one client command.
 """
