@@ -90,11 +90,12 @@ def watch_command(args: argparse.Namespace) -> int:
         endpoints = endpoints[1:]  # given on the command line: not the default too
     # Warnings of the stream (a role not answering for a while) as plain lines.
     logsetup.configure("WARNING", text="vending watch: %(message)s")
-    # Two tries within --timeout, as every client command: a missing server is
-    # one line within the timeout (README, "Live events").
+    # Two tries within --timeout and no pause between, as every client command: a
+    # missing server is one line within the timeout (README, "A buyer and a seller,
+    # from a shell").
     stream = EventStream(endpoints, args.endpoint, server_key=server_key,
                          client_key=client_key, live_only=not args.all,
-                         timeout=args.timeout / 2, retries=1)
+                         timeout=args.timeout / 2, retries=1, backoff=0.0)
     try:
         try:
             stream.start()

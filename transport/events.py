@@ -40,6 +40,7 @@ from .client import Client
 from .codec import DecodeError, decode, encode
 from .loop import EventLoop
 from .peerguard import PeerGuard
+from .protocol import DEFAULT_BACKOFF
 
 __all__ = ["MAX_SUBSCRIPTION", "SOURCES", "EventForwarder", "EventPublisher", "EventStream",
            "StreamEvent", "subscription_frame_limit"]
@@ -262,8 +263,8 @@ class EventStream:
         events_endpoint: the PUB (a split role's `--events`: give both roles'
             as a list) or the embedded XPUB (`inproc://events`, or `serve --events`).
         front_door: the front door endpoint, for the `events` op.
-        timeout, retries: the `events` op's client (`transport.Client`): `start`
-            raises after at most its `worst_case_seconds` with no front door.
+        timeout, retries, backoff: the `events` op's client (`transport.Client`):
+            `start` raises after at most its `worst_case_seconds` with no front door.
         context: the ZeroMQ context (an embedded system's, for inproc://).
         server_key: the server's CurveZMQ public key, for both sockets.
         door_key: the front door's key when it differs (embedded: the events
@@ -280,12 +281,14 @@ class EventStream:
                  door_key: bytes | None = None,
                  client_key: tuple[bytes, bytes] | None = None,
                  rcvhwm: int = PUB_HWM, poll_interval: float = 1.0,
-                 timeout: float = 5.0, retries: int = 3) -> None:
+                 timeout: float = 5.0, retries: int = 3,
+                 backoff: float = DEFAULT_BACKOFF) -> None:
         self.endpoints = [events_endpoint] if isinstance(events_endpoint, str) \
             else list(events_endpoint)
         self.front_door = front_door
         self._timeout = timeout
         self._retries = retries
+        self._backoff = backoff
         self._ctx = context or zmq.Context.instance()
         self._callback = callback
         self.sources = sources
@@ -368,7 +371,8 @@ class EventStream:
     def _run(self) -> None:
         sub = self._ctx.socket(zmq.SUB)
         client = Client(self.front_door, context=self._ctx, timeout=self._timeout,
-                        retries=self._retries, server_key=self._door_key,
+                        retries=self._retries, backoff=self._backoff,
+                        server_key=self._door_key,
                         client_key=self._client_key)
 
         def fetch(source: str, since: int, limit: int) -> dict[str, Any]:
