@@ -126,3 +126,32 @@ def test_a_failed_commit_leaves_memory_equal_to_storage(tmp_path: Path) -> None:
         lean.srv.commit()
     lean.srv.db.before_commit = None
     assert state(lean.srv) == before == state(LeanServer(tmp_path))
+
+
+def test_it_answers_a_seeded_op_sequence_as_the_rules_do(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """tools/differential.py's sequence (every op, retries under reused req_ids, wrong
+    passwords, bad coins), answered by the rules in one process and by the baseline."""
+    import contextlib
+    import io
+    import types
+
+    from tools import differential
+
+    class Lean:
+        def __init__(self, data_dir: Path) -> None:
+            self.srv = LeanServer(data_dir)
+            db = types.SimpleNamespace(transaction=contextlib.nullcontext)
+            self.gate = self.stock = types.SimpleNamespace(db=db)
+
+        def answer(self, req: Any, peer: str | None) -> dict[str, Any]:
+            try:
+                return self.srv.answer(req, peer)
+            finally:
+                self.srv.commit()  # one batch per request, as the differential's steps
+
+    rules, lean = io.StringIO(), io.StringIO()
+    differential.run(7, 200, rules)
+    monkeypatch.setattr(differential, "Rules", Lean)
+    differential.run(7, 200, lean)
+    assert lean.getvalue().splitlines() == rules.getvalue().splitlines()
