@@ -68,6 +68,11 @@ def storage_fault(exc: BaseException) -> StorageFault | None:
 _ROWS_PER_STATEMENT = 256
 
 
+#: Statement texts by (head, tail, columns, rows): built once, so SQLite's cache
+#: of prepared statements finds them again.
+_INSERTS: dict[tuple[str, str, int, int], str] = {}
+
+
 def insert_rows(conn: sqlite3.Connection, head: str, rows: Sequence[Sequence[object]],
                 tail: str = "") -> None:
     """`head VALUES (?,..),(?,..),... tail` for all `rows` (of equal length): one
@@ -75,11 +80,15 @@ def insert_rows(conn: sqlite3.Connection, head: str, rows: Sequence[Sequence[obj
     inserts cost one parse and one trip into SQLite."""
     if not rows:
         return
-    one = "(" + ",".join("?" * len(rows[0])) + ")"
+    width = len(rows[0])
     for start in range(0, len(rows), _ROWS_PER_STATEMENT):
         chunk = rows[start:start + _ROWS_PER_STATEMENT]
-        conn.execute(f"{head} VALUES {','.join([one] * len(chunk))} {tail}",
-                     [v for row in chunk for v in row])
+        key = (head, tail, width, len(chunk))
+        sql = _INSERTS.get(key)
+        if sql is None:
+            one = "(" + ",".join("?" * width) + ")"
+            sql = _INSERTS[key] = f"{head} VALUES {','.join([one] * len(chunk))} {tail}"
+        conn.execute(sql, chunk[0] if len(chunk) == 1 else list(chain.from_iterable(chunk)))
 
 
 class Database:
