@@ -200,24 +200,17 @@ class Database:
         for (head, tail), rows in deferred.items():
             insert_rows(self.conn, head, rows, tail)
 
-    def _deferred_marks(self) -> dict[tuple[str, str], int]:
-        return {key: len(rows) for key, rows in self._deferred.items()}
-
-    def _drop_deferred_since(self, marks: dict[tuple[str, str], int]) -> None:
-        for key in list(self._deferred):
-            if key in marks:
-                del self._deferred[key][marks[key]:]
-            else:
-                del self._deferred[key]
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """BEGIN IMMEDIATE ... COMMIT; nested calls become savepoints."""
         if self._depth:
+            # What was deferred before the savepoint is written outside it, so that
+            # rolling it back drops exactly what was deferred (or written) inside.
+            self.write_deferred()
             name = f"sp{self._depth}"
             self.conn.execute(f"SAVEPOINT {name}")
             self._depth += 1
-            marks = self._deferred_marks()
             try:
                 yield self.conn
             except BaseException:
@@ -226,7 +219,7 @@ class Database:
                 if self.conn.in_transaction:
                     self.conn.execute(f"ROLLBACK TO {name}")
                     self.conn.execute(f"RELEASE {name}")
-                self._drop_deferred_since(marks)
+                self._deferred = {}
                 self._rolled_back()
                 raise
             else:

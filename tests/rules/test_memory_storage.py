@@ -179,3 +179,16 @@ def test_a_mirror_first_used_in_a_transaction_that_rolls_back_still_follows_writ
     assert db.mirror("t", "k", ("k", "x")).get("a") == ("a", 1)
     db.conn.execute("UPDATE t SET x=5")
     assert db.mirror("t", "k", ("k", "x")).get("a") == ("a", 5)
+
+
+def test_rows_deferred_before_a_savepoint_survive_its_rollback_after_a_read() -> None:
+    """A reader inside the savepoint writes what is deferred (`write_deferred`); the
+    rows deferred before the savepoint must not go with it."""
+    db = Database(None, "CREATE TABLE t(x INTEGER);")
+    with db.transaction():
+        db.defer("INSERT INTO t(x)", (1,))
+        with pytest.raises(RuntimeError), db.transaction():
+            db.defer("INSERT INTO t(x)", (2,))
+            db.write_deferred()  # as a lookup that must see the table does
+            raise RuntimeError("rolled back to the savepoint")
+    assert [x for (x,) in db.conn.execute("SELECT x FROM t ORDER BY x")] == [1]
