@@ -17,7 +17,10 @@ their order, idempotency policy (`vending.idempotency.NOT_KEPT`), coins, login
 throttle, argon2 and token sealing as the system; the same tables and events.
 What it leaves out, being a yardstick and not a product: supervision, deadlines,
 live event publishing, argon2 off the loop (a login stalls the loop ~30 ms),
-and housekeeping (expired keys and events stay until restart).
+housekeeping (expired keys and events stay until restart), the registration limit
+and known addresses, and the ops the bench never sends that came after it
+(`change_password`, `history`, `health`, paging of `products`): those answer
+BAD_REQUEST.
 
 Run by `vending bench` as `python -m tools.baseline --bind EP --data-dir DIR`.
 """
@@ -315,6 +318,9 @@ class LeanServer:
             return self.events(req.args)
         if op == "auth":
             return self.auth(req, peer)
+        if op not in self.RULES and op != "profile":
+            # Ops the bench never sends (vending/ops.py has them all): not served here.
+            raise BadRequest(f"{op!r} is not served by the benchmark's baseline")
         return self.session_op(req, peer)
 
     def session_op(self, req: Request, peer: str | None) -> dict[str, Any]:
