@@ -336,6 +336,8 @@ def serve_command(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_signal)
     if config.curve_clients:
         signal.signal(signal.SIGHUP, on_signal)
+    from vending import sqlcount  # `vending bench --count-sql` only
+    sqlcount.from_environ()
     system = VendingSystem(config)
     try:
         system.start()

@@ -30,6 +30,7 @@ import argparse
 import contextlib
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -89,6 +90,9 @@ class LoadResult:
     gen_main_thread_pct: list[float] = field(default_factory=list)
     #: all cores of the machine, anyone's work (100 = every core busy)
     machine_busy_pct: float = 0.0
+    #: `--count-sql`: SQL statements the server ran in the window, by "VERB table"
+    #: (empty when not counted)
+    sql: dict[str, int] = field(default_factory=dict)
 
     @property
     def rps(self) -> float:
@@ -116,7 +120,20 @@ class LoadResult:
                 "cpu_ms_per_request": (self.server_cpu_s * 1e3 / self.requests
                                        if self.requests else None),
                 "ctx_per_request": (self.server_switches / self.requests
-                                    if self.requests else None)}
+                                    if self.requests else None),
+                **self.sql_figures()}
+
+    def sql_figures(self) -> dict[str, float | None]:
+        """Per purchase: SQL statements that read or write (transaction framing
+        left out), commits, and framing statements (BEGIN, SAVEPOINT, ...)."""
+        if not self.sql:
+            return {}
+        framing = {"BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"}
+        data = sum(n for k, n in self.sql.items() if k not in framing)
+        frames = sum(n for k, n in self.sql.items() if k in framing)
+        return {"sql_per_purchase": self.per_purchase(data),
+                "commits_per_purchase": self.per_purchase(self.sql.get("COMMIT", 0)),
+                "framing_per_purchase": self.per_purchase(frames)}
 
     def line(self) -> str:
         errors = f" errors={self.errors}" if self.errors else ""
@@ -124,6 +141,10 @@ class LoadResult:
         ctx = self.per_purchase(self.server_switches)
         per = (f"  {cpu:.3f} ms CPU, {ctx:.1f} switches/purchase"
                if cpu is not None and ctx is not None else "")
+        sql = self.sql_figures()
+        if sql.get("sql_per_purchase") is not None:
+            per += (f", {sql['sql_per_purchase']:.1f} SQL statements and "
+                    f"{sql['commits_per_purchase']:.2f} commits/purchase")
         return (f"{self.target:<9} {self.pps:8.0f} purchases/s {self.rps:8.0f} requests/s   "
                 f"p50 {self.p50_ms:6.2f} ms  p99 {self.p99_ms:6.2f} ms  "
                 f"max {self.max_ms:7.2f} ms{per}  generator "
@@ -199,9 +220,29 @@ class _Generator:
                 pipe.close()
 
 
+def sql_snapshot(pid: int, path: Path, timeout: float = 10.0) -> dict[str, int]:
+    """The statement counts of a server started with `VENDING_SQL_COUNT=path`:
+    SIGUSR1 asks it to write them (vending/sqlcount.py); its next dump is awaited."""
+    from vending import sqlcount  # here: `vending --help` loads no SQLite
+
+    seen, _ = sqlcount.read(path)
+    os.kill(pid, signal.SIGUSR1)
+    deadline = time.monotonic() + timeout
+    while True:
+        dumped, counts = sqlcount.read(path)
+        if dumped > seen:
+            return counts
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"server {pid} did not write its SQL counts to {path}")
+        # A file written by another process: nothing to wait on but the clock.
+        time.sleep(0.005)
+
+
 def run_load(endpoint: str | list[str], target: str, *, server_pids: list[int], clients: int,
-             seconds: float, workload: str = "buy", load_procs: int = 1) -> LoadResult:
-    """Closed-loop load from `load_procs` generator processes; /proc of `server_pids`."""
+             seconds: float, workload: str = "buy", load_procs: int = 1,
+             sql_count: Path | None = None) -> LoadResult:
+    """Closed-loop load from `load_procs` generator processes; /proc of `server_pids`
+    (and, with `sql_count`, the SQL statements of the one server in `server_pids`)."""
     endpoints = [endpoint] if isinstance(endpoint, str) else endpoint
     uid = _setup(endpoints[0])
     sessions = _buyers(endpoints, clients)
@@ -211,6 +252,7 @@ def run_load(endpoint: str | list[str], target: str, *, server_pids: list[int], 
     try:
         for gen in gens:
             gen.wait_ready()
+        sql_before = sql_snapshot(server_pids[0], sql_count) if sql_count else {}
         machine_before = procstat.machine()
         before = [procstat.snapshot(pid) for pid in server_pids]
         for gen in gens:
@@ -218,11 +260,15 @@ def run_load(endpoint: str | list[str], target: str, *, server_pids: list[int], 
         results = [gen.result() for gen in gens]
         after = [procstat.snapshot(pid) for pid in server_pids]
         machine_after = procstat.machine()
+        sql_after = sql_snapshot(server_pids[0], sql_count) if sql_count else {}
     finally:
         for gen in gens:
             gen.stop()
-    return _merge(target, clients, seconds, results, before, after,
-                  procstat.machine_busy_pct(machine_before, machine_after))
+    result = _merge(target, clients, seconds, results, before, after,
+                    procstat.machine_busy_pct(machine_before, machine_after))
+    result.sql = {k: n - sql_before.get(k, 0) for k, n in sql_after.items()
+                  if n - sql_before.get(k, 0)}
+    return result
 
 
 def _merge(target: str, clients: int, seconds: float, results: list[GeneratorResult],
@@ -317,7 +363,8 @@ def session_capacity(sessions: int, progress: Callable[[str], None]) -> dict[str
 
 
 def _against(kind: str, data: Path, clients: int, seconds: float, workload: str,
-             load_procs: int = 1, env: dict[str, str] | None = None) -> LoadResult:
+             load_procs: int = 1, env: dict[str, str] | None = None,
+             count_sql: bool = False) -> LoadResult:
     if kind == "split":
         split = SplitDeployment(data, front_doors=2).start()
         try:
@@ -327,21 +374,30 @@ def _against(kind: str, data: Path, clients: int, seconds: float, workload: str,
         finally:
             split.terminate()
     module = "cli serve" if kind == "system" else "tools.baseline"
+    # Beside the data folder, not in it (the server owns that).
+    counts = data.with_name(data.name + "-sql.json") if count_sql else None
+    if counts is not None:
+        env = {**(env or {}), "VENDING_SQL_COUNT": str(counts)}
     server = ServerProcess(data, module=module, env=env).start()
     try:
         assert server.proc is not None
         return run_load(server.endpoint, kind, server_pids=[server.proc.pid], clients=clients,
-                        seconds=seconds, workload=workload, load_procs=load_procs)
+                        seconds=seconds, workload=workload, load_procs=load_procs,
+                        sql_count=counts)
     finally:
         server.terminate()
+        if counts is not None:
+            counts.unlink(missing_ok=True)
 
 
 def _once(kind: str, clients: int, seconds: float, workload: str, load_procs: int,
-          population: int = 0, env: dict[str, str] | None = None) -> LoadResult:
+          population: int = 0, env: dict[str, str] | None = None,
+          count_sql: bool = False) -> LoadResult:
     with tempfile.TemporaryDirectory(prefix="vending-bench-") as tmp:
+        data = Path(tmp) / "data"
         if population:
-            seed_population(Path(tmp), population)
-        return _against(kind, Path(tmp), clients, seconds, workload, load_procs, env)
+            seed_population(data, population)
+        return _against(kind, data, clients, seconds, workload, load_procs, env, count_sql)
 
 
 def check_generator_capacity(clients: int, seconds: float, workload: str,
@@ -388,7 +444,8 @@ _SETUP_S, _SETUP_PER_CLIENT_S = 2.0, 0.03
 
 def plan(*, clients: int = 32, seconds: float = 10.0, workload: str = "buy",
          baseline: bool = True, growth: bool = False, sessions: int = 0, split: bool = False,
-         load_procs: int = 1, check_generator: bool = False, events_off: bool = False) -> str:
+         load_procs: int = 1, check_generator: bool = False, events_off: bool = False,
+         count_sql: bool = False) -> str:
     """What `run_bench` with these arguments will do and about how long it takes,
     said before it starts (the runs themselves print nothing for a while)."""
     runs = ["system", *(["baseline"] if baseline else []), *(["split"] if split else []),
@@ -400,7 +457,9 @@ def plan(*, clients: int = 32, seconds: float = 10.0, workload: str = "buy",
     extra += f" plus {sessions} sessions for the RSS figure" if sessions else ""
     return (f"vending bench: {windows} timed window(s) of {seconds:g} s ({', '.join(runs)}), "
             f"{clients} clients, workload {workload}, {load_procs} generator process(es)"
-            f"{', events off' if events_off else ''}; about {about:.0f} s{extra}. "
+            f"{', events off' if events_off else ''}"
+            f"{', counting SQL statements (a trace callback: slower)' if count_sql else ''}"
+            f"; about {about:.0f} s{extra}. "
             "Progress on stderr, the report on stdout at the end.")
 
 
@@ -429,7 +488,7 @@ def _ticking(progress: Callable[[str], None], label: str) -> Iterator[None]:
 def run_bench(*, clients: int = 32, seconds: float = 10.0, workload: str = "buy",
               baseline: bool = True, growth: bool = False, sessions: int = 0,
               split: bool = False, load_procs: int = 1, check_generator: bool = False,
-              events_off: bool = False,
+              events_off: bool = False, count_sql: bool = False,
               progress: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
     report: dict[str, Any] = {"clients": clients, "seconds": seconds, "workload": workload,
                               "load_procs": load_procs}
@@ -437,12 +496,14 @@ def run_bench(*, clients: int = 32, seconds: float = 10.0, workload: str = "buy"
     if split:
         kinds.append("split")
     report["events"] = "off" if events_off else "on"
+    report["count_sql"] = count_sql
     env = {"VENDING_EVENTS": "off"} if events_off else None
     for kind in kinds:
         progress(f"{kind}: starting the server and {clients} clients, then {seconds:g} s "
                  "of load")
         with _ticking(progress, kind):
-            result = _once(kind, clients, seconds, workload, load_procs, env=env)
+            result = _once(kind, clients, seconds, workload, load_procs, env=env,
+                           count_sql=count_sql and kind != "split")
         progress(result.line())
         report[kind] = result.figures()
     if baseline:
@@ -494,6 +555,12 @@ _ROWS: list[tuple[str, Callable[[dict[str, Any]], float | str | None], str]] = [
                                                               strict=True)), ""),
     ("machine busy %, all cores", lambda r: r["machine_busy_pct"], ".0f"),
 ]
+#: With --count-sql.
+_SQL_ROWS: list[tuple[str, Callable[[dict[str, Any]], float | str | None], str]] = [
+    ("SQL statements/purchase", lambda r: r.get("sql_per_purchase"), ".1f"),
+    ("commits/purchase", lambda r: r.get("commits_per_purchase"), ".2f"),
+    ("BEGIN/SAVEPOINT.. stmts/purchase", lambda r: r.get("framing_per_purchase"), ".1f"),
+]
 
 
 def _cell(value: float | str | None, spec: str) -> str:
@@ -515,13 +582,18 @@ def summary_text(report: dict[str, Any]) -> str:
     if ratios:
         header += f"{'system/baseline':>17}"
     lines.append(header)
-    for label, get, spec in _ROWS:
+    rows = _ROWS + (_SQL_ROWS if report.get("count_sql") else [])
+    for label, get, spec in rows:
         row = f"  {label:<31}" + "".join(f"{_cell(get(report[k]), spec):>14}" for k in kinds)
         if ratios and label in ratio_of:
             row += f"{_fmt(ratio_of[label], '.2f') + ' x':>17}"
         lines.append(row)
     for k in kinds:
         r = report[k]
+        if r.get("sql") and r["purchases"]:
+            top = sorted(r["sql"].items(), key=lambda kv: -kv[1])
+            lines.append(f"  {k}: SQL per purchase: " + ", ".join(
+                f"{n / r['purchases']:.2f} {kind}" for kind, n in top))
         if r["errors"] or r["unanswered"]:
             lines.append(f"  {k}: errors {r['errors']}, unanswered {r['unanswered']}")
         if r["server_threads_exited"]:
@@ -560,7 +632,8 @@ def bench_command(args: Any) -> int:
     options = dict(clients=args.clients, seconds=args.seconds, workload=args.workload,
                    baseline=not args.no_baseline, growth=args.growth, sessions=args.sessions,
                    split=args.split, load_procs=args.load_procs,
-                   check_generator=args.check_generator, events_off=args.events_off)
+                   check_generator=args.check_generator, events_off=args.events_off,
+                   count_sql=args.count_sql)
     print(plan(**options), file=sys.stderr, flush=True)
     report = run_bench(**options,
                        progress=lambda text: print(text, file=sys.stderr, flush=True))
@@ -604,6 +677,10 @@ def add_command(sub: Any) -> None:
                    help="serve with events neither stored nor published (VENDING_EVENTS=off), "
                    "to measure what they cost (default: off: events on, as docs/protocol.md "
                    "§6a wants)")
+    p.add_argument("--count-sql", action="store_true",
+                   help="also count the SQL statements and commits per purchase of the system "
+                   "and the baseline, with a sqlite3 trace callback in the server, whose CPU "
+                   "figures then include it (default: off)")
     p.add_argument("--json", action="store_true",
                    help="print the whole report as JSON (default: a table)")
     p.set_defaults(func=bench_command)

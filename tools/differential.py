@@ -2,8 +2,9 @@
 
 Run it against two builds (two checkouts on PYTHONPATH) and compare the outputs:
 any line that differs is a divergence. It drives the rules in one process, the
-way the benchmark's baseline does (`tools.baseline.Baseline.answer`), so it needs
-no sockets; tokens and wsess_uids are random, so they are replaced by names.
+through `vending/local.py` (every op by its row, the whole purchase saga in one
+process), so it needs no sockets; tokens and wsess_uids are random, so they are
+replaced by names.
 
     PYTHONPATH=/path/to/a python -m tools.differential --seed 1 > a.jsonl
     PYTHONPATH=/path/to/b python -m tools.differential --seed 1 > b.jsonl
@@ -17,16 +18,37 @@ import json
 import random
 import sys
 import tempfile
+import uuid
 from pathlib import Path
 from typing import Any
 
-from tools.baseline import Baseline
+from vending import local
+from vending.credentials import new_wsess_uid
+from vending.db import Database
 from vending.errors import ClientError
-from vending.requests import parse_request
+from vending.gate import SCHEMA as GATE_SCHEMA
+from vending.gate import Gate
+from vending.requests import Request, parse_request
+from vending.stock import SCHEMA as STOCK_SCHEMA
+from vending.stock import Stock
 
 USERS = [("buyer", f"b{i}") for i in range(4)] + [("seller", f"s{i}") for i in range(3)]
 PASSWORDS = ("correct horse", "battery staple")
 COINS = (5, 10, 20, 50, 100, 3, 0, -5)
+
+
+class Rules:
+    """Both owners' rules over their files, in one process (what the benchmark's
+    baseline was before it kept its state in memory, tools/baseline.py)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.gate = Gate(Database(data_dir / "gatekeeper.sqlite3", GATE_SCHEMA))
+        self.stock = Stock(Database(data_dir / "stock.sqlite3", STOCK_SCHEMA))
+
+    def answer(self, req: Request, peer: str | None) -> dict[str, Any]:
+        """Any op, by its row (vending/local.py). Raises ClientError for a refusal."""
+        return local.answer(self.gate, self.stock, req, wsess_uid=new_wsess_uid(), peer=peer,
+                            pid=uuid.uuid4().hex).reply
 
 
 def _request(rng: random.Random, creds: dict[str, dict[str, Any]],
@@ -81,7 +103,7 @@ def run(seed: int, count: int, out: Any) -> None:
         return names.setdefault(secret, f"{kind}{len(names)}")
 
     with tempfile.TemporaryDirectory() as tmp:
-        base = Baseline(Path(tmp))
+        base = Rules(Path(tmp))
         creds: dict[str, dict[str, Any]] = {}
         products: list[str] = []
         req_ids: list[str] = []

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import msgpack
 
 from vending.limits import MAX_REQUEST_BYTES
 
-__all__ = ["DecodeError", "decode", "decode_map", "encode"]
+__all__ = ["DecodeError", "array_header", "decode", "decode_map", "encode"]
 
 
 class DecodeError(ValueError):
@@ -19,8 +20,25 @@ def _no_ext(code: int, data: bytes) -> Any:
     raise DecodeError("msgpack ext types are not accepted")
 
 
+#: One Packer per thread, reused: `msgpack.packb` builds one per call, which
+#: profiled at half the cost of packing a fifo message.
+_local = threading.local()
+
+
+def _packer() -> msgpack.Packer:
+    packer: msgpack.Packer | None = getattr(_local, "packer", None)
+    if packer is None:
+        packer = _local.packer = msgpack.Packer(use_bin_type=True)
+    return packer
+
+
 def encode(message: dict[str, Any]) -> bytes:
-    return msgpack.packb(message, use_bin_type=True)  # type: ignore[no-any-return]
+    return _packer().pack(message)  # type: ignore[no-any-return]
+
+
+def array_header(count: int) -> bytes:
+    """The msgpack header of an array of `count` items (the items' bytes follow)."""
+    return _packer().pack_array_header(count)  # type: ignore[no-any-return]
 
 
 def decode(data: bytes, max_bytes: int = MAX_REQUEST_BYTES) -> Any:

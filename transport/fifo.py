@@ -14,7 +14,7 @@ from typing import Any
 
 import zmq
 
-from .codec import DecodeError, decode, encode
+from .codec import DecodeError, array_header, decode, encode
 from .loop import EventLoop
 
 __all__ = ["FIFO_HWM", "MAX_FIFO_BYTES", "Backpressure", "FifoInlet", "Pushers"]
@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 FIFO_HWM = 10_000
 #: Internal messages carry at most one checked request plus a little framing.
 MAX_FIFO_BYTES = 256 * 1024
+#: `send_many` packs messages into one frame up to about this size.
+BATCH_FRAME_BYTES = 64 * 1024
 
 
 #: ZeroMQ's own heartbeats on tcp fifos: a vanished peer is noticed within seconds.
@@ -50,6 +52,29 @@ class Pushers:
         self._sockets: dict[str, zmq.Socket[Any]] = {}
 
     def send(self, endpoint: str, message: dict[str, Any]) -> None:
+        self._send(endpoint, encode(message))
+
+    def send_many(self, endpoint: str, messages: list[dict[str, Any]]) -> None:
+        """Several messages to one fifo, as few frames as fit (a msgpack array of
+        maps each, at most about `BATCH_FRAME_BYTES`): one ZeroMQ send and one
+        wake-up of the reader for a whole batch, not one per message.
+
+        Raises:
+            Backpressure: the fifo is full; frames before the refused one went.
+        """
+        frame: list[bytes] = []
+        size = 0
+        for message in messages:
+            data = encode(message)
+            if frame and size + len(data) > BATCH_FRAME_BYTES:
+                self._send(endpoint, _frame(frame))
+                frame, size = [], 0
+            frame.append(data)
+            size += len(data)
+        if frame:
+            self._send(endpoint, _frame(frame))
+
+    def _send(self, endpoint: str, data: bytes) -> None:
         sock = self._sockets.get(endpoint)
         if sock is None:
             sock = self._ctx.socket(zmq.PUSH)
@@ -63,7 +88,7 @@ class Pushers:
             sock.connect(endpoint)
             self._sockets[endpoint] = sock
         try:
-            sock.send(encode(message), zmq.NOBLOCK)
+            sock.send(data, zmq.NOBLOCK)
         except zmq.Again:
             raise Backpressure(f"{endpoint} is full") from None
 
@@ -142,7 +167,16 @@ class FifoInlet:
                     continue
                 if isinstance(message, dict):
                     batch.append(message)
+                elif isinstance(message, list):  # `Pushers.send_many`'s frame
+                    batch.extend(m for m in message if isinstance(m, dict))
         return batch
+
+
+def _frame(encoded: list[bytes]) -> bytes:
+    """One message as itself; several as a msgpack array of them."""
+    if len(encoded) == 1:
+        return encoded[0]
+    return array_header(len(encoded)) + b"".join(encoded)
 
 
 def _bind(sock: zmq.Socket[Any], endpoint: str, patience: float = 2.0) -> None:

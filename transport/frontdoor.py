@@ -220,6 +220,10 @@ class FrontDoor(EventLoop):
                 continue
             if isinstance(message, dict):
                 self._dispatcher.on_status(message)
+            elif isinstance(message, list):  # a backend's batch (`Pushers.send_many`)
+                for item in message:
+                    if isinstance(item, dict):
+                        self._dispatcher.on_status(item)
 
     def _drain_clients(self, router: zmq.Socket[Any]) -> None:
         # Bounded per wake-up so statuses and replies interleave with a flood.

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import errno
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
+from itertools import chain
 from pathlib import Path
 
+from . import sqlcount
 from .schema import Schema, SchemaTooNew
 
-__all__ = ["Database", "StorageError", "StorageFault", "storage_fault"]
+__all__ = ["Database", "KeySet", "Mirror", "StorageError", "StorageFault", "insert_rows",
+           "storage_fault"]
 
 
 class StorageError(Exception):
@@ -61,6 +64,33 @@ def storage_fault(exc: BaseException) -> StorageFault | None:
     return None
 
 
+#: Rows per multi-row statement: well under SQLite's 32766 bound variables.
+_ROWS_PER_STATEMENT = 256
+
+
+#: Statement texts by (head, tail, columns, rows): built once, so SQLite's cache
+#: of prepared statements finds them again.
+_INSERTS: dict[tuple[str, str, int, int], str] = {}
+
+
+def insert_rows(conn: sqlite3.Connection, head: str, rows: Sequence[Sequence[object]],
+                tail: str = "") -> None:
+    """`head VALUES (?,..),(?,..),... tail` for all `rows` (of equal length): one
+    statement per `_ROWS_PER_STATEMENT` rows instead of one per row, so a batch's
+    inserts cost one parse and one trip into SQLite."""
+    if not rows:
+        return
+    width = len(rows[0])
+    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+        chunk = rows[start:start + _ROWS_PER_STATEMENT]
+        key = (head, tail, width, len(chunk))
+        sql = _INSERTS.get(key)
+        if sql is None:
+            one = "(" + ",".join("?" * width) + ")"
+            sql = _INSERTS[key] = f"{head} VALUES {','.join([one] * len(chunk))} {tail}"
+        conn.execute(sql, chunk[0] if len(chunk) == 1 else list(chain.from_iterable(chunk)))
+
+
 class Database:
     """One connection, used by one thread, with explicit transactions.
 
@@ -75,6 +105,7 @@ class Database:
             # to fail fast on a bad data folder, the owning actor then uses it alone.
             self.conn = sqlite3.connect(":memory:" if path is None else str(path),
                                         isolation_level=None, check_same_thread=False)
+            sqlcount.attach(self.conn)  # diagnostic mode only (`vending bench --count-sql`)
             if path is not None:
                 mode = self.conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
                 if mode.lower() != "wal":
@@ -100,11 +131,83 @@ class Database:
         #: False while storage is known to be failing: writes that are only
         #: bookkeeping (a session's last_seen) are skipped so reads stay served.
         self.optional_writes = True
+        #: Rows whose INSERT waits for the end of the transaction, by (head, tail)
+        #: of their statement (`defer`): one multi-row statement each at COMMIT.
+        self._deferred: dict[tuple[str, str], list[tuple[object, ...]]] = {}
+        #: Called after any rollback (of the transaction or of a savepoint): what
+        #: mirrors a table in memory forgets, and is read again from the file.
+        self._on_rollback: list[Callable[[], None]] = []
+        self._mirrors: dict[str, Mirror] = {}
+        self._keysets: dict[str, KeySet] = {}
+        #: Called once after this transaction commits (dropped if it rolls back).
+        self._after_commit: list[Callable[[], None]] = []
+
+    # -- memory that records what the file holds -------------------------------
+    def on_rollback(self, forget: Callable[[], None]) -> None:
+        """Call `forget` after every rollback, so memory never holds what the file
+        does not (a failed COMMIT, a storage fault, a bug, a savepoint rolled back)."""
+        self._on_rollback.append(forget)
+
+    def after_commit(self, then: Callable[[], None]) -> None:
+        """Call `then` once the current transaction has committed (never if it
+        rolls back); at once outside a transaction."""
+        if not self._depth:
+            then()
+            return
+        self._after_commit.append(then)
+
+    def keyset(self, select: str) -> KeySet:
+        """The `KeySet` of the keys `select` reads (made on first use, then shared by
+        every user of this file, so a key one of them adds is known to all)."""
+        found = self._keysets.get(select)
+        if found is None:
+            found = self._keysets[select] = KeySet(self, select)
+        return found
+
+    def mirror(self, table: str, key: str, columns: tuple[str, ...]) -> Mirror:
+        """The `Mirror` of `table` by `key` (made on first use, then shared until a
+        rollback: ask for it each time, never keep it)."""
+        found = self._mirrors.get(table)
+        if found is None:
+            found = self._mirrors[table] = Mirror(self, table, key, columns)
+        return found
+
+    def _rolled_back(self) -> None:
+        # Made afresh when next used: their TEMP triggers may have been created
+        # in the transaction that rolled back, and gone with it.
+        self._mirrors.clear()
+        for forget in self._on_rollback:
+            forget()
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._depth > 0
+
+    def defer(self, head: str, row: tuple[object, ...], tail: str = "") -> None:
+        """INSERT `row` at the end of this transaction, with the others of its
+        statement (`insert_rows`), just before COMMIT: a batch's events or kept
+        replies cost one statement, not one each. Rolled back with a savepoint
+        it was deferred in. A reader of the table calls `write_deferred` first.
+        Outside a transaction it is written at once."""
+        if not self._depth:
+            insert_rows(self.conn, head, [row], tail)
+            return
+        self._deferred.setdefault((head, tail), []).append(row)
+
+    def write_deferred(self) -> None:
+        """Write what was deferred now (inside the transaction)."""
+        deferred, self._deferred = self._deferred, {}
+        for (head, tail), rows in deferred.items():
+            insert_rows(self.conn, head, rows, tail)
+
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """BEGIN IMMEDIATE ... COMMIT; nested calls become savepoints."""
         if self._depth:
+            # What was deferred before the savepoint is written outside it, so that
+            # rolling it back drops exactly what was deferred (or written) inside.
+            self.write_deferred()
             name = f"sp{self._depth}"
             self.conn.execute(f"SAVEPOINT {name}")
             self._depth += 1
@@ -116,6 +219,8 @@ class Database:
                 if self.conn.in_transaction:
                     self.conn.execute(f"ROLLBACK TO {name}")
                     self.conn.execute(f"RELEASE {name}")
+                self._deferred = {}
+                self._rolled_back()
                 raise
             else:
                 self.conn.execute(f"RELEASE {name}")
@@ -127,6 +232,7 @@ class Database:
         changes = self.conn.total_changes
         try:
             yield self.conn
+            self.write_deferred()
             # Only a commit that writes meets the disk (a read-only one writes nothing).
             if self.before_commit is not None and self.conn.total_changes != changes:
                 self.before_commit()
@@ -137,12 +243,101 @@ class Database:
             if self.conn.in_transaction:
                 with suppress(sqlite3.Error):
                     self.conn.execute("ROLLBACK")
+            self._deferred = {}
+            self._after_commit = []
+            self._rolled_back()
             raise
         finally:
             self._depth = 0
+        then, self._after_commit = self._after_commit, []
+        for call in then:
+            call()
 
     def integrity_check(self) -> str:
         return str(self.conn.execute("PRAGMA integrity_check").fetchone()[0])
 
     def close(self) -> None:
         self.conn.close()
+
+
+class Mirror:
+    """One table's rows in memory, by key, as the file holds them.
+
+    Read through: a key not held is read from the file (and then held). Kept
+    equal by TEMP triggers on the table that hand every inserted, updated or
+    deleted row to it, so any writer of the table (any module, any SQL) keeps
+    it right; dropped after any rollback (`Database._rolled_back`), so it never
+    holds what did not commit, and made again (triggers too) when next asked
+    for. Only the thread that owns the database uses it.
+    A key found absent is not held (unbounded probes must not grow memory).
+    """
+
+    def __init__(self, db: Database, table: str, key: str, columns: tuple[str, ...]) -> None:
+        self._rows: dict[object, tuple[object, ...]] = {}
+        self._select = (f"SELECT {', '.join(columns)} FROM {table} WHERE {key}=?")
+        self._conn = db.conn
+        put, drop = f"_mirror_{table}_put", f"_mirror_{table}_drop"
+        self._conn.create_function(put, len(columns) + 1, self._put)
+        self._conn.create_function(drop, 1, self._drop)
+        new = ", ".join(f"NEW.{c}" for c in columns)
+        for trigger in (
+                f"{put}_i AFTER INSERT ON main.{table} BEGIN SELECT {put}(NEW.{key}, {new}); END",
+                f"{put}_u AFTER UPDATE ON main.{table}"
+                f" BEGIN SELECT {drop}(OLD.{key}); SELECT {put}(NEW.{key}, {new}); END",
+                f"{drop}_d AFTER DELETE ON main.{table} BEGIN SELECT {drop}(OLD.{key}); END"):
+            self._conn.execute(f"CREATE TEMP TRIGGER IF NOT EXISTS {trigger}")
+
+    def _put(self, key: object, *row: object) -> None:
+        self._rows[key] = row
+
+    def _drop(self, key: object) -> None:
+        self._rows.pop(key, None)
+
+    def get(self, key: object) -> tuple[object, ...] | None:
+        """The row under `key` (its columns, in order), None if the table has none."""
+        row = self._rows.get(key)
+        if row is None:
+            found = self._conn.execute(self._select, (key,)).fetchone()
+            if found is None:
+                return None
+            row = self._rows[key] = tuple(found)
+        return row
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+
+class KeySet:
+    """A superset, in memory, of the keys a table holds: "is this key new?" with
+    no SQL for a key that is.
+
+    Holds a hash of every stored key (read once, by `select`, about 70 bytes a
+    key) and of every key added since. A key in it may be gone (deleted, or
+    added by a transaction that rolled back): its lookup costs a SELECT that
+    finds nothing, never a wrong answer. A stored key is always in it, as long
+    as every writer of the table calls `add`. After a deletion, `shrink` reads
+    it again once the deletion has committed.
+    """
+
+    def __init__(self, db: Database, select: str) -> None:
+        self._db = db
+        self._select = select
+        self._hashes: set[int] | None = None
+
+    def _loaded(self) -> set[int]:
+        if self._hashes is None:
+            self._hashes = {hash(tuple(row)) for row in self._db.conn.execute(self._select)}
+        return self._hashes
+
+    def may_hold(self, *key: object) -> bool:
+        """False: the table surely has no row with this key."""
+        return hash(key) in self._loaded()
+
+    def add(self, *key: object) -> None:
+        self._loaded().add(hash(key))
+
+    def shrink(self) -> None:
+        """Keys were deleted: read the set again once that is stored."""
+        def forget() -> None:
+            self._hashes = None
+        self._db.after_commit(forget)

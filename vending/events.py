@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .errors import BadRequest
+from .jsontext import compact
 from .limits import EVENTS_LIMIT_DEFAULT
 from .outcome import Outcome
 
@@ -89,17 +90,29 @@ class EventLog:
         #: Off: nothing is stored nor published (the A/B switch of the benchmark).
         self.enabled = True
         self._pending: list[Event] = []
+        #: The newest seq given (stored, or deferred in this transaction); None:
+        #: read it from the file when next needed.
+        self._seq: int | None = None
+        db.on_rollback(self._forget_seq)
 
     def emit(self, topic: str, **fields: Any) -> None:
-        """Store an event in the current transaction."""
+        """Store an event in the current transaction (written with the batch's other
+        events in one statement just before COMMIT: `Database.defer`)."""
         if not self.enabled:
             return
         at = self._clock()
-        cur = self._db.conn.execute("INSERT INTO events(topic, at, body) VALUES(?,?,?)",
-                                    (topic, at, json.dumps(fields, separators=(",", ":"))))
+        if self._seq is None:
+            self._seq = self.last_seq()
+        self._seq += 1
+        # The seq is given here, not by the INSERT: the rows are written later.
+        self._db.defer("INSERT INTO events(seq, topic, at, body)",
+                       (self._seq, topic, at, compact(fields)))
         if self.collect:
-            assert cur.lastrowid is not None  # an INSERT always sets it
-            self._pending.append(Event(topic, self.source, cur.lastrowid, at, fields))
+            self._pending.append(Event(topic, self.source, self._seq, at, fields))
+
+    def _forget_seq(self) -> None:
+        """After a rollback: the seqs given since the last commit were never stored."""
+        self._seq = None
 
     def take_committed(self) -> list[Event]:
         """What the transaction that just committed emitted, oldest first."""
@@ -113,6 +126,7 @@ class EventLog:
     # -- reads -------------------------------------------------------------
     def since(self, since: int, limit: int) -> list[Event]:
         """Up to `limit` stored events with seq > `since`, oldest first."""
+        self._db.write_deferred()
         rows = self._db.conn.execute(
             "SELECT seq, topic, at, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
             (since, limit))
@@ -121,6 +135,9 @@ class EventLog:
 
     def last_seq(self) -> int:
         """The newest seq ever given (0 if none), even if its row has expired."""
+        if self._seq is not None:
+            return self._seq
+        self._db.write_deferred()  # rows deferred before a savepoint rolled back
         row = self._db.conn.execute(
             "SELECT seq FROM sqlite_sequence WHERE name='events'").fetchone()
         return int(row[0]) if row else 0

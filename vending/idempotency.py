@@ -31,8 +31,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .db import Database
+from .db import Database, KeySet
 from .errors import BadRequest, ClientError
+from .jsontext import compact
 from .ops import TABLE
 from .outcome import Outcome
 from .requests import Request
@@ -60,8 +61,20 @@ class Record:
 
 
 class IdempotencyStore:
+    """The `idem` table. Every write of it goes through here (`store`, `expire`,
+    `forget`), so the keys kept in memory cover every stored one.
+
+    A lookup of a new req_id, nearly every one, reads nothing from the file: the
+    file's `KeySet` of `(scope, req_id)` (vending/db.py) says it is new.
+    Replies are written with the transaction's other kept replies, in one
+    statement just before COMMIT (`Database.defer`).
+    """
+
     def __init__(self, db: Database) -> None:
         self._db = db
+
+    def _keys(self) -> KeySet:
+        return self._db.keyset("SELECT scope, req_id FROM idem")
 
     def lookup(self, scope: str, req_id: str | None, fp: str) -> Record | None:
         """The stored record, None if the id is new.
@@ -69,8 +82,9 @@ class IdempotencyStore:
         Raises:
             BadRequest: the id was used by this account for a different request.
         """
-        if req_id is None:
+        if req_id is None or not self._keys().may_hold(scope, req_id):
             return None
+        self._db.write_deferred()
         row = self._db.conn.execute(
             "SELECT fp, reply, sealed FROM idem WHERE scope=? AND req_id=?", (scope, req_id)
         ).fetchone()
@@ -86,18 +100,24 @@ class IdempotencyStore:
         (`Replies.claim`)."""
         if req_id is None:
             return
-        text = None if reply is None else json.dumps(reply, separators=(",", ":"))
-        self._db.conn.execute(
-            "INSERT INTO idem(scope, req_id, fp, reply, sealed, created) VALUES(?,?,?,?,?,?)"
-            " ON CONFLICT(scope, req_id) DO UPDATE SET reply=excluded.reply,"
-            " sealed=excluded.sealed WHERE idem.fp=excluded.fp",
-            (scope, req_id, fp, text, sealed, now))
+        text = None if reply is None else compact(reply)
+        self._keys().add(scope, req_id)
+        self._db.defer(
+            "INSERT INTO idem(scope, req_id, fp, reply, sealed, created)",
+            (scope, req_id, fp, text, sealed, now),
+            "ON CONFLICT(scope, req_id) DO UPDATE SET reply=excluded.reply,"
+            " sealed=excluded.sealed WHERE idem.fp=excluded.fp")
 
     def expire(self, before: float) -> int:
-        return self._db.conn.execute("DELETE FROM idem WHERE created < ?", (before,)).rowcount
+        self._db.write_deferred()
+        gone = self._db.conn.execute("DELETE FROM idem WHERE created < ?", (before,)).rowcount
+        if gone:
+            self._keys().shrink()
+        return int(gone)
 
     def forget(self, scope: str) -> int:
-        return self._db.conn.execute("DELETE FROM idem WHERE scope=?", (scope,)).rowcount
+        self._db.write_deferred()
+        return int(self._db.conn.execute("DELETE FROM idem WHERE scope=?", (scope,)).rowcount)
 
 
 @dataclass(frozen=True, slots=True)

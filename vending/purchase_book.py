@@ -11,7 +11,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from .db import Database
+from .db import Database, KeySet
+from .jsontext import compact
 
 __all__ = ["SCHEMA", "PurchaseBook"]
 
@@ -31,25 +32,36 @@ class PurchaseBook:
 
     def reply(self, purchase_id: str) -> dict[str, Any] | None:
         """The reply of a charged purchase, None if it was not charged."""
+        if not self._charged().may_hold(purchase_id):
+            return None  # a new purchase, nearly always: no SQL
         row = self._db.conn.execute("SELECT reply FROM purchases WHERE purchase_id=?",
                                     (purchase_id,)).fetchone()
         return json.loads(row[0]) if row else None
 
     def record(self, purchase_id: str, account_id: int, product_uid: str, amount: int,
                spent: int, change: int, reply: dict[str, Any]) -> None:
+        self._charged().add(purchase_id)
         self._db.conn.execute(
             "INSERT INTO purchases VALUES(?,?,?,?,?,?,?,?)",
-            (purchase_id, account_id, product_uid, amount, spent, change, json.dumps(reply),
+            (purchase_id, account_id, product_uid, amount, spent, change, compact(reply),
              self._clock()))
 
+    def _charged(self) -> KeySet:
+        return self._db.keyset("SELECT purchase_id FROM purchases")
+
+    def _fences(self) -> KeySet:
+        return self._db.keyset("SELECT purchase_id FROM aborted")
+
     def fenced(self, purchase_id: str) -> bool:
-        return self._db.conn.execute("SELECT 1 FROM aborted WHERE purchase_id=?",
-                                     (purchase_id,)).fetchone() is not None
+        return self._fences().may_hold(purchase_id) and self._db.conn.execute(
+            "SELECT 1 FROM aborted WHERE purchase_id=?", (purchase_id,)).fetchone() is not None
 
     def fence(self, purchase_id: str) -> None:
+        self._fences().add(purchase_id)
         self._db.conn.execute("INSERT OR IGNORE INTO aborted VALUES(?,?)",
                               (purchase_id, self._clock()))
 
     def expire(self, before: float) -> None:
-        for table in ("purchases", "aborted"):
-            self._db.conn.execute(f"DELETE FROM {table} WHERE at < ?", (before,))
+        for table, keys in (("purchases", self._charged()), ("aborted", self._fences())):
+            if self._db.conn.execute(f"DELETE FROM {table} WHERE at < ?", (before,)).rowcount:
+                keys.shrink()

@@ -8,7 +8,6 @@ vending/ops.py says which checks (vending/checks.py) its fields get.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -17,6 +16,7 @@ from typing import Any
 from . import limits
 from .checks import AUTH_KINDS, text
 from .errors import BadRequest, Unauthorized
+from .jsontext import canonical
 from .ops import OPS, SESSION_OPS, STATE_CHANGING_OPS, TABLE
 
 __all__ = ["AUTH_KINDS", "OPS", "SESSION_OPS", "STATE_CHANGING_OPS", "Request", "parse_request"]
@@ -52,7 +52,7 @@ class Request:
     def _fingerprint(self) -> str:
         named = TABLE[self.op].fingerprinted
         body = {k: v for k, v in self.args.items() if k not in _NOT_FINGERPRINTED or k in named}
-        text_ = json.dumps([self.op, body], sort_keys=True, separators=(",", ":"))
+        text_ = canonical([self.op, body])
         return hashlib.sha256(text_.encode()).hexdigest()
 
     def to_dict(self) -> dict[str, Any]:

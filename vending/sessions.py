@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .credentials import hash_token
 
@@ -27,6 +27,9 @@ CREATE TABLE IF NOT EXISTS sessions(
 CREATE INDEX IF NOT EXISTS sessions_account ON sessions(account_id, ended);
 CREATE INDEX IF NOT EXISTS sessions_ended ON sessions(ended);
 """
+
+
+_COLUMNS = ("account_id", "user_uid", "role", "token_hash", "created", "last_seen", "ended")
 
 
 @dataclass(frozen=True)
@@ -58,10 +61,9 @@ class SessionStore:
                 (now - self.policy.idle, now - self.policy.max_age))
 
     def find(self, wsess_uid: str, token: str, now: float) -> Session | None:
-        """The session if `token` was issued with `wsess_uid`, live or not."""
-        row = self._db.conn.execute(
-            "SELECT account_id, user_uid, role, token_hash, created, last_seen, ended"
-            " FROM sessions WHERE wsess_uid=?", (wsess_uid,)).fetchone()
+        """The session if `token` was issued with `wsess_uid`, live or not (from
+        memory: the `sessions` table's mirror, vending/db.py)."""
+        row: Any = self._db.mirror("sessions", "wsess_uid", _COLUMNS).get(wsess_uid)
         if row is None or not hmac.compare_digest(row[3], hash_token(token)):
             return None
         live = (row[6] is None and now - row[5] <= self.policy.idle

@@ -52,7 +52,8 @@ CREATE TABLE IF NOT EXISTS reservations(
 
 SCHEMA = Schema("stock.sqlite3", _V1)
 
-_COLS = "product_uid, seller_uid, product_name, cost, amount, seller_account"
+_COLUMNS = ("product_uid", "seller_uid", "product_name", "cost", "amount", "seller_account")
+_COLS = ", ".join(_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -75,26 +76,32 @@ class Stock:
     def __post_init__(self) -> None:
         self.replies = Replies(self.db, self.clock)
         self.events = EventLog(self.db, "stock-handler", self.clock, self.idem_ttl)
+        #: The `reservations` table in memory (purchases in flight: few rows):
+        #: purchase_id -> (product_uid, units); read again after any rollback.
+        self._holds: dict[str, tuple[str, int]] = {}
         self.reload_held()
+        self.db.on_rollback(self.reload_held)
 
     def reload_held(self) -> None:
-        """Count held units again from the reservations table.
+        """Read the reservations again: the holds and the held units per product.
 
-        `_held` is a cache of that table, changed by `hold` and `release` inside
-        the owner's transaction; a transaction that rolls back must call this, or
-        units released in it count as free and a seller may take them out (found by
-        the simulation, seed 67: docs/simulation.md, "Bugs it found").
+        Both are memory of that table, changed by `hold` and `release` inside the
+        owner's transaction; a transaction that rolls back must not leave them
+        changed, or units released in it count as free and a seller may take them
+        out (found by the simulation, seed 67: docs/simulation.md, "Bugs it found").
+        `Database.on_rollback` calls this after every rollback.
         """
+        self._holds.clear()
         self._held.clear()
-        for uid, units in self.db.conn.execute(
-                "SELECT product_uid, sum(amount) FROM reservations GROUP BY product_uid"):
-            self._held[uid] = int(units)
+        for pid, uid, units in self.db.conn.execute(
+                "SELECT purchase_id, product_uid, amount FROM reservations"):
+            self._holds[pid] = (str(uid), int(units))
+            self._held[uid] += int(units)
 
     # -- reads ------------------------------------------------------------
     def row(self, product_uid: str) -> tuple[Any, ...] | None:
-        row: tuple[Any, ...] | None = self.db.conn.execute(
-            f"SELECT {_COLS} FROM products WHERE product_uid=?", (product_uid,)).fetchone()
-        return row
+        """The product's row (`_COLUMNS`), from the `products` table's mirror."""
+        return self.db.mirror("products", "product_uid", _COLUMNS).get(product_uid)
 
     def public(self, row: tuple[Any, ...]) -> dict[str, Any]:
         return {"product_uid": row[0], "seller_uid": row[1], "product_name": row[2],
@@ -133,20 +140,19 @@ class Stock:
 
     def held_by(self, purchase_id: str) -> tuple[str, int] | None:
         """(product_uid, units) held for a purchase, None if nothing is."""
-        row = self.db.conn.execute(
-            "SELECT product_uid, amount FROM reservations WHERE purchase_id=?",
-            (purchase_id,)).fetchone()
-        return (str(row[0]), int(row[1])) if row else None
+        return self._holds.get(purchase_id)
 
     def hold(self, purchase_id: str, product_uid: str, units: int) -> None:
         self.db.conn.execute("INSERT INTO reservations VALUES(?,?,?,?)",
                              (purchase_id, product_uid, units, self.clock()))
+        self._holds[purchase_id] = (product_uid, units)
         self._held[product_uid] += units
 
     def release(self, purchase_id: str, held: tuple[str, int], *, sold: bool) -> None:
         """End a hold; `sold`: its units leave the stock as sold."""
         uid, units = held
         self.db.conn.execute("DELETE FROM reservations WHERE purchase_id=?", (purchase_id,))
+        self._holds.pop(purchase_id, None)
         if sold:
             self.db.conn.execute("UPDATE products SET amount=amount-?, sold=sold+?"
                                  " WHERE product_uid=?", (units, units, uid))

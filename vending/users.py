@@ -21,11 +21,19 @@ class User:
     deposit: int
 
 
+_COLUMNS = ("account_id", "user_uid", "username", "role", "pw_hash", "deposit")
+
+
 def find_user(db: Database, *, user_uid: str | None = None,
               account_id: int | None = None) -> User | None:
-    """The account with this `user_uid` (or else `account_id`), None if there is none."""
-    col, val = ("user_uid", user_uid) if user_uid is not None else ("account_id", account_id)
-    row = db.conn.execute(
-        "SELECT account_id, user_uid, username, role, pw_hash, deposit FROM users"
-        f" WHERE {col}=?", (val,)).fetchone()
-    return User(*row) if row else None
+    """The account with this `user_uid` (or else `account_id`), None if there is none.
+
+    By `account_id` (every request in a session) it is read from memory: the
+    `users` table's mirror (vending/db.py), read from the file once.
+    """
+    if user_uid is None:
+        row = db.mirror("users", "account_id", _COLUMNS).get(account_id)
+        return User(*row) if row else None  # type: ignore[arg-type]
+    found = db.conn.execute(
+        f"SELECT {', '.join(_COLUMNS)} FROM users WHERE user_uid=?", (user_uid,)).fetchone()
+    return User(*found) if found else None

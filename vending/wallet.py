@@ -17,7 +17,19 @@ from .events import EventLog
 from .history import History
 from .users import User
 
-__all__ = ["Wallet"]
+__all__ = ["Wallet", "check_coin"]
+
+
+def check_coin(deposit: int, amount: int) -> None:
+    """May a coin of `amount` go into a deposit of `deposit`?
+
+    Raises:
+        WrongAmount: it is no coin, or the deposit would pass its bound.
+    """
+    if amount not in COINS:
+        raise WrongAmount(f"amount must be a coin: {', '.join(map(str, sorted(COINS)))}")
+    if deposit + amount > limits.DEPOSIT_MAX:
+        raise WrongAmount(f"deposit cannot exceed {limits.DEPOSIT_MAX} cents")
 
 
 class Wallet:
@@ -31,10 +43,7 @@ class Wallet:
     # -- rules ---------------------------------------------------------------
     def deposit(self, user: User, amount: int) -> dict[str, Any]:
         """Add one coin to a buyer's deposit (the `deposit` row lets only buyers call it)."""
-        if amount not in COINS:
-            raise WrongAmount(f"amount must be a coin: {', '.join(map(str, sorted(COINS)))}")
-        if user.deposit + amount > limits.DEPOSIT_MAX:
-            raise WrongAmount(f"deposit cannot exceed {limits.DEPOSIT_MAX} cents")
+        check_coin(user.deposit, amount)
         self._db.conn.execute("UPDATE users SET deposit=deposit+?, deposited=deposited+?"
                               " WHERE account_id=?", (amount, amount, user.account_id))
         self._events.emit("deposit", amount=amount)

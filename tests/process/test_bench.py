@@ -88,3 +88,15 @@ def test_a_snapshot_of_this_process_counts_its_threads() -> None:
     snap = procstat.snapshot(os.getpid())
     assert snap.threads == len(snap.switches) == len(snap.runqueue_ns) >= 1
     assert snap.cpu_s > 0
+
+
+def test_count_sql_reports_statements_and_commits_per_purchase_of_both() -> None:
+    report = run_bench(clients=2, seconds=0.5, workload="buy", count_sql=True)
+    for target in ("system", "baseline"):
+        r = report[target]
+        assert r["purchases"] > 0
+        # Every purchase writes its buyer's deposit and its kept reply, at the least.
+        assert sum(n for k, n in r["sql"].items() if k.startswith(("UPDATE users",
+                                                                  "INSERT users"))) > 0
+        assert r["sql_per_purchase"] > 0 and 0 < r["commits_per_purchase"] <= 4
+    assert "SQL statements/purchase" in summary_text(report)

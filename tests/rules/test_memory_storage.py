@@ -1,0 +1,194 @@
+"""Memory agrees with storage: what the owners keep in memory (mirrors of users,
+sessions and products, held units, the key sets of req_ids, purchases and
+fences, the next event seq) is what a fresh load of the same file finds, after
+commits and after a commit that failed (vending/db.py: `Mirror`, `KeySet`,
+`Database.on_rollback`).
+
+The failure is injected where the shells' fault points put it: just before
+COMMIT (`Database.before_commit`), as a failing fsync would.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rules_world import World
+
+from vending import GATE_SCHEMA, STOCK_SCHEMA, Database, Gate, Stock
+from vending.errors import BadRequest
+from vending.users import find_user
+
+
+def failing_fsync() -> None:
+    raise sqlite3.OperationalError("disk I/O error")
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> World:
+    w = World()
+    clock = lambda: w.now  # noqa: E731
+    w.acc = Gate(Database(tmp_path / "gatekeeper.sqlite3", GATE_SCHEMA), clock=clock)
+    w.stock = Stock(Database(tmp_path / "stock.sqlite3", STOCK_SCHEMA), clock=clock)
+    return w
+
+
+def fresh(world: World) -> tuple[Gate, Stock]:
+    """The same files, loaded by new owners (a restart), nothing shared in memory."""
+    assert world.acc.db.path is not None and world.stock.db.path is not None
+    return (Gate(Database(world.acc.db.path, GATE_SCHEMA), clock=lambda: world.now),
+            Stock(Database(world.stock.db.path, STOCK_SCHEMA), clock=lambda: world.now))
+
+
+def view(acc: Gate, stock: Stock, creds: list[dict[str, Any]], uid: str,
+         pids: list[str], req_ids: list[str]) -> dict[str, Any]:
+    """Everything a request may read from an owner's memory, read through its API."""
+    return {
+        "users": [find_user(acc.db, account_id=a) for a in range(1, 4)],
+        "sessions": [acc.sessions.find(c["wsess_uid"], c["token"], 0.0) for c in creds],
+        "product": stock.public(stock.row(uid) or ()),
+        "offer": stock.offer(uid),
+        "holds": {pid: stock.held_by(pid) for pid in pids},
+        "charged": {pid: acc.book.reply(pid) for pid in pids},
+        "fenced": {pid: acc.book.fenced(pid) for pid in pids},
+        "kept": {r: _kept(acc, "a:2", r) for r in req_ids},
+        "seqs": (acc.events.last_seq(), stock.events.last_seq()),
+    }
+
+
+def test_a_failed_commit_leaves_memory_equal_to_a_fresh_load(world: World) -> None:
+    seller, buyer = world.register("seller", "sam"), world.register("buyer", "bob")
+    uid = world.op(seller, "sell", product_name="cola", cost=5, amount=10)["product"][
+        "product_uid"]
+    world.deposit(buyer, 20)
+    assert world.call({"op": "buy", **_cred(buyer), "product_uid": uid, "amount": 1},
+                      purchase_id="P-ok")["ok"]
+    creds, pids = [seller, buyer], ["P-ok", "P-lost", "P-unheld"]
+    req_ids = ["d-1", "b-1", "b-2", "d-2"]
+
+    # The gatekeeper's storage fails: a deposit, and a purchase whose units are
+    # held (the stock handler's commit) but whose charge is refused.
+    world.acc.db.before_commit = failing_fsync
+    with pytest.raises(sqlite3.OperationalError):
+        world.op(buyer, "deposit", amount=10, req_id="d-1")
+    with pytest.raises(sqlite3.OperationalError):
+        world.call({"op": "buy", **_cred(buyer), "product_uid": uid, "amount": 2,
+                    "req_id": "b-1"}, purchase_id="P-lost")
+    # The stock handler's storage fails too: a seller's change and a hold are lost.
+    world.acc.db.before_commit = None
+    world.stock.db.before_commit = failing_fsync
+    with pytest.raises(sqlite3.OperationalError):
+        world.op(seller, "sell", product_uid=uid, amount=5, req_id="s-1")
+    with pytest.raises(sqlite3.OperationalError):
+        world.call({"op": "buy", **_cred(buyer), "product_uid": uid, "amount": 3,
+                    "req_id": "b-2"}, purchase_id="P-unheld")
+    world.stock.db.before_commit = None
+
+    acc2, stock2 = fresh(world)
+    seen = view(world.acc, world.stock, creds, uid, pids, req_ids)
+    assert seen == view(acc2, stock2, creds, uid, pids, req_ids)
+    # The purchase gave the rest back (deposit 0); the failed deposit added nothing.
+    assert seen["users"][1].deposit == 0 and seen["holds"]["P-lost"] == (uid, 2)
+    assert seen["holds"]["P-unheld"] is None
+    assert seen["product"]["amount"] == 7  # 10 - 1 sold - 2 held
+
+    # Once the storage works, the same requests apply exactly once.
+    assert world.op(buyer, "deposit", amount=10, req_id="d-2")["deposit"] == 10
+    assert world.op(buyer, "deposit", amount=10, req_id="d-2")["deposit"] == 10
+    assert world.op(seller, "sell", product_uid=uid, amount=5, req_id="s-1")["ok"]
+    acc3, stock3 = fresh(world)
+    assert (view(world.acc, world.stock, creds, uid, pids, req_ids)
+            == view(acc3, stock3, creds, uid, pids, req_ids))
+
+
+def test_a_mirror_follows_any_writer_and_forgets_a_rolled_back_savepoint() -> None:
+    db = Database(None, "CREATE TABLE t(k TEXT PRIMARY KEY, x INTEGER);")
+    def mirror_get(key: str) -> object:
+        return db.mirror("t", "k", ("k", "x")).get(key)
+    with db.transaction():
+        db.conn.execute("INSERT INTO t VALUES('a', 1)")
+    assert mirror_get("a") == ("a", 1)
+    db.conn.execute("UPDATE t SET x=x+1")  # SQL of any module, outside the owner's API
+    assert mirror_get("a") == ("a", 2)
+    with db.transaction():
+        with pytest.raises(RuntimeError), db.transaction():
+            db.conn.execute("UPDATE t SET x=99 WHERE k='a'")
+            assert mirror_get("a") == ("a", 99)
+            raise RuntimeError("rolled back to the savepoint")
+        assert mirror_get("a") == ("a", 2)
+    db.conn.execute("DELETE FROM t")
+    assert mirror_get("a") is None
+
+
+def test_deferred_rows_go_with_their_savepoint_or_their_commit() -> None:
+    db = Database(None, "CREATE TABLE t(x INTEGER);")
+    with db.transaction():
+        db.defer("INSERT INTO t(x)", (1,))
+        with pytest.raises(RuntimeError), db.transaction():
+            db.defer("INSERT INTO t(x)", (2,))
+            raise RuntimeError("rolled back to the savepoint")
+        db.defer("INSERT INTO t(x)", (3,))
+    assert [x for (x,) in db.conn.execute("SELECT x FROM t ORDER BY x")] == [1, 3]
+    with pytest.raises(RuntimeError), db.transaction():
+        db.defer("INSERT INTO t(x)", (4,))
+        raise RuntimeError("the whole transaction")
+    with db.transaction():
+        pass
+    assert [x for (x,) in db.conn.execute("SELECT x FROM t ORDER BY x")] == [1, 3]
+
+
+def test_a_key_set_never_misses_a_stored_key_after_rollbacks_and_expiry() -> None:
+    db = Database(None, "CREATE TABLE k(a TEXT PRIMARY KEY, at REAL);")
+    keys = db.keyset("SELECT a FROM k")
+    with db.transaction():
+        keys.add("one")
+        db.conn.execute("INSERT INTO k VALUES('one', 1)")
+    with pytest.raises(RuntimeError), db.transaction():
+        keys.add("two")
+        db.conn.execute("INSERT INTO k VALUES('two', 2)")
+        raise RuntimeError("rolled back")
+    assert keys.may_hold("one")  # stored: always known
+    with db.transaction():
+        db.conn.execute("DELETE FROM k WHERE a='one'")
+        keys.shrink()
+    assert not keys.may_hold("one") and not keys.may_hold("two")  # read again, exactly
+
+
+def _kept(acc: Gate, scope: str, req_id: str) -> bool:
+    """Is a reply kept under this req_id? (A fingerprint no request has: a kept
+    one is refused as another request's.)"""
+    try:
+        return acc.replies.store.lookup(scope, req_id, "no request") is not None
+    except BadRequest:
+        return True
+
+
+def _cred(reply: dict[str, Any]) -> dict[str, Any]:
+    return {"wsess_uid": reply["wsess_uid"], "token": reply["token"]}
+
+
+def test_a_mirror_first_used_in_a_transaction_that_rolls_back_still_follows_writes() -> None:
+    """Its TEMP triggers were created in that transaction and went with it."""
+    db = Database(None, "CREATE TABLE t(k TEXT PRIMARY KEY, x INTEGER);")
+    db.conn.execute("INSERT INTO t VALUES('a', 1)")
+    with pytest.raises(RuntimeError), db.transaction():
+        assert db.mirror("t", "k", ("k", "x")).get("a") == ("a", 1)
+        raise RuntimeError("rolled back")
+    assert db.mirror("t", "k", ("k", "x")).get("a") == ("a", 1)
+    db.conn.execute("UPDATE t SET x=5")
+    assert db.mirror("t", "k", ("k", "x")).get("a") == ("a", 5)
+
+
+def test_rows_deferred_before_a_savepoint_survive_its_rollback_after_a_read() -> None:
+    """A reader inside the savepoint writes what is deferred (`write_deferred`); the
+    rows deferred before the savepoint must not go with it."""
+    db = Database(None, "CREATE TABLE t(x INTEGER);")
+    with db.transaction():
+        db.defer("INSERT INTO t(x)", (1,))
+        with pytest.raises(RuntimeError), db.transaction():
+            db.defer("INSERT INTO t(x)", (2,))
+            db.write_deferred()  # as a lookup that must see the table does
+            raise RuntimeError("rolled back to the savepoint")
+    assert [x for (x,) in db.conn.execute("SELECT x FROM t ORDER BY x")] == [1]

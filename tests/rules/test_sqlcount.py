@@ -1,0 +1,70 @@
+"""vending/sqlcount.py: the bench's diagnostic statement counts (off unless enabled)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from vending import sqlcount
+from vending.db import Database, insert_rows
+
+
+@pytest.fixture
+def counting(tmp_path: Path) -> Iterator[Path]:
+    path = tmp_path / "counts.json"
+    sqlcount.enable(path)
+    try:
+        yield path
+    finally:
+        sqlcount._path = None
+        sqlcount._counts.clear()
+
+
+@pytest.mark.parametrize(("sql", "kind"), [
+    ("SELECT fp, reply FROM idem WHERE scope='a:1'", "SELECT idem"),
+    ("INSERT OR IGNORE INTO aborted VALUES('x', 1.0)", "INSERT aborted"),
+    ("INSERT INTO st.products(seq) VALUES(1)", "INSERT products"),
+    ("UPDATE users SET deposit=0 WHERE account_id=1", "UPDATE users"),
+    ("DELETE FROM reservations WHERE purchase_id='p'", "DELETE reservations"),
+    ("BEGIN IMMEDIATE", "BEGIN"), ("SAVEPOINT sp1", "SAVEPOINT"), ("COMMIT", "COMMIT"),
+])
+def test_a_statement_is_counted_under_its_verb_and_table(sql: str, kind: str) -> None:
+    assert sqlcount.kind_of(sql) == kind
+
+
+def test_nothing_is_counted_unless_enabled(tmp_path: Path) -> None:
+    db = Database(None, "CREATE TABLE t(x);")
+    with db.transaction():
+        db.conn.execute("INSERT INTO t VALUES(1)")
+    assert not sqlcount.enabled() and sqlcount._counts == []  # no callback installed
+    sqlcount.dump()
+    assert sqlcount.read(tmp_path / "none.json") == (0, {})
+
+
+def test_counts_are_dumped_per_kind_and_numbered(counting: Path) -> None:
+    db = Database(None, "CREATE TABLE t(x);")
+    with db.transaction():
+        db.conn.execute("INSERT INTO t VALUES(1)")
+        insert_rows(db.conn, "INSERT INTO t(x)", [(2,), (3,), (4,)])
+        db.conn.execute("SELECT x FROM t").fetchall()
+    sqlcount.dump()
+    dumped, counts = sqlcount.read(counting)
+    assert dumped == 1
+    assert counts["INSERT t"] == 2  # three rows in one multi-row statement count once
+    assert (counts["SELECT t"], counts["BEGIN"], counts["COMMIT"]) == (1, 1, 1)
+    sqlcount.dump()
+    assert sqlcount.read(counting)[0] == 2
+
+
+def test_a_statement_that_fires_triggers_counts_once(counting: Path) -> None:
+    db = Database(None, "CREATE TABLE t(k PRIMARY KEY, x);")
+    db.mirror("t", "k", ("x",))  # TEMP triggers on every write of t
+    with db.transaction():
+        db.conn.execute("INSERT INTO t VALUES(1, 1)")
+        db.conn.execute("UPDATE t SET x=2 WHERE k=1")
+        db.conn.execute("UPDATE t SET x=3 WHERE k=1")
+    sqlcount.dump()
+    counts = sqlcount.read(counting)[1]
+    assert (counts["INSERT t"], counts["UPDATE t"]) == (1, 2)
