@@ -66,9 +66,11 @@ def add_command(sub: Any) -> None:
                    help=f"all (default), none, or a comma list of {', '.join(FAULT_KINDS)}")
     p.add_argument("--trace", action="store_true", help="print the history before the last "
                    "line")
-    p.add_argument("--replay", type=int, metavar="N", help="the same as --seed N --trace")
+    p.add_argument("--replay", type=int, metavar="N",
+                   help="the same as --seed N --trace (default: none, a run of --seed)")
     p.add_argument("--seeds", type=_positive, metavar="COUNT",
-                   help="run COUNT seeds from --seed on (a soak): one line per seed")
+                   help="run COUNT seeds from --seed on (a soak): one line per seed "
+                   "(default: 1, the one seed)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead "
                    "(seeds: one per line)")
     p.add_argument("--live", action="store_true",
