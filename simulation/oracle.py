@@ -226,14 +226,27 @@ class Oracle:
         conn = self._db(role)
         if conn is None or conn.execute("SELECT 1 FROM idem WHERE req_id=?",
                                         (req_id,)).fetchone() is None:
-            self.fail(f"durability: acknowledged {req_id} has no stored effect in {role}")
+            self._lost(role, req_id)
+
+    def _lost(self, role: str, req_id: str) -> None:
+        self.fail(f"durability: acknowledged {req_id} has no stored effect in {role}")
 
     def recheck_durable(self, since: float) -> None:
         """After a crash: everything acknowledged since `since` is still stored
         (older idempotency keys may have been expired on purpose)."""
+        wanted: dict[str, list[str]] = {}
         for when, role, req_id in self._acked:
             if when >= since:
-                self._durable(role, req_id)
+                wanted.setdefault(role, []).append(req_id)
+        for role, req_ids in sorted(wanted.items()):
+            # One scan of the table per crash: `idem`'s key is (scope, req_id), so a
+            # lookup by req_id alone scans it anyway, once per acknowledgement.
+            conn = self._db(role)
+            stored = set() if conn is None else {
+                row[0] for row in conn.execute("SELECT req_id FROM idem")}
+            for req_id in req_ids:
+                if req_id not in stored:
+                    self._lost(role, req_id)
 
     def check_deadlines(self, door: Any) -> None:
         """No request the front door holds is past its deadline at its last tick."""
