@@ -60,6 +60,7 @@ class Scheduler:
     def __init__(self, clock: SimClock, rng: random.Random) -> None:
         self.clock = clock
         self.rng = rng
+        self._below: Callable[[int], int] = rng._randbelow  # type: ignore[attr-defined]
         self.ready: list[Lane] = []
         self._timers: list[tuple[float, int, Timer]] = []
         self._seq = itertools.count()
@@ -93,16 +94,21 @@ class Scheduler:
     def step(self) -> str | None:
         """Run one piece of work, jumping the clock forward first if nothing is
         runnable. None when there is nothing at all left to do."""
-        self.fire_due()
-        ready = self.ready
+        # The hottest loop of a run (once per step): locals, and `fire_due` inlined.
+        clock, timers, ready = self.clock, self._timers, self.ready
+        if timers and timers[0][0] <= clock.now:
+            run_due(timers, clock.now, self._seq)
         while True:
             while not ready:
                 when = self.next_timer()
                 if when is None:
                     return None
-                self.clock.advance_to(when)
-                self.fire_due()
-            i = self.rng.randrange(len(ready)) if len(ready) > 1 else 0
+                clock.advance_to(when)
+                run_due(timers, clock.now, self._seq)
+            n = len(ready)
+            # `_randbelow(n)` is what `randrange(n)` returns for n > 0 (the same
+            # draws, so the same interleaving per seed), less its argument checks.
+            i = self._below(n) if n > 1 else 0
             lane = ready[i]
             if lane.has_work():
                 break
@@ -111,7 +117,7 @@ class Scheduler:
         if not lane.has_work():
             self._unready(i, lane)
         self.steps += 1
-        self.clock.now += STEP_COST
+        clock.now += STEP_COST
         return line
 
 
@@ -172,8 +178,10 @@ class SimLoop(Lane):
 def _label(callback: Callable[[], None]) -> str:
     """A deterministic name for a callback (never an id or an address)."""
     owner = getattr(callback, "__self__", None)
-    name = getattr(callback, "__qualname__", None) or type(callback).__name__
     if owner is not None:
         tag = getattr(owner, "sim_tag", None) or type(owner).__name__
-        return f"{tag}.{getattr(callback, '__name__', name)}"
-    return name
+        name = getattr(callback, "__name__", None)
+        if name is not None:
+            return f"{tag}.{name}"
+        return f"{tag}.{getattr(callback, '__qualname__', None) or type(callback).__name__}"
+    return getattr(callback, "__qualname__", None) or type(callback).__name__

@@ -34,6 +34,8 @@ from typing import Any
 from tools.ledger import Ledger
 from vending.requests import STATE_CHANGING_OPS
 
+from .clock import EPOCH
+
 __all__ = ["Oracle"]
 
 #: Slack past a request's deadline before "never answered" (the front door's tick).
@@ -201,8 +203,9 @@ class Oracle:
         self._statused.add(key)
 
     def final_reply(self, who: str, message: dict[str, Any], reply: dict[str, Any],
-                    now: float) -> None:
-        """A client got its final reply (after any retries)."""
+                    now: float, sent: float = 0.0) -> None:
+        """A client got its final reply (after any retries); `sent`: the simulated
+        time it first sent the request."""
         req_id = message.get("req_id")
         ok = bool(reply.get("ok"))
         if req_id is not None:
@@ -220,12 +223,17 @@ class Oracle:
         if message["op"] in STATE_CHANGING_OPS and req_id is not None:
             role = "stock-handler" if message["op"] in _STOCK_OPS else "gatekeeper"
             self._acked.append((now, role, req_id))
-            self._durable(role, req_id)
+            self._durable(role, req_id, sent)
 
-    def _durable(self, role: str, req_id: str) -> None:
+    def _durable(self, role: str, req_id: str, sent: float) -> None:
+        # `idem`'s key is (scope, req_id): by req_id alone SQLite would scan the whole
+        # table (every key kept 48 h), once per acknowledgement. Its row was written
+        # after the request was first sent, by the same simulated clock, so the
+        # `created` index bounds the search (a second of slack for rounding).
         conn = self._db(role)
-        if conn is None or conn.execute("SELECT 1 FROM idem WHERE req_id=?",
-                                        (req_id,)).fetchone() is None:
+        if conn is None or conn.execute(
+                "SELECT 1 FROM idem WHERE created >= ? AND req_id=?",
+                (EPOCH + sent - 1.0, req_id)).fetchone() is None:
             self._lost(role, req_id)
 
     def _lost(self, role: str, req_id: str) -> None:

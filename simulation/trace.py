@@ -25,7 +25,9 @@ class Trace:
         self.count = 0
 
     def add(self, now: float, line: str) -> None:
-        text = f"{int(now * 1e6 + 0.5):>14d} {line}\n"
+        # `%d` truncates as `int()` does (now >= 0, so + 0.5 rounds): the same text
+        # as `f"{int(now * 1e6 + 0.5):>14d}"` at half the cost, once per step.
+        text = "%14d %s\n" % (now * 1e6 + 0.5, line)  # noqa: UP031 - see above
         self._pending.append(text)
         self.count += 1
         if self.keep:

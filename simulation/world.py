@@ -359,7 +359,8 @@ class World:
         outcome = "ok" if reply.get("ok") else reply.get("error")
         self.note(f"{client.name} {message['op']} {message.get('req_id', '-')} {outcome}"
                   f" after {attempt.tries} tries")
-        self.oracle.final_reply(client.name, message, reply, self.clock.now)
+        self.oracle.final_reply(client.name, message, reply, self.clock.now,
+                                attempt.started)
 
     def session_refused(self, client: SimClient) -> None:
         """`client`'s session was refused: it must have been idle, or too old, or the
