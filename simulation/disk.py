@@ -108,7 +108,7 @@ class SimFaults:
     def _commit(self, role: str) -> None:
         world, disk = self.world, self.disk
         disk.commits += 1
-        world.dirty = True
+        world.dirty.add(role)
         if self.crash_at_commit == "before":
             self.crash_at_commit = None
             world.note(f"fault crash process before {role} commit")

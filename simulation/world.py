@@ -138,7 +138,8 @@ class World:
         self.incarnations = 0
         self.requests = self.attempts = 0
         self.fault_kinds: dict[str, int] = dict.fromkeys(FAULT_KINDS, 0)
-        self.dirty = False
+        #: The databases written since the oracle last looked (a COMMIT that writes).
+        self.dirty: set[str] = set()
         self.quiescing = False
         self._crash_pending = False
         self._pushers = 0
@@ -286,7 +287,7 @@ class World:
         self.note(f"process {proc.number} crashed ({lost} fifo messages lost)")
         self.oracle.recheck_durable(self.clock.now - KEPT)
         self.oracle.check_storage(full=True)
-        self.dirty = True
+        self.dirty = {"gatekeeper", "stock-handler"}
         self.sched.call_later(self.fault_rng.uniform(0.5, 5.0), self.boot)
 
     def _halt(self) -> None:
@@ -468,8 +469,8 @@ class World:
         if proc is not None and proc.door is None and self._recovered(proc):
             self._start_door(proc)
         if self.dirty:
-            self.dirty = False
-            self.oracle.check_storage()
+            self.oracle.check_storage(changed=self.dirty)
+            self.dirty = set()
         if proc is not None and proc.door is not None:
             self.oracle.check_deadlines(proc.door)
         return True
