@@ -14,12 +14,14 @@ from vending.db import Database, insert_rows
 @pytest.fixture
 def counting(tmp_path: Path) -> Iterator[Path]:
     path = tmp_path / "counts.json"
+    sqlcount._dumps = 0  # numbered from 1 whatever other tests dumped before
     sqlcount.enable(path)
     try:
         yield path
     finally:
         sqlcount._path = None
         sqlcount._counts.clear()
+        sqlcount._dumps = 0
 
 
 @pytest.mark.parametrize(("sql", "kind"), [
