@@ -117,6 +117,15 @@ def test_a_stop_signal_exits_zero(serve: Any, tmp_path: Path, signum: int) -> No
     assert not any("Traceback" in line for line in served.lines), "\n".join(served.lines)
 
 
+def test_a_burst_of_stop_signals_still_exits_zero(serve: Any, tmp_path: Path) -> None:
+    """Ctrl-C in a terminal, `timeout` and a supervisor may each forward the same
+    stop: a handler interrupted by the next signal must not wait on itself."""
+    served = serve(tmp_path / "data")
+    for _ in range(200):
+        served.signal(signal.SIGINT)
+    assert served.wait(timeout=20) == 0, "\n".join(served.lines)
+
+
 def test_restart_on_the_same_folder_keeps_everything(serve: Any, tmp_path: Path) -> None:
     data = tmp_path / "data"
     first = serve(data)
