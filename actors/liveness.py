@@ -44,15 +44,17 @@ class Liveness:
             self._heard[alive.role] = time.monotonic()
             self._told[alive.role] = alive
 
-    def views(self) -> dict[str, PartView]:
+    def views(self, now: float | None = None) -> dict[str, PartView]:
         """Each role as the `health` op reports it (vending/health.py)."""
-        now = time.monotonic()
+        now = time.monotonic() if now is None else now
         out = {}
         for role, heard in self._heard.items():
             told = self._told.get(role, Alive(role))
-            silent = now - heard
-            out[role] = PartView(silent <= HEARTBEAT_LIVENESS, told.storage,
-                                 int(silent * 1000), told.last_seq, told.sessions)
+            # `up` is decided on the reported milliseconds, so a reader never sees
+            # a part down at 3000 ms when the limit says "over 3000".
+            silent_ms = int((now - heard) * 1000)
+            out[role] = PartView(silent_ms <= HEARTBEAT_LIVENESS * 1000, told.storage,
+                                 silent_ms, told.last_seq, told.sessions)
         return out
 
     def silent_for(self, now: float) -> dict[str, float]:
