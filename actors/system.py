@@ -273,7 +273,7 @@ class VendingSystem:
             self._metrics.close()
             self._metrics = None
         try:
-            if self.door is not None and self.door.is_alive():
+            if self.door is not None:  # a door that failed to bind has a pipe to close too
                 self.door.stop()
         finally:
             try:

@@ -9,7 +9,7 @@ import os
 import re
 import signal
 import sys
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -299,10 +299,7 @@ def chaos_command(args: argparse.Namespace) -> int:
 def serve_command(args: argparse.Namespace) -> int:
     # Here, not at the top: `vending --help` and the client commands load no actors,
     # no storage and no argon2 (docs/design.md, "Start-up cost").
-    import zmq
-
     from actors.system import VendingSystem
-    from vending.db import StorageError
 
     logsetup.configure(args.log_level, args.log_format)
     defaults = Endpoints()
@@ -327,25 +324,18 @@ def serve_command(args: argparse.Namespace) -> int:
     # woken by a socket waits; 1 ms measured ~10% more purchases/s and a lower p99
     # (README, "Benchmark and performance"). Only here: an embedding program owns its interpreter.
     sys.setswitchinterval(0.001)
-    # A handler takes no lock: it may interrupt the main thread anywhere, itself
-    # included (Ctrl-C, `timeout` and a supervisor each forward one stop), and an
-    # Event.set() interrupted by the next signal's Event.set() waited on itself
-    # forever. So it sets a flag and writes a byte the main thread reads.
-    wake_r, wake_w = os.pipe()
-    os.set_blocking(wake_w, False)
-    asked = {"stop": False, "reload": False}
-
-    def on_signal(signum: int, frame: object) -> None:
-        asked["reload" if signum == signal.SIGHUP else "stop"] = True
-        with contextlib.suppress(BlockingIOError):  # a full pipe wakes the reader too
-            os.write(wake_w, b"!")
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    if config.curve_clients:
-        signal.signal(signal.SIGHUP, on_signal)
     from vending import sqlcount  # `vending bench --count-sql` only
     sqlcount.from_environ()
-    system = VendingSystem(config)
+    with _stop_signals(hup=bool(config.curve_clients)) as (asked, wake_r):
+        return _run_until_stopped(VendingSystem(config), config, asked, wake_r)
+
+
+def _run_until_stopped(system: Any, config: Config, asked: dict[str, bool], wake_r: int) -> int:
+    """Start `system`, serve until a stop signal, stop it; the exit code."""
+    import zmq
+
+    from vending.db import StorageError
+
     try:
         system.start()
     except StorageError as exc:
@@ -382,10 +372,40 @@ def serve_command(args: argparse.Namespace) -> int:
         log.info("stopping: draining requests in flight")
     finally:
         system.stop()
-        os.close(wake_r)
-        os.close(wake_w)
     log.info("stopped")
     return 0
+
+
+@contextlib.contextmanager
+def _stop_signals(*, hup: bool) -> Iterator[tuple[dict[str, bool], int]]:
+    """SIGTERM/SIGINT (and SIGHUP: reload the client keys) as flags plus a pipe
+    the main thread reads; the old handlers are back and the pipe closed on exit,
+    whatever way the server ends (a failed start included).
+
+    A handler takes no lock: it may interrupt the main thread anywhere, itself
+    included (Ctrl-C, `timeout` and a supervisor each forward one stop), and an
+    Event.set() interrupted by the next signal's Event.set() waited on itself
+    forever. So it sets a flag and writes a byte the main thread reads.
+    """
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    asked = {"stop": False, "reload": False}
+
+    def on_signal(signum: int, frame: object) -> None:
+        asked["reload" if signum == signal.SIGHUP else "stop"] = True
+        with contextlib.suppress(BlockingIOError):  # a full pipe wakes the reader too
+            os.write(wake_w, b"!")
+    caught = (signal.SIGTERM, signal.SIGINT) + ((signal.SIGHUP,) if hup else ())
+    before = {signum: signal.signal(signum, on_signal) for signum in caught}
+    try:
+        yield asked, wake_r
+    finally:
+        # Handlers first: one arriving after the close would write to a closed
+        # (or reused) descriptor.
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
+        os.close(wake_r)
+        os.close(wake_w)
 
 
 def _commands(parser: argparse.ArgumentParser) -> Collection[str]:

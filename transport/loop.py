@@ -97,6 +97,7 @@ class EventLoop(SocketThread):
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
+        self._wake_fds_open = True
         # Set by a foreign thread that wrote a wake-up byte, cleared by the loop
         # after draining the pipe: one byte per sleep is enough.
         self._wake_pending = False
@@ -126,9 +127,13 @@ class EventLoop(SocketThread):
         self.request_stop()
         if self.is_alive() and not self.in_loop():
             self.join()
-        for fd in (self._wake_r, self._wake_w):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        # Once only: a second close could close a descriptor the process has
+        # since opened under the same number.
+        if self._wake_fds_open:
+            self._wake_fds_open = False
+            for fd in (self._wake_r, self._wake_w):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
 
     # -- loop thread -------------------------------------------------------
     def add_reader(self, source: Any, callback: Callable[[], None]) -> None:

@@ -69,3 +69,26 @@ def test_existing_data_is_kept(taken_endpoint: str, serve: Callable[..., ServerP
     again = serve(folder)
     with Client(again.endpoint, timeout=10) as ann:
         assert ann.login("ann", PASSWORD)["deposit"] == 50
+
+
+def test_a_failed_start_in_process_closes_its_pipe_and_gives_back_the_handlers(
+        taken_endpoint: str, tmp_path: Path) -> None:
+    """`serve` run inside a process that goes on (a test, an embedding supervisor):
+    its stop-signal pipe is closed and the process's own handlers are back."""
+    import os
+    import signal
+
+    from cli.main import main
+
+    def mine(signum: int, frame: object) -> None:
+        raise AssertionError("not expected to be called")
+    before = signal.signal(signal.SIGTERM, mine)
+    try:
+        fds = set(os.listdir("/proc/self/fd"))
+        code = main(["serve", "--bind", taken_endpoint, "--data-dir", str(tmp_path / "d")])
+        assert code == 1
+        assert set(os.listdir("/proc/self/fd")) <= fds
+        assert signal.getsignal(signal.SIGTERM) is mine
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGTERM, before)
