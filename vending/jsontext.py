@@ -14,7 +14,6 @@ RecursionError rather than ValueError.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
@@ -27,8 +26,7 @@ def _not_json(value: Any) -> Any:
 
 
 def _encoder(*, sort_keys: bool) -> Callable[[Any], str]:
-    if c_make_encoder is None:  # a Python without the _json accelerator
-        return json.JSONEncoder(sort_keys=sort_keys, separators=(",", ":")).encode
+    # CPython always builds its _json accelerator; without it this fails at import.
     chunks = c_make_encoder(None, _not_json, encode_basestring_ascii, None, ":", ",",
                             sort_keys, False, True)
 
