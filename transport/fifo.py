@@ -43,7 +43,13 @@ def tcp_keepalive(sock: zmq.Socket[Any]) -> None:
 
 
 class Backpressure(Exception):
-    """The fifo is full (or its reader gone): refuse the work rather than queue it."""
+    """The fifo is full (or its reader gone): refuse the work rather than queue it.
+
+    `sent`: how many of the messages given to `Pushers.send_many` went before it."""
+
+    def __init__(self, reason: str, sent: int = 0) -> None:
+        super().__init__(reason)
+        self.sent = sent
 
 
 class Pushers:
@@ -63,19 +69,24 @@ class Pushers:
         wake-up of the reader for a whole batch, not one per message.
 
         Raises:
-            Backpressure: the fifo is full; frames before the refused one went.
+            Backpressure: the fifo is full; frames before the refused one went (its
+                `sent` counts their messages).
         """
         frame: list[bytes] = []
-        size = 0
-        for message in messages:
-            data = encode(message)
-            if frame and size + len(data) > BATCH_FRAME_BYTES:
+        size = sent = 0
+        try:
+            for message in messages:
+                data = encode(message)
+                if frame and size + len(data) > BATCH_FRAME_BYTES:
+                    self._send(endpoint, _frame(frame))
+                    sent += len(frame)
+                    frame, size = [], 0
+                frame.append(data)
+                size += len(data)
+            if frame:
                 self._send(endpoint, _frame(frame))
-                frame, size = [], 0
-            frame.append(data)
-            size += len(data)
-        if frame:
-            self._send(endpoint, _frame(frame))
+        except Backpressure as exc:
+            raise Backpressure(str(exc), sent) from None
 
     def _send(self, endpoint: str, data: bytes) -> None:
         sock = self._sockets.get(endpoint)
