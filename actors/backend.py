@@ -151,6 +151,8 @@ class BackendActor(LoopActor):
         # reason: a restarted instance must find the state its predecessor left.
         self._memory_db = memory_db
         self._out: list[tuple[str, Message]] = []
+        #: `send_now`'s messages, sent when the batch's work is done, before COMMIT.
+        self._early: list[tuple[str, Message]] = []
         self.stale_dropped = 0
         #: The storage fault in force, None while writes commit.
         self.storage: StorageFault | None = None
@@ -396,7 +398,10 @@ class BackendActor(LoopActor):
         try:
             with self.db.transaction():
                 work()
+                self._send_early()
         except Exception as exc:
+            # What was final before it failed still goes (`send_now`).
+            self._send_early()
             # Rolled back: nothing of it happened, so every caller may retry.
             del self._out[mark:]
             self.rolled_back()
@@ -474,10 +479,23 @@ class BackendActor(LoopActor):
 
     def send_now(self, endpoint: str, message: Message) -> None:
         """Send before the current transaction commits: only for what is already
-        durable elsewhere. A status sent so is final: a rollback does not refuse it."""
+        durable elsewhere. A status sent so is final: a rollback does not refuse it.
+
+        Sent when the batch's messages have been handled, before its COMMIT (or, if
+        one of them fails, before the others are refused), all to one fifo in one
+        frame; at once while fault points are armed, so "before sending X" still
+        finds everything before X sent."""
         if isinstance(message, Status):
             self._answered_early.add(message.rt)
-        self._push_out(endpoint, message)
+        if getattr(faults, "ACTIVE", True):
+            self._push_out(endpoint, message)
+            return
+        self._early.append((endpoint, message))
+
+    def _send_early(self) -> None:
+        early, self._early = self._early, []
+        if early:
+            self._send_out(early)
 
     def answer_client(self, rt: ReturnTicket, reply: dict[str, Any],
                       ended: bool = False) -> None:
@@ -486,6 +504,7 @@ class BackendActor(LoopActor):
 
     def flush(self) -> None:
         """After COMMIT: publish the committed events, then send what was queued."""
+        self._send_early()  # a `send_now` outside a batch's work (none today) must not wait
         events, self._committed = self._committed, []
         if events:
             self.stats.last_seq = max(self.stats.last_seq, events[-1].seq)
@@ -493,9 +512,12 @@ class BackendActor(LoopActor):
             for event in events:
                 self.publisher.publish(event.topic, event.body())
         out, self._out = self._out, []
-        # One by one while fault points are armed (or stood in for: the simulator
-        # has no ACTIVE): a fault "before sending X" then finds everything queued
-        # before X already sent.
+        self._send_out(out)
+
+    def _send_out(self, out: list[tuple[str, Message]]) -> None:
+        """Send `out`: one frame per fifo (`send_many`), or one by one while fault
+        points are armed (or stood in for: the simulator has no ACTIVE), so that a
+        fault "before sending X" finds everything queued before X already sent."""
         if getattr(faults, "ACTIVE", True) or len(out) < 2:
             for endpoint, message in out:
                 self._push_out(endpoint, message)

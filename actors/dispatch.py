@@ -58,6 +58,8 @@ class Dispatch:
         self.liveness = Liveness(config.endpoints)
         #: Requests refused because their fifo was full (`vending serve --metrics`).
         self.fifo_refused = 0
+        #: Requests sent this loop turn, by fifo endpoint, until `_flush`.
+        self._waiting: dict[str, list[ClientRequest]] = {}
         self.sessions = SessionPool(self._start_session, max_actors=config.max_session_actors,
                                     idle=config.session_actor_idle)
 
@@ -135,9 +137,40 @@ class Dispatch:
         self.sessions.retire(wsess_uid, ref)
 
     def _send(self, fifo: str, message: ClientRequest) -> None:
-        assert self._push is not None
-        try:
-            self._push.send(getattr(self._ends, fifo), message.to_wire())
-        except Backpressure:
-            self.fifo_refused += 1
-            raise Unavailable(f"{fifo}.fifo is full; retry later") from None
+        """Send `message` down `fifo`: at the end of this loop turn, with the other
+        requests of the turn to that fifo, in one frame (`_flush`), so its reader wakes
+        and decodes once per turn, not once per request. Pushers that cannot batch
+        (the simulation's) send at once, as before.
+
+        Raises:
+            Unavailable: sent at once, and the fifo is full.
+        """
+        assert self._push is not None and self._door is not None
+        endpoint = getattr(self._ends, fifo)
+        if not hasattr(self._push, "send_many"):
+            try:
+                self._push.send(endpoint, message.to_wire())
+            except Backpressure:
+                self.fifo_refused += 1
+                raise Unavailable(f"{fifo}.fifo is full; retry later") from None
+            return
+        if not self._waiting:
+            self._door.call_soon(self._flush)
+        self._waiting.setdefault(endpoint, []).append(message)
+
+    def _flush(self) -> None:
+        """Send the requests `_send` kept this turn; refuse those a full fifo refused
+        (UNAVAILABLE, and their session actor sends its next)."""
+        assert self._push is not None and self._door is not None
+        waiting, self._waiting = self._waiting, {}
+        for endpoint, messages in waiting.items():
+            try:
+                self._push.send_many(endpoint, [m.to_wire() for m in messages])
+            except Backpressure as exc:
+                refused = messages[exc.sent:]
+                self.fifo_refused += len(refused)
+                fifo = endpoint.rpartition("/")[2]
+                for message in refused:
+                    ticket = message.rt.ticket
+                    self.sessions.expired(ticket)
+                    self.reply(ticket, Unavailable(f"{fifo} is full; retry later").to_reply())

@@ -10,6 +10,7 @@ the rule runs here.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import uuid
 from typing import Any
@@ -62,6 +63,13 @@ class StockHandlerActor(BackendActor):
         self.stock = Stock(db)
         self.events = self.stock.events
         self._ticks = 0
+        # Purchase ids: a random half per actor start, then a counter. Unique as a
+        # uuid4 is, and each start's ids rise, so the `reservations` and `purchases`
+        # keys (stock.sqlite3, gatekeeper.sqlite3) are appended where the last one
+        # went instead of dirtying a random B-tree page each (measured: half the
+        # per-row cost of a commit), and no uuid4 per buy.
+        self._pid_prefix = uuid.uuid4().hex[:16]
+        self._pids = itertools.count(1)
 
     def rolled_back(self) -> None:
         self.stock.reload_held()  # after the ROLLBACK: the table is the truth again
@@ -125,7 +133,7 @@ class StockHandlerActor(BackendActor):
     def _client_request(self, rt: ReturnTicket, req: Request) -> None:
         row, ends = TABLE[req.op], self.config.endpoints
         if row.path == "saga":
-            step = row.rule(self.stock, Call(req, pid=uuid.uuid4().hex))
+            step = row.rule(self.stock, Call(req, pid=f"{self._pid_prefix}{next(self._pids):016x}"))
             self.send(ends.deposit, Charge(step, rt, ends.post))
         elif row.path == "authorize":
             self.send(ends.deposit, Authorize(rt, req, ends.post))

@@ -47,6 +47,27 @@ _TICK = 0.1
 Observer = Callable[[str, str, float], None]
 
 
+#: ZeroMQ flags as plain ints: pyzmq's enum flags cost an `IntFlag` operation per use.
+_NOBLOCK = int(zmq.NOBLOCK)
+_MORE = int(zmq.NOBLOCK | zmq.SNDMORE)
+
+
+def _recv_frames(sock: zmq.Socket[Any]) -> list[zmq.Frame]:
+    """One whole message's frames, like `recv_multipart(NOBLOCK, copy=False)` (which
+    measured 2-2.5x this: enum flags and a socket option read per frame).
+
+    Raises:
+        zmq.Again: no message is waiting (a message's later parts are always there
+            once its first is: ZeroMQ delivers messages whole).
+    """
+    frame = sock.recv(_NOBLOCK, copy=False)
+    frames = [frame]
+    while frame.more:
+        frame = sock.recv(_NOBLOCK, copy=False)
+        frames.append(frame)
+    return frames
+
+
 class Dispatcher(Protocol):
     """What the front door calls, always in its own thread."""
 
@@ -151,9 +172,15 @@ class FrontDoor(EventLoop):
     def _send(self, envelope: list[bytes], req_id: str | None, reply: dict[str, Any]) -> None:
         if req_id is not None:
             reply = {**reply, "req_id": req_id}
-        assert self._router is not None
+        router = self._router
+        assert router is not None
         try:
-            self._router.send_multipart([*envelope, encode(reply)], zmq.NOBLOCK)
+            # Frame by frame, as `send_multipart` does, with plain int flags: its
+            # per-part checks and enum flag arithmetic cost 3-4x the sends (9 against
+            # 2.4 us a reply). A ROUTER takes or refuses a message at its first part.
+            for part in envelope:
+                router.send(part, _MORE)
+            router.send(encode(reply), _NOBLOCK)
             self.stats.replied += 1
         except zmq.Again:
             self.stats.dropped_replies += 1  # client not reading: never block for it
@@ -210,7 +237,7 @@ class FrontDoor(EventLoop):
     def _drain_status(self, status: zmq.Socket[Any]) -> None:
         for _ in range(1024):
             try:
-                data = status.recv(zmq.NOBLOCK)
+                data = status.recv(_NOBLOCK)
             except zmq.Again:
                 return
             try:
@@ -229,7 +256,7 @@ class FrontDoor(EventLoop):
         # Bounded per wake-up so statuses and replies interleave with a flood.
         for _ in range(256):
             try:
-                frames = router.recv_multipart(zmq.NOBLOCK, copy=False)
+                frames = _recv_frames(router)
             except zmq.Again:
                 return
             self._on_frames(frames)

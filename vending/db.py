@@ -282,8 +282,11 @@ class Mirror:
         new = ", ".join(f"NEW.{c}" for c in columns)
         for trigger in (
                 f"{put}_i AFTER INSERT ON main.{table} BEGIN SELECT {put}(NEW.{key}, {new}); END",
-                f"{put}_u AFTER UPDATE ON main.{table}"
-                f" BEGIN SELECT {drop}(OLD.{key}); SELECT {put}(NEW.{key}, {new}); END",
+                # The old key is dropped only if the key itself changed: one call
+                # into Python per updated row, not two (3 of a purchase's statements
+                # update a mirrored table).
+                f"{put}_u AFTER UPDATE ON main.{table} BEGIN SELECT {drop}(OLD.{key})"
+                f" WHERE OLD.{key} IS NOT NEW.{key}; SELECT {put}(NEW.{key}, {new}); END",
                 f"{drop}_d AFTER DELETE ON main.{table} BEGIN SELECT {drop}(OLD.{key}); END"):
             self._conn.execute(f"CREATE TEMP TRIGGER IF NOT EXISTS {trigger}")
 

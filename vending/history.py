@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .db import Database
+from .jsontext import compact
 from .limits import ID_MAX
 
 __all__ = ["KEEP_DAYS", "KEEP_LAST", "SCHEMA", "History"]
@@ -35,6 +36,13 @@ CREATE INDEX IF NOT EXISTS history_account ON history(account_id, id);
 KEEP_DAYS = 90
 KEEP_LAST = 1000
 
+#: An entry is deferred (`Database.defer`) and written with the transaction's others
+#: in one statement just before COMMIT; `insert_rows` puts the rows' `VALUES` between
+#: these two. The account is checked then: one deleted later in the same transaction
+#: (a seller deleted after a sale in one batch) gets no entry, as if written at once.
+_ADD_HEAD = "INSERT INTO history(account_id, kind, at, body) SELECT * FROM ("
+_ADD_TAIL = ") AS v WHERE EXISTS(SELECT 1 FROM users WHERE users.account_id = v.column1)"
+
 
 class History:
     """Runs inside the gatekeeper's transactions, on its thread."""
@@ -44,15 +52,13 @@ class History:
         self._clock = clock
 
     def add(self, account_id: int, kind: str, **fields: Any) -> None:
-        """Add an entry to the account's history, if the account (still) exists."""
-        self._db.conn.execute(
-            "INSERT INTO history(account_id, kind, at, body) SELECT ?,?,?,?"
-            " WHERE EXISTS(SELECT 1 FROM users WHERE account_id=?)",
-            (account_id, kind, self._clock(), json.dumps(fields, separators=(",", ":")),
-             account_id))
+        """Add an entry to the account's history, if the account still exists when the
+        transaction's entries are written (at its end: one statement for all of them)."""
+        self._db.defer(_ADD_HEAD, (account_id, kind, self._clock(), compact(fields)), _ADD_TAIL)
 
     def page(self, account_id: int, before: int | None, limit: int) -> dict[str, Any]:
         """The `history` reply: up to `limit` entries older than `before`, newest first."""
+        self._db.write_deferred()
         rows = self._db.conn.execute(
             "SELECT id, kind, at, body FROM history WHERE account_id=? AND id < ?"
             " ORDER BY id DESC LIMIT ?",
@@ -63,6 +69,7 @@ class History:
 
     def forget(self, account_id: int) -> int:
         """An account deleted: its history goes with it."""
+        self._db.write_deferred()
         return self._db.conn.execute("DELETE FROM history WHERE account_id=?",
                                      (account_id,)).rowcount
 
@@ -71,6 +78,7 @@ class History:
 
         Ranking needs every row, so an index on `at` would not help this (every 10
         minutes) and would cost a page write per entry."""
+        self._db.write_deferred()
         return self._db.conn.execute(
             "DELETE FROM history WHERE at < ? AND id IN (SELECT id FROM (SELECT id,"
             " row_number() OVER (PARTITION BY account_id ORDER BY id DESC) AS rank"

@@ -34,15 +34,19 @@ class PurchaseBook:
         """The reply of a charged purchase, None if it was not charged."""
         if not self._charged().may_hold(purchase_id):
             return None  # a new purchase, nearly always: no SQL
+        self._db.write_deferred()  # `record` defers its row
         row = self._db.conn.execute("SELECT reply FROM purchases WHERE purchase_id=?",
                                     (purchase_id,)).fetchone()
         return json.loads(row[0]) if row else None
 
     def record(self, purchase_id: str, account_id: int, product_uid: str, amount: int,
                spent: int, change: int, reply: dict[str, Any]) -> None:
+        """Written with the transaction's other purchases, in one statement just before
+        COMMIT (`Database.defer`): the reply leaves only after that COMMIT anyway."""
         self._charged().add(purchase_id)
-        self._db.conn.execute(
-            "INSERT INTO purchases VALUES(?,?,?,?,?,?,?,?)",
+        self._db.defer(
+            "INSERT INTO purchases(purchase_id, account_id, product_uid, amount, spent, change,"
+            " reply, at)",
             (purchase_id, account_id, product_uid, amount, spent, change, compact(reply),
              self._clock()))
 
@@ -62,6 +66,7 @@ class PurchaseBook:
                               (purchase_id, self._clock()))
 
     def expire(self, before: float) -> None:
+        self._db.write_deferred()
         for table, keys in (("purchases", self._charged()), ("aborted", self._fences())):
             if self._db.conn.execute(f"DELETE FROM {table} WHERE at < ?", (before,)).rowcount:
                 keys.shrink()

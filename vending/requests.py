@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 
 from . import limits
@@ -45,15 +44,19 @@ class Request:
         return str(self.args.get("token", ""))
 
     def fingerprint(self) -> str:
-        """Identify "the same request" for idempotent retries (secrets left out)."""
-        return self._fingerprint
+        """Identify "the same request" for idempotent retries (secrets left out).
 
-    @cached_property
-    def _fingerprint(self) -> str:
-        named = TABLE[self.op].fingerprinted
-        body = {k: v for k, v in self.args.items() if k not in _NOT_FINGERPRINTED or k in named}
-        text_ = canonical([self.op, body])
-        return hashlib.sha256(text_.encode()).hexdigest()
+        Computed once per request, kept in the instance's `__dict__` (not a
+        `cached_property`, whose first read takes a lock: a request is read once or
+        twice, so that first read is most of its cost)."""
+        kept: str | None = self.__dict__.get("_fp")
+        if kept is None:
+            named = TABLE[self.op].fingerprinted
+            body = {k: v for k, v in self.args.items()
+                    if k not in _NOT_FINGERPRINTED or k in named}
+            kept = self.__dict__["_fp"] = hashlib.sha256(
+                canonical([self.op, body]).encode()).hexdigest()
+        return kept
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"op": self.op, **self.args}

@@ -52,6 +52,11 @@ CREATE TABLE IF NOT EXISTS reservations(
 
 SCHEMA = Schema("stock.sqlite3", _V1)
 
+#: `insert_rows` puts the released pids' `VALUES` between these: one DELETE for all
+#: the holds a transaction ends.
+_RELEASE_HEAD = "DELETE FROM reservations WHERE purchase_id IN (SELECT column1 FROM ("
+_RELEASE_TAIL = "))"
+
 _COLUMNS = ("product_uid", "seller_uid", "product_name", "cost", "amount", "seller_account")
 _COLS = ", ".join(_COLUMNS)
 
@@ -151,7 +156,9 @@ class Stock:
     def release(self, purchase_id: str, held: tuple[str, int], *, sold: bool) -> None:
         """End a hold; `sold`: its units leave the stock as sold."""
         uid, units = held
-        self.db.conn.execute("DELETE FROM reservations WHERE purchase_id=?", (purchase_id,))
+        # With the transaction's other ended holds, in one statement just before COMMIT
+        # (`Database.defer`); a pid is held once, so none is held again meanwhile.
+        self.db.defer(_RELEASE_HEAD, (purchase_id,), _RELEASE_TAIL)
         self._holds.pop(purchase_id, None)
         if sold:
             self.db.conn.execute("UPDATE products SET amount=amount-?, sold=sold+?"
@@ -170,6 +177,7 @@ class Stock:
 
     def reservations(self, older_than: float = 0.0) -> list[str]:
         """Purchase ids held since before `older_than` seconds ago (for recovery)."""
+        self.db.write_deferred()  # holds released in this transaction
         return [r[0] for r in self.db.conn.execute(
             "SELECT purchase_id FROM reservations WHERE at <= ?", (self.clock() - older_than,))]
 

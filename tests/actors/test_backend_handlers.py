@@ -81,6 +81,26 @@ def test_a_purchase_crosses_both_actors_and_settles(gatekeeper: Any, stock_handl
     assert stock_handler.stock.reservations() == []
 
 
+def test_purchase_ids_are_unique_and_rise_from_a_prefix_drawn_per_start(
+        gatekeeper: Any, stock_handler: Any, product: str) -> None:
+    """A pid is 16 random hex digits drawn when the actor starts, then a counter: its
+    rows are appended to the keys' B-trees (docs/purchase-saga.md)."""
+    ann = register(gatekeeper, "buyer", "ann")
+    deliver(stock_handler, *(request("buy", ann, product_uid=product, amount=1)
+                             for _ in range(3)))
+    pids = [c.step.pid for c in stock_handler.push.take(ENDS.deposit)]
+    assert len(pids) == 3 and pids == sorted(set(pids))
+    assert all(len(p) == 32 and int(p, 16) >= 0 for p in pids)
+    assert {p[:16] for p in pids} == {pids[0][:16]}
+    assert [int(p[16:], 16) for p in pids] == [1, 2, 3]
+    stock_handler.open(stock_handler.db, stock_handler.push)  # a restart draws anew
+    resolves = stock_handler.push.take(ENDS.deposit)  # recovery asks about the three
+    assert sorted(r.pid for r in resolves) == pids
+    deliver(stock_handler, request("buy", ann, product_uid=product, amount=1))
+    again = one(stock_handler.push, ENDS.deposit, Charge).step.pid
+    assert again[:16] != pids[0][:16] and int(again[16:], 16) == 1
+
+
 def test_stock_error_is_decided_by_the_gatekeeper_and_moves_nothing(
         gatekeeper: Any, stock_handler: Any, product: str) -> None:
     ann = register(gatekeeper, "buyer", "ann")

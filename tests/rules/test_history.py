@@ -140,6 +140,29 @@ def test_a_sale_of_a_deleted_seller_is_not_written(shop: Shop) -> None:
         "SELECT kind FROM history WHERE account_id=?", (step.seller_account,)).fetchall() == []
 
 
+def test_a_transactions_entries_are_one_insert_and_skip_an_account_deleted_in_it(
+        shop: Shop) -> None:
+    """Entries wait for the end of their transaction (`Database.defer`): one INSERT for
+    all of them, and an account deleted later in the same transaction gets none."""
+    world, ann, _ = shop
+    step = held(shop)
+    db = world.acc.db
+    statements: list[str] = []
+    db.conn.set_trace_callback(statements.append)
+    try:
+        with db.transaction():
+            assert world.acc.charge(step).committed  # ann's purchase, sam's sale
+            world.acc.history.add(step.seller_account, "sale", amount=9)
+            db.conn.execute("DELETE FROM users WHERE account_id=?", (step.seller_account,))
+            assert not any("history" in s for s in statements)  # nothing written yet
+    finally:
+        db.conn.set_trace_callback(None)
+    assert sum(s.startswith("INSERT INTO history") for s in statements) == 1
+    assert kinds(world.op(ann, "history")) == ["purchase", "deposit"]
+    assert db.conn.execute("SELECT count(*) FROM history WHERE account_id=?",
+                           (step.seller_account,)).fetchone()[0] == 0
+
+
 def test_entries_exist_exactly_when_the_purchase_is_charged(shop: Shop) -> None:
     """The entries are written with the charge (the point of no return): a purchase
     fenced off by recovery before its charge leaves none, on either side."""

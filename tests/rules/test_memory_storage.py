@@ -118,8 +118,10 @@ def test_a_mirror_follows_any_writer_and_forgets_a_rolled_back_savepoint() -> No
             assert mirror_get("a") == ("a", 99)
             raise RuntimeError("rolled back to the savepoint")
         assert mirror_get("a") == ("a", 2)
+    db.conn.execute("UPDATE t SET k='b' WHERE k='a'")  # a key that changes leaves its old key
+    assert (mirror_get("a"), mirror_get("b")) == (None, ("b", 2))
     db.conn.execute("DELETE FROM t")
-    assert mirror_get("a") is None
+    assert (mirror_get("a"), mirror_get("b")) == (None, None)
 
 
 def test_deferred_rows_go_with_their_savepoint_or_their_commit() -> None:

@@ -10,7 +10,7 @@ from rules_world import Shop, World, error
 
 from vending import parse_request
 from vending.call import Call
-from vending.purchase import ChargeResult, ChargeStep, reserve
+from vending.purchase import ChargeResult, ChargeStep, reserve, settle
 
 
 def buy(cred: dict[str, Any], uid: str, amount: int = 1, **extra: Any) -> Any:
@@ -71,3 +71,36 @@ def test_a_fenced_purchase_keeps_its_id(shop: Shop) -> None:
     assert charged == ChargeResult("P1", False, charged.reply)
     assert charged.committed is False and error(charged.reply) == "UNAVAILABLE"
     assert world.balance("buyer_ann") == 100
+
+
+def test_a_transactions_charges_and_ended_holds_are_one_statement_each(shop: Shop) -> None:
+    """`purchases` rows and released `reservations` wait for the end of their
+    transaction (`Database.defer`): one INSERT and one DELETE for all of them, and a
+    charged purchase is found (`resolve`) before its row is written."""
+    world, ann, sam = shop
+    bob = world.register("buyer", "bob")
+    uid = world.create(sam, cost=5, amount=5)
+    world.deposit(ann, 5)
+    world.deposit(bob, 5)
+    with world.stock.db.transaction():
+        held = [reserve(world.stock, Call(buy(c, uid), pid=p)) for c, p in ((ann, "P1"),
+                                                                           (bob, "P2"))]
+    said: list[str] = []
+    for db in (world.acc.db, world.stock.db):
+        db.conn.set_trace_callback(said.append)
+    try:
+        with world.acc.db.transaction():
+            assert all(world.acc.charge(step).committed for step in held)
+            assert not any(s.startswith("INSERT INTO purchases") for s in said)  # not yet
+            assert world.acc.resolve("P1").committed  # but found: no fence
+        with world.stock.db.transaction():
+            for step in held:
+                settle(world.stock, step.pid, True)
+            assert world.stock.reservations() == []
+    finally:
+        for db in (world.acc.db, world.stock.db):
+            db.conn.set_trace_callback(None)
+    assert sum(s.startswith("INSERT INTO purchases") for s in said) == 1
+    assert sum(s.startswith("DELETE FROM reservations") for s in said) == 1
+    assert world.stock.totals()[uid] == {"added": 5, "amount": 3, "sold": 2}
+    assert world.acc.db.conn.execute("SELECT count(*) FROM aborted").fetchone()[0] == 0
