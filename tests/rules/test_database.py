@@ -1,14 +1,16 @@
 """`Database` (vending/db.py): explicit transactions, savepoints when nested, the
-before-commit hook for writing commits only, and a connection opened in one thread
-and used by another (the wiring opens it, the owning actor uses it)."""
+before-commit hook for writing commits only, what waits for the commit (`after_commit`,
+`defer`), and a connection opened in one thread and used by another (the wiring opens
+it, the owning actor uses it)."""
 
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import pytest
 
-from vending.db import Database
+from vending.db import Database, StorageError
 
 SCHEMA = "CREATE TABLE t(x INTEGER);"
 
@@ -80,3 +82,46 @@ def test_opened_in_one_thread_used_in_another() -> None:
     thread.start()
     thread.join()
     assert errors == [] and rows(db) == [7]
+
+
+def test_a_new_database_is_in_no_transaction_until_one_begins() -> None:
+    db = Database(None, SCHEMA)
+    assert db.in_transaction is False
+    with db.transaction():
+        assert db.in_transaction is True
+        with db.transaction():
+            assert db.in_transaction is True
+    assert db.in_transaction is False
+
+
+def test_after_commit_runs_once_the_transaction_commits_never_on_rollback() -> None:
+    db = Database(None, SCHEMA)
+    calls: list[str] = []
+    db.after_commit(lambda: calls.append("outside"))
+    assert calls == ["outside"]  # no transaction: at once
+    with db.transaction() as conn:
+        conn.execute("INSERT INTO t VALUES(1)")
+        db.after_commit(lambda: calls.append(f"committed {rows(db)}"))
+        assert calls == ["outside"]
+    assert calls == ["outside", "committed [1]"]
+    with pytest.raises(ValueError), db.transaction() as conn:
+        conn.execute("INSERT INTO t VALUES(2)")
+        db.after_commit(lambda: calls.append("rolled back"))
+        raise ValueError("rolled back")
+    with db.transaction():
+        pass
+    assert calls == ["outside", "committed [1]"]
+
+
+def test_a_row_deferred_outside_a_transaction_is_written_at_once() -> None:
+    db = Database(None, SCHEMA)
+    db.defer("INSERT INTO t(x)", (5,))
+    assert rows(db) == [5] and not db.conn.in_transaction
+
+
+def test_a_file_that_cannot_be_opened_is_refused_naming_it(tmp_path: Path) -> None:
+    """The operator reads this line (`vending serve` prints it and exits 1)."""
+    path = tmp_path / "missing" / "gatekeeper.sqlite3"
+    with pytest.raises(StorageError) as info:
+        Database(path, SCHEMA)
+    assert str(info.value).startswith(f"{path}: ") and "unable to open" in str(info.value)
