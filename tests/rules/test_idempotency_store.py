@@ -99,3 +99,17 @@ def test_check_answers_replay_claimed_or_run_and_refuses_another_request() -> No
     other = parse_request({"op": "deposit", "amount": 5, **CRED})
     with pytest.raises(BadRequest):
         replies.check("a:1", other)
+
+
+def test_a_reply_kept_earlier_in_the_same_transaction_is_found() -> None:
+    """Kept replies are written at COMMIT (`Database.defer`), so only the shared key
+    set (`Database.keyset`) knows the id until then: a retry in the same batch must
+    still be a replay, not a second run."""
+    db = Database(None, SCHEMA)
+    store = Replies(db, lambda: 0.0).store
+    with db.transaction():
+        store.store("a:1", "r1", REQ.fingerprint(), {"ok": True, "deposit": 5}, 0.0)
+        rec = store.lookup("a:1", "r1", REQ.fingerprint())
+        assert rec is not None and rec.reply == {"ok": True, "deposit": 5}
+        with pytest.raises(BadRequest):
+            store.lookup("a:1", "r1", "another request")

@@ -17,8 +17,10 @@ from typing import Any
 import pytest
 from rules_world import World
 
-from vending import GATE_SCHEMA, STOCK_SCHEMA, Database, Gate, Stock
+from vending import GATE_SCHEMA, STOCK_SCHEMA, Database, Gate, Stock, parse_request
+from vending.call import Call
 from vending.errors import BadRequest
+from vending.purchase import Resolution, reserve
 from vending.users import find_user
 
 
@@ -194,3 +196,52 @@ def test_rows_deferred_before_a_savepoint_survive_its_rollback_after_a_read() ->
             db.write_deferred()  # as a lookup that must see the table does
             raise RuntimeError("rolled back to the savepoint")
     assert [x for (x,) in db.conn.execute("SELECT x FROM t ORDER BY x")] == [1]
+
+
+def test_a_mirrored_row_is_read_from_the_file_once_then_served_from_memory() -> None:
+    """What a mirror is for (issue 19 counts SQL per purchase): a row read once, or
+    written by anyone since, is answered with no SQL."""
+    db = Database(None, "CREATE TABLE t(k TEXT PRIMARY KEY, x INTEGER);")
+    db.conn.execute("INSERT INTO t VALUES('a', 1)")
+    reads: list[str] = []
+    db.conn.set_trace_callback(
+        lambda sql: reads.append(sql) if sql.startswith("SELECT k, x FROM t") else None)
+
+    def mirror_get(key: str) -> object:
+        return db.mirror("t", "k", ("k", "x")).get(key)
+    assert mirror_get("a") == ("a", 1) and len(reads) == 1
+    assert mirror_get("a") == ("a", 1) and len(reads) == 1
+    db.conn.execute("UPDATE t SET x=2 WHERE k='a'")
+    db.conn.execute("INSERT INTO t VALUES('b', 3)")
+    assert (mirror_get("a"), mirror_get("b")) == (("a", 2), ("b", 3)) and len(reads) == 1
+    db.conn.execute("DELETE FROM t WHERE k='a'")
+    assert mirror_get("a") is None and len(reads) == 2  # gone: looked for in the file
+
+
+def test_a_charge_or_a_fence_whose_commit_failed_decides_nothing(world: World) -> None:
+    """The purchase book's key sets may keep an id whose transaction rolled back
+    (vending/db.py, `KeySet`): that id is then neither charged nor fenced."""
+    seller, buyer = world.register("seller", "sam"), world.register("buyer", "bob")
+    uid = world.op(seller, "sell", product_name="cola", cost=5, amount=10)["product"][
+        "product_uid"]
+    world.deposit(buyer, 20)
+    req = parse_request({"op": "buy", **_cred(buyer), "product_uid": uid, "amount": 1})
+    step = {}
+    for pid in ("P-charged", "P-fenced"):
+        with world.stock.db.transaction():
+            step[pid] = reserve(world.stock, Call(req, pid=pid))
+    world.acc.db.before_commit = failing_fsync
+    with pytest.raises(sqlite3.OperationalError), world.acc.db.transaction():
+        assert world.acc.charge(step["P-charged"]).committed
+    with pytest.raises(sqlite3.OperationalError), world.acc.db.transaction():
+        assert world.acc.resolve("P-fenced") == Resolution("P-fenced", False)
+    world.acc.db.before_commit = None
+    # Neither id was decided: each is charged now, once, and resolves as charged.
+    with world.acc.db.transaction():
+        assert world.acc.charge(step["P-charged"]).reply["spent"] == 5
+    world.deposit(buyer, 5)
+    with world.acc.db.transaction():
+        assert world.acc.charge(step["P-fenced"]).reply["spent"] == 5
+    for pid in ("P-charged", "P-fenced"):
+        with world.acc.db.transaction():
+            assert world.acc.resolve(pid) == Resolution(pid, True)
