@@ -54,6 +54,17 @@ def test_an_address_is_known_for_thirty_days(world: World) -> None:
     assert world.acc.login.known.addresses(1) == []
 
 
+def test_housekeeping_keeps_an_address_used_within_thirty_days(world: World) -> None:
+    world.register("buyer", "ann")  # in-process: known from "local"
+    world.tick(1)
+    assert world.auth("buyer", "ann", peer="10.9.0.1")["ok"]
+    world.tick(KNOWN_FOR - 60)
+    world.acc.housekeeping()
+    assert world.acc.login.known.addresses(1) == ["10.9.0.1", "local"]
+    spray(world)
+    assert world.auth("buyer", "ann", peer="10.9.0.1")["ok"]
+
+
 def test_at_most_sixteen_per_account_the_oldest_dropped(world: World) -> None:
     world.register("buyer", "ann")  # in-process: "local" is the first known address
     for i in range(PER_ACCOUNT):

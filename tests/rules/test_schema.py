@@ -111,6 +111,35 @@ def test_a_failing_upgrade_leaves_the_file_as_it_was(tmp_path: Path) -> None:
     db.close()
 
 
+def test_a_failing_upgrade_is_rolled_back_on_its_own_connection(tmp_path: Path) -> None:
+    """`Schema.apply` leaves no transaction open behind the error: the opener may
+    close the connection or go on using it, and the file is not held locked."""
+    conn = sqlite3.connect(tmp_path / "t", isolation_level=None)
+    Schema("t", BASE).apply(conn)
+    broken = Schema("t", BASE, (KNOWN, Migration("broken", "CREATE TABLE users(x);")))
+    with pytest.raises(sqlite3.OperationalError, match="already exists"):
+        broken.apply(conn)
+    assert not conn.in_transaction
+    assert conn.execute("SELECT name FROM sqlite_master WHERE name='known'").fetchall() == []
+    assert int(conn.execute("PRAGMA user_version").fetchone()[0]) == 1
+    conn.close()
+
+
+def test_a_script_whose_last_statement_lacks_its_semicolon_runs_whole(tmp_path: Path) -> None:
+    path = tmp_path / "t"
+    sql = "CREATE TABLE a(x);\n;\nCREATE TABLE b(y)"
+    db = Database(path, Schema("t", BASE, (Migration("two tables", sql),)))
+    assert {"a", "b"} <= tables(db)
+    db.close()
+    assert version(path) == 2
+
+
+def test_too_new_says_which_version_it_found_and_which_it_knows() -> None:
+    with pytest.raises(SchemaTooNew) as info:
+        Schema("t", BASE, (KNOWN,)).pending(5)
+    assert (info.value.found, info.value.known) == (5, 2)
+
+
 def test_in_memory_databases_are_at_the_current_version() -> None:
     db = Database(None, GATE_SCHEMA)
     assert db.conn.execute("PRAGMA user_version").fetchone()[0] == GATE_SCHEMA.version

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,6 +32,10 @@ def counting(tmp_path: Path) -> Iterator[Path]:
     ("UPDATE users SET deposit=0 WHERE account_id=1", "UPDATE users"),
     ("DELETE FROM reservations WHERE purchase_id='p'", "DELETE reservations"),
     ("BEGIN IMMEDIATE", "BEGIN"), ("SAVEPOINT sp1", "SAVEPOINT"), ("COMMIT", "COMMIT"),
+    # no table named: the verb alone (a mirror's triggers, a schema's statements)
+    ("SELECT 1", "SELECT"), ("CREATE TEMP TRIGGER IF NOT EXISTS t_i AFTER INSERT ON main.t"
+                             " BEGIN SELECT f(NEW.k); END", "CREATE"),
+    ("UPDATE t", "UPDATE t"), ("UPDATE", "UPDATE"), (" \n", "?"),
 ])
 def test_a_statement_is_counted_under_its_verb_and_table(sql: str, kind: str) -> None:
     assert sqlcount.kind_of(sql) == kind
@@ -70,3 +75,25 @@ def test_a_statement_that_fires_triggers_counts_once(counting: Path) -> None:
     sqlcount.dump()
     counts = sqlcount.read(counting)[1]
     assert (counts["INSERT t"], counts["UPDATE t"]) == (1, 2)
+
+
+def test_from_environ_counts_and_dumps_on_sigusr1_only_when_asked(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server's switch (`vending bench --count-sql` sets the variable)."""
+    path = tmp_path / "counts.json"
+    before = signal.getsignal(signal.SIGUSR1)
+    monkeypatch.delenv(sqlcount.ENV, raising=False)
+    assert sqlcount.from_environ() is False
+    assert not sqlcount.enabled() and signal.getsignal(signal.SIGUSR1) == before
+    monkeypatch.setenv(sqlcount.ENV, str(path))
+    try:
+        assert sqlcount.from_environ() is True and sqlcount.enabled()
+        db = Database(None, "CREATE TABLE t(x);")
+        db.conn.execute("INSERT INTO t VALUES(1)")
+        signal.raise_signal(signal.SIGUSR1)  # the handler runs in this, the main, thread
+        assert sqlcount.read(path)[1]["INSERT t"] == 1
+    finally:
+        signal.signal(signal.SIGUSR1, before)
+        sqlcount._path = None
+        sqlcount._counts.clear()
+        sqlcount._dumps = 0
