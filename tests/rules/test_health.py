@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vending.health import PartView, health_reply
+from vending.health import PartView, health, health_reply
 
 UP = PartView(True, "ok", 120, last_seq=7, sessions=3)
 
@@ -32,3 +32,22 @@ def test_what_was_never_told_is_reported_as_zero() -> None:
     reply = health_reply({"gatekeeper": never, "stock-handler": never}, 0)
     assert reply["sessions"] == 0 and reply["last_seq"] == {"gatekeeper": 0,
                                                             "stock-handler": 0}
+
+
+class Door:
+    """What the `health` rule reads of the front door answering it."""
+
+    in_flight = 5
+
+    def part_views(self) -> dict[str, PartView]:
+        return {"gatekeeper": UP, "stock-handler": PartView(True, "ok", 80, 4)}
+
+
+def test_the_rule_answers_from_the_door_it_runs_in() -> None:
+    assert health(Door(), None).reply == health_reply(Door().part_views(), 5)
+
+
+def test_a_door_that_knows_no_gatekeeper_reports_no_sessions() -> None:
+    reply = health_reply({"stock-handler": UP}, 0)
+    assert reply["sessions"] == 0 and reply["status"] == "ok"
+    assert health_reply({}, 1)["sessions"] == 0  # a front door wired to no part yet

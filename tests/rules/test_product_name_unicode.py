@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from vending.errors import BadRequest
-from vending.limits import PRODUCT_NAME_MAX
+from vending.limits import PRODUCT_NAME_MAX, unsafe_char
 from vending.requests import parse_request
 from vending.visible import INVISIBLE_FILLERS, name_fault
 
@@ -95,3 +95,13 @@ def test_the_rule_by_category(text: str) -> None:
        st.text(st.characters(categories=("Zs",)), max_size=5))
 def test_visible_text_with_spaces_is_accepted(visible: str, spaces: str) -> None:
     assert name_fault(spaces + visible + spaces) is None
+
+
+@pytest.mark.parametrize(("char", "unsafe"), [
+    ("\x07", True), ("\x7f", True), ("\n", True),          # controls (Cc)
+    ("\u202e", True), ("\u2066", True), ("\u200f", True),  # bidi formatting (Cf)
+    ("a", False), ("\u00e9", False), (" ", False), ("\u200d", False),  # ZWJ: Cf, not bidi
+])
+def test_unsafe_characters_are_controls_and_bidi_formatting(char: str, unsafe: bool) -> None:
+    """What a client never prints raw (`vending.limits.unsafe_char`, docs/protocol.md §6)."""
+    assert unsafe_char(char) is unsafe

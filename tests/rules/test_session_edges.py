@@ -39,3 +39,16 @@ def test_use_renews_only_every_touch_every_seconds() -> None:
     assert world.op(bob, "profile")["ok"] is True  # exactly touch_every: renewed
     world.tick(95)
     assert world.op(bob, "profile")["ok"] is True
+
+
+def test_live_sessions_are_counted_over_every_account() -> None:
+    """The gatekeeper's count for the `health` op (`SessionStore.live_total`)."""
+    world = World(policy=SessionPolicy(idle=100.0, max_age=1000.0, touch_every=1.0))
+    ann = world.register("buyer", "ann")
+    world.register("seller", "sam")
+    world.login("buyer", "ann")
+    assert world.acc.sessions.live_total(world.now) == 3
+    assert world.op(ann, "logout")["ok"]
+    assert world.acc.sessions.live_total(world.now) == 2
+    assert world.acc.sessions.live_total(world.now + 100) == 2  # idle exactly 100 s: live
+    assert world.acc.sessions.live_total(world.now + 101) == 0
