@@ -155,3 +155,14 @@ def test_the_events_op_checks_its_fields(fields: dict[str, Any], name: str) -> N
 def test_the_events_op_needs_no_session() -> None:
     req = parse_request({"op": "events", "source": "stock-handler", "since": 7, "limit": 1000})
     assert dict(req.args) == {"source": "stock-handler", "since": 7, "limit": 1000}
+
+
+def test_the_events_op_answers_from_since_up_to_limit() -> None:
+    """Through the op's rule (vending/events.py `read`), not the log's own API."""
+    world = World()
+    ann = world.register("buyer", "ann")
+    world.deposit(ann, *[5] * 9)
+    reply = world.call({"op": "events", "source": "gatekeeper", "since": 3, "limit": 4})
+    assert [e["seq"] for e in reply["events"]] == [4, 5, 6, 7]
+    every = world.call({"op": "events", "source": "gatekeeper"})  # from the start, 100
+    assert [e["seq"] for e in every["events"]] == list(range(1, reply["last_seq"] + 1))

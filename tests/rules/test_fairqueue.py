@@ -62,3 +62,11 @@ def test_bounds_must_make_sense() -> None:
         FairQueue(per_key=0, total=1)
     with pytest.raises(ValueError):
         FairQueue(per_key=5, total=4)
+
+
+def test_one_key_may_have_the_whole_queue_and_no_more() -> None:
+    queue: FairQueue[str] = FairQueue(per_key=2, total=2)  # per_key == total is allowed
+    assert [queue.push("a", "x") for _ in range(3)] == [None, None, Refused.KEY]
+    for per_key, total in ((0, 5), (3, 2)):
+        with pytest.raises(ValueError):
+            FairQueue(per_key=per_key, total=total)

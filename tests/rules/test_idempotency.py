@@ -73,6 +73,21 @@ def test_different_request_under_a_used_req_id_is_bad_request(
     assert world.units(uid) == 6
 
 
+def test_the_stock_handler_refuses_a_used_req_id_on_its_own(shop: Shop) -> None:
+    """Its kept replies are its own (the gatekeeper's record of the id may be gone,
+    expired on its own clock): another request under the id is still BAD_REQUEST."""
+    world, _, sam = shop
+    uid = world.create(sam, amount=5)
+    first = parse_request({"op": "sell", "product_uid": uid, "amount": 1, "req_id": "r1",
+                           "wsess_uid": sam["wsess_uid"], "token": sam["token"]})
+    grant = world.authorize(first)
+    assert not isinstance(grant, Outcome)
+    assert world.authorized(first, grant)["ok"]
+    other = parse_request({**first.to_dict(), "amount": 2, "token": sam["token"]})
+    assert error(world.authorized(other, grant)) == "BAD_REQUEST"
+    assert world.units(uid) == 6
+
+
 def test_req_ids_are_per_account(shop: Shop) -> None:
     world, ann, _ = shop
     bob = world.register("buyer", "bob")

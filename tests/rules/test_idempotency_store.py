@@ -113,3 +113,15 @@ def test_a_reply_kept_earlier_in_the_same_transaction_is_found() -> None:
         assert rec is not None and rec.reply == {"ok": True, "deposit": 5}
         with pytest.raises(BadRequest):
             store.lookup("a:1", "r1", "another request")
+
+
+def test_a_new_req_id_is_answered_from_memory_with_no_sql() -> None:
+    """What the key set is for (vending/db.py `KeySet`): nearly every req_id is new."""
+    db = Database(None, SCHEMA)
+    store = Replies(db, lambda: 0.0).store
+    store.store("a:1", "r1", REQ.fingerprint(), {"ok": True}, 0.0)
+    statements: list[str] = []
+    db.conn.set_trace_callback(statements.append)
+    assert store.lookup("a:1", "r2", REQ.fingerprint()) is None
+    assert store.lookup("a:1", None, REQ.fingerprint()) is None
+    assert statements == []

@@ -98,3 +98,14 @@ def test_known_addresses_survive_a_restart(tmp_path: Path) -> None:
     with again.db.transaction():
         assert again.login.known.is_known("buyer_ann", "10.9.0.1", again.clock())
         assert not again.login.known.is_known("buyer_ann", "10.9.0.2", again.clock())
+
+
+def test_a_login_with_no_address_is_known_as_local(world: World) -> None:
+    """In-process callers (`vending.local`) send no address: they count as "local"."""
+    assert world.auth("new_buyer", "ann", peer="10.8.0.1")["ok"]
+    world.tick(1)
+    assert world.auth("buyer", "ann")["ok"]  # no address: remembered as "local"
+    assert len(world.acc.login.known.addresses(1)) == 2
+    spray(world)
+    assert error(world.auth("buyer", "ann", peer="10.9.0.2")) == "RATE_LIMITED"
+    assert world.auth("buyer", "ann")["ok"], "local is known"

@@ -105,3 +105,11 @@ def test_visible_text_with_spaces_is_accepted(visible: str, spaces: str) -> None
 def test_unsafe_characters_are_controls_and_bidi_formatting(char: str, unsafe: bool) -> None:
     """What a client never prints raw (`vending.limits.unsafe_char`, docs/protocol.md §6)."""
     assert unsafe_char(char) is unsafe
+
+
+def test_a_zwj_joins_pictographs_even_single_code_point_ones_and_never_a_lone_modifier() -> None:
+    """docs/design.md reading 14: the ZWJ must have a pictograph before it, skipping VS16
+    and skin-tone modifiers, and one after it; © and ® are pictographs of their own."""
+    assert accepted("\u00a9\u200d\u00ae") and accepted("x\u2122\u200d\u3030")
+    assert not accepted("\U0001F3FB\u200d\U0001F469")  # a modifier, and nothing before it
+    assert accepted("\U0001F469\U0001F3FB\u200d\U0001F469")

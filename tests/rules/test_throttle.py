@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from rules_world import PASSWORD, World, error
+from rules_world import PASSWORD, T0, World, error
 
 from vending import LoginThrottle, Outcome, ThrottleConfig, parse_request
 from vending.call import Call
@@ -189,3 +189,12 @@ def test_cooldown_counts_from_the_last_failure() -> None:
     assert throttle.blocked("buyer_ann", None, 59.0)
     assert throttle.blocked("buyer_ann", None, 100.0), "refused only until t=60, not t=119"
     assert not throttle.blocked("buyer_ann", None, 119.5)
+
+
+def test_an_address_counts_as_unknown_unless_the_caller_says_it_is_known() -> None:
+    """`LoginThrottle.failed`/`blocked` default to `known=False`: the account-wide key."""
+    throttle = LoginThrottle()
+    for i in range(ThrottleConfig().account_failures):
+        throttle.failed("buyer_ann", f"10.1.{i // 250}.{i % 250}", T0)
+    assert throttle.blocked("buyer_ann", "10.9.9.9", T0)
+    assert not throttle.blocked("buyer_ann", "10.9.9.9", T0, known=True)

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from rules_world import World, error
+from rules_world import T0, World, error
 
 from vending.throttle import LoginThrottle, ThrottleConfig
 
@@ -40,3 +40,11 @@ def test_in_process_registrations_are_not_counted() -> None:
     throttle = LoginThrottle(ThrottleConfig(address_registrations=1))
     assert all(throttle.register(None, 0.0) for _ in range(100))
     assert len(throttle) == 0
+
+
+def test_past_max_keys_the_oldest_address_is_forgotten_not_the_newest() -> None:
+    throttle = LoginThrottle(ThrottleConfig(address_registrations=1, max_keys=2))
+    assert all(throttle.register(a, T0) for a in ("10.0.0.1", "10.0.0.2", "10.0.0.3"))
+    assert len(throttle) == 2
+    assert throttle.register("10.0.0.3", T0 + 1) is False  # still counted: refused
+    assert throttle.register("10.0.0.1", T0 + 1) is True  # forgotten: counted afresh
