@@ -24,7 +24,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-__all__ = ["main", "score"]
+__all__ = ["main", "score", "stale_lines"]
 
 EQUIVALENTS = Path("tests/mutation-equivalents.txt")
 KILLED = {1, 3, 24, 36, 152, 255, -24}  # a test failed, or the mutant hung (mutmut's codes)
@@ -36,15 +36,24 @@ def _equivalents() -> set[str]:
     return {line.split()[0] for line in lines if line.strip() and not line.startswith("#")}
 
 
+def _verdicts(mutants: Path) -> dict[str, dict[str, int | None]]:
+    """Each module's mutants and their exit codes, from mutmut's `.meta` files."""
+    return {str(meta.relative_to(mutants))[: -len(".py.meta")].replace("/", "."):
+            json.loads(meta.read_text())["exit_code_by_key"]
+            for meta in sorted(mutants.glob("**/*.py.meta"))}
+
+
 def score(mutants: Path = Path("mutants")) -> dict[str, Counter[str]]:
-    """Verdicts per module, from the `.meta` files mutmut leaves in `mutants`."""
+    """Verdicts per module, from the `.meta` files mutmut leaves in `mutants`.
+
+    A listed mutant that a test kills counts as killed: its line is stale
+    (`stale_lines`), and must not hide the kill."""
     skip = _equivalents()
     per_module: dict[str, Counter[str]] = {}
-    for meta in sorted(mutants.glob("**/*.py.meta")):
-        module = str(meta.relative_to(mutants))[: -len(".py.meta")].replace("/", ".")
+    for module, codes in _verdicts(mutants).items():
         counts = per_module.setdefault(module, Counter())
-        for name, code in json.loads(meta.read_text())["exit_code_by_key"].items():
-            if name in skip:
+        for name, code in codes.items():
+            if name in skip and code not in KILLED:
                 counts["listed"] += 1
             elif code is None:
                 counts["not checked"] += 1
@@ -57,6 +66,14 @@ def score(mutants: Path = Path("mutants")) -> dict[str, Counter[str]]:
             else:
                 counts["other"] += 1
     return per_module
+
+
+def stale_lines(mutants: Path = Path("mutants")) -> list[str]:
+    """Names in the equivalents file that no mutant has, or whose mutant a test kills:
+    the code moved (names are numbered per function), so each must be judged again."""
+    codes = {name: code for per in _verdicts(mutants).values() for name, code in per.items()}
+    return sorted(name for name in _equivalents()
+                  if name not in codes or codes[name] in KILLED)
 
 
 def _forget_survivors(mutants: Path = Path("mutants")) -> int:
@@ -120,6 +137,10 @@ def main(argv: list[str] | None = None) -> int:
               "start (see mutmut's output above)", file=sys.stderr)
         return 1
     _print(per_module)
+    stale = stale_lines()
+    if stale:
+        print(f"{len(stale)} lines of {EQUIVALENTS} name no mutant or a killed one; judge "
+              f"them again (`mutmut show NAME`), e.g. {', '.join(stale[:3])}", file=sys.stderr)
     return 0
 
 
