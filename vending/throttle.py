@@ -106,10 +106,15 @@ class LoginThrottle:
             entry.times.append(now)
             if len(entry.times) > limit:
                 del entry.times[0]
-            if len(entry.times) == limit and now - entry.times[0] <= self.config.window:
+            if len(entry.times) == limit and self._within_window(entry.times[0], now):
                 entry.blocked_until = now + self.config.cooldown
         while len(self._entries) > self.config.max_keys:
             self._entries.popitem(last=False)
+
+    def _within_window(self, then: float, now: float) -> bool:
+        """Failures and registrations alike: one exactly `window` old still counts
+        (the stricter reading of "within a minute": it errs towards refusing)."""
+        return now - then <= self.config.window
 
     def succeeded(self, user_uid: str, address: str | None) -> None:
         self._entries.pop(self._keys(user_uid, address)[0][0], None)
@@ -123,7 +128,7 @@ class LoginThrottle:
         entry = self._entries.get(key)
         if entry is None:
             entry = self._entries[key] = _Entry()
-        elif len(entry.times) == limit and now - entry.times[0] < self.config.window:
+        elif len(entry.times) == limit and self._within_window(entry.times[0], now):
             return False
         self._entries.move_to_end(key)
         entry.times.append(now)

@@ -198,3 +198,19 @@ def test_an_address_counts_as_unknown_unless_the_caller_says_it_is_known() -> No
         throttle.failed("buyer_ann", f"10.1.{i // 250}.{i % 250}", T0)
     assert throttle.blocked("buyer_ann", "10.9.9.9", T0)
     assert not throttle.blocked("buyer_ann", "10.9.9.9", T0, known=True)
+
+
+def test_the_window_ends_the_same_way_for_failures_and_registrations() -> None:
+    """"Within a minute" is one rule: a first try exactly `window` old still counts."""
+    config = ThrottleConfig()
+    for last in (1000.0 + config.window, 1000.0 + config.window - 0.001):
+        failures = LoginThrottle(config)
+        for i in range(config.pair_failures - 1):
+            failures.failed("buyer_ann", "a1", 1000.0 + i * 0.0001)
+        failures.failed("buyer_ann", "a1", last)
+        assert failures.blocked("buyer_ann", "a1", last)
+        registrations = LoginThrottle(config)
+        for i in range(config.address_registrations):
+            assert registrations.register("a1", 1000.0 + i * 0.0001)
+        assert not registrations.register("a1", last)
+        assert registrations.register("a1", last + 0.01), "past the window: counted again"
