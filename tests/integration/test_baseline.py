@@ -104,7 +104,7 @@ def test_what_a_batch_commits_is_what_a_restart_loads(tmp_path: Path) -> None:
                {"op": "logout", **seller, "req_id": "l"})
     again = LeanServer(tmp_path)
     assert state(again) == state(lean.srv)
-    conn = sqlite3.connect(tmp_path / "gatekeeper.sqlite3")
+    conn = sqlite3.connect(tmp_path / "baseline.sqlite3")
     assert conn.execute("SELECT deposited, deposit, spent FROM users WHERE user_uid="
                         "'buyer_bob'").fetchone() == (5, 0, 5)
     topics = [t for (t,) in conn.execute("SELECT topic FROM events ORDER BY seq")]
