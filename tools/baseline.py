@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import hmac
 import json
+import os
 import re
 import signal
 import sqlite3
@@ -178,8 +179,10 @@ class Writes:
 
 class LeanServer:
     def __init__(self, data_dir: Path, policy: SessionPolicy | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, events: bool = True) -> None:
         self.policy = policy or SessionPolicy()
+        #: False: no events stored (`vending bench --events-off`, as `vending serve` then)
+        self.store_events = events
         self.clock = clock
         self.throttle = LoginThrottle()
         # The system's tables (the stock handler's renamed) and durability, in one file.
@@ -284,6 +287,8 @@ class LeanServer:
 
     # -- helpers ---------------------------------------------------------------
     def emit(self, table: str, topic: str, fields: dict[str, Any]) -> None:
+        if not self.store_events:
+            return
         self.w.events[table].append((topic, self.clock(), compact(fields)))
 
     def keep(self, scope: str, req: Request, reply: dict[str, Any],
@@ -684,7 +689,8 @@ def main(argv: list[str] | None = None) -> int:
     sqlcount.from_environ()  # `vending bench --count-sql` only
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    LeanServer(args.data_dir).serve(args.bind, stop)
+    events = os.environ.get("VENDING_EVENTS") != "off"  # `vending bench --events-off`
+    LeanServer(args.data_dir, events=events).serve(args.bind, stop)
     return 0
 
 

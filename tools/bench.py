@@ -445,13 +445,16 @@ _SETUP_S, _SETUP_PER_CLIENT_S = 2.0, 0.03
 def plan(*, clients: int = 32, seconds: float = 10.0, workload: str = "buy",
          baseline: bool = True, growth: bool = False, sessions: int = 0, split: bool = False,
          load_procs: int = 1, check_generator: bool = False, events_off: bool = False,
-         count_sql: bool = False) -> str:
+         count_sql: bool = False, rounds: int = 1) -> str:
     """What `run_bench` with these arguments will do and about how long it takes,
     said before it starts (the runs themselves print nothing for a while)."""
     runs = ["system", *(["baseline"] if baseline else []), *(["split"] if split else []),
             *(["baseline x4 (generator check)"] if check_generator else []),
             *(["system with 1k and 100k stored"] if growth else [])]
-    windows = 1 + baseline + split + 4 * check_generator + 2 * growth
+    if rounds > 1:
+        runs[:1 + baseline + split] = [f"{' and '.join(runs[:1 + baseline + split])} "
+                                       f"x{rounds} rounds, alternating"]
+    windows = (1 + baseline + split) * rounds + 4 * check_generator + 2 * growth
     about = windows * (seconds + _SETUP_S + _SETUP_PER_CLIENT_S * clients)
     extra = " plus seeding 100k users and products" if growth else ""
     extra += f" plus {sessions} sessions for the RSS figure" if sessions else ""
@@ -488,24 +491,33 @@ def _ticking(progress: Callable[[str], None], label: str) -> Iterator[None]:
 def run_bench(*, clients: int = 32, seconds: float = 10.0, workload: str = "buy",
               baseline: bool = True, growth: bool = False, sessions: int = 0,
               split: bool = False, load_procs: int = 1, check_generator: bool = False,
-              events_off: bool = False, count_sql: bool = False,
+              events_off: bool = False, count_sql: bool = False, rounds: int = 1,
               progress: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
     report: dict[str, Any] = {"clients": clients, "seconds": seconds, "workload": workload,
-                              "load_procs": load_procs}
+                              "load_procs": load_procs, "rounds": rounds}
     kinds = ["system", "baseline"] if baseline else ["system"]
     if split:
         kinds.append("split")
     report["events"] = "off" if events_off else "on"
     report["count_sql"] = count_sql
     env = {"VENDING_EVENTS": "off"} if events_off else None
+    runs: dict[str, list[dict[str, Any]]] = {kind: [] for kind in kinds}
+    for turn in range(rounds):
+        # Alternating order (A B, B A, ...): a machine getting busier or quieter
+        # shifts every target alike.
+        for kind in kinds if turn % 2 == 0 else kinds[::-1]:
+            label = kind if rounds == 1 else f"{kind} (round {turn + 1} of {rounds})"
+            progress(f"{label}: starting the server and {clients} clients, then {seconds:g} s "
+                     "of load")
+            with _ticking(progress, label):
+                result = _once(kind, clients, seconds, workload, load_procs, env=env,
+                               count_sql=count_sql and kind != "split")
+            progress(result.line())
+            runs[kind].append(result.figures())
     for kind in kinds:
-        progress(f"{kind}: starting the server and {clients} clients, then {seconds:g} s "
-                 "of load")
-        with _ticking(progress, kind):
-            result = _once(kind, clients, seconds, workload, load_procs, env=env,
-                           count_sql=count_sql and kind != "split")
-        progress(result.line())
-        report[kind] = result.figures()
+        report[kind] = median_figures(runs[kind])
+    if rounds > 1:
+        report["runs"] = runs
     if baseline:
         system, base = report["system"], report["baseline"]
         report["ratios"] = {
@@ -531,6 +543,32 @@ def run_bench(*, clients: int = 32, seconds: float = 10.0, workload: str = "buy"
     if sessions:
         report["sessions"] = session_capacity(sessions, progress)
     return report
+
+
+def median_figures(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One target's figures over several rounds: each number its median (the lower
+    one for counts), each list of numbers item by item, error counts summed, SQL
+    counts by kind their lower median; one round's figures as they are."""
+    if len(runs) == 1:
+        return runs[0]
+    out: dict[str, Any] = {}
+    for key, first in runs[0].items():
+        values = [r[key] for r in runs]
+        if key == "errors":
+            out[key] = {code: sum(v.get(code, 0) for v in values)
+                        for code in sorted({c for v in values for c in v})}
+        elif isinstance(first, dict):
+            out[key] = {k: statistics.median_low([v.get(k, 0) for v in values])
+                        for k in sorted({k for v in values for k in v})}
+        elif isinstance(first, list):
+            out[key] = [statistics.median(items) for items in zip(*values, strict=True)]
+        elif isinstance(first, bool) or not isinstance(first, int | float | None):
+            out[key] = first
+        else:
+            numbers = [v for v in values if v is not None]
+            out[key] = (None if not numbers else statistics.median_low(numbers)
+                        if isinstance(first, int) else statistics.median(numbers))
+    return out
 
 
 def _fmt(value: float | None, spec: str) -> str:
@@ -563,13 +601,21 @@ _SQL_ROWS: list[tuple[str, Callable[[dict[str, Any]], float | str | None], str]]
 ]
 
 
+#: With --rounds: each round's figure, to show the spread behind a median.
+_BY_ROUND = [("purchases/s", "pps", ".0f"), ("ms CPU/purchase", "cpu_ms_per_purchase", ".3f"),
+             ("switches/purchase", "ctx_per_purchase", ".1f"),
+             ("% machine busy", "machine_busy_pct", ".0f")]
+
+
 def _cell(value: float | str | None, spec: str) -> str:
     return value if isinstance(value, str) else _fmt(value, spec)
 
 
 def summary_text(report: dict[str, Any]) -> str:
     lines = [f"vending bench: {report['clients']} clients x {report['seconds']:g} s, "
-             f"workload {report['workload']}, durable (WAL, synchronous=FULL), tcp loopback",
+             f"workload {report['workload']}, durable (WAL, synchronous=FULL), tcp loopback"
+             + (f"; each figure the median of {report['rounds']} rounds run in alternating "
+                "order" if report.get("rounds", 1) > 1 else ""),
              f"load: {report['load_procs']} generator process(es), one thread and one "
              "zmq.Poller each, closed loop; server figures from /proc of every server thread"]
     kinds = [k for k in ("system", "baseline", "split") if k in report]
@@ -588,6 +634,16 @@ def summary_text(report: dict[str, Any]) -> str:
         if ratios and label in ratio_of:
             row += f"{_fmt(ratio_of[label], '.2f') + ' x':>17}"
         lines.append(row)
+    runs = report.get("runs", {})
+    for k in kinds if runs else []:
+        lines.append(f"  {k}, by round: " + "; ".join(
+            " ".join(_fmt(r[key], spec) for r in runs[k]) + f" {label}"
+            for label, key, spec in _BY_ROUND))
+    if runs and ratios:
+        lines.append("  system/baseline, by round (each round's pair): " + "; ".join(
+            " ".join(_fmt(_ratio(s[key], b[key]), ".2f")
+                     for s, b in zip(runs["system"], runs["baseline"], strict=True))
+            + f" {label}" for label, key, _ in _BY_ROUND[:2]))
     for k in kinds:
         r = report[k]
         if r.get("sql") and r["purchases"]:
@@ -633,7 +689,7 @@ def bench_command(args: Any) -> int:
                    baseline=not args.no_baseline, growth=args.growth, sessions=args.sessions,
                    split=args.split, load_procs=args.load_procs,
                    check_generator=args.check_generator, events_off=args.events_off,
-                   count_sql=args.count_sql)
+                   count_sql=args.count_sql, rounds=args.rounds)
     print(plan(**options), file=sys.stderr, flush=True)
     report = run_bench(**options,
                        progress=lambda text: print(text, file=sys.stderr, flush=True))
@@ -664,6 +720,11 @@ def add_command(sub: Any) -> None:
     p.add_argument("--check-generator", action="store_true",
                    help="also run the baseline with 1, 2, 2 and 1 generator processes (the same "
                    "sockets) to show whether 1 was the limit (default: off)")
+    p.add_argument("--rounds", type=_at_least_one, default=1, metavar="N",
+                   help="run the system and the baseline N times each, in alternating order "
+                   "(system, baseline; baseline, system; ...), and report each figure's median "
+                   "and every round's CPU and switches per purchase, so one noisy window on "
+                   "a shared machine does not decide a ratio (default: 1)")
     p.add_argument("--no-baseline", action="store_true",
                    help="skip the baseline run (default: run it)")
     p.add_argument("--growth", action="store_true",
