@@ -604,6 +604,7 @@ _SQL_ROWS: list[tuple[str, Callable[[dict[str, Any]], float | str | None], str]]
 #: With --rounds: each round's figure, to show the spread behind a median.
 _BY_ROUND = [("purchases/s", "pps", ".0f"), ("ms CPU/purchase", "cpu_ms_per_purchase", ".3f"),
              ("switches/purchase", "ctx_per_purchase", ".1f"),
+             ("threads awaiting a CPU", "server_cpu_wait", ".2f"),
              ("% machine busy", "machine_busy_pct", ".0f")]
 
 
