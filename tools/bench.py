@@ -452,8 +452,9 @@ def plan(*, clients: int = 32, seconds: float = 10.0, workload: str = "buy",
             *(["baseline x4 (generator check)"] if check_generator else []),
             *(["system with 1k and 100k stored"] if growth else [])]
     if rounds > 1:
-        runs[:1 + baseline + split] = [f"{' and '.join(runs[:1 + baseline + split])} "
-                                       f"x{rounds} rounds, alternating"]
+        pair = runs[:1 + baseline + split]
+        runs[:len(pair)] = [f"{' and '.join(pair)} x{rounds} rounds"
+                            + (", alternating" if len(pair) > 1 else "")]
     windows = (1 + baseline + split) * rounds + 4 * check_generator + 2 * growth
     about = windows * (seconds + _SETUP_S + _SETUP_PER_CLIENT_S * clients)
     extra = " plus seeding 100k users and products" if growth else ""
@@ -615,8 +616,9 @@ def _cell(value: float | str | None, spec: str) -> str:
 def summary_text(report: dict[str, Any]) -> str:
     lines = [f"vending bench: {report['clients']} clients x {report['seconds']:g} s, "
              f"workload {report['workload']}, durable (WAL, synchronous=FULL), tcp loopback"
-             + (f"; each figure the median of {report['rounds']} rounds run in alternating "
-                "order" if report.get("rounds", 1) > 1 else ""),
+             + (f"; each figure the median of {report['rounds']} rounds"
+                + (" run in alternating order" if "baseline" in report or "split" in report
+                   else "") if report.get("rounds", 1) > 1 else ""),
              f"load: {report['load_procs']} generator process(es), one thread and one "
              "zmq.Poller each, closed loop; server figures from /proc of every server thread"]
     kinds = [k for k in ("system", "baseline", "split") if k in report]
