@@ -93,6 +93,9 @@ class LoadResult:
     #: `--count-sql`: SQL statements the server ran in the window, by "VERB table"
     #: (empty when not counted)
     sql: dict[str, int] = field(default_factory=dict)
+    #: `--wait-sample`: per server thread ("PID/tN"), samples by state (running, or
+    #: the system call it waited in; procstat.WaitSampler); empty when not sampled
+    waits: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def rps(self) -> float:
@@ -121,6 +124,8 @@ class LoadResult:
                                        if self.requests else None),
                 "ctx_per_request": (self.server_switches / self.requests
                                     if self.requests else None),
+                "gil_wait_pct": (procstat.busy_thread_share(self.waits, "futex")
+                                 if self.waits else None),
                 **self.sql_figures()}
 
     def sql_figures(self) -> dict[str, float | None]:
@@ -240,9 +245,10 @@ def sql_snapshot(pid: int, path: Path, timeout: float = 10.0) -> dict[str, int]:
 
 def run_load(endpoint: str | list[str], target: str, *, server_pids: list[int], clients: int,
              seconds: float, workload: str = "buy", load_procs: int = 1,
-             sql_count: Path | None = None) -> LoadResult:
+             sql_count: Path | None = None, wait_sample: bool = False) -> LoadResult:
     """Closed-loop load from `load_procs` generator processes; /proc of `server_pids`
-    (and, with `sql_count`, the SQL statements of the one server in `server_pids`)."""
+    (and, with `sql_count`, the SQL statements of the one server in `server_pids`;
+    with `wait_sample`, where its threads were, sampled)."""
     endpoints = [endpoint] if isinstance(endpoint, str) else endpoint
     uid = _setup(endpoints[0])
     sessions = _buyers(endpoints, clients)
@@ -255,9 +261,11 @@ def run_load(endpoint: str | list[str], target: str, *, server_pids: list[int], 
         sql_before = sql_snapshot(server_pids[0], sql_count) if sql_count else {}
         machine_before = procstat.machine()
         before = [procstat.snapshot(pid) for pid in server_pids]
+        sampler = procstat.WaitSampler(server_pids).start() if wait_sample else None
         for gen in gens:
             gen.go()
         results = [gen.result() for gen in gens]
+        waits = sampler.stop() if sampler is not None else {}
         after = [procstat.snapshot(pid) for pid in server_pids]
         machine_after = procstat.machine()
         sql_after = sql_snapshot(server_pids[0], sql_count) if sql_count else {}
@@ -268,6 +276,7 @@ def run_load(endpoint: str | list[str], target: str, *, server_pids: list[int], 
                     procstat.machine_busy_pct(machine_before, machine_after))
     result.sql = {k: n - sql_before.get(k, 0) for k, n in sql_after.items()
                   if n - sql_before.get(k, 0)}
+    result.waits = waits
     return result
 
 
@@ -364,13 +373,14 @@ def session_capacity(sessions: int, progress: Callable[[str], None]) -> dict[str
 
 def _against(kind: str, data: Path, clients: int, seconds: float, workload: str,
              load_procs: int = 1, env: dict[str, str] | None = None,
-             count_sql: bool = False) -> LoadResult:
+             count_sql: bool = False, wait_sample: bool = False) -> LoadResult:
     if kind == "split":
         split = SplitDeployment(data, front_doors=2).start()
         try:
             pids = [p.proc.pid for p in split.procs.values() if p.proc is not None]
             return run_load(split.endpoints, kind, server_pids=pids, clients=clients,
-                            seconds=seconds, workload=workload, load_procs=load_procs)
+                            seconds=seconds, workload=workload, load_procs=load_procs,
+                            wait_sample=wait_sample)
         finally:
             split.terminate()
     module = "cli serve" if kind == "system" else "tools.baseline"
@@ -383,7 +393,7 @@ def _against(kind: str, data: Path, clients: int, seconds: float, workload: str,
         assert server.proc is not None
         return run_load(server.endpoint, kind, server_pids=[server.proc.pid], clients=clients,
                         seconds=seconds, workload=workload, load_procs=load_procs,
-                        sql_count=counts)
+                        sql_count=counts, wait_sample=wait_sample)
     finally:
         server.terminate()
         if counts is not None:
@@ -392,12 +402,13 @@ def _against(kind: str, data: Path, clients: int, seconds: float, workload: str,
 
 def _once(kind: str, clients: int, seconds: float, workload: str, load_procs: int,
           population: int = 0, env: dict[str, str] | None = None,
-          count_sql: bool = False) -> LoadResult:
+          count_sql: bool = False, wait_sample: bool = False) -> LoadResult:
     with tempfile.TemporaryDirectory(prefix="vending-bench-") as tmp:
         data = Path(tmp) / "data"
         if population:
             seed_population(data, population)
-        return _against(kind, data, clients, seconds, workload, load_procs, env, count_sql)
+        return _against(kind, data, clients, seconds, workload, load_procs, env, count_sql,
+                        wait_sample)
 
 
 def check_generator_capacity(clients: int, seconds: float, workload: str,
@@ -445,7 +456,7 @@ _SETUP_S, _SETUP_PER_CLIENT_S = 2.0, 0.03
 def plan(*, clients: int = 32, seconds: float = 10.0, workload: str = "buy",
          baseline: bool = True, growth: bool = False, sessions: int = 0, split: bool = False,
          load_procs: int = 1, check_generator: bool = False, events_off: bool = False,
-         count_sql: bool = False, rounds: int = 1) -> str:
+         count_sql: bool = False, rounds: int = 1, wait_sample: bool = False) -> str:
     """What `run_bench` with these arguments will do and about how long it takes,
     said before it starts (the runs themselves print nothing for a while)."""
     runs = ["system", *(["baseline"] if baseline else []), *(["split"] if split else []),
@@ -463,6 +474,7 @@ def plan(*, clients: int = 32, seconds: float = 10.0, workload: str = "buy",
             f"{clients} clients, workload {workload}, {load_procs} generator process(es)"
             f"{', events off' if events_off else ''}"
             f"{', counting SQL statements (a trace callback: slower)' if count_sql else ''}"
+            f"{', sampling where server threads wait' if wait_sample else ''}"
             f"; about {about:.0f} s{extra}. "
             "Progress on stderr, the report on stdout at the end.")
 
@@ -493,6 +505,7 @@ def run_bench(*, clients: int = 32, seconds: float = 10.0, workload: str = "buy"
               baseline: bool = True, growth: bool = False, sessions: int = 0,
               split: bool = False, load_procs: int = 1, check_generator: bool = False,
               events_off: bool = False, count_sql: bool = False, rounds: int = 1,
+              wait_sample: bool = False,
               progress: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
     report: dict[str, Any] = {"clients": clients, "seconds": seconds, "workload": workload,
                               "load_procs": load_procs, "rounds": rounds}
@@ -501,6 +514,7 @@ def run_bench(*, clients: int = 32, seconds: float = 10.0, workload: str = "buy"
         kinds.append("split")
     report["events"] = "off" if events_off else "on"
     report["count_sql"] = count_sql
+    report["wait_sample"] = wait_sample
     env = {"VENDING_EVENTS": "off"} if events_off else None
     runs: dict[str, list[dict[str, Any]]] = {kind: [] for kind in kinds}
     for turn in range(rounds):
@@ -512,7 +526,8 @@ def run_bench(*, clients: int = 32, seconds: float = 10.0, workload: str = "buy"
                      "of load")
             with _ticking(progress, label):
                 result = _once(kind, clients, seconds, workload, load_procs, env=env,
-                               count_sql=count_sql and kind != "split")
+                               count_sql=count_sql and kind != "split",
+                               wait_sample=wait_sample)
             progress(result.line())
             runs[kind].append(result.figures())
     for kind in kinds:
@@ -549,13 +564,19 @@ def run_bench(*, clients: int = 32, seconds: float = 10.0, workload: str = "buy"
 def median_figures(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """One target's figures over several rounds: each number its median (the lower
     one for counts), each list of numbers item by item, error counts summed, SQL
-    counts by kind their lower median; one round's figures as they are."""
+    counts by kind their lower median, thread samples summed; one round's figures as
+    they are."""
     if len(runs) == 1:
         return runs[0]
     out: dict[str, Any] = {}
     for key, first in runs[0].items():
         values = [r[key] for r in runs]
-        if key == "errors":
+        if key == "waits":
+            out[key] = {label: {state: sum(v.get(label, {}).get(state, 0) for v in values)
+                                for state in sorted({st for v in values
+                                                     for st in v.get(label, {})})}
+                        for label in sorted({lb for v in values for lb in v})}
+        elif key == "errors":
             out[key] = {code: sum(v.get(code, 0) for v in values)
                         for code in sorted({c for v in values for c in v})}
         elif isinstance(first, dict):
@@ -602,11 +623,26 @@ _SQL_ROWS: list[tuple[str, Callable[[dict[str, Any]], float | str | None], str]]
 ]
 
 
+#: With --wait-sample.
+_WAIT_ROWS: list[tuple[str, Callable[[dict[str, Any]], float | str | None], str]] = [
+    ("busy threads in futex (GIL) %", lambda r: r.get("gil_wait_pct"), ".1f"),
+]
 #: With --rounds: each round's figure, to show the spread behind a median.
 _BY_ROUND = [("purchases/s", "pps", ".0f"), ("ms CPU/purchase", "cpu_ms_per_purchase", ".3f"),
              ("switches/purchase", "ctx_per_purchase", ".1f"),
              ("threads awaiting a CPU", "server_cpu_wait", ".2f"),
              ("% machine busy", "machine_busy_pct", ".0f")]
+
+
+def wait_text(waits: dict[str, dict[str, int]], top: int = 4) -> str:
+    """Each thread's most sampled states, busiest threads first; threads never seen
+    running (idle all along, blocked in one call) left out."""
+    busy = sorted(((c.get("running", 0) / sum(c.values()), label, c)
+                   for label, c in waits.items() if c.get("running")), reverse=True)
+    return " | ".join(
+        f"{label} " + " ".join(f"{state} {100 * n / sum(c.values()):.0f}%"
+                               for state, n in sorted(c.items(), key=lambda kv: -kv[1])[:top])
+        for _, label, c in busy)
 
 
 def _cell(value: float | str | None, spec: str) -> str:
@@ -631,17 +667,20 @@ def summary_text(report: dict[str, Any]) -> str:
     if ratios:
         header += f"{'system/baseline':>17}"
     lines.append(header)
-    rows = _ROWS + (_SQL_ROWS if report.get("count_sql") else [])
+    rows = (_ROWS + (_SQL_ROWS if report.get("count_sql") else [])
+            + (_WAIT_ROWS if report.get("wait_sample") else []))
     for label, get, spec in rows:
         row = f"  {label:<31}" + "".join(f"{_cell(get(report[k]), spec):>14}" for k in kinds)
         if ratios and label in ratio_of:
             row += f"{_fmt(ratio_of[label], '.2f') + ' x':>17}"
         lines.append(row)
     runs = report.get("runs", {})
+    by_round = _BY_ROUND + ([("% of busy threads' samples in futex", "gil_wait_pct", ".1f")]
+                            if report.get("wait_sample") else [])
     for k in kinds if runs else []:
         lines.append(f"  {k}, by round: " + "; ".join(
             " ".join(_fmt(r[key], spec) for r in runs[k]) + f" {label}"
-            for label, key, spec in _BY_ROUND))
+            for label, key, spec in by_round))
     if runs and ratios:
         lines.append("  system/baseline, by round (each round's pair): " + "; ".join(
             " ".join(_fmt(_ratio(s[key], b[key]), ".2f")
@@ -653,6 +692,9 @@ def summary_text(report: dict[str, Any]) -> str:
             top = sorted(r["sql"].items(), key=lambda kv: -kv[1])
             lines.append(f"  {k}: SQL per purchase: " + ", ".join(
                 f"{n / r['purchases']:.2f} {kind}" for kind, n in top))
+        if r.get("waits"):
+            lines.append(f"  {k}: where its threads were (sampled every 2 ms): " + wait_text(
+                r["waits"]))
         if r["errors"] or r["unanswered"]:
             lines.append(f"  {k}: errors {r['errors']}, unanswered {r['unanswered']}")
         if r["server_threads_exited"]:
@@ -692,7 +734,7 @@ def bench_command(args: Any) -> int:
                    baseline=not args.no_baseline, growth=args.growth, sessions=args.sessions,
                    split=args.split, load_procs=args.load_procs,
                    check_generator=args.check_generator, events_off=args.events_off,
-                   count_sql=args.count_sql, rounds=args.rounds)
+                   count_sql=args.count_sql, rounds=args.rounds, wait_sample=args.wait_sample)
     print(plan(**options), file=sys.stderr, flush=True)
     report = run_bench(**options,
                        progress=lambda text: print(text, file=sys.stderr, flush=True))
@@ -745,6 +787,10 @@ def add_command(sub: Any) -> None:
                    help="also count the SQL statements and commits per purchase of the system "
                    "and the baseline, with a sqlite3 trace callback in the server, whose CPU "
                    "figures then include it (default: off)")
+    p.add_argument("--wait-sample", action="store_true",
+                   help="also sample, every 2 ms, where each server thread is: running, or "
+                   "the system call it waits in (/proc/PID/task/TID/syscall); a Python "
+                   "thread in futex waits for the GIL or a lock (default: off)")
     p.add_argument("--json", action="store_true",
                    help="print the whole report as JSON (default: a table)")
     p.set_defaults(func=bench_command)

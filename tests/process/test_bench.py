@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 import os
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -150,3 +152,64 @@ def test_rounds_run_the_pair_in_alternating_order_and_keep_every_run() -> None:
         runs = report["runs"][target]
         assert len(runs) == 2 and all(r["purchases"] > 0 for r in runs)
         assert report[target]["purchases"] == min(r["purchases"] for r in runs)
+
+
+def test_the_wait_sampler_sees_a_blocked_thread_in_futex_and_a_busy_one_running() -> None:
+    if procstat.SYSCALL_NAMES.get(202) != "futex":
+        pytest.skip("system call names are known for x86-64 only")
+    release, stop = threading.Event(), threading.Event()
+    started = threading.Barrier(3)
+
+    def blocked() -> None:
+        started.wait()
+        release.wait(timeout=30)
+
+    def busy() -> None:
+        started.wait()
+        while not stop.is_set():
+            pass
+    threads = [threading.Thread(target=blocked), threading.Thread(target=busy)]
+    for t in threads:
+        t.start()
+    started.wait()
+    try:
+        # The sampler labels threads by their rank among the process's thread ids.
+        tids = sorted(int(x) for x in os.listdir(f"/proc/{os.getpid()}/task"))
+        sampler = procstat.WaitSampler([os.getpid()], every=0.001).start()
+        labels = [f"t{tids.index(t.native_id)}" for t in threads if t.native_id is not None]
+        deadline = time.monotonic() + 10
+        while min(sum(sampler.counts[label].values()) for label in labels) < 50:
+            assert time.monotonic() < deadline, "too few samples in 10 s"
+            stop.wait(0.05)
+        waits = sampler.stop()
+    finally:
+        release.set()
+        stop.set()
+        for t in threads:
+            t.join()
+    blocked_counts, busy_counts = (waits[label] for label in labels)
+    assert blocked_counts.get("futex", 0) > 0.9 * sum(blocked_counts.values())
+    assert busy_counts.get("running", 0) > 0.5 * sum(busy_counts.values())
+
+
+def test_the_futex_share_counts_busy_threads_only() -> None:
+    waits = {"t0": {"futex": 100},                              # idle: left out
+             "t1": {"running": 60, "futex": 30, "poll": 10},
+             "t2": {"running": 5, "futex": 95},                 # under 10% running: out
+             "t3": {"running": 20, "fdatasync": 80}}
+    assert procstat.busy_thread_share(waits, "futex") == pytest.approx(100 * 30 / 200)
+    assert procstat.busy_thread_share({"t0": {"futex": 9}}, "futex") is None
+
+
+def test_summary_with_wait_samples_shows_the_futex_share_and_each_busy_thread(
+        report: dict[str, Any]) -> None:
+    waits = {"t1": {"running": 70, "futex": 20, "poll": 10}, "t3": {"epoll_wait": 50}}
+    sampled = {**report, "wait_sample": True,
+               "system": {**report["system"], "waits": waits, "gil_wait_pct": 20.0},
+               "baseline": {**report["baseline"], "waits": {}, "gil_wait_pct": None}}
+    lines = summary_text(sampled).splitlines()
+    row = next(line for line in lines if "busy threads in futex (GIL) %" in line)
+    assert row.split()[-2:] == ["20.0", "-"]
+    where = next(line for line in lines if line.startswith("  system: where its threads"))
+    assert where.endswith("t1 running 70% futex 20% poll 10%")  # t3 never ran: left out
+    assert not any(line.startswith("  baseline: where") for line in lines)
