@@ -17,10 +17,10 @@ throttle, argon2 and token sealing as the system; the same tables and events,
 but kept replies go to an append-only log (`KEPT_SCHEMA`), not the indexed `idem`.
 What it leaves out, being a yardstick and not a product: supervision, deadlines,
 live event publishing, argon2 off the loop (a login stalls the loop ~30 ms),
-housekeeping (expired keys and events stay until restart), the registration limit
-and known addresses, and the ops the bench never sends that came after it
-(`change_password`, `history`, `health`, paging of `products`): those answer
-BAD_REQUEST.
+housekeeping (expired kept replies and events are never dropped), the
+registration limit and known addresses, and the ops the bench never sends that
+came after it (`change_password`, `history`, `health`, paging of `products`):
+those answer BAD_REQUEST.
 
 Run by `vending bench` as `python -m tools.baseline --bind EP --data-dir DIR`.
 """
