@@ -188,10 +188,8 @@ class LeanServer:
         # The system's tables (the stock handler's renamed) and durability, in one file.
         self.db = Database(data_dir / FILE, GATE_SCHEMA)
         self.conn = self.db.conn
-        with self.db.transaction():
-            self.conn.execute(KEPT_SCHEMA)
-            for statement in stock_tables().split(";"):
-                self.conn.execute(statement)
+        # Every statement IF NOT EXISTS: a start cut short is completed by the next one.
+        self.conn.executescript(f"{KEPT_SCHEMA};\n{stock_tables()}")
         self.w = Writes()
         self.load()
 

@@ -135,6 +135,9 @@ def test_both_owners_tables_are_in_one_file_and_events_numbered_per_source(
     lean.batch({"op": "deposit", **buyer, "amount": 5},
                {"op": "buy", **buyer, "product_uid": uid, "amount": 1})
     assert sorted(p.name for p in tmp_path.glob("*.sqlite3")) == ["baseline.sqlite3"]
+    # The system's durability: WAL, and every COMMIT fsynced before a reply leaves.
+    assert lean.srv.conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    assert lean.srv.conn.execute("PRAGMA synchronous").fetchone() == (2,)  # FULL
     conn = sqlite3.connect(tmp_path / "baseline.sqlite3")
     assert conn.execute("SELECT amount, sold FROM stock_products").fetchall() == [(8, 1)]
     stock = lean.one({"op": "events", "source": "stock-handler"})
