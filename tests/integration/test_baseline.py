@@ -175,10 +175,12 @@ def test_a_failed_commit_leaves_memory_equal_to_storage(tmp_path: Path) -> None:
     assert state(lean.srv) == before == state(LeanServer(tmp_path))
 
 
-def test_it_answers_a_seeded_op_sequence_as_the_rules_do(tmp_path: Path,
+@pytest.mark.parametrize("seed", [7, 11, 23])
+def test_it_answers_a_seeded_op_sequence_as_the_rules_do(tmp_path: Path, seed: int,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """tools/differential.py's sequence (every op, retries under reused req_ids, wrong
-    passwords, bad coins), answered by the rules in one process and by the baseline."""
+    passwords, bad coins), answered by the rules in one process and by the baseline
+    from the bytes a client sends (`_one`: decode, checks, answer, the req_id added)."""
     import contextlib
     import io
     import types
@@ -192,13 +194,14 @@ def test_it_answers_a_seeded_op_sequence_as_the_rules_do(tmp_path: Path,
             self.gate = self.stock = types.SimpleNamespace(db=db)
 
         def answer(self, req: Any, peer: str | None) -> dict[str, Any]:
-            try:
-                return self.srv.answer(req, peer)
-            finally:
-                self.srv.commit()  # one batch per request, as the differential's steps
+            reply = self.srv._one(encode(req.to_dict()))
+            self.srv.commit()  # one batch per request, as the differential's steps
+            assert reply.pop("req_id", None) == req.req_id
+            return reply
 
     rules, lean = io.StringIO(), io.StringIO()
-    differential.run(7, 200, rules)
+    differential.run(seed, 300, rules)
     monkeypatch.setattr(differential, "Rules", Lean)
-    differential.run(7, 200, lean)
+    differential.run(seed, 300, lean)
+    assert len(rules.getvalue().splitlines()) == 300
     assert lean.getvalue().splitlines() == rules.getvalue().splitlines()
