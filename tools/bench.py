@@ -18,10 +18,14 @@ by a busy machine shows). Each generator reports its own CPU, so a saturated
 load side shows. fsyncs per
 purchase are not counted (strace on the server would cost more than it tells).
 
-Also: `--check-generator` (the baseline four more times with 1, 2, 2 and 1
-generator processes: if 2 do not raise the figure, 1 was not the limit), cost
-growth (the same load with 1k and 100k users and products already stored) and
-session capacity (RSS of one process holding N logged-in sessions).
+Also: `--rounds N` (the pair N times in alternating order, each figure the
+median, every round shown: one noisy window on a shared machine decides
+nothing), `--wait-sample` (where each server thread waits, sampled every 2 ms:
+a Python thread in futex waits for the GIL), `--check-generator` (the baseline
+four more times with 1, 2, 2 and 1 generator processes: if 2 do not raise the
+figure, 1 was not the limit), cost growth (the same load with 1k and 100k users
+and products already stored) and session capacity (RSS of one process holding N
+logged-in sessions).
 """
 
 from __future__ import annotations
