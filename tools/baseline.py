@@ -79,12 +79,12 @@ __all__ = ["LeanServer", "main"]
 
 #: Requests answered per transaction at most.
 BATCH = 512
-#: Kept replies as an append-only log, one per database, read whole at start (memory
-#: is the index). The system's `idem` table is keyed by (scope, req_id), so a batch's
-#: replies land on as many B-tree pages as it has accounts: measured under the bench's
-#: load, a batch wrote 38 WAL pages with `idem` and 14 with this log, and its commit
-#: cost half the CPU. A row whose req_id is NULL forgets the scope's earlier ones (a
-#: deleted user's logins), so even that is an append.
+#: Kept replies as an append-only log, read whole at start (memory is the index). The
+#: system's `idem` table is keyed by (scope, req_id), so a batch's replies land on as
+#: many B-tree pages as it has accounts: measured under the bench's load, a batch
+#: wrote 38 WAL pages with `idem` and 14 with this log, and its commit cost half the
+#: CPU. A row whose req_id is NULL forgets the scope's earlier ones (a deleted user's
+#: logins), so even that is an append.
 KEPT_SCHEMA = """CREATE TABLE IF NOT EXISTS kept(
   scope TEXT NOT NULL, req_id TEXT, fp TEXT, reply TEXT, sealed BLOB, created REAL NOT NULL)"""
 #: Both owners' tables in one file: a batch is one transaction, one COMMIT and one
@@ -99,6 +99,8 @@ def stock_tables() -> str:
     beside the gatekeeper's (its `events` and `idem` have the same names)."""
     return re.sub(r"\b(products|reservations|idem|events)", r"stock_\1",
                   "".join(STOCK_SCHEMA.pending(0)))
+
+
 _NOTICE = "There is already an active session using your account"
 _SNDMORE, _NOBLOCK, _RCVMORE = int(zmq.SNDMORE), int(zmq.NOBLOCK), int(zmq.RCVMORE)
 
@@ -442,7 +444,7 @@ class LeanServer:
         p.sold += units
         self.product_dirty(p)
         self.emit("events", "purchase", {"product_uid": uid, "amount": units, "spent": total,
-                                       "change": change})
+                                         "change": change})
         self.emit("stock_events", "product", {"product": p.public(), "kind": "sold"})
         return {"ok": True, "product_uid": uid, "product_name": p.product_name,
                 "amount": units, "spent": total, "change": change, "deposit": 0}
@@ -502,7 +504,7 @@ class LeanServer:
         self.w.products.pop(p.product_uid, None)
         self.w.gone_products.append(p.product_uid)
         self.emit("stock_events", "product_deleted", {"product_uid": p.product_uid,
-                                            "seller_uid": p.seller_uid})
+                                                      "seller_uid": p.seller_uid})
 
     def logout(self, req: Request, s: Sess, u: User, peer: str | None) -> dict[str, Any]:
         self.end_session(s, self.clock())
@@ -533,7 +535,7 @@ class LeanServer:
         self._forget(scope)
         self.w.kept.append((scope, None, None, None, None, now))
         self.emit("events", "user_deleted", {"role": u.role, "change": change,
-                                           **_seller_uid(u.role, u.user_uid)})
+                                             **_seller_uid(u.role, u.user_uid)})
         if u.role == "seller":
             for p in sorted((p for p in self.products.values()
                              if p.seller_account == u.account_id),
