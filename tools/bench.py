@@ -97,7 +97,7 @@ class LoadResult:
     #: `--count-sql`: SQL statements the server ran in the window, by "VERB table"
     #: (empty when not counted)
     sql: dict[str, int] = field(default_factory=dict)
-    #: `--wait-sample`: per server thread ("PID/tN"), samples by state (running, or
+    #: `--wait-sample`: per server thread ("tN", "pK/tN"), samples by state (running, or
     #: the system call it waited in; procstat.WaitSampler); empty when not sampled
     waits: dict[str, dict[str, int]] = field(default_factory=dict)
 
