@@ -2,7 +2,8 @@
 
 The same paths the actors take, each owner's step in its own transaction: the
 differential check (tools/differential.py, which the benchmark's baseline,
-tools/baseline.py, must answer alike) and the rules tests drive the rules through here. Argon2 work runs in place.
+tools/baseline.py, must answer alike) and the rules tests drive the rules
+through here. Argon2 work runs in place.
 """
 
 from __future__ import annotations
