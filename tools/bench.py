@@ -770,8 +770,9 @@ def add_command(sub: Any) -> None:
                    help="also run the baseline with 1, 2, 2 and 1 generator processes (the same "
                    "sockets) to show whether 1 was the limit (default: off)")
     p.add_argument("--rounds", type=_at_least_one, default=1, metavar="N",
-                   help="run the system and the baseline N times each, in alternating order "
-                   "(system, baseline; baseline, system; ...), and report each figure's median "
+                   help="run the system and the baseline (and --split's layout) N times each, "
+                   "in alternating order (system, baseline; baseline, system; ...), and report "
+                   "each figure's median "
                    "and every round's CPU and switches per purchase, so one noisy window on "
                    "a shared machine does not decide a ratio (default: 1)")
     p.add_argument("--no-baseline", action="store_true",
