@@ -18,10 +18,14 @@ by a busy machine shows). Each generator reports its own CPU, so a saturated
 load side shows. fsyncs per
 purchase are not counted (strace on the server would cost more than it tells).
 
-Also: `--check-generator` (the baseline four more times with 1, 2, 2 and 1
-generator processes: if 2 do not raise the figure, 1 was not the limit), cost
-growth (the same load with 1k and 100k users and products already stored) and
-session capacity (RSS of one process holding N logged-in sessions).
+Also: `--rounds N` (the pair N times in alternating order, each figure the
+median, every round shown: one noisy window on a shared machine decides
+nothing), `--wait-sample` (where each server thread waits, sampled every 2 ms:
+a Python thread in futex waits for the GIL), `--check-generator` (the baseline
+four more times with 1, 2, 2 and 1 generator processes: if 2 do not raise the
+figure, 1 was not the limit), cost growth (the same load with 1k and 100k users
+and products already stored) and session capacity (RSS of one process holding N
+logged-in sessions).
 """
 
 from __future__ import annotations
@@ -93,6 +97,9 @@ class LoadResult:
     #: `--count-sql`: SQL statements the server ran in the window, by "VERB table"
     #: (empty when not counted)
     sql: dict[str, int] = field(default_factory=dict)
+    #: `--wait-sample`: per server thread ("tN", "pK/tN"), samples by state (running, or
+    #: the system call it waited in; procstat.WaitSampler); empty when not sampled
+    waits: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def rps(self) -> float:
@@ -121,6 +128,8 @@ class LoadResult:
                                        if self.requests else None),
                 "ctx_per_request": (self.server_switches / self.requests
                                     if self.requests else None),
+                "gil_wait_pct": (procstat.busy_thread_share(self.waits, "futex")
+                                 if self.waits else None),
                 **self.sql_figures()}
 
     def sql_figures(self) -> dict[str, float | None]:
@@ -240,9 +249,10 @@ def sql_snapshot(pid: int, path: Path, timeout: float = 10.0) -> dict[str, int]:
 
 def run_load(endpoint: str | list[str], target: str, *, server_pids: list[int], clients: int,
              seconds: float, workload: str = "buy", load_procs: int = 1,
-             sql_count: Path | None = None) -> LoadResult:
+             sql_count: Path | None = None, wait_sample: bool = False) -> LoadResult:
     """Closed-loop load from `load_procs` generator processes; /proc of `server_pids`
-    (and, with `sql_count`, the SQL statements of the one server in `server_pids`)."""
+    (and, with `sql_count`, the SQL statements of the one server in `server_pids`;
+    with `wait_sample`, where its threads were, sampled)."""
     endpoints = [endpoint] if isinstance(endpoint, str) else endpoint
     uid = _setup(endpoints[0])
     sessions = _buyers(endpoints, clients)
@@ -255,9 +265,11 @@ def run_load(endpoint: str | list[str], target: str, *, server_pids: list[int], 
         sql_before = sql_snapshot(server_pids[0], sql_count) if sql_count else {}
         machine_before = procstat.machine()
         before = [procstat.snapshot(pid) for pid in server_pids]
+        sampler = procstat.WaitSampler(server_pids).start() if wait_sample else None
         for gen in gens:
             gen.go()
         results = [gen.result() for gen in gens]
+        waits = sampler.stop() if sampler is not None else {}
         after = [procstat.snapshot(pid) for pid in server_pids]
         machine_after = procstat.machine()
         sql_after = sql_snapshot(server_pids[0], sql_count) if sql_count else {}
@@ -268,6 +280,7 @@ def run_load(endpoint: str | list[str], target: str, *, server_pids: list[int], 
                     procstat.machine_busy_pct(machine_before, machine_after))
     result.sql = {k: n - sql_before.get(k, 0) for k, n in sql_after.items()
                   if n - sql_before.get(k, 0)}
+    result.waits = waits
     return result
 
 
@@ -364,13 +377,14 @@ def session_capacity(sessions: int, progress: Callable[[str], None]) -> dict[str
 
 def _against(kind: str, data: Path, clients: int, seconds: float, workload: str,
              load_procs: int = 1, env: dict[str, str] | None = None,
-             count_sql: bool = False) -> LoadResult:
+             count_sql: bool = False, wait_sample: bool = False) -> LoadResult:
     if kind == "split":
         split = SplitDeployment(data, front_doors=2).start()
         try:
             pids = [p.proc.pid for p in split.procs.values() if p.proc is not None]
             return run_load(split.endpoints, kind, server_pids=pids, clients=clients,
-                            seconds=seconds, workload=workload, load_procs=load_procs)
+                            seconds=seconds, workload=workload, load_procs=load_procs,
+                            wait_sample=wait_sample)
         finally:
             split.terminate()
     module = "cli serve" if kind == "system" else "tools.baseline"
@@ -383,7 +397,7 @@ def _against(kind: str, data: Path, clients: int, seconds: float, workload: str,
         assert server.proc is not None
         return run_load(server.endpoint, kind, server_pids=[server.proc.pid], clients=clients,
                         seconds=seconds, workload=workload, load_procs=load_procs,
-                        sql_count=counts)
+                        sql_count=counts, wait_sample=wait_sample)
     finally:
         server.terminate()
         if counts is not None:
@@ -392,12 +406,13 @@ def _against(kind: str, data: Path, clients: int, seconds: float, workload: str,
 
 def _once(kind: str, clients: int, seconds: float, workload: str, load_procs: int,
           population: int = 0, env: dict[str, str] | None = None,
-          count_sql: bool = False) -> LoadResult:
+          count_sql: bool = False, wait_sample: bool = False) -> LoadResult:
     with tempfile.TemporaryDirectory(prefix="vending-bench-") as tmp:
         data = Path(tmp) / "data"
         if population:
             seed_population(data, population)
-        return _against(kind, data, clients, seconds, workload, load_procs, env, count_sql)
+        return _against(kind, data, clients, seconds, workload, load_procs, env, count_sql,
+                        wait_sample)
 
 
 def check_generator_capacity(clients: int, seconds: float, workload: str,
@@ -445,13 +460,17 @@ _SETUP_S, _SETUP_PER_CLIENT_S = 2.0, 0.03
 def plan(*, clients: int = 32, seconds: float = 10.0, workload: str = "buy",
          baseline: bool = True, growth: bool = False, sessions: int = 0, split: bool = False,
          load_procs: int = 1, check_generator: bool = False, events_off: bool = False,
-         count_sql: bool = False) -> str:
+         count_sql: bool = False, rounds: int = 1, wait_sample: bool = False) -> str:
     """What `run_bench` with these arguments will do and about how long it takes,
     said before it starts (the runs themselves print nothing for a while)."""
     runs = ["system", *(["baseline"] if baseline else []), *(["split"] if split else []),
             *(["baseline x4 (generator check)"] if check_generator else []),
             *(["system with 1k and 100k stored"] if growth else [])]
-    windows = 1 + baseline + split + 4 * check_generator + 2 * growth
+    if rounds > 1:
+        pair = runs[:1 + baseline + split]
+        runs[:len(pair)] = [f"{' and '.join(pair)} x{rounds} rounds"
+                            + (", alternating" if len(pair) > 1 else "")]
+    windows = (1 + baseline + split) * rounds + 4 * check_generator + 2 * growth
     about = windows * (seconds + _SETUP_S + _SETUP_PER_CLIENT_S * clients)
     extra = " plus seeding 100k users and products" if growth else ""
     extra += f" plus {sessions} sessions for the RSS figure" if sessions else ""
@@ -459,6 +478,7 @@ def plan(*, clients: int = 32, seconds: float = 10.0, workload: str = "buy",
             f"{clients} clients, workload {workload}, {load_procs} generator process(es)"
             f"{', events off' if events_off else ''}"
             f"{', counting SQL statements (a trace callback: slower)' if count_sql else ''}"
+            f"{', sampling where server threads wait' if wait_sample else ''}"
             f"; about {about:.0f} s{extra}. "
             "Progress on stderr, the report on stdout at the end.")
 
@@ -488,24 +508,36 @@ def _ticking(progress: Callable[[str], None], label: str) -> Iterator[None]:
 def run_bench(*, clients: int = 32, seconds: float = 10.0, workload: str = "buy",
               baseline: bool = True, growth: bool = False, sessions: int = 0,
               split: bool = False, load_procs: int = 1, check_generator: bool = False,
-              events_off: bool = False, count_sql: bool = False,
+              events_off: bool = False, count_sql: bool = False, rounds: int = 1,
+              wait_sample: bool = False,
               progress: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
     report: dict[str, Any] = {"clients": clients, "seconds": seconds, "workload": workload,
-                              "load_procs": load_procs}
+                              "load_procs": load_procs, "rounds": rounds}
     kinds = ["system", "baseline"] if baseline else ["system"]
     if split:
         kinds.append("split")
     report["events"] = "off" if events_off else "on"
     report["count_sql"] = count_sql
+    report["wait_sample"] = wait_sample
     env = {"VENDING_EVENTS": "off"} if events_off else None
+    runs: dict[str, list[dict[str, Any]]] = {kind: [] for kind in kinds}
+    for turn in range(rounds):
+        # Alternating order (A B, B A, ...): a machine getting busier or quieter
+        # shifts every target alike.
+        for kind in kinds if turn % 2 == 0 else kinds[::-1]:
+            label = kind if rounds == 1 else f"{kind} (round {turn + 1} of {rounds})"
+            progress(f"{label}: starting the server and {clients} clients, then {seconds:g} s "
+                     "of load")
+            with _ticking(progress, label):
+                result = _once(kind, clients, seconds, workload, load_procs, env=env,
+                               count_sql=count_sql and kind != "split",
+                               wait_sample=wait_sample)
+            progress(result.line())
+            runs[kind].append(result.figures())
     for kind in kinds:
-        progress(f"{kind}: starting the server and {clients} clients, then {seconds:g} s "
-                 "of load")
-        with _ticking(progress, kind):
-            result = _once(kind, clients, seconds, workload, load_procs, env=env,
-                           count_sql=count_sql and kind != "split")
-        progress(result.line())
-        report[kind] = result.figures()
+        report[kind] = median_figures(runs[kind])
+    if rounds > 1:
+        report["runs"] = runs
     if baseline:
         system, base = report["system"], report["baseline"]
         report["ratios"] = {
@@ -531,6 +563,38 @@ def run_bench(*, clients: int = 32, seconds: float = 10.0, workload: str = "buy"
     if sessions:
         report["sessions"] = session_capacity(sessions, progress)
     return report
+
+
+def median_figures(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One target's figures over several rounds: each number its median (the lower
+    one for counts), each list of numbers item by item, error counts summed, SQL
+    counts by kind their lower median, thread samples summed; one round's figures as
+    they are."""
+    if len(runs) == 1:
+        return runs[0]
+    out: dict[str, Any] = {}
+    for key, first in runs[0].items():
+        values = [r[key] for r in runs]
+        if key == "waits":
+            out[key] = {label: {state: sum(v.get(label, {}).get(state, 0) for v in values)
+                                for state in sorted({st for v in values
+                                                     for st in v.get(label, {})})}
+                        for label in sorted({lb for v in values for lb in v})}
+        elif key == "errors":
+            out[key] = {code: sum(v.get(code, 0) for v in values)
+                        for code in sorted({c for v in values for c in v})}
+        elif isinstance(first, dict):
+            out[key] = {k: statistics.median_low([v.get(k, 0) for v in values])
+                        for k in sorted({k for v in values for k in v})}
+        elif isinstance(first, list):
+            out[key] = [statistics.median(items) for items in zip(*values, strict=True)]
+        elif isinstance(first, bool) or not isinstance(first, int | float | None):
+            out[key] = first
+        else:
+            numbers = [v for v in values if v is not None]
+            out[key] = (None if not numbers else statistics.median_low(numbers)
+                        if isinstance(first, int) else statistics.median(numbers))
+    return out
 
 
 def _fmt(value: float | None, spec: str) -> str:
@@ -563,13 +627,38 @@ _SQL_ROWS: list[tuple[str, Callable[[dict[str, Any]], float | str | None], str]]
 ]
 
 
+#: With --wait-sample.
+_WAIT_ROWS: list[tuple[str, Callable[[dict[str, Any]], float | str | None], str]] = [
+    ("busy threads in futex (GIL) %", lambda r: r.get("gil_wait_pct"), ".1f"),
+]
+#: With --rounds: each round's figure, to show the spread behind a median.
+_BY_ROUND = [("purchases/s", "pps", ".0f"), ("ms CPU/purchase", "cpu_ms_per_purchase", ".3f"),
+             ("switches/purchase", "ctx_per_purchase", ".1f"),
+             ("threads awaiting a CPU", "server_cpu_wait", ".2f"),
+             ("% machine busy", "machine_busy_pct", ".0f")]
+
+
+def wait_text(waits: dict[str, dict[str, int]], top: int = 4) -> str:
+    """Each thread's most sampled states, busiest threads first; threads never seen
+    running (idle all along, blocked in one call) left out."""
+    busy = sorted(((c.get("running", 0) / sum(c.values()), label, c)
+                   for label, c in waits.items() if c.get("running")), reverse=True)
+    return " | ".join(
+        f"{label} " + " ".join(f"{state} {100 * n / sum(c.values()):.0f}%"
+                               for state, n in sorted(c.items(), key=lambda kv: -kv[1])[:top])
+        for _, label, c in busy)
+
+
 def _cell(value: float | str | None, spec: str) -> str:
     return value if isinstance(value, str) else _fmt(value, spec)
 
 
 def summary_text(report: dict[str, Any]) -> str:
     lines = [f"vending bench: {report['clients']} clients x {report['seconds']:g} s, "
-             f"workload {report['workload']}, durable (WAL, synchronous=FULL), tcp loopback",
+             f"workload {report['workload']}, durable (WAL, synchronous=FULL), tcp loopback"
+             + (f"; each figure the median of {report['rounds']} rounds"
+                + (" run in alternating order" if "baseline" in report or "split" in report
+                   else "") if report.get("rounds", 1) > 1 else ""),
              f"load: {report['load_procs']} generator process(es), one thread and one "
              "zmq.Poller each, closed loop; server figures from /proc of every server thread"]
     kinds = [k for k in ("system", "baseline", "split") if k in report]
@@ -582,18 +671,34 @@ def summary_text(report: dict[str, Any]) -> str:
     if ratios:
         header += f"{'system/baseline':>17}"
     lines.append(header)
-    rows = _ROWS + (_SQL_ROWS if report.get("count_sql") else [])
+    rows = (_ROWS + (_SQL_ROWS if report.get("count_sql") else [])
+            + (_WAIT_ROWS if report.get("wait_sample") else []))
     for label, get, spec in rows:
         row = f"  {label:<31}" + "".join(f"{_cell(get(report[k]), spec):>14}" for k in kinds)
         if ratios and label in ratio_of:
             row += f"{_fmt(ratio_of[label], '.2f') + ' x':>17}"
         lines.append(row)
+    runs = report.get("runs", {})
+    by_round = _BY_ROUND + ([("% of busy threads' samples in futex", "gil_wait_pct", ".1f")]
+                            if report.get("wait_sample") else [])
+    for k in kinds if runs else []:
+        lines.append(f"  {k}, by round: " + "; ".join(
+            " ".join(_fmt(r[key], spec) for r in runs[k]) + f" {label}"
+            for label, key, spec in by_round))
+    if runs and ratios:
+        lines.append("  system/baseline, by round (each round's pair): " + "; ".join(
+            " ".join(_fmt(_ratio(s[key], b[key]), ".2f")
+                     for s, b in zip(runs["system"], runs["baseline"], strict=True))
+            + f" {label}" for label, key, _ in _BY_ROUND[:2]))
     for k in kinds:
         r = report[k]
         if r.get("sql") and r["purchases"]:
             top = sorted(r["sql"].items(), key=lambda kv: -kv[1])
             lines.append(f"  {k}: SQL per purchase: " + ", ".join(
                 f"{n / r['purchases']:.2f} {kind}" for kind, n in top))
+        if r.get("waits"):
+            lines.append(f"  {k}: where its threads were (sampled every 2 ms): " + wait_text(
+                r["waits"]))
         if r["errors"] or r["unanswered"]:
             lines.append(f"  {k}: errors {r['errors']}, unanswered {r['unanswered']}")
         if r["server_threads_exited"]:
@@ -633,7 +738,7 @@ def bench_command(args: Any) -> int:
                    baseline=not args.no_baseline, growth=args.growth, sessions=args.sessions,
                    split=args.split, load_procs=args.load_procs,
                    check_generator=args.check_generator, events_off=args.events_off,
-                   count_sql=args.count_sql)
+                   count_sql=args.count_sql, rounds=args.rounds, wait_sample=args.wait_sample)
     print(plan(**options), file=sys.stderr, flush=True)
     report = run_bench(**options,
                        progress=lambda text: print(text, file=sys.stderr, flush=True))
@@ -664,6 +769,12 @@ def add_command(sub: Any) -> None:
     p.add_argument("--check-generator", action="store_true",
                    help="also run the baseline with 1, 2, 2 and 1 generator processes (the same "
                    "sockets) to show whether 1 was the limit (default: off)")
+    p.add_argument("--rounds", type=_at_least_one, default=1, metavar="N",
+                   help="run the system and the baseline (and --split's layout) N times each, "
+                   "in alternating order (system, baseline; baseline, system; ...), and report "
+                   "each figure's median "
+                   "and every round's CPU and switches per purchase, so one noisy window on "
+                   "a shared machine does not decide a ratio (default: 1)")
     p.add_argument("--no-baseline", action="store_true",
                    help="skip the baseline run (default: run it)")
     p.add_argument("--growth", action="store_true",
@@ -681,6 +792,10 @@ def add_command(sub: Any) -> None:
                    help="also count the SQL statements and commits per purchase of the system "
                    "and the baseline, with a sqlite3 trace callback in the server, whose CPU "
                    "figures then include it (default: off)")
+    p.add_argument("--wait-sample", action="store_true",
+                   help="also sample, every 2 ms, where each server thread is: running, or "
+                   "the system call it waits in (/proc/PID/task/TID/syscall); a Python "
+                   "thread in futex waits for the GIL or a lock (default: off)")
     p.add_argument("--json", action="store_true",
                    help="print the whole report as JSON (default: a table)")
     p.set_defaults(func=bench_command)

@@ -10,17 +10,23 @@ The same goes for each thread's run-queue wait (/proc/PID/task/TID/schedstat:
 time spent runnable but not running), which shows how much CPU the process
 was denied, by its own threads or by anyone else on a shared machine.
 `machine()` reads /proc/stat for how busy the whole machine was; `rss_bytes(pid)`
-a process's resident memory.
+a process's resident memory. `WaitSampler` samples where each thread is (running,
+or in which system call it waits: /proc/PID/task/TID/syscall) every few
+milliseconds: a thread of a Python process waiting in `futex` waits for the GIL or
+a lock.
 """
 
 from __future__ import annotations
 
+import collections
 import os
+import platform
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Delta", "MachineSample", "Snapshot", "delta", "machine", "machine_busy_pct",
-           "snapshot"]
+__all__ = ["Delta", "MachineSample", "Snapshot", "WaitSampler", "busy_thread_share", "delta",
+           "machine", "machine_busy_pct", "snapshot"]
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -144,3 +150,68 @@ def rss_bytes(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
     return 0
+
+
+#: x86-64 system call numbers named in a wait profile (others, or on another
+#: architecture, are shown by number).
+SYSCALL_NAMES = ({202: "futex", 7: "poll", 271: "ppoll", 232: "epoll_wait",
+                  281: "epoll_pwait", 74: "fsync", 75: "fdatasync", 0: "read", 1: "write",
+                  17: "pread64", 18: "pwrite64", 44: "sendto", 45: "recvfrom",
+                  46: "sendmsg", 47: "recvmsg", 230: "clock_nanosleep", 35: "nanosleep"}
+                 if platform.machine() == "x86_64" else {})
+
+
+class WaitSampler:
+    """Where each thread of some processes is, sampled every `every` seconds from a
+    thread of its own between `start()` and `stop()`: "running" (on a CPU or waiting
+    for one) or the system call it is blocked in (/proc/PID/task/TID/syscall; needs
+    the right to ptrace the process, as its owner has).
+
+    Threads are labelled "tN", N their rank by thread id when sampling started (the
+    order a program starts its threads in, so the same label run to run), "pK/tN" for
+    the Kth of several processes; threads started later are not sampled.
+    """
+
+    def __init__(self, pids: list[int], every: float = 0.002) -> None:
+        self.every = every
+        self._tasks = [(f"p{k}/t{i}" if len(pids) > 1 else f"t{i}",
+                        Path(f"/proc/{pid}/task/{tid}/syscall"))
+                       for k, pid in enumerate(pids)
+                       for i, tid in enumerate(sorted(int(t) for t in
+                                                      os.listdir(f"/proc/{pid}/task")))]
+        self.counts: dict[str, collections.Counter[str]] = {
+            label: collections.Counter() for label, _ in self._tasks}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="wait-sampler", daemon=True)
+
+    def start(self) -> WaitSampler:
+        self._thread.start()
+        return self
+
+    def stop(self) -> dict[str, dict[str, int]]:
+        """Stop sampling; samples per thread label, by state."""
+        self._stop.set()
+        self._thread.join()
+        return {label: dict(c) for label, c in self.counts.items() if c}
+
+    def _run(self) -> None:
+        """The sampler's own thread."""
+        while not self._stop.wait(self.every):
+            for label, path in self._tasks:
+                try:
+                    first = path.read_text().split(maxsplit=1)[0]
+                except (OSError, IndexError):
+                    continue  # the thread exited, or nothing was readable
+                state = first if not first.lstrip("-").isdigit() else SYSCALL_NAMES.get(
+                    int(first), f"syscall {first}")
+                self.counts[label][state] += 1
+
+
+def busy_thread_share(waits: dict[str, dict[str, int]], state: str,
+                      busy: float = 0.10) -> float | None:
+    """Percent of the samples of the threads running in at least `busy` of theirs
+    that were in `state` (None when no thread was that busy): idle threads, always
+    blocked in one call, would dilute it."""
+    chosen = [c for c in waits.values() if c.get("running", 0) >= busy * sum(c.values())]
+    total = sum(sum(c.values()) for c in chosen)
+    return 100.0 * sum(c.get(state, 0) for c in chosen) / total if total else None

@@ -1,8 +1,9 @@
 """Every op answered in one process, with no actors and no fifos.
 
 The same paths the actors take, each owner's step in its own transaction: the
-benchmark's baseline (tools/baseline.py), the differential check and the rules
-tests drive the rules through here. Argon2 work runs in place.
+differential check (tools/differential.py, which the benchmark's baseline,
+tools/baseline.py, must answer alike) and the rules tests drive the rules
+through here. Argon2 work runs in place.
 """
 
 from __future__ import annotations

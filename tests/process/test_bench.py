@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import math
 import os
+import threading
+import time
 from typing import Any
 
 import pytest
 
 from cli.main import build_parser
 from tools import procstat
-from tools.bench import run_bench, summary_text
+from tools.bench import median_figures, run_bench, summary_text
 
 FIGURES = ("pps", "rps", "p50_ms", "p99_ms", "max_ms", "cpu_ms_per_purchase",
            "ctx_per_purchase", "server_cores", "machine_busy_pct")
@@ -100,3 +102,114 @@ def test_count_sql_reports_statements_and_commits_per_purchase_of_both() -> None
                                                                   "INSERT users"))) > 0
         assert r["sql_per_purchase"] > 0 and 0 < r["commits_per_purchase"] <= 4
     assert "SQL statements/purchase" in summary_text(report)
+
+
+def _figures(pps: float, cpu: float, purchases: int, errors: dict[str, int],
+             sql: dict[str, int], gen: list[float]) -> dict[str, Any]:
+    return {"target": "baseline", "pps": pps, "cpu_ms_per_purchase": cpu,
+            "purchases": purchases, "errors": errors, "sql": sql, "gen_cpu_pct": gen,
+            "sql_per_purchase": None}
+
+
+def test_rounds_report_each_figures_median_and_sum_the_errors() -> None:
+    runs = [_figures(100.0, 0.5, 10, {}, {"COMMIT": 4}, [10.0, 20.0]),
+            _figures(300.0, 0.1, 30, {"X": 1}, {"COMMIT": 2, "INSERT kept": 7}, [30.0, 40.0]),
+            _figures(200.0, 0.9, 21, {"X": 2, "Y": 1}, {"COMMIT": 9}, [50.0, 60.0]),
+            _figures(250.0, 0.3, 20, {}, {"COMMIT": 1}, [70.0, 80.0])]
+    m = median_figures(runs)
+    assert m["target"] == "baseline"
+    assert m["pps"] == 225.0 and m["cpu_ms_per_purchase"] == pytest.approx(0.4)
+    assert m["purchases"] == 20 and isinstance(m["purchases"], int)  # a count: the lower
+    assert m["errors"] == {"X": 3, "Y": 1}
+    assert m["sql"] == {"COMMIT": 2, "INSERT kept": 0}
+    assert m["gen_cpu_pct"] == [40.0, 50.0]
+    assert m["sql_per_purchase"] is None
+    assert median_figures(runs[:1]) is runs[0]
+
+
+def test_summary_of_rounds_shows_every_rounds_figures_and_pair_ratios(
+        report: dict[str, Any]) -> None:
+    system, base = report["system"], report["baseline"]
+    slower = {**system, "pps": system["pps"] / 2, "cpu_ms_per_purchase": 0.5}
+    rounds = {**report, "rounds": 2, "runs": {"system": [system, slower],
+                                              "baseline": [base, base]}}
+    text = summary_text(rounds)
+    assert "median of 2 rounds run in alternating order" in text
+    by_round = next(line for line in text.splitlines() if line.startswith("  system, by"))
+    assert f"{system['cpu_ms_per_purchase']:.3f} 0.500 ms CPU/purchase" in by_round
+    pairs = next(line for line in text.splitlines() if "each round's pair" in line)
+    assert f"{0.5 / base['cpu_ms_per_purchase']:.2f} ms CPU/purchase" in pairs
+    assert "by round" not in summary_text(report)
+
+
+def test_rounds_run_the_pair_in_alternating_order_and_keep_every_run() -> None:
+    said: list[str] = []
+    report = run_bench(clients=2, seconds=0.3, workload="buy", rounds=2, progress=said.append)
+    started = [line.split(":")[0] for line in said if "starting the server" in line]
+    assert started == ["system (round 1 of 2)", "baseline (round 1 of 2)",
+                       "baseline (round 2 of 2)", "system (round 2 of 2)"]
+    for target in ("system", "baseline"):
+        runs = report["runs"][target]
+        assert len(runs) == 2 and all(r["purchases"] > 0 for r in runs)
+        assert report[target]["purchases"] == min(r["purchases"] for r in runs)
+
+
+def test_the_wait_sampler_sees_a_blocked_thread_in_futex_and_a_busy_one_running() -> None:
+    if procstat.SYSCALL_NAMES.get(202) != "futex":
+        pytest.skip("system call names are known for x86-64 only")
+    release, stop = threading.Event(), threading.Event()
+    started = threading.Barrier(3)
+
+    def blocked() -> None:
+        started.wait()
+        release.wait(timeout=30)
+
+    def busy() -> None:
+        started.wait()
+        while not stop.is_set():
+            pass
+    threads = [threading.Thread(target=blocked), threading.Thread(target=busy)]
+    for t in threads:
+        t.start()
+    started.wait()
+    try:
+        # The sampler labels threads by their rank among the process's thread ids.
+        tids = sorted(int(x) for x in os.listdir(f"/proc/{os.getpid()}/task"))
+        sampler = procstat.WaitSampler([os.getpid()], every=0.001).start()
+        labels = [f"t{tids.index(t.native_id)}" for t in threads if t.native_id is not None]
+        deadline = time.monotonic() + 10
+        while min(sum(sampler.counts[label].values()) for label in labels) < 50:
+            assert time.monotonic() < deadline, "too few samples in 10 s"
+            stop.wait(0.05)
+        waits = sampler.stop()
+    finally:
+        release.set()
+        stop.set()
+        for t in threads:
+            t.join()
+    blocked_counts, busy_counts = (waits[label] for label in labels)
+    assert blocked_counts.get("futex", 0) > 0.9 * sum(blocked_counts.values())
+    assert busy_counts.get("running", 0) > 0.5 * sum(busy_counts.values())
+
+
+def test_the_futex_share_counts_busy_threads_only() -> None:
+    waits = {"t0": {"futex": 100},                              # idle: left out
+             "t1": {"running": 60, "futex": 30, "poll": 10},
+             "t2": {"running": 5, "futex": 95},                 # under 10% running: out
+             "t3": {"running": 20, "fdatasync": 80}}
+    assert procstat.busy_thread_share(waits, "futex") == pytest.approx(100 * 30 / 200)
+    assert procstat.busy_thread_share({"t0": {"futex": 9}}, "futex") is None
+
+
+def test_summary_with_wait_samples_shows_the_futex_share_and_each_busy_thread(
+        report: dict[str, Any]) -> None:
+    waits = {"t1": {"running": 70, "futex": 20, "poll": 10}, "t3": {"epoll_wait": 50}}
+    sampled = {**report, "wait_sample": True,
+               "system": {**report["system"], "waits": waits, "gil_wait_pct": 20.0},
+               "baseline": {**report["baseline"], "waits": {}, "gil_wait_pct": None}}
+    lines = summary_text(sampled).splitlines()
+    row = next(line for line in lines if "busy threads in futex (GIL) %" in line)
+    assert row.split()[-2:] == ["20.0", "-"]
+    where = next(line for line in lines if line.startswith("  system: where its threads"))
+    assert where.endswith("t1 running 70% futex 20% poll 10%")  # t3 never ran: left out
+    assert not any(line.startswith("  baseline: where") for line in lines)
