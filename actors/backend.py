@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -21,7 +20,7 @@ from typing import Any, Protocol
 import zmq
 
 from transport.events import EventPublisher
-from transport.fifo import Backpressure, FifoInlet, Pushers
+from transport.fifo import Backpressure, FifoInlet
 from transport.loop import EventLoop, Timer
 from vending.db import Database, StorageFault, storage_fault
 from vending.errors import RateLimited, Unavailable
@@ -30,8 +29,8 @@ from vending.fairqueue import FairQueue, Refused
 from vending.ops import OPS, STATE_CHANGING_OPS
 from vending.schema import Schema
 
-from . import faults
 from .config import Config
+from .env import REAL, Env, Outbox
 from .messages import Batch, Ready, ServeReads, Tick
 from .runtime import LoopActor
 from .wire import (
@@ -66,17 +65,6 @@ class BackendStats:
 
 
 FailureFn = Callable[[str], None]
-
-
-class Outbox(Protocol):
-    """Where an actor's messages go: its PUSH sockets (`Pushers`), or a test's fake.
-
-    One that also has `send_many(endpoint, messages)` (as `Pushers` does) gets a
-    batch's messages to one fifo in one call (`BackendActor.flush`).
-    """
-
-    def send(self, endpoint: str, message: dict[str, Any]) -> None: ...
-    def close(self) -> None: ...
 
 
 class Publisher(Protocol):
@@ -137,8 +125,12 @@ class BackendActor(LoopActor):
     def __init__(self, loop: EventLoop, inlet: FifoInlet, ctx: zmq.Context[Any],
                  config: Config, failed: FailureFn, memory_db: Database | None = None,
                  publisher: Publisher | None = None,
-                 stats: BackendStats | None = None) -> None:
+                 stats: BackendStats | None = None, env: Env = REAL) -> None:
         super().__init__(loop)
+        #: The clock, storage, fifos and fault points this actor uses (actors/env.py).
+        self.env = env
+        self.clock = env.clock
+        self.faults = env.faults
         self.stats = stats if stats is not None else BackendStats()
         self.ctx = ctx
         self.config = config
@@ -200,8 +192,9 @@ class BackendActor(LoopActor):
 
     # -- lifecycle -------------------------------------------------------------
     def on_start(self) -> None:
-        self.open(self._memory_db or Database(self.config.db_path(self.db_name), self.schema),
-                  Pushers(self.ctx), self._publisher)
+        self.open(self._memory_db or self.env.database(self.config.db_path(self.db_name),
+                                                       self.schema),
+                  self.env.pushers(self.ctx), self._publisher)
         # The batch is told, not handled in the socket callback, so a failure in
         # it takes pykka's path (on_failure, supervisor). Same thread: no wake-up.
         ref = self.actor_ref
@@ -217,8 +210,8 @@ class BackendActor(LoopActor):
         no thread (tests/actors).
         """
         self.db = db
-        role = self.role
-        db.before_commit = lambda: faults.hit(f"{role}.commit")
+        hit, point = self.faults.hit, f"{self.role}.commit"
+        db.before_commit = lambda: hit(point)
         self.build(db)
         self.push = push
         self.publisher = publisher
@@ -355,7 +348,7 @@ class BackendActor(LoopActor):
             return
         self._out = []
         self._answered_early = set()
-        ends = time.monotonic() + READ_TURN
+        ends = self.clock.monotonic() + READ_TURN
         while self.reads:
             popped = self.reads.pop()
             assert popped is not None
@@ -369,7 +362,7 @@ class BackendActor(LoopActor):
             # again: the read is then served without its write.
             if not (trying and self._attempt(work, [message]) is None):
                 self.transact(work, [message])
-            if time.monotonic() >= ends:
+            if self.clock.monotonic() >= ends:
                 break
         self.flush()
         if self.reads and not self._read_turn_due:
@@ -453,7 +446,7 @@ class BackendActor(LoopActor):
         """A request whose deadline passed while it waited (the front door has
         answered UNAVAILABLE already): dropped, not applied behind its back."""
         if (isinstance(message, ClientRequest) and message.deadline
-                and time.time() > message.deadline):
+                and self.clock.time() > message.deadline):
             self.stale_dropped += 1
             self.stats.stale_dropped += 1
             return True
@@ -487,7 +480,7 @@ class BackendActor(LoopActor):
         finds everything before X sent."""
         if isinstance(message, Status):
             self._answered_early.add(message.rt)
-        if getattr(faults, "ACTIVE", True):
+        if self.faults.armed():
             self._push_out(endpoint, message)
             return
         self._early.append((endpoint, message))
@@ -516,9 +509,9 @@ class BackendActor(LoopActor):
 
     def _send_out(self, out: list[tuple[str, Message]]) -> None:
         """Send `out`: one frame per fifo (`send_many`), or one by one while fault
-        points are armed (or stood in for: the simulator has no ACTIVE), so that a
-        fault "before sending X" finds everything queued before X already sent."""
-        if getattr(faults, "ACTIVE", True) or len(out) < 2:
+        points are armed (the simulator's always are), so that a fault "before
+        sending X" finds everything queued before X already sent."""
+        if self.faults.armed() or len(out) < 2:
             for endpoint, message in out:
                 self._push_out(endpoint, message)
             return
@@ -542,7 +535,7 @@ class BackendActor(LoopActor):
     def _push_out(self, endpoint: str, message: Message) -> None:
         assert self.push is not None
         kind = message.request.op if isinstance(message, ClientRequest) else message.kind
-        faults.hit(f"{self.role}.before_send.{kind}")
+        self.faults.hit(f"{self.role}.before_send.{kind}")
         try:
             self.push.send(endpoint, message.to_wire())
         except Backpressure:

@@ -12,21 +12,20 @@ client at once; the session actor is then told, so it sends its next request.
 from __future__ import annotations
 
 import logging
-import time
-from typing import Any
+from typing import Any, cast
 
 import pykka
 import zmq
 
 from transport.events import EventForwarder
-from transport.fifo import Backpressure, Pushers
+from transport.fifo import Backpressure
 from transport.frontdoor import FrontDoor
-from vending.credentials import new_wsess_uid
 from vending.errors import Unavailable
 from vending.ops import TABLE, route
 from vending.requests import Request
 
 from .config import Config
+from .env import REAL, BatchOutbox, Env, Outbox
 from .liveness import Liveness
 from .messages import Submit
 from .session import SessionActor, SessionLine
@@ -47,21 +46,24 @@ class Dispatch:
     """The front door's `Dispatcher`, and the `SessionDesk` of its session actors."""
 
     def __init__(self, ctx: zmq.Context[Any], config: Config,
-                 forwarder: EventForwarder | None = None) -> None:
+                 forwarder: EventForwarder | None = None, env: Env = REAL) -> None:
         self._ctx = ctx
+        #: The clock, session uids and fifos used here (actors/env.py).
+        self.env = env
+        self._clock = env.clock
         #: Run on the front door's thread: the embedded events endpoint(s).
         self.forwarder = forwarder
         self._config = config
         self._ends = config.endpoints
         self._door: FrontDoor | None = None
-        self._push: Pushers | None = None
-        self.liveness = Liveness(config.endpoints)
+        self._push: Outbox | None = None
+        self.liveness = Liveness(config.endpoints, env.clock)
         #: Requests refused because their fifo was full (`vending serve --metrics`).
         self.fifo_refused = 0
         #: Requests sent this loop turn, by fifo endpoint, until `_flush`.
         self._waiting: dict[str, list[ClientRequest]] = {}
         self.sessions = SessionPool(self._start_session, max_actors=config.max_session_actors,
-                                    idle=config.session_actor_idle)
+                                    idle=config.session_actor_idle, clock=env.clock)
 
     def _start_session(self, wsess: str, line: SessionLine) -> pykka.ActorRef[Any]:
         assert self._door is not None
@@ -71,15 +73,15 @@ class Dispatch:
     def on_start(self, door: FrontDoor) -> None:
         self._door = door
         door.part_views = self.liveness.views  # what the `health` op reports
-        self._push = Pushers(self._ctx)  # used by this thread only: ours and the sessions'
+        self._push = self.env.pushers(self._ctx)  # this thread only: ours and the sessions'
         if self.forwarder is not None:
             self.forwarder.open(self._ctx, door)  # embedded: both sources, one endpoint
-        self.liveness.tick(self._push, time.monotonic())
+        self.liveness.tick(self._push, self._clock.monotonic())
 
     def on_request(self, ticket: int, request: Request, peer: str | None) -> None:
         fifo, roles = route(request.op, request.args)
         self.liveness.require(roles)
-        deadline = time.time() + self._config.request_timeout
+        deadline = self._clock.time() + self._config.request_timeout
         row = TABLE[request.op]
         if not (row.session or row.opens_session):
             # No session to keep in order: straight to the owner's fifo.
@@ -88,7 +90,7 @@ class Dispatch:
             # With its address: the owner's read queue is fair per address.
             self._send(fifo, ClientRequest(rt, request, peer, deadline))
             return
-        wsess = new_wsess_uid() if row.opens_session else request.wsess_uid
+        wsess = self.env.credentials.new_wsess_uid() if row.opens_session else request.wsess_uid
         self.sessions.submit(wsess, Submit(ticket, request, peer, deadline))
 
     def on_status(self, message: dict[str, Any]) -> None:
@@ -162,10 +164,11 @@ class Dispatch:
         """Send the requests `_send` kept this turn; refuse those a full fifo refused
         (UNAVAILABLE, and their session actor sends its next)."""
         assert self._push is not None and self._door is not None
+        push = cast(BatchOutbox, self._push)  # `_send` keeps requests only for one that batches
         waiting, self._waiting = self._waiting, {}
         for endpoint, messages in waiting.items():
             try:
-                self._push.send_many(endpoint, [m.to_wire() for m in messages])
+                push.send_many(endpoint, [m.to_wire() for m in messages])
             except Backpressure as exc:
                 refused = messages[exc.sent:]
                 self.fifo_refused += len(refused)

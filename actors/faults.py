@@ -80,3 +80,8 @@ def hit(point: str) -> None:
     if action == "raise-once":
         del ACTIVE[point]
     raise InjectedFault(point)
+
+
+def armed() -> bool:
+    """Some point is set: parts then send one message at a time (`FaultPoints.armed`)."""
+    return bool(ACTIVE)

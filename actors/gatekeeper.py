@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,7 +37,6 @@ from vending.gate import SCHEMA, Gate
 from vending.outcome import CryptoJob, Outcome
 from vending.sessions import SessionPolicy
 
-from . import faults
 from .backend import BackendActor
 from .config import Config
 from .messages import CryptoDone
@@ -83,10 +82,11 @@ class GatekeeperActor(BackendActor):
         return [config.endpoints.auth, config.endpoints.deposit]
 
     def build(self, db: Database) -> None:
-        self.gate = Gate(db, SessionPolicy(idle=self.config.session_idle))
+        env = self.env
+        self.gate = Gate(db, SessionPolicy(idle=self.config.session_idle), clock=env.clock.time,
+                         credentials=env.credentials)
         self.events = self.gate.events
-        self._pool: Executor = ThreadPoolExecutor(self.config.crypto_workers,
-                                                  thread_name_prefix="argon2")
+        self._pool: Executor = env.password_pool(self.config.crypto_workers)
         #: Password work not started yet, round-robin over source addresses.
         self.password_work: FairQueue[PasswordWork] = FairQueue(
             self.config.crypto_per_address, self.config.max_crypto_backlog)
@@ -129,7 +129,7 @@ class GatekeeperActor(BackendActor):
 
     # -- fifo messages ---------------------------------------------------------
     def handle(self, message: Message) -> None:
-        faults.hit("gatekeeper.in_batch")
+        self.faults.hit("gatekeeper.in_batch")
         if isinstance(message, Resolve):
             resolution = self.gate.resolve(message.pid)
             self.send(message.back, Resolved(resolution.pid, resolution.committed))

@@ -9,14 +9,18 @@ the others go on. Runs in the front-door thread.
 from __future__ import annotations
 
 import contextlib
-import time
+from typing import TYPE_CHECKING
 
-from transport.fifo import Backpressure, Pushers
+from transport.fifo import Backpressure
 from vending.errors import Unavailable
 from vending.health import PartView
+from vending.sources import SYSTEM_CLOCK, Clock
 
 from .config import Endpoints
 from .wire import Alive, Heartbeat
+
+if TYPE_CHECKING:
+    from .env import Outbox
 
 HEARTBEAT_EVERY, HEARTBEAT_LIVENESS = 0.5, 3.0
 #: The roles the front door watches (a process runs `config.SERVE_ROLES`).
@@ -24,14 +28,15 @@ WATCHED_ROLES = ("gatekeeper", "stock-handler")
 
 
 class Liveness:
-    def __init__(self, endpoints: Endpoints) -> None:
+    def __init__(self, endpoints: Endpoints, clock: Clock = SYSTEM_CLOCK) -> None:
         self._endpoints = endpoints
-        now = time.monotonic()
+        self._clock = clock
+        now = clock.monotonic()
         self._heard = dict.fromkeys(WATCHED_ROLES, now)
         self._told: dict[str, Alive] = {}
         self._next = now
 
-    def tick(self, push: Pushers, now: float) -> None:
+    def tick(self, push: Outbox, now: float) -> None:
         if now < self._next:
             return
         self._next = now + HEARTBEAT_EVERY
@@ -41,12 +46,12 @@ class Liveness:
 
     def heard(self, alive: Alive) -> None:
         if alive.role in self._heard:
-            self._heard[alive.role] = time.monotonic()
+            self._heard[alive.role] = self._clock.monotonic()
             self._told[alive.role] = alive
 
     def views(self, now: float | None = None) -> dict[str, PartView]:
         """Each role as the `health` op reports it (vending/health.py)."""
-        now = time.monotonic() if now is None else now
+        now = self._clock.monotonic() if now is None else now
         out = {}
         for role, heard in self._heard.items():
             told = self._told.get(role, Alive(role))
@@ -63,7 +68,7 @@ class Liveness:
 
     def require(self, roles: tuple[str, ...]) -> None:
         """Raises `Unavailable` if one of `roles` has gone silent."""
-        now = time.monotonic()
+        now = self._clock.monotonic()
         for role in roles:
             if now - self._heard[role] > HEARTBEAT_LIVENESS:
                 raise Unavailable(f"the {role} is not answering; retry later")

@@ -12,7 +12,6 @@ a backend its storage, fifo and events numbers. README, "Metrics", lists them.
 
 from __future__ import annotations
 
-import time
 from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import fields
@@ -157,7 +156,8 @@ class Metrics:
                                f"{HEARTBEAT_LIVENESS:g} s", labels=["role"])
         silent = GaugeMetricFamily("vending_role_silent_seconds", "seconds since the role "
                                    "last answered a heartbeat", labels=["role"])
-        for role, seconds in dispatch.liveness.silent_for(time.monotonic()).items():
+        now = self.system.env.clock.monotonic()  # the clock liveness is kept on
+        for role, seconds in dispatch.liveness.silent_for(now).items():
             up.add_metric([role], 1 if seconds <= HEARTBEAT_LIVENESS else 0)
             silent.add_metric([role], seconds)
         yield up

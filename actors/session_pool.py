@@ -9,7 +9,6 @@ and reads it; it keeps no copy.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 import pykka
 
 from vending.errors import Unavailable
+from vending.sources import SYSTEM_CLOCK, Clock
 
 from .messages import Done, Expired, Queued, Submit
 from .session import SessionLine
@@ -35,8 +35,10 @@ class _Live:
 
 
 class SessionPool:
-    def __init__(self, start: StartFn, *, max_actors: int, idle: float) -> None:
+    def __init__(self, start: StartFn, *, max_actors: int, idle: float,
+                 clock: Clock = SYSTEM_CLOCK) -> None:
         self._start_actor = start
+        self._clock = clock
         self._max_actors = max_actors
         self._idle = idle
         self._live: dict[str, _Live] = {}
@@ -60,7 +62,7 @@ class SessionPool:
         live = live or self._start(wsess)
         if len(live.line) >= MAX_QUEUED_PER_SESSION:
             raise Unavailable("too many requests queued for this session; retry later")
-        live.last_used = time.monotonic()
+        live.last_used = self._clock.monotonic()
         live.line.queue.append(submit)
         self._owner[submit.ticket] = wsess
         live.ref.tell(Queued())
@@ -104,7 +106,7 @@ class SessionPool:
         if len(self._live) >= self._max_actors:
             self._evict()
         line = SessionLine()
-        live = _Live(self._start_actor(wsess, line), time.monotonic(), line)
+        live = _Live(self._start_actor(wsess, line), self._clock.monotonic(), line)
         self.actors_started += 1
         self._live[wsess] = live
         return live

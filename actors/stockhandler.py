@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import uuid
 from typing import Any
 
 import pykka
@@ -25,7 +24,6 @@ from vending.ops import TABLE
 from vending.requests import Request
 from vending.stock import SCHEMA, Stock
 
-from . import faults
 from .backend import BackendActor
 from .config import Config
 from .messages import AwaitRecovery
@@ -60,7 +58,7 @@ class StockHandlerActor(BackendActor):
         return [config.endpoints.post]
 
     def build(self, db: Database) -> None:
-        self.stock = Stock(db)
+        self.stock = Stock(db, clock=self.env.clock.time)
         self.events = self.stock.events
         self._ticks = 0
         # Purchase ids: a random half per actor start, then a counter. Unique as a
@@ -68,7 +66,7 @@ class StockHandlerActor(BackendActor):
         # keys (stock.sqlite3, gatekeeper.sqlite3) are appended where the last one
         # went instead of dirtying a random B-tree page each (measured: half the
         # per-row cost of a commit), and no uuid4 per buy.
-        self._pid_prefix = uuid.uuid4().hex[:16]
+        self._pid_prefix = self.env.entropy.uuid_hex()[:16]
         self._pids = itertools.count(1)
 
     def rolled_back(self) -> None:
@@ -105,7 +103,7 @@ class StockHandlerActor(BackendActor):
         self.send(self.config.endpoints.deposit, Resolve(pid, self.config.endpoints.post))
 
     def handle(self, message: Message) -> None:
-        faults.hit("stock-handler.in_batch")
+        self.faults.hit("stock-handler.in_batch")
         if isinstance(message, Resolved):
             purchase.settle(self.stock, message.pid, message.committed)
             if self._recovering is not None:

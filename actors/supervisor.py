@@ -12,12 +12,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 import pykka
+
+from vending.sources import SYSTEM_CLOCK, Clock
 
 from .messages import Ready
 
@@ -28,7 +29,8 @@ Factory = Callable[[], pykka.ActorRef[Any]]
 
 class Supervisor:
     def __init__(self, *, max_restarts: int = 10, window: float = 60.0,
-                 start_timeout: float = 15.0) -> None:
+                 start_timeout: float = 15.0, clock: Clock = SYSTEM_CLOCK) -> None:
+        self._clock = clock
         self._factories: dict[str, Factory] = {}
         self.refs: dict[str, pykka.ActorRef[Any]] = {}
         self._restarts: dict[str, deque[float]] = {}
@@ -62,7 +64,7 @@ class Supervisor:
         thread.start()
 
     def _restart(self, name: str) -> None:
-        now = time.monotonic()
+        now = self._clock.monotonic()
         times = self._restarts.setdefault(name, deque())
         times.append(now)
         while times and times[0] < now - self._window:

@@ -26,13 +26,14 @@ from transport.events import EventForwarder, EventPublisher, EventStream, Stream
 from transport.fifo import FifoInlet
 from transport.frontdoor import FrontDoor
 from transport.loop import EventLoop
-from vending.db import Database, StorageError
+from vending.db import StorageError
 from vending.gate import SCHEMA as GATE_SCHEMA
 from vending.stock import SCHEMA as STOCK_SCHEMA
 
 from .backend import BackendStats, backend_loop
 from .config import Config
 from .dispatch import Dispatch
+from .env import REAL, Env
 from .gatekeeper import GatekeeperActor
 from .messages import AwaitRecovery
 from .session_pool import SessionPool
@@ -75,10 +76,15 @@ class VendingSystem:
     Example:
         with VendingSystem(data_dir=":memory:", binds=()) as system:
             client = system.client()
+
+    `env` is the world its parts read the clock, entropy, storage, fifos and fault
+    points from (actors/env.py): the real one unless another is given.
     """
 
-    def __init__(self, config: Config | None = None, **overrides: Any) -> None:
+    def __init__(self, config: Config | None = None, *, env: Env = REAL,
+                 **overrides: Any) -> None:
         self.config = replace(config or Config(), **overrides)
+        self.env = env
         self.ctx: zmq.Context[Any] | None = None
         self.supervisor: Supervisor | None = None
         self.dispatch: Dispatch | None = None
@@ -124,7 +130,7 @@ class VendingSystem:
         try:
             if clients is not None:
                 self._start_zap(ctx, clients)
-            sup = self.supervisor = Supervisor()
+            sup = self.supervisor = Supervisor(clock=self.env.clock)
             for name, actor in backends:
                 # One thread per backend: it binds the actor's fifos, keeps them
                 # across restarts of the actor, and runs the actor.
@@ -134,24 +140,27 @@ class VendingSystem:
                 loop = backend_loop(ctx, inlet, publisher)
                 loop.start_bound()
                 self._loops.append(loop)
-                memory_db = Database(None, actor.schema) if self.config.in_memory else None
+                memory_db = (self.env.database(None, actor.schema) if self.config.in_memory
+                             else None)
                 stats = self.backend_stats[name] = BackendStats()
                 self.inlets[name] = inlet
                 sup.start(name, partial(actor.start, loop, inlet, ctx, self.config,
-                                        sup.child_failed, memory_db, publisher, stats))
+                                        sup.child_failed, memory_db, publisher, stats,
+                                        self.env))
             if self.config.role == "all":
                 # Purchases a crash left half done are settled before any client is
                 # served. Split, the gatekeeper may be away: the stock handler keeps
                 # asking, and held units are simply not offered meanwhile.
                 sup.refs["stock-handler"].ask(AwaitRecovery(), timeout=30).get(timeout=30)
             if self.config.runs("frontdoor"):
-                self.dispatch = Dispatch(ctx, self.config, self._forwarder())
+                self.dispatch = Dispatch(ctx, self.config, self._forwarder(), self.env)
                 self.door = FrontDoor(ctx, [*self.config.binds, self.config.inproc_door],
                                       self._bind_form(self.config.endpoints.status), self.dispatch,
                                       request_timeout=self.config.request_timeout,
                                       curve_keypair=self._curve,
                                       observe=self._metrics.requests.observe
-                                      if self._metrics is not None else None)
+                                      if self._metrics is not None else None,
+                                      clock=self.env.clock)
                 self.door.start_bound()
             if self._metrics is not None and self.config.metrics is not None:
                 self._metrics.serve(self.config.metrics)
@@ -347,4 +356,4 @@ class VendingSystem:
                 self._created += [folder / f"{name}{end}" for end in ("", "-wal", "-shm")]
         schemas = {"gatekeeper.sqlite3": GATE_SCHEMA, "stock.sqlite3": STOCK_SCHEMA}
         for name in db_names:
-            Database(folder / name, schemas[name]).close()
+            self.env.database(folder / name, schemas[name]).close()

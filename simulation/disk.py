@@ -1,9 +1,10 @@
 """The simulated disk, and the fault points the actors already have.
 
-The actors call `actors.faults.hit(point)` at `<role>.in_batch`, `<role>.commit`
-(just before a COMMIT that writes) and `<role>.before_send.<kind>`; the
-simulator stands in for that module (simulation/seams.py), so the same points
-real crash tests use are where the seed places its faults:
+The actors call their `Env`'s `faults.hit(point)` at `<role>.in_batch`,
+`<role>.commit` (just before a COMMIT that writes) and `<role>.before_send.<kind>`;
+a simulated world's `Env` has `SimFaults` there (simulation/seams.py) where a real
+one has `actors.faults`, so the same points real crash tests use are where the
+seed places its faults:
 
 - at `.commit`: the disk is full or fails (the `sqlite3.OperationalError`
   SQLite raises, so the real rollback and UNAVAILABLE path runs), or is slow
@@ -29,6 +30,7 @@ from typing import Any
 
 from actors.faults import InjectedFault
 from vending.db import Database
+from vending.schema import Schema
 
 from . import bugs
 
@@ -47,7 +49,7 @@ def storage_error(kind: str) -> sqlite3.OperationalError:
     return exc
 
 
-def sim_database(path: Path | None, schema: str) -> Database:
+def sim_database(path: Path | None, schema: Schema | str) -> Database:
     """`Database` as the actors open it, with `synchronous=OFF` (see above)."""
     db = Database(path, schema)
     db.conn.execute("PRAGMA synchronous=OFF")
@@ -70,9 +72,7 @@ class SimDisk:
 
 
 class SimFaults:
-    """Stands in for the `actors.faults` module inside the simulation."""
-
-    InjectedFault = InjectedFault
+    """The fault points of a simulated world's `Env` (`actors.env.FaultPoints`)."""
 
     def __init__(self, world: Any) -> None:
         self.world = world
@@ -85,6 +85,9 @@ class SimFaults:
         self.crash_before_send = False
         #: Extra checks tests hang on points (the bug switches), by point prefix.
         self.hooks: list[Callable[[str], None]] = []
+
+    def armed(self) -> bool:
+        return True  # a fault may strike anywhere: messages leave one by one
 
     def hit(self, point: str) -> None:
         for hook in self.hooks:

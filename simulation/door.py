@@ -22,6 +22,7 @@ from transport.fifo import MAX_FIFO_BYTES
 from transport.frontdoor import _TICK, Dispatcher, FrontDoor
 from transport.loop import Timer
 
+from .clock import SimClock
 from .loop import SimLoop
 
 __all__ = ["Frame", "SimFrontDoor"]
@@ -48,9 +49,10 @@ class SimFrontDoor(FrontDoor):
     sim_tag = "front-door"
 
     def __init__(self, loop: SimLoop, status_endpoint: str, dispatcher: Dispatcher,
-                 send_reply: Callable[[bytes, bytes], bool], *, request_timeout: float) -> None:
+                 send_reply: Callable[[bytes, bytes], bool], *, request_timeout: float,
+                 clock: SimClock) -> None:
         super().__init__(None, [], status_endpoint, dispatcher,  # type: ignore[arg-type]
-                         request_timeout=request_timeout)
+                         request_timeout=request_timeout, clock=clock)
         # EventLoop's wake-up pipe: no other thread will ever write to it.
         for fd in (self._wake_r, self._wake_w):
             os.close(fd)

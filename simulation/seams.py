@@ -1,109 +1,71 @@
-"""Where the simulator plugs into the real code: every source of nondeterminism.
+"""The simulator's side of the seam: the `Env` it hands the real code.
 
-The actors reach for the clock (`time.time`, `time.monotonic`), randomness
-(`secrets`, `uuid`), a thread (the gatekeeper's argon2 `ThreadPoolExecutor`),
-sockets (`Pushers`, the fifos' PUSH ends) and the fault points (`actors.faults`)
-through module-level names. `installed` swaps exactly those names for the
-simulator's own while a simulation runs, and puts the originals back after, so
-the same modules run for real elsewhere in the process.
+The actors, the front door and the rules read the clock, entropy, credentials,
+the password pool, the fifos' PUSH ends, the database opener and the fault
+points from the `actors.env.Env` they are given, never from a module of their
+own. `simulated_env` builds the one a `World` hands them: the virtual clock,
+entropy drawn from the seed, argon2 at the lowest cost argon2 accepts, and the
+world's own pool, channels, disk and fault points. Nothing is swapped in a
+module, so the same modules run for real elsewhere in the process, and two
+simulations may run side by side.
 
-tests/simulation/test_seams.py reads the actor and transport modules and fails
-when one of them grows a use of these that is not listed here, so a new source
-of nondeterminism cannot slip past the simulator unnoticed.
+tests/simulation/test_seams.py reads the actor, transport and rule modules and
+fails when one of them reaches for time, randomness, a thread, a socket, a
+database file or a fault point on its own.
 """
 
 from __future__ import annotations
 
+import base64
 import random
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from functools import partial
-from types import SimpleNamespace
+from collections.abc import Callable
+from concurrent.futures import Executor
+from pathlib import Path
 from typing import Any
 
-from argon2 import PasswordHasher
+from actors.env import Env, FaultPoints, Outbox
+from vending.credentials import Argon2Cost, Credentials
+from vending.db import Database
+from vending.schema import Schema
 
 from .clock import SimClock
 
-__all__ = ["CHEAP_ARGON2", "TIME_USERS", "installed"]
+__all__ = ["CHEAP_ARGON2", "SimEntropy", "simulated_env"]
 
-#: Modules whose `time` is the simulated clock.
-TIME_USERS = ("actors.backend", "actors.dispatch", "actors.liveness", "actors.session_pool",
-              "actors.supervisor", "transport.frontdoor")
 #: Argon2 at the lowest cost argon2 accepts: the same code path, microseconds not 30 ms.
-CHEAP_ARGON2 = {"time_cost": 1, "memory_cost": 8, "parallelism": 1}
-_CHEAP = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+CHEAP_ARGON2 = Argon2Cost(time_cost=1, memory_kib=8, parallelism=1)
 
 
-class _Secrets:
-    """`secrets` for tokens, wsess_uids and salts, drawn from the seeded RNG."""
-
-    def __init__(self, rng: random.Random) -> None:
-        self._rng = rng
-
-    def token_bytes(self, n: int = 32) -> bytes:
-        return self._rng.getrandbits(8 * n).to_bytes(n, "big")
-
-    def token_urlsafe(self, n: int = 32) -> str:
-        import base64
-        return base64.urlsafe_b64encode(self.token_bytes(n)).rstrip(b"=").decode("ascii")
-
-
-class _Uuid:
-    """`uuid.uuid4()` (purchase ids) from the seeded RNG."""
+class SimEntropy:
+    """Tokens, wsess_uids, salts and purchase ids, drawn from the seeded RNG (the
+    forms `secrets` and `uuid` give)."""
 
     def __init__(self, rng: random.Random) -> None:
         self._rng = rng
 
-    def uuid4(self) -> SimpleNamespace:
-        return SimpleNamespace(hex=f"{self._rng.getrandbits(128):032x}")
+    def token_bytes(self, nbytes: int = 32) -> bytes:
+        return self._rng.getrandbits(8 * nbytes).to_bytes(nbytes, "big")
+
+    def token_urlsafe(self, nbytes: int = 32) -> str:
+        return base64.urlsafe_b64encode(self.token_bytes(nbytes)).rstrip(b"=").decode("ascii")
+
+    def uuid_hex(self) -> str:
+        return f"{self._rng.getrandbits(128):032x}"
 
 
-@contextmanager
-def installed(clock: SimClock, rng: random.Random, *, executor: Callable[..., Any],
-              pushers: Callable[..., Any], database: Callable[..., Any],
-              faults: Any) -> Iterator[None]:
-    """Swap the real clock, RNG, crypto pool, fifo senders and fault points for the
-    simulator's; restore them on exit. One simulation at a time per process."""
-    import actors.backend
-    import actors.dispatch
-    import actors.gatekeeper
-    import actors.stockhandler
-    import vending.credentials as cred
-    from vending.gate import Gate
-    from vending.stock import Stock
-
-    for name in TIME_USERS:
-        __import__(name)
-    fake_time = SimpleNamespace(time=clock.time, monotonic=clock.monotonic, sleep=clock.sleep)
-    hasher = _CHEAP
-    dummy = hasher.hash("simulation-dummy", salt=b"0123456789abcdef")
-    swaps: list[tuple[Any, str, Any]] = [
-        *((sys.modules[name], "time", fake_time) for name in TIME_USERS),
-        (cred, "secrets", _Secrets(rng)),
-        (cred, "_hasher", lambda: hasher),
-        (cred, "_TIME_COST", CHEAP_ARGON2["time_cost"]),
-        (cred, "_MEMORY_KIB", CHEAP_ARGON2["memory_cost"]),
-        (cred, "_dummy_hash", lambda: dummy),
-        (actors.stockhandler, "uuid", _Uuid(rng)),
-        # The rules take their clock as an argument; the actors leave it at its
-        # default (time.time), so the simulator hands it in where they build them.
-        (actors.gatekeeper, "Gate", partial(Gate, clock=clock.time)),
-        (actors.stockhandler, "Stock", partial(Stock, clock=clock.time)),
-        (actors.gatekeeper, "ThreadPoolExecutor", executor),
-        (actors.backend, "Pushers", pushers),
-        (actors.backend, "Database", database),
-        (actors.dispatch, "Pushers", pushers),
-        (actors.backend, "faults", faults),
-        (actors.gatekeeper, "faults", faults),
-        (actors.stockhandler, "faults", faults),
-    ]
-    saved = [(module, attr, getattr(module, attr)) for module, attr, _ in swaps]
-    try:
-        for module, attr, value in swaps:
-            setattr(module, attr, value)
-        yield
-    finally:
-        for module, attr, value in reversed(saved):
-            setattr(module, attr, value)
+def simulated_env(clock: SimClock, rng: random.Random, salt_rng: random.Random, *,
+                  password_pool: Callable[[int], Executor],
+                  pushers: Callable[[Any], Outbox],
+                  database: Callable[[Path | None, Schema | str], Database],
+                  faults: FaultPoints) -> Env:
+    """The `Env` of one simulated world: `rng` for everything random the code draws,
+    `salt_rng` for password hashes' salts (a stream of its own: they decide nothing)."""
+    entropy = SimEntropy(rng)
+    cheap = Credentials(entropy, CHEAP_ARGON2)
+    # A fixed dummy hash: made once, from no draw of the seed's RNG.
+    dummy = cheap.hasher.hash("simulation-dummy", salt=b"0123456789abcdef")
+    return Env(clock=clock, entropy=entropy,
+               credentials=Credentials(entropy, CHEAP_ARGON2, dummy_hash=dummy,
+                                       salts=SimEntropy(salt_rng)),
+               password_pool=password_pool, pushers=pushers, database=database,
+               faults=faults)

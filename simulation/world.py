@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
+from concurrent.futures import Executor, Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -72,7 +72,7 @@ class WorldOptions:
     fault_rate: float = FAULT_RATE
 
 
-class SimExecutor:
+class SimExecutor(Executor):
     """Stands in for the gatekeeper's argon2 `ThreadPoolExecutor`: a job runs as a
     step of its own lane (a worker thread), and its future's callbacks run then."""
 
@@ -80,7 +80,7 @@ class SimExecutor:
         self._loop = loop
         self._futures: list[Future[Any]] = []
 
-    def submit(self, fn: Callable[..., Any], /, *args: Any) -> Future[Any]:
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         future: Future[Any] = Future()
         self._futures.append(future)
 
@@ -89,7 +89,7 @@ class SimExecutor:
             if not future.set_running_or_notify_cancel():
                 return
             try:
-                result = fn(*args)
+                result = fn(*args, **kwargs)
             except Exception as exc:  # noqa: BLE001 - handed to the future, as a pool does
                 future.set_exception(exc)
             else:
@@ -132,6 +132,14 @@ class World:
         self.oracle = Oracle(options.data_dir)
         self.faults = SimFaults(self)
         self.config = Config(data_dir=str(options.data_dir), binds=())
+        self._rng_ids = random.Random(f"{options.seed}:ids")
+        #: What the real code reads the clock, entropy, storage, fifos and faults
+        #: from (simulation/seams.py): handed to every part this world builds.
+        self.env = seams.simulated_env(self.clock, self._rng_ids,
+                                       random.Random(f"{options.seed}:salts"),
+                                       password_pool=self._executor,
+                                       pushers=self._make_pushers, database=sim_database,
+                                       faults=self.faults)
         self.clients: list[SimClient] = []
         self._conns: dict[bytes, SimClient] = {}
         self.process: Process | None = None
@@ -143,14 +151,12 @@ class World:
         self.quiescing = False
         self._crash_pending = False
         self._pushers = 0
-        self._rng_ids = random.Random(f"{options.seed}:ids")
-        self._seams: Any = None
         self._client_drop = self._client_dup = 0
 
     # -- lifetime ---------------------------------------------------------------
     @contextmanager
     def running(self) -> Iterator[World]:
-        """Install the seams, boot the first process; on exit stop and restore."""
+        """Boot the first process; on exit stop it."""
         levels = {name: logging.getLogger(name).level for name in _QUIET_LOGGERS}
         for name in _QUIET_LOGGERS:
             # Injected failures log tracebacks by design; the trace is the record here.
@@ -158,15 +164,12 @@ class World:
         stop_all = pykka.ActorRegistry.stop_all
         pykka.ActorRegistry.stop_all = self._stop_all_on_loop  # type: ignore[method-assign]
         try:
-            with seams.installed(self.clock, self._rng_ids, executor=self._executor,
-                                 pushers=self._make_pushers, database=sim_database,
-                                 faults=self.faults):
-                self.boot()
-                try:
-                    yield self
-                finally:
-                    self._halt()
-                    self.oracle.close()
+            self.boot()
+            try:
+                yield self
+            finally:
+                self._halt()
+                self.oracle.close()
         finally:
             pykka.ActorRegistry.stop_all = stop_all  # type: ignore[method-assign]
             for name, level in levels.items():
@@ -183,12 +186,12 @@ class World:
     def note(self, line: str) -> None:
         self.trace.add(self.clock.now, line)
 
-    # -- seams' factories -----------------------------------------------------------
-    def _executor(self, *args: Any, **kwargs: Any) -> SimExecutor:
+    # -- the env's factories ---------------------------------------------------------
+    def _executor(self, workers: int) -> SimExecutor:
         assert self.process is not None
         return SimExecutor(self.process.loops["argon2"])
 
-    def _make_pushers(self, *args: Any, **kwargs: Any) -> SimPushers:
+    def _make_pushers(self, ctx: Any) -> SimPushers:
         assert self.process is not None
         self._pushers += 1
         return SimPushers(self.process.network, f"push{self._pushers}")
@@ -220,7 +223,7 @@ class World:
         loop = cast(EventLoop, proc.loops[role])
         proc.refs[role] = self._actor_class(role).start(
             loop, proc.inlets[role], None, self.config,
-            partial(self._child_failed, proc), None, None)
+            partial(self._child_failed, proc), None, None, None, self.env)
 
     def _child_failed(self, proc: Process, role: str) -> None:
         """The supervisor: restart a failed backend from its stored state (its own lane)."""
@@ -247,9 +250,10 @@ class World:
         return getattr(_actor_of(ref), "_recovering", ()) is None
 
     def _start_door(self, proc: Process) -> None:
-        dispatch = Dispatch(None, self.config)  # type: ignore[arg-type]
+        dispatch = Dispatch(None, self.config, None, self.env)  # type: ignore[arg-type]
         door = SimFrontDoor(proc.loops["front-door"], self.config.endpoints.status, dispatch,
-                            self._send_reply, request_timeout=self.config.request_timeout)
+                            self._send_reply, request_timeout=self.config.request_timeout,
+                            clock=self.clock)
         proc.dispatch, proc.door = dispatch, door
         proc.network.receivers[self.config.endpoints.status] = door
         proc.loops["front-door"].call_soon(door.start_simulated)

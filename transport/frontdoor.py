@@ -16,7 +16,6 @@ from __future__ import annotations
 import errno
 import heapq
 import logging
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -28,6 +27,7 @@ from vending.errors import BadRequest, Unavailable, VendingError
 from vending.limits import MAX_REQUEST_BYTES, REQ_ID_MAX
 from vending.ops import TABLE
 from vending.requests import Request, parse_request
+from vending.sources import SYSTEM_CLOCK, Clock
 
 from .codec import DecodeError, decode, decode_map, encode
 from .fifo import MAX_FIFO_BYTES
@@ -105,8 +105,11 @@ class FrontDoor(EventLoop):
                  hwm: int = 10_000, max_pending: int = 20_000,
                  max_pending_per_client: int = 64,
                  curve_keypair: tuple[bytes, bytes] | None = None,
-                 observe: Observer | None = None) -> None:
+                 observe: Observer | None = None, clock: Clock = SYSTEM_CLOCK) -> None:
         super().__init__("front-door")
+        #: What requests' deadlines and ages are read on (the loop's timers keep
+        #: the real clock: they wait on real sockets).
+        self.clock = clock
         self._observe = observe
         self._ctx = ctx
         self._binds = binds
@@ -160,7 +163,7 @@ class FrontDoor(EventLoop):
     def _observed(self, op: str, reply: dict[str, Any], started: float) -> None:
         assert self._observe is not None
         code = "OK" if reply.get("ok") else str(reply.get("error"))
-        self._observe(op, code, time.monotonic() - started)
+        self._observe(op, code, self.clock.monotonic() - started)
 
     def _answer_now(self, envelope: list[bytes], req_id: str | None, reply: dict[str, Any],
                     op: str, started: float) -> None:
@@ -191,7 +194,7 @@ class FrontDoor(EventLoop):
 
     def _begin_drain(self, drain: float) -> None:
         self._draining = True
-        self._drain_until = time.monotonic() + drain
+        self._drain_until = self.clock.monotonic() + drain
 
     def setup(self) -> None:
         router = self._router = self._ctx.socket(zmq.ROUTER)
@@ -222,7 +225,7 @@ class FrontDoor(EventLoop):
                 sock.close()  # LINGER set above: 500 ms for replies, 0 for statuses
 
     def exit_when(self) -> bool:
-        return not self._pending or time.monotonic() >= self._drain_until
+        return not self._pending or self.clock.monotonic() >= self._drain_until
 
     def on_exit(self) -> None:
         for ticket in list(self._pending):
@@ -230,7 +233,7 @@ class FrontDoor(EventLoop):
         self._dispatcher.on_stop()
 
     def _tick(self) -> None:
-        now = time.monotonic()
+        now = self.clock.monotonic()
         self._expire(now)
         self._dispatcher.on_tick(now)
 
@@ -263,7 +266,7 @@ class FrontDoor(EventLoop):
 
     def _on_frames(self, frames: list[zmq.Frame]) -> None:
         self.stats.received += 1
-        started = time.monotonic()
+        started = self.clock.monotonic()
         parts = [f.bytes for f in frames]
         try:
             split = parts.index(b"", 1)

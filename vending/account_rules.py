@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import credentials
 from .errors import InvalidCredentials
 from .limits import HISTORY_LIMIT_DEFAULT
 from .login import seller_uid
@@ -87,6 +86,7 @@ def delete_user(gate: Gate, call: Call) -> PasswordCheck:
             purge = (user.account_id, user.user_uid)
         return Outcome(ok(user_uid=user.user_uid, change=change), ended=True, purge=purge)
 
+    credentials = gate.credentials
     return PasswordCheck(lambda: credentials.verify_password(seen.pw_hash, password), finish)
 
 
@@ -97,6 +97,8 @@ def change_password(gate: Gate, call: Call) -> PasswordCheck:
     account's other sessions and forget its kept logins (sealed under the old one)."""
     seen, peer = call.caller.user, call.peer
     password, new_password = call.args["password"], call.args["new_password"]
+
+    credentials = gate.credentials
 
     def run() -> tuple[bool, str]:
         verified = credentials.verify_password(seen.pw_hash, password)

@@ -21,7 +21,6 @@ seller's uid is public, in every product map).
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -30,6 +29,7 @@ from .errors import BadRequest
 from .jsontext import compact
 from .limits import EVENTS_LIMIT_DEFAULT
 from .outcome import Outcome
+from .sources import SYSTEM_CLOCK
 
 if TYPE_CHECKING:
     from .db import Database
@@ -80,7 +80,7 @@ class EventLog:
     """One source's events, in its owner's database. Runs on the owner's thread."""
 
     def __init__(self, db: Database, source: str,
-                 clock: Callable[[], float] = time.time, keep: float = KEEP) -> None:
+                 clock: Callable[[], float] = SYSTEM_CLOCK.time, keep: float = KEEP) -> None:
         self._db = db
         self.source = source
         self._clock = clock

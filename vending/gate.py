@@ -20,7 +20,6 @@ change between the two halves, so `finish` checks everything again.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +28,7 @@ from . import limits, purchase
 from .authority import Grant
 from .call import Call, Me, account_scope
 from .callers import Callers, may_call
+from .credentials import Credentials, system
 from .db import Database
 from .errors import BadRequest, ClientError, Unauthorized
 from .events import SCHEMA as EVENTS_SCHEMA
@@ -49,6 +49,7 @@ from .requests import Request
 from .schema import Migration, Schema
 from .sessions import SCHEMA as SESSION_SCHEMA
 from .sessions import SessionPolicy, SessionStore
+from .sources import SYSTEM_CLOCK
 from .throttle import LoginThrottle
 from .wallet import Wallet
 
@@ -84,8 +85,10 @@ class Gate:
     db: Database
     policy: SessionPolicy = field(default_factory=SessionPolicy)
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
-    clock: Callable[[], float] = time.time
+    clock: Callable[[], float] = SYSTEM_CLOCK.time
     idem_ttl: float = 48 * 3600.0
+    #: Password hashes, tokens and seals (the simulator's are seeded and cheap).
+    credentials: Credentials = field(default_factory=system)
 
     def __post_init__(self) -> None:
         self.sessions = SessionStore(self.db, self.policy)
@@ -97,7 +100,7 @@ class Gate:
         self.book = PurchaseBook(self.db, self.clock)
         self.purges = PurgeQueue(self.db)
         self.login = Login(self.db, self.sessions, self.replies, self.throttle, self.clock,
-                           self.events)
+                           self.events, self.credentials)
         self.till = purchase.Till(self.book, self.wallet, self.events, self.in_session,
                                   self.history)
 

@@ -16,13 +16,13 @@ reused, so `before` pages stay stable while new entries arrive.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from typing import Any
 
 from .db import Database
 from .jsontext import compact
 from .limits import ID_MAX
+from .sources import SYSTEM_CLOCK
 
 __all__ = ["KEEP_DAYS", "KEEP_LAST", "SCHEMA", "History"]
 
@@ -47,7 +47,7 @@ _ADD_TAIL = ") AS v WHERE EXISTS(SELECT 1 FROM users WHERE users.account_id = v.
 class History:
     """Runs inside the gatekeeper's transactions, on its thread."""
 
-    def __init__(self, db: Database, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, db: Database, clock: Callable[[], float] = SYSTEM_CLOCK.time) -> None:
         self._db = db
         self._clock = clock
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from . import credentials
 from .checks import AUTH_KINDS
 from .errors import (
     DuplicateUsername,
@@ -33,6 +32,7 @@ from .users import User, find_user
 
 if TYPE_CHECKING:
     from .call import Call
+    from .credentials import Credentials
     from .db import Database
     from .gate import Gate
     from .idempotency import Replay, Replies
@@ -69,7 +69,7 @@ class Login:
 
     def __init__(self, db: Database, sessions: SessionStore, replies: Replies,
                  throttle: LoginThrottle, clock: Callable[[], float],
-                 events: EventLog) -> None:
+                 events: EventLog, credentials: Credentials) -> None:
         self.db = db
         self.known = KnownAddresses(db)
         self.sessions = sessions
@@ -77,6 +77,7 @@ class Login:
         self.throttle = throttle
         self.clock = clock
         self.events = events
+        self.credentials = credentials
 
     def auth(self, req: Request, wsess_uid: str, peer: str | None) -> Outcome | CryptoJob:
         """Raises BadRequest when the req_id was used for another kind of `auth`."""
@@ -93,6 +94,7 @@ class Login:
                                         " again later"))
         if rec is not None:
             return self._replay(user_uid, req, rec, peer)
+        credentials = self.credentials
         password, token = req.args["password"], credentials.new_token()
         seen = find_user(self.db, user_uid=user_uid)
         want_seal = req.req_id is not None
@@ -160,7 +162,7 @@ class Login:
             return Outcome({**rec.reply, "token": secret.decode()})
 
         sealed, password = rec.sealed or b"", req.args["password"]
-        return CryptoJob(lambda: credentials.open_seal(sealed, password),
+        return CryptoJob(lambda: self.credentials.open_seal(sealed, password),
                          lambda secret: catching(lambda: finish(secret)))
 
     def _register(self, user_uid: str, username: str, role: str, pw_hash: str, token: str,

@@ -9,7 +9,6 @@ call. Units shown to clients are the ones not held.
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from .idempotency import Replies
 from .ops import TABLE
 from .outcome import Outcome
 from .schema import Schema
+from .sources import SYSTEM_CLOCK
 
 __all__ = ["SCHEMA", "Offer", "Stock"]
 
@@ -74,7 +74,7 @@ class Offer:
 @dataclass
 class Stock:
     db: Database
-    clock: Callable[[], float] = time.time
+    clock: Callable[[], float] = SYSTEM_CLOCK.time
     idem_ttl: float = 48 * 3600.0
     _held: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 

@@ -7,11 +7,13 @@ sent from a fake outbox (`Outbox`, standing in for its PUSH sockets).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
 from actors.config import Config
+from actors.env import REAL, Env
 from actors.messages import Batch
 from actors.wire import ClientRequest, Message, ReturnTicket, from_wire
 from transport.loop import EventLoop
@@ -44,10 +46,10 @@ class Outbox:
         pass
 
 
-def build(actor_cls: type[Any], config: Config = CONFIG) -> Any:
+def build(actor_cls: type[Any], config: Config = CONFIG, env: Env = REAL) -> Any:
     """An actor with its database and outbox, as `on_start` would leave it; no thread."""
     loop = EventLoop(f"unstarted-{actor_cls.role}")  # never started: a handle, no thread
-    actor = actor_cls(loop, None, None, config, lambda role: None)
+    actor = actor_cls(loop, None, None, config, lambda role: None, env=env)
     actor.open(Database(None, actor_cls.schema), Outbox())
     return actor
 
@@ -92,13 +94,26 @@ def run_told(actor: Any) -> int:
     return handled
 
 
+class ShiftedClock:
+    """The real clock, moved `ahead` seconds when a test says so (an `Env`'s clock)."""
+
+    def __init__(self) -> None:
+        self.ahead = 0.0
+
+    def time(self) -> float:
+        return time.time() + self.ahead
+
+    def monotonic(self) -> float:
+        return time.monotonic() + self.ahead
+
+
 class ManualPool:
     """Stands in for the gatekeeper's argon2 pool: jobs run when the test says."""
 
     def __init__(self) -> None:
         self.waiting: list[tuple[Callable[[], Any], Future[Any]]] = []
 
-    def submit(self, fn: Callable[[], Any]) -> Future[Any]:
+    def submit(self, fn: Callable[[], Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         future: Future[Any] = Future()
         self.waiting.append((fn, future))
         return future

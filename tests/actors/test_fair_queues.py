@@ -20,6 +20,7 @@ from actor_harness import (
     ENDS,
     PASSWORD,
     ManualPool,
+    ShiftedClock,
     build,
     deliver,
     register,
@@ -28,6 +29,7 @@ from actor_harness import (
 )
 
 from actors import backend, faults
+from actors.env import Env
 from actors.gatekeeper import GatekeeperActor
 from actors.messages import ServeReads
 from actors.stockhandler import StockHandlerActor
@@ -47,8 +49,8 @@ def answered(outbox: Any) -> list[tuple[int, str]]:
             for s in outbox.take(ENDS.status) if isinstance(s, Status)]
 
 
-def built(cls: type[Any], **config: Any) -> Any:
-    return build(cls, dataclasses.replace(CONFIG, **config))
+def built(cls: type[Any], env: Env | None = None, **config: Any) -> Any:
+    return build(cls, dataclasses.replace(CONFIG, **config), env or Env())
 
 
 @pytest.fixture
@@ -58,10 +60,16 @@ def one_read_per_turn(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def gk_pool() -> Iterator[tuple[Any, ManualPool]]:
-    actor = built(GatekeeperActor, crypto_workers=1, crypto_per_address=3)
-    actor._pool.shutdown()
-    pool = actor._pool = ManualPool()
+def clock() -> ShiftedClock:
+    return ShiftedClock()
+
+
+@pytest.fixture
+def gk_pool(clock: ShiftedClock) -> Iterator[tuple[Any, ManualPool]]:
+    """A gatekeeper whose password work waits in a pool the test runs, on `clock`."""
+    pool = ManualPool()
+    actor = built(GatekeeperActor, Env(clock=clock, password_pool=lambda workers: pool),
+                  crypto_workers=1, crypto_per_address=3)
     yield actor, pool
     actor.cleanup()
 
@@ -189,15 +197,13 @@ def test_password_work_of_a_batch_that_fails_on_storage_never_starts(
 
 
 def test_a_password_check_finished_after_its_deadline_commits_nothing(
-        gk_pool: tuple[Any, ManualPool], monkeypatch: pytest.MonkeyPatch) -> None:
+        gk_pool: tuple[Any, ManualPool], clock: ShiftedClock) -> None:
     gk, pool = gk_pool
     register(gk, "buyer", "ann")
     sessions = gk.db.conn.execute("SELECT COUNT(*) FROM sessions").fetchone()[0]
     deliver(gk, auth("ann", B))
     assert len(pool.waiting) == 1
-    later = time.time() + 3600  # the front door answered UNAVAILABLE meanwhile
-    monkeypatch.setattr(backend, "time", SimpleNamespace(time=lambda: later,
-                                                         monotonic=time.monotonic))
+    clock.ahead = 3600  # the front door answered UNAVAILABLE meanwhile
     pool.run_next()
     run_told(gk)
     assert answered(gk.push) == [] and gk.stale_dropped == 1

@@ -11,6 +11,7 @@ from test_backend_handlers import one
 from test_backend_handlers import product as product  # the fixture, for this module
 
 from actors import faults
+from actors.env import Env
 from actors.gatekeeper import COUNT_SESSIONS_EVERY, GatekeeperActor
 from actors.messages import Tick
 from actors.wire import Alive, Charge, Charged, Heartbeat, ReturnTicket, Status, from_wire
@@ -54,9 +55,8 @@ def test_a_charge_from_an_older_peer_without_seller_still_reads() -> None:
 
 
 def test_change_password_runs_its_argon2_work_off_the_batch() -> None:
-    gatekeeper = build(GatekeeperActor)
-    gatekeeper._pool.shutdown()
-    pool = gatekeeper._pool = ManualPool()
+    pool = ManualPool()
+    gatekeeper = build(GatekeeperActor, env=Env(password_pool=lambda workers: pool))
     try:
         ann = register(gatekeeper, "buyer", "ann")
         change = request("change_password", ann, password=PASSWORD,

@@ -12,9 +12,8 @@ from vending import credentials
 if os.environ.get("VENDING_CHEAP_ARGON2") == "1":
     # Set by tools/mutation.py only. No rule here depends on argon2's cost, and at full
     # cost (~30 ms a hash, dozens per throttle test) each mutant takes ten times longer.
-    credentials._TIME_COST, credentials._MEMORY_KIB = 1, 64
-    credentials._hasher.cache_clear()  # made again, at that cost, on first use
-    credentials._dummy_hash.cache_clear()
+    # A `Gate` built without credentials takes `credentials.SYSTEM` as it is then.
+    credentials.SYSTEM = credentials.Credentials(cost=credentials.Argon2Cost(1, 64))
 
 
 @pytest.fixture
