@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Executor, Future
 from typing import Any
 
 from actors.config import Config
@@ -107,7 +107,7 @@ class ShiftedClock:
         return time.monotonic() + self.ahead
 
 
-class ManualPool:
+class ManualPool(Executor):
     """Stands in for the gatekeeper's argon2 pool: jobs run when the test says."""
 
     def __init__(self) -> None:

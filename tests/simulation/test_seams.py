@@ -105,9 +105,9 @@ def reach_outs(source: str) -> set[str]:
                     note(module, a.name)
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
-            module = alias.get(node.value.id)
-            if module is not None:
-                note(module, node.attr)
+            owner = alias.get(node.value.id)
+            if owner is not None:
+                note(owner, node.attr)
         elif isinstance(node, ast.Call):
             func = node.func
             name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
@@ -164,6 +164,22 @@ def test_the_scan_sees_every_kind_of_reach_out() -> None:
              "self.env.pushers(ctx); self.env.database(path, schema)")
     assert reach_outs(quiet) == set()
 
+
+
+def test_the_rules_see_only_their_side_of_the_seam() -> None:
+    """vending/ is handed a Clock, an Entropy and Credentials: it imports no Pykka,
+    ZeroMQ or msgpack, nor the actors or the transport (docs/design.md)."""
+    banned = ("pykka", "zmq", "msgpack", "actors", "transport")
+    found: dict[str, list[str]] = {}
+    for path in sorted((ROOT / "vending").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom)
+                     and not node.level else [])
+            bad = [n for n in names if n.split(".")[0] in banned]
+            if bad:
+                found.setdefault(path.name, []).extend(bad)
+    assert found == {}
 
 def _world(seed: int) -> Simulation:
     sim = Simulation(seed=seed, faults="all")
