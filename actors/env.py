@@ -71,8 +71,11 @@ def password_threads(workers: int) -> Executor:
 class Env:
     """What a part reads from outside itself; the real world by default.
 
-    `credentials` draws its tokens and salts from its own entropy: a simulated
-    `Env` gives it the same one as `entropy`.
+    `credentials` draws tokens and salts from its own entropy, which must be
+    `entropy` (else a seeded `Env` would still make OS-random tokens).
+
+    Raises:
+        ValueError: `credentials` draws from another entropy than `entropy`.
     """
 
     clock: Clock = SYSTEM_CLOCK
@@ -85,6 +88,11 @@ class Env:
     #: `database(path, schema)`: opens (or creates) a part's SQLite file.
     database: Callable[[Path | None, Schema | str], Database] = Database
     faults: FaultPoints = faults
+
+    def __post_init__(self) -> None:
+        if self.credentials.entropy is not self.entropy:
+            raise ValueError("Env: give credentials that draw from the Env's entropy, e.g."
+                             " Credentials(entropy)")
 
 
 #: The real world: what every part gets unless it is handed another.

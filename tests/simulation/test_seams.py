@@ -15,10 +15,16 @@ database file or fault point anywhere else fails here until it goes through the
 from __future__ import annotations
 
 import ast
+import random
 import sqlite3
 from pathlib import Path
 
+import pytest
+
+from actors.env import Env
 from simulation.api import Simulation
+from simulation.seams import SimEntropy
+from vending.credentials import Credentials
 
 ROOT = Path(__file__).resolve().parents[2]
 SCANNED = [p for folder in ("actors", "transport", "vending")
@@ -233,3 +239,10 @@ def test_what_a_world_stores_replays_too_salts_tokens_and_session_uids(tmp_path:
     first = _stored(7, tmp_path / "a")
     assert first, "the run logged nobody in: nothing was compared"
     assert _stored(7, tmp_path / "b") == first
+
+
+def test_an_env_refuses_credentials_drawing_from_another_entropy() -> None:
+    seeded = SimEntropy(random.Random(1))
+    with pytest.raises(ValueError, match="entropy"):
+        Env(entropy=seeded)  # the real credentials would still make OS-random tokens
+    assert Env(entropy=seeded, credentials=Credentials(seeded)).credentials.entropy is seeded
