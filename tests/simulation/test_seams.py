@@ -187,6 +187,50 @@ def test_the_rules_see_only_their_side_of_the_seam() -> None:
                 found.setdefault(path.name, []).extend(bad)
     assert found == {}
 
+
+#: simulation/ module -> what it may still patch in place, and why.
+PATCHES: dict[str, tuple[set[str], str]] = {
+    "bugs.py": ({"setattr"}, "the known bugs, put back for tests only"),
+    "world.py": ({"pykka.ActorRegistry.stop_all"},
+                 "catches the stop-all bug: a blocking stop_all on a loop thread"),
+}
+
+
+def patches(source: str) -> set[str]:
+    """What `source` patches in place: `setattr(...)` calls, and assignments to an
+    attribute of something it imported (a module, a class)."""
+    tree = ast.parse(source)
+    imported = {(a.asname or a.name).split(".")[0] for node in ast.walk(tree)
+                if isinstance(node, ast.Import | ast.ImportFrom) for a in node.names}
+    found = set()
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                and node.func.id == "setattr"):
+            found.add("setattr")
+        targets = (node.targets if isinstance(node, ast.Assign)
+                   else [node.target] if isinstance(node, ast.AugAssign | ast.AnnAssign)
+                   else [])
+        for target in targets:
+            if isinstance(target, ast.Attribute):
+                dotted = ast.unparse(target)
+                if dotted.split(".")[0] in imported:
+                    found.add(dotted)
+    return found
+
+
+def test_the_simulator_hands_the_env_in_and_patches_nothing_else() -> None:
+    """The simulator plugs into the real code through the `Env` it hands in, not by
+    swapping names in the real modules (what simulation/seams.py used to do)."""
+    found = {p.name: patches(p.read_text()) for p in sorted((ROOT / "simulation").glob("*.py"))}
+    stray = {name: sorted(names - PATCHES.get(name, (set(), ""))[0])
+             for name, names in found.items()}
+    assert {n: s for n, s in stray.items() if s} == {}
+    assert all(allowed <= found[name] for name, (allowed, _) in PATCHES.items())
+    planted = ("import actors.backend\nfrom actors import faults\nfrom vending.gate import Gate\n"
+               "actors.backend.time = fake\nfaults.hit = f\nGate.clock = c\n"
+               "setattr(actors.backend, 'Pushers', p)\nlane._ready = False\n")
+    assert patches(planted) == {"actors.backend.time", "faults.hit", "Gate.clock", "setattr"}
+
 def _world(seed: int) -> Simulation:
     sim = Simulation(seed=seed, faults="all")
     sim.__enter__()
