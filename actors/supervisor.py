@@ -27,18 +27,39 @@ log = logging.getLogger(__name__)
 Factory = Callable[[], pykka.ActorRef[Any]]
 
 
+class RestartBudget:
+    """The supervisor's rule: a child restarts at most `max_restarts` times within
+    any `window` seconds. The simulator's supervisor asks the same one
+    (simulation/world.py). Runs in whichever thread restarts."""
+
+    def __init__(self, max_restarts: int = 10, window: float = 60.0) -> None:
+        self.max_restarts = max_restarts
+        self.window = window
+        self._times: dict[str, deque[float]] = {}
+
+    def allow(self, name: str, now: float) -> bool:
+        """Count a restart of `name` at `now`; False once that is one too many."""
+        times = self._times.setdefault(name, deque())
+        times.append(now)
+        while times[0] <= now - self.window:
+            times.popleft()
+        return len(times) <= self.max_restarts
+
+    def recent(self, name: str) -> int:
+        """Restarts of `name` counted in the window that ended at the last `allow`."""
+        return len(self._times.get(name, ()))
+
+
 class Supervisor:
     def __init__(self, *, max_restarts: int = 10, window: float = 60.0,
                  start_timeout: float = 15.0, clock: Clock = SYSTEM_CLOCK) -> None:
         self._clock = clock
         self._factories: dict[str, Factory] = {}
         self.refs: dict[str, pykka.ActorRef[Any]] = {}
-        self._restarts: dict[str, deque[float]] = {}
+        self._budget = RestartBudget(max_restarts, window)
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._stopping = False
-        self._max_restarts = max_restarts
-        self._window = window
         self._start_timeout = start_timeout
         self.restart_count = 0
         #: Restarts per child name (`vending serve --metrics`).
@@ -64,14 +85,10 @@ class Supervisor:
         thread.start()
 
     def _restart(self, name: str) -> None:
-        now = self._clock.monotonic()
-        times = self._restarts.setdefault(name, deque())
-        times.append(now)
-        while times and times[0] < now - self._window:
-            times.popleft()
-        if len(times) > self._max_restarts:
-            log.critical("%s failed %d times in %.0fs; not restarting it", name, len(times),
-                         self._window)
+        budget = self._budget
+        if not budget.allow(name, self._clock.monotonic()):
+            log.critical("%s failed %d times in %.0fs; not restarting it", name,
+                         budget.recent(name), budget.window)
             return
         try:
             ref = self._factories[name]()

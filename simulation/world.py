@@ -29,6 +29,7 @@ from actors.config import Config
 from actors.dispatch import Dispatch
 from actors.gatekeeper import GatekeeperActor
 from actors.stockhandler import StockHandlerActor
+from actors.supervisor import RestartBudget
 from transport.loop import EventLoop
 from vending.sessions import SessionPolicy
 
@@ -47,9 +48,6 @@ __all__ = ["FAULT_KINDS", "World", "WorldOptions", "parse_faults"]
 
 #: Chance per step that some fault is injected (when any kind is on).
 FAULT_RATE = 1 / 300
-#: Restarts of one actor within `RESTART_WINDOW` before the supervisor gives up
-#: (actors/supervisor.py's defaults).
-MAX_RESTARTS, RESTART_WINDOW = 10, 60.0
 #: Idempotency keys and events are kept 48 h: an acknowledgement older than this
 #: may have been forgotten on purpose.
 KEPT = 47 * 3600.0
@@ -113,7 +111,8 @@ class Process:
     loops: dict[str, SimLoop]
     inlets: dict[str, SimInlet]
     refs: dict[str, pykka.ActorRef[Any]] = field(default_factory=dict)
-    restarts: dict[str, list[float]] = field(default_factory=dict)
+    #: The real supervisor's rule, with its defaults (actors/supervisor.py).
+    restarts: RestartBudget = field(default_factory=RestartBudget)
     dispatch: Dispatch | None = None
     door: SimFrontDoor | None = None
     dead: bool = False
@@ -229,10 +228,7 @@ class World:
         """The supervisor: restart a failed backend from its stored state (its own lane)."""
         if proc.dead or self.process is not proc or proc.network.crashing:
             return
-        now = self.clock.now
-        times = [t for t in proc.restarts.get(role, []) if t > now - RESTART_WINDOW] + [now]
-        proc.restarts[role] = times
-        if len(times) > MAX_RESTARTS:
+        if not proc.restarts.allow(role, self.clock.now):
             self.note(f"supervisor gives up on {role}")
             return
 
