@@ -7,7 +7,6 @@ sent from a fake outbox (`Outbox`, standing in for its PUSH sockets).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from typing import Any
@@ -92,19 +91,6 @@ def run_told(actor: Any) -> int:
         actor.on_receive(actor.actor_inbox.get().message)
         handled += 1
     return handled
-
-
-class ShiftedClock:
-    """The real clock, moved `ahead` seconds when a test says so (an `Env`'s clock)."""
-
-    def __init__(self) -> None:
-        self.ahead = 0.0
-
-    def time(self) -> float:
-        return time.time() + self.ahead
-
-    def monotonic(self) -> float:
-        return time.monotonic() + self.ahead
 
 
 class ManualPool(Executor):

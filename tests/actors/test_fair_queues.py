@@ -20,13 +20,13 @@ from actor_harness import (
     ENDS,
     PASSWORD,
     ManualPool,
-    ShiftedClock,
     build,
     deliver,
     register,
     request,
     run_told,
 )
+from clocks import WallJump
 
 from actors import backend, faults
 from actors.env import Env
@@ -60,12 +60,12 @@ def one_read_per_turn(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def clock() -> ShiftedClock:
-    return ShiftedClock()
+def clock() -> WallJump:
+    return WallJump()
 
 
 @pytest.fixture
-def gk_pool(clock: ShiftedClock) -> Iterator[tuple[Any, ManualPool]]:
+def gk_pool(clock: WallJump) -> Iterator[tuple[Any, ManualPool]]:
     """A gatekeeper whose password work waits in a pool the test runs, on `clock`."""
     pool = ManualPool()
     actor = built(GatekeeperActor, Env(clock=clock, password_pool=lambda workers: pool),
@@ -197,7 +197,7 @@ def test_password_work_of_a_batch_that_fails_on_storage_never_starts(
 
 
 def test_a_password_check_finished_after_its_deadline_commits_nothing(
-        gk_pool: tuple[Any, ManualPool], clock: ShiftedClock) -> None:
+        gk_pool: tuple[Any, ManualPool], clock: WallJump) -> None:
     gk, pool = gk_pool
     register(gk, "buyer", "ann")
     sessions = gk.db.conn.execute("SELECT COUNT(*) FROM sessions").fetchone()[0]

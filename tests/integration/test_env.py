@@ -3,25 +3,13 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
+
+from clocks import WallJump
 
 from actors.env import Env
 
 PASSWORD = "correct horse battery"
-
-
-class WallJump:
-    """The real clock, its wall time moved forward when the test says (an NTP step)."""
-
-    def __init__(self) -> None:
-        self.ahead = 0.0
-
-    def time(self) -> float:
-        return time.time() + self.ahead
-
-    def monotonic(self) -> float:
-        return time.monotonic()
 
 
 def test_a_wall_clock_step_on_the_given_clock_expires_idle_sessions_and_nothing_else(
