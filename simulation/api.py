@@ -38,6 +38,8 @@ class Result:
     wall_s: float
     fault_kinds: dict[str, int] = field(default_factory=dict)
     attempts: int = 0
+    #: What the seed ran (swarm.Profile.describe): "fixed" without swarm testing.
+    profile: str = "fixed"
 
     def line(self) -> str:
         return (f"simulate: seed={self.seed} steps={self.steps} requests={self.requests} "
@@ -49,6 +51,7 @@ class Result:
                 "trace": self.trace, "simulated_s": round(self.simulated_s, 6),
                 "wall_s": round(self.wall_s, 3), "fault_kinds": self.fault_kinds,
                 "attempts": self.attempts, "violation_lines": self.violations,
+                "profile": self.profile,
                 "requests_per_wall_s": round(self.requests / self.wall_s, 1) if self.wall_s
                 else 0.0}
 
@@ -62,18 +65,27 @@ class Simulation:
         think: mean simulated seconds a client waits between its requests.
         trace: keep the trace's lines (`trace_lines`), not only its hash.
         data_dir: where the SQLite files go (default: a fresh temporary folder).
+        fault_rate: chance per step of a fault (without `swarm`).
+        swarm: the seed draws its own configuration within `faults` (which kinds
+            and variants, how often, the clients' mix, think time and timeout;
+            simulation/swarm.py); else the fixed one.
+        batch_idle: housekeeping with nothing else runnable (ticks, heartbeats)
+            runs as one step (False: a step per timer firing, the histories of
+            seeds found before it).
     """
 
     def __init__(self, seed: int = 0, faults: str = "all", *, think: float = 2.0,
                  trace: bool = False, data_dir: str | Path | None = None,
-                 fault_rate: float = FAULT_RATE) -> None:
+                 fault_rate: float = FAULT_RATE, swarm: bool = False,
+                 batch_idle: bool = True) -> None:
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if data_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix=f"vending-sim-{seed}-")
             data_dir = self._tmp.name
         self.world = World(WorldOptions(seed=seed, data_dir=Path(data_dir),
                                         faults=parse_faults(faults), think=think,
-                                        keep_trace=trace, fault_rate=fault_rate))
+                                        keep_trace=trace, fault_rate=fault_rate,
+                                        swarm=swarm, batch_idle=batch_idle))
         self._ctx: Any = None
         self._wall = 0.0
         self._finished = False
@@ -116,6 +128,7 @@ class Simulation:
         limit = world.sched.steps + steps if steps is not None else None
         if limit is None and not span:
             raise ValueError("give steps= or a simulated time (hours=, minutes=, seconds=)")
+        world.until = until
         while not world.oracle.violations and world.clock.now < until \
                 and (limit is None or world.sched.steps < limit):
             if not world.step():
@@ -144,7 +157,7 @@ class Simulation:
                       violations=list(world.oracle.violations),
                       trace=world.trace.hexdigest(), simulated_s=world.clock.now,
                       wall_s=wall, fault_kinds=dict(world.fault_kinds),
-                      attempts=world.attempts)
+                      attempts=world.attempts, profile=world.profile.describe())
 
     @property
     def trace_lines(self) -> list[str]:

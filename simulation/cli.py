@@ -64,6 +64,15 @@ def add_command(sub: Any) -> None:
                    help="mean simulated seconds a client waits between requests (default 2)")
     p.add_argument("--faults", type=_faults, default="all",
                    help=f"all (default), none, or a comma list of {', '.join(FAULT_KINDS)}")
+    p.add_argument("--no-swarm", dest="swarm", action="store_false",
+                   help="every seed runs one configuration (every kind in --faults, every "
+                   "variant, one fault per 300 steps; the regression seeds' schedule) "
+                   "instead of drawing its own (default: swarm, each seed draws its kinds, "
+                   "rates, client mix and timeouts)")
+    p.add_argument("--no-idle-batch", dest="batch_idle", action="store_false",
+                   help="every timer firing is a step of its own, even with nothing else "
+                   "runnable (with --no-swarm: the schedule of the regression seeds found "
+                   "before swarm testing; default: such housekeeping runs as one step)")
     p.add_argument("--trace", action="store_true", help="print the history before the last "
                    "line")
     p.add_argument("--replay", type=int, metavar="N",
@@ -82,12 +91,15 @@ def add_command(sub: Any) -> None:
 
 def run_seed(seed: int, *, steps: int = DEFAULT_STEPS, clients: int = DEFAULT_CLIENTS,
              faults: str = "all", hours: float = 0.0, think: float = 2.0,
-             trace: bool = False) -> tuple[Result, list[str]]:
+             trace: bool = False, swarm: bool = True,
+             batch_idle: bool = True) -> tuple[Result, list[str]]:
     """One seed's run as the command line does it: `clients` clients (a quarter
-    sellers, at least one), `steps` steps (or `hours`), then the quiet end."""
+    sellers, at least one), `steps` steps (or `hours`), then the quiet end;
+    `swarm`: the seed draws its configuration (simulation/swarm.py)."""
     from .api import Simulation  # the server's modules: only when a run starts
 
-    with Simulation(seed=seed, faults=faults, think=think, trace=trace) as sim:
+    with Simulation(seed=seed, faults=faults, think=think, trace=trace,
+                    swarm=swarm, batch_idle=batch_idle) as sim:
         sellers = max(1, clients // 4) if clients > 1 else 0
         for i in range(clients - sellers):
             sim.buyer(f"buyer{i}")
@@ -115,6 +127,10 @@ def replay_command(args: argparse.Namespace, seed: int) -> str:
         extra += f" --think {args.think:g}"
     if args.faults != "all":
         extra += f" --faults {args.faults}"
+    if not args.swarm:
+        extra += " --no-swarm"
+    if not args.batch_idle:
+        extra += " --no-idle-batch"
     return f"vending simulate --replay {seed}{extra}"
 
 
@@ -128,7 +144,8 @@ def simulate_command(args: argparse.Namespace) -> int:
     for seed in range(args.seed, args.seed + count):
         result, lines = run_seed(seed, steps=args.steps, clients=args.clients,
                                  faults=args.faults, hours=args.hours, think=args.think,
-                                 trace=args.trace)
+                                 trace=args.trace, swarm=args.swarm,
+                                 batch_idle=args.batch_idle)
         if args.trace:
             sys.stdout.writelines(lines)
         if result.violations:

@@ -15,6 +15,7 @@ seed and its name), or from a script of requests a test queued
 
 from __future__ import annotations
 
+import math
 import random
 from collections import deque
 from collections.abc import Callable
@@ -29,6 +30,7 @@ from vending.requests import SESSION_OPS, STATE_CHANGING_OPS
 
 from .fifos import Channel
 from .loop import Scheduler
+from .swarm import MIXES
 
 __all__ = ["PASSWORD", "TIMEOUT", "Attempt", "SimClient"]
 
@@ -62,6 +64,12 @@ class SimClient:
         self.rng = random.Random(f"{world.seed}:client:{name}")
         self.think = think
         self.autonomous = autonomous
+        profile = world.profile
+        #: What it asks for (swarm.MIXES) and how long it waits for a reply.
+        self.mix = profile.mix
+        self._thresholds = MIXES[profile.mix]
+        self.timeout: float = profile.timeout
+        self._beat: float = profile.beat
         self.script: deque[dict[str, Any]] = deque()
         self.session: dict[str, str] = {}
         #: When the current session was made, and last used with an ok reply.
@@ -115,6 +123,9 @@ class SimClient:
     def _schedule_next(self, delay: float) -> None:
         if self.stopped:
             return
+        if self._beat and delay:
+            now = self.sched.clock.now
+            delay = math.ceil((now + delay) / self._beat) * self._beat - now
         self._waiting = self.sched.call_later(delay, self._next)
 
     def _next(self) -> None:
@@ -152,16 +163,18 @@ class SimClient:
     def _plan_buyer(self) -> dict[str, Any]:
         rng = self.rng
         r = rng.random()
-        if r < 0.03:
+        auth, products, reset, profile, buy = (MIXES["reads"] if self.world.reads_only
+                                               else self._thresholds)
+        if r < auth:
             return self._auth("buyer")
-        if r < 0.10 or not self.known_products:
+        if r < products or not self.known_products:
             return {"op": "products"}
-        if r < 0.14:
+        if r < reset:
             self.balance = 0
             return {"op": "reset"}
-        if r < 0.17:
+        if r < profile:
             return {"op": "profile"}
-        if self.balance >= 20 or r < 0.22:
+        if self.balance >= 20 or r < buy:
             self.balance = 0
             return {"op": "buy", "product_uid": rng.choice(self.known_products),
                     "amount": rng.randint(1, 2)}
@@ -172,15 +185,18 @@ class SimClient:
     def _plan_seller(self) -> dict[str, Any]:
         rng = self.rng
         r = rng.random()
-        if r < 0.03:
+        if r < self._thresholds[0]:
             return self._auth("seller")
+        scarce = self.mix == "scarce"
         if not self.my_products or (r < 0.12 and len(self.my_products) < 4):
             return {"op": "sell", "product_name": f"{self.name}-{len(self.my_products)}",
-                    "cost": 5 * rng.randint(1, 8), "amount": rng.randint(1, 6)}
+                    "cost": 5 * rng.randint(1, 8), "amount": rng.randint(1, 2 if scarce else 6)}
+        if self.mix == "reads" or self.world.reads_only:
+            return {"op": "products"}
         uid = rng.choice(self.my_products)
-        if r < 0.25:
+        if r < (0.4 if scarce else 0.25):
             return {"op": "sell", "product_uid": uid, "amount": -rng.randint(1, 2)}
-        return {"op": "sell", "product_uid": uid, "amount": rng.randint(1, 4)}
+        return {"op": "sell", "product_uid": uid, "amount": rng.randint(1, 2 if scarce else 4)}
 
     # -- the wire --------------------------------------------------------------------
     def _try(self) -> None:
@@ -194,7 +210,7 @@ class SimClient:
         assert len(body) <= MAX_REQUEST_BYTES
         self.world.attempts += 1
         self.world.client_send(self, self._conn, body)
-        self._waiting = self.sched.call_later(TIMEOUT, self._timed_out)
+        self._waiting = self.sched.call_later(self.timeout, self._timed_out)
 
     def _connect(self) -> None:
         if self._conn is not None:

@@ -69,6 +69,9 @@ class SimDisk:
         self.fail_later: dict[str, tuple[str, int]] = {}
         #: role -> when it last refused a commit (sessions may look idle since).
         self.refused_at: dict[str, float] = {}
+        #: role -> "full" / "ioerror": its next commit at a moment that matters
+        #: fails so (an aimed fault, swarm.py; `World.commit_matters`).
+        self.aimed_commit: dict[str, str] = {}
 
 
 class SimFaults:
@@ -127,6 +130,11 @@ class SimFaults:
                 disk.refused_at[role] = world.clock.now
                 world.note(f"fault disk: {role} commit refused ({kind})")
                 raise storage_error(kind)
+        if role in disk.aimed_commit and world.commit_matters(role):
+            kind = disk.aimed_commit.pop(role)
+            disk.refused_at[role] = world.clock.now
+            world.note(f"fault disk: {role} commit refused at its moment ({kind})")
+            raise storage_error(kind)
         failing = disk.failing.get(role)
         if failing is not None:
             kind, until = failing

@@ -121,6 +121,8 @@ class Network:
         self.crashing = False  # the process is dying: nothing more leaves it
         #: Called with every message sent, before it is queued (the oracle's tap).
         self.tap: Callable[[str, dict[str, Any]], None] | None = None
+        #: Called with the channel and the message once it is queued (aimed faults).
+        self.sent: Callable[[Channel, dict[str, Any]], None] | None = None
 
     def connect(self, owner: str, endpoint: str) -> Channel:
         receivers = self.receivers
@@ -163,6 +165,8 @@ class SimPushers:
         if network.tap is not None:
             network.tap(endpoint, message)
         channel.send(encode(message), describe_message(message))
+        if network.sent is not None:
+            network.sent(channel, message)
 
     def close(self) -> None:
         # LINGER: what was sent still arrives; the connections just take no more.
@@ -183,6 +187,8 @@ class SimInlet:
         self._deliver: Callable[[list[dict[str, Any]]], None] | None = None
         self._scheduled = False
         self.sim_tag = f"inlet:{name}"
+        #: The kinds of message in the last batch drained (aimed faults read it).
+        self.last_kinds: frozenset[str] = frozenset()
 
     def arrive(self, endpoint: str, data: bytes) -> None:
         self._queues[endpoint].append(data)
@@ -220,6 +226,7 @@ class SimInlet:
                 message = decode(queue.popleft(), MAX_FIFO_BYTES)
                 if isinstance(message, dict):
                     batch.append(message)
+        self.last_kinds = frozenset(str(m.get("k")) for m in batch)
         return batch
 
     def clear(self) -> None:

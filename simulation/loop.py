@@ -91,6 +91,45 @@ class Scheduler:
         if last is not lane:
             self.ready[i] = last
 
+    def idle_run(self, until: float, limit: int, stop: Callable[[], bool]) -> int:
+        """With nothing runnable and a repeating timer next (housekeeping: a tick,
+        a heartbeat): jump to it, fire it, and run what it queued until nothing is
+        runnable again; again while the next timer is a repeating one, up to
+        `until` (simulated) and `limit` pieces of work, or until `stop()`. The same
+        work in the same seeded order as one `step` each, as one step of the
+        caller (no fault drawn, no oracle, one trace line, between them): the
+        scheduler's share of an idle hour. Returns how many pieces of work ran
+        (0: the next timer is a one-shot, a client's or a fault's, or none)."""
+        clock, timers, ready, seq = self.clock, self._timers, self.ready, self._seq
+        below, unready = self._below, self._unready
+        ran = 0
+        while ran < limit and not stop():
+            if not ready:
+                while timers and timers[0][2].cancelled:
+                    heapq.heappop(timers)
+                if not timers or not timers[0][2].interval or timers[0][0] > until:
+                    break
+                clock.advance_to(timers[0][0])
+                run_due(timers, clock.now, seq)
+                continue
+            n = len(ready)
+            i = below(n) if n > 1 else 0
+            lane = ready[i]
+            if not lane.has_work():
+                unready(i, lane)
+                continue
+            lane.run_one()
+            if not lane.has_work():
+                unready(i, lane)
+            ran += 1
+            clock.now += STEP_COST
+            if timers and timers[0][0] <= clock.now:
+                if not timers[0][2].interval:
+                    break  # a client's or a fault's moment: back to one step at a time
+                run_due(timers, clock.now, seq)
+        self.steps += ran
+        return ran
+
     def step(self) -> str | None:
         """Run one piece of work, jumping the clock forward first if nothing is
         runnable. None when there is nothing at all left to do."""

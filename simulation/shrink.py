@@ -84,6 +84,14 @@ class VendingMachine(RuleBasedStateMachine):
         self.buyers[b].buy(self.uid, 1)
         self._settle(*self.buyers)
 
+    @rule(who=st.integers(0, BUYERS - 1), minutes=st.sampled_from([10, 40, 70]))
+    def reads_for(self, who: int, minutes: int) -> None:
+        """A buyer reads its profile every 5 simulated minutes for `minutes`."""
+        for _ in range(minutes // 5):
+            self.buyers[who].request("profile")
+            self._settle(self.buyers[who])
+            self.sim.run(minutes=5)
+
     @rule(a=st.integers(0, BUYERS - 1), b=st.integers(0, BUYERS - 1))
     def deposit_while_logging_in(self, a: int, b: int) -> None:
         """One buyer deposits while another logs in again (argon2 in flight)."""
@@ -98,6 +106,18 @@ class VendingMachine(RuleBasedStateMachine):
     def commit_fails(self, role: str, kind: str, after: int) -> None:
         """The commit after the next `after` writing commits of `role` fails."""
         self.world.faults.disk.fail_later[role] = (kind, after)
+
+    @rule(role=st.sampled_from(["gatekeeper", "stock-handler"]), seconds=st.sampled_from([
+        1.0, 30.0]))
+    def disk_full(self, role: str, seconds: float) -> None:
+        """`role`'s disk is full for `seconds` from now."""
+        self.world.faults.disk.failing[role] = ("full", self.world.clock.now + seconds)
+
+    @rule()
+    def saga_stall(self) -> None:
+        """The next purchase's `charge` is held on its link while the stock handler
+        raises and restarts (the swarm's aimed crash)."""
+        self.world.stall_charge = True
 
     @rule(role=st.sampled_from(["gatekeeper", "stock-handler"]))
     def actor_raises(self, role: str) -> None:

@@ -41,16 +41,20 @@ from .door import SimFrontDoor
 from .fifos import Channel, Network, SimInlet, SimPushers
 from .kinds import FAULT_KINDS, parse_faults
 from .loop import Scheduler, SimLoop
-from .oracle import Oracle
+from .oracle import ROLES, Oracle
+from .swarm import FIXED_RATE, Profile, draw, fixed
 from .trace import Trace
 
 __all__ = ["FAULT_KINDS", "World", "WorldOptions", "parse_faults"]
 
-#: Chance per step that some fault is injected (when any kind is on).
-FAULT_RATE = 1 / 300
+#: Chance per step that some fault is injected (when any kind is on), unless the
+#: seed draws its own (swarm.py).
+FAULT_RATE = FIXED_RATE
 #: Idempotency keys and events are kept 48 h: an acknowledgement older than this
 #: may have been forgotten on purpose.
 KEPT = 47 * 3600.0
+#: Pieces of work one housekeeping step runs at most (swarm's `batch_idle`).
+IDLE_LIMIT = 2000
 _QUIET_LOGGERS = ("pykka", "actors", "transport", "vending")
 
 
@@ -68,6 +72,12 @@ class WorldOptions:
     think: float = 2.0
     keep_trace: bool = False
     fault_rate: float = FAULT_RATE
+    #: The seed draws its own configuration (swarm.py); else every seed runs the
+    #: fixed one (every kind in `faults`, every variant, `fault_rate`).
+    swarm: bool = False
+    #: Housekeeping with nothing else runnable is one step (loop.py's `idle_run`);
+    #: else every timer firing is a step of its own, as before.
+    batch_idle: bool = True
 
 
 class SimExecutor(Executor):
@@ -124,6 +134,9 @@ class World:
     def __init__(self, options: WorldOptions) -> None:
         self.options = options
         self.seed = options.seed
+        self.profile: Profile = (
+            draw(options.seed, options.faults, options.batch_idle) if options.swarm
+            else fixed(options.faults, options.fault_rate, options.batch_idle))
         self.clock = SimClock()
         self.sched = Scheduler(self.clock, random.Random(f"{options.seed}:schedule"))
         self.fault_rng = random.Random(f"{options.seed}:faults")
@@ -151,6 +164,12 @@ class World:
         self._crash_pending = False
         self._pushers = 0
         self._client_drop = self._client_dup = 0
+        #: The next `charge` sent is held on its link, and the stock handler raises.
+        self.stall_charge = False
+        #: Clients only read from now on (an aimed fault: a full disk, then reads).
+        self.reads_only = False
+        #: Housekeeping steps stop here (the end of the current `run`).
+        self.until = float("inf")
 
     # -- lifetime ---------------------------------------------------------------
     @contextmanager
@@ -163,6 +182,8 @@ class World:
         stop_all = pykka.ActorRegistry.stop_all
         pykka.ActorRegistry.stop_all = self._stop_all_on_loop  # type: ignore[method-assign]
         try:
+            if self.profile.swarm:
+                self.note(f"profile {self.profile.describe()}")
             self.boot()
             try:
                 yield self
@@ -202,6 +223,7 @@ class World:
         number = self.incarnations
         network = Network(self.sched)
         network.tap = lambda endpoint, message: self._tap(number, endpoint, message)
+        network.sent = self._sent
         loops = {name: SimLoop(self.sched, name) for name in
                  ("gatekeeper", "stock-handler", "front-door", "argon2", "supervisor")}
         ends = self.config.endpoints
@@ -303,8 +325,8 @@ class World:
                    think: float | None = None) -> SimClient:
         if any(c.name == name for c in self.clients):
             raise ValueError(f"a client named {name!r} exists already")
-        client = SimClient(self, name, role, think=self.options.think if think is None
-                           else think, autonomous=autonomous)
+        client = SimClient(self, name, role, think=self.options.think * self.profile.think
+                           if think is None else think, autonomous=autonomous)
         client.on_final = self._final
         self.clients.append(client)
         client.start()
@@ -381,9 +403,10 @@ class World:
 
     # -- faults ---------------------------------------------------------------------------
     def _maybe_fault(self) -> None:
-        kinds = self.options.faults
+        profile = self.profile
+        kinds = profile.kinds
         rng = self.fault_rng
-        if not kinds or self.quiescing or rng.random() >= self.options.fault_rate:
+        if not kinds or self.quiescing or rng.random() >= profile.fault_rate:
             return
         kind = rng.choice(sorted(kinds))
         proc = self.process
@@ -391,31 +414,63 @@ class World:
             return  # nothing running to hurt
         assert proc is not None or kind == "clock"
         self.fault_kinds[kind] += 1
+        # The fixed configuration's variants are every variant, in swarm.VARIANTS'
+        # order: the draws (so the histories) of seeds run before swarm testing.
+        variants = profile.variants[kind]
         if kind == "crash":
-            self._fault_crash(rng)
+            self._fault_crash(rng, variants)
         elif kind == "disk":
-            role = rng.choice(("gatekeeper", "stock-handler"))
-            what = rng.choice(("full", "ioerror", "slow"))
-            if what == "slow":
-                seconds = rng.choice((0.05, 0.5, 2.0, 12.0))
-                self.faults.disk.slow[role] = seconds
-                self.note(f"fault disk: {role}'s next commit takes {seconds}s")
-            else:
-                until = self.clock.now + (rng.uniform(1, 60) if what == "full"
-                                          else rng.uniform(0, 1))
-                self.faults.disk.failing[role] = (what, until)
-                self.note(f"fault disk: {role} {what} until {until:.3f}")
+            self._fault_disk(rng, variants)
         elif kind == "net":
-            self._fault_net(rng)
+            self._fault_net(rng, variants)
         else:
-            seconds = rng.choice((rng.uniform(1, 20), rng.uniform(60, 600),
-                                  rng.uniform(1800, 4000)))
+            spans = {"seconds": rng.uniform(1, 20), "minutes": rng.uniform(60, 600),
+                     "hour": rng.uniform(1800, 4000)}
+            if "near-idle" in variants:
+                spans["near-idle"] = rng.uniform(1500, 1790)
+            seconds = rng.choice([spans[v] for v in variants])
             self.clock.jump(seconds)
             self.note(f"fault clock: jumps {seconds:.3f}s")
 
-    def _fault_crash(self, rng: random.Random) -> None:
-        what = rng.choice(("now", "before-commit", "after-commit", "before-send",
-                           "gatekeeper", "stock-handler"))
+    def _fault_disk(self, rng: random.Random, variants: tuple[str, ...]) -> None:
+        role = rng.choice(("gatekeeper", "stock-handler"))
+        what = rng.choice(variants)
+        if what == "full-then-reads":
+            until = self.clock.now + rng.uniform(1, 60)
+            self.faults.disk.failing["gatekeeper"] = ("full", until)
+            self.reads_only = True
+            self.note(f"fault disk: gatekeeper full until {until:.3f}, then clients only read")
+        elif what == "slow":
+            seconds = rng.choice((0.05, 0.5, 2.0, 12.0))
+            self.faults.disk.slow[role] = seconds
+            self.note(f"fault disk: {role}'s next commit takes {seconds}s")
+        elif what == "aimed-commit":
+            kind = rng.choice(("full", "ioerror"))
+            # Both roles, each at its own next such commit.
+            self.faults.disk.aimed_commit.update(dict.fromkeys(ROLES, kind))
+            self.note(f"fault disk: armed {kind} at the gatekeeper's next commit that holds"
+                      " a password check and the stock handler's that settles a purchase")
+        else:
+            until = self.clock.now + (rng.uniform(1, 60) if what == "full"
+                                      else rng.uniform(0, 1))
+            self.faults.disk.failing[role] = (what, until)
+            self.note(f"fault disk: {role} {what} until {until:.3f}")
+
+    def commit_matters(self, role: str) -> bool:
+        """`role`'s open transaction is at a moment an aimed fault waits for: the
+        gatekeeper's queued password work (a login's check), or the stock handler's
+        batch settles a charged purchase."""
+        proc = self.process
+        if proc is None:
+            return False
+        if role == "stock-handler":
+            return "charged" in proc.inlets[role].last_kinds
+        ref = proc.refs.get(role)
+        actor = _actor_of(ref) if ref is not None else None
+        return bool(getattr(actor, "_queued_now", None))
+
+    def _fault_crash(self, rng: random.Random, variants: tuple[str, ...]) -> None:
+        what = rng.choice(variants)
         if what == "now":
             self.note("fault crash process now")
             self.begin_crash()
@@ -425,14 +480,29 @@ class World:
         elif what == "before-send":
             self.faults.crash_before_send = True
             self.note("fault crash process armed before-send")
+        elif what == "saga-stall":
+            self.stall_charge = True
+            self.note("fault crash armed saga-stall (the next charge held, the stock"
+                      " handler raises)")
         else:
             self.faults.raise_in_batch.add(what)
             self.note(f"fault crash actor armed {what}")
 
-    def _fault_net(self, rng: random.Random) -> None:
+    def _sent(self, channel: Channel, message: dict[str, Any]) -> None:
+        """A fifo message was queued on `channel` (the network's hook): an aimed
+        fault may be waiting for it."""
+        if self.stall_charge and message.get("k") == "charge":
+            self.stall_charge = False
+            seconds = self.fault_rng.uniform(1.0, 10.0)
+            channel.delay(seconds)
+            self.faults.raise_in_batch.add("stock-handler")
+            self.note(f"fault crash saga-stall: {channel.name} held {seconds:.3f}s,"
+                      " stock-handler armed to raise")
+
+    def _fault_net(self, rng: random.Random, variants: tuple[str, ...]) -> None:
         proc = self.process
         assert proc is not None
-        what = rng.choice(("reconnect", "delay", "client-drop", "client-dup"))
+        what = rng.choice(variants)
         channels = [c for c in proc.network.channels if not c.closed and len(c)]
         if what == "client-drop":
             self._client_drop += 1
@@ -455,8 +525,12 @@ class World:
     def step(self) -> bool:
         """One step, then the oracle. False when nothing at all is left to run."""
         self._maybe_fault()
+        sched = self.sched
         try:
-            line = self.sched.step()
+            ran = 0
+            if self.profile.batch_idle and not sched.ready:
+                ran = sched.idle_run(self.until, IDLE_LIMIT, self._crashing)
+            line = f"housekeeping: {ran} steps" if ran else sched.step()
         except Exception as exc:  # noqa: BLE001 - a real loop thread would die of it
             self.oracle.fail(f"a loop thread died: {type(exc).__name__}: {exc}")
             return False
@@ -475,6 +549,9 @@ class World:
             self.oracle.check_deadlines(proc.door)
         return True
 
+    def _crashing(self) -> bool:
+        return self._crash_pending
+
     def _quiet(self) -> bool:
         """Serving, no client waiting, no purchase half done: the ledger may be checked."""
         proc = self.process
@@ -487,6 +564,7 @@ class World:
         compare what clients were told with what is stored."""
         self.quiescing = True
         until = self.clock.now + limit
+        self.until = until
         while self.clock.now < until and not self.oracle.violations:
             if self._quiet():
                 break

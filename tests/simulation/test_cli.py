@@ -39,16 +39,20 @@ def test_replay_prints_the_history_with_the_same_hash(
     main(["simulate", "--replay", "5", "--steps", "400"])
     lines = capsys.readouterr().out.splitlines()
     assert lines[-1] == plain
-    assert len(lines) > 400 and "process 1 starts" in lines[0]
+    # The seed's configuration, then the history: a line per step (housekeeping
+    # with nothing else runnable is one step of many pieces of work).
+    assert " profile faults " in lines[0] and "process 1 starts" in lines[1]
+    assert len(lines) > 100
 
 
 def test_a_failing_run_prints_its_seed_and_the_command_that_replays_it(
         capsys: pytest.CaptureFixture[str]) -> None:
     with reintroduced("early-status"):
-        code = main(["simulate", "--seed", "4", "--steps", "3000", "--clients", "6"])
+        # The seed that finds it first (tests/simulation/test_finds_bugs.py).
+        code = main(["simulate", "--seed", "16", "--steps", "3000", "--clients", "6"])
     lines = capsys.readouterr().out.splitlines()
     assert code == 1
-    assert "failing seed 4; replay: vending simulate --replay 4 --steps 3000 --clients 6" \
+    assert "failing seed 16; replay: vending simulate --replay 16 --steps 3000 --clients 6" \
         in lines
     assert LAST.match(lines[-1]) and "violations=0" not in lines[-1]
 
