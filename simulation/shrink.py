@@ -21,16 +21,17 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from .api import Simulation
 from .clients import PASSWORD, SimClient
+from .oracle import ROLES
 
 __all__ = ["VendingMachine"]
 
-BUYERS, COINS = 2, (5, 10, 20, 50, 100)
+BUYERS, COINS = 4, (5, 10, 20, 50, 100)
 #: Simulated seconds a rule waits at most for its request.
 PATIENCE = 120.0
 
 
 class VendingMachine(RuleBasedStateMachine):
-    """One shop: two buyers, one seller with one product, and faults as rules."""
+    """One shop: four buyers, one seller with one product, and faults as rules."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -84,13 +85,14 @@ class VendingMachine(RuleBasedStateMachine):
         self.buyers[b].buy(self.uid, 1)
         self._settle(*self.buyers)
 
-    @rule(who=st.integers(0, BUYERS - 1), minutes=st.sampled_from([10, 40, 70]))
+    @rule(who=st.integers(0, BUYERS - 1), minutes=st.sampled_from([10, 40]))
     def reads_for(self, who: int, minutes: int) -> None:
-        """A buyer reads its profile every 5 simulated minutes for `minutes`."""
-        for _ in range(minutes // 5):
+        """A buyer reads its profile now, 10 s later, then every 5 simulated minutes
+        for `minutes` (each read may touch its session)."""
+        for pause in [10.0] + [300.0] * (minutes // 5):
             self.buyers[who].request("profile")
             self._settle(self.buyers[who])
-            self.sim.run(minutes=5)
+            self.sim.run(seconds=pause)
 
     @rule(a=st.integers(0, BUYERS - 1), b=st.integers(0, BUYERS - 1))
     def deposit_while_logging_in(self, a: int, b: int) -> None:
@@ -98,6 +100,17 @@ class VendingMachine(RuleBasedStateMachine):
         self.buyers[a].deposit(5)
         self.buyers[b].request("auth", token="buyer", username=self.buyers[b].username,
                                password=PASSWORD)
+        self._settle(*self.buyers)
+
+    @rule()
+    def logins_while_depositing(self) -> None:
+        """Half the buyers deposit while the other half log in again."""
+        for i, buyer in enumerate(self.buyers):
+            if i % 2:
+                buyer.request("auth", token="buyer", username=buyer.username,
+                              password=PASSWORD)
+            else:
+                buyer.deposit(5)
         self._settle(*self.buyers)
 
     # -- faults -------------------------------------------------------------------
@@ -113,11 +126,21 @@ class VendingMachine(RuleBasedStateMachine):
         """`role`'s disk is full for `seconds` from now."""
         self.world.faults.disk.failing[role] = ("full", self.world.clock.now + seconds)
 
-    @rule()
-    def saga_stall(self) -> None:
-        """The next purchase's `charge` is held on its link while the stock handler
-        raises and restarts (the swarm's aimed crash)."""
+    @rule(who=st.integers(0, BUYERS - 1))
+    def buy_while_the_stock_handler_restarts(self, who: int) -> None:
+        """A purchase whose `charge` is held on its link while the stock handler
+        raises and restarts (the swarm's aimed crash, `saga-stall`); the seller
+        lists the products meanwhile (the stock handler's next batch)."""
         self.world.stall_charge = True
+        self.buyers[who].buy(self.uid, 1)
+        self.seller.request("products")
+        self._settle(self.buyers[who], self.seller)
+
+    @rule(kind=st.sampled_from(["full", "ioerror"]))
+    def aimed_commit_fails(self, kind: str) -> None:
+        """The gatekeeper's next commit that holds a password check fails, and the
+        stock handler's next that settles a purchase (the swarm's aimed disk fault)."""
+        self.world.faults.disk.aimed_commit.update(dict.fromkeys(ROLES, kind))
 
     @rule(role=st.sampled_from(["gatekeeper", "stock-handler"]))
     def actor_raises(self, role: str) -> None:
