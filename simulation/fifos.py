@@ -121,7 +121,8 @@ class Network:
         self.crashing = False  # the process is dying: nothing more leaves it
         #: Called with every message sent, before it is queued (the oracle's tap).
         self.tap: Callable[[str, dict[str, Any]], None] | None = None
-        #: Called with the channel and the message once it is queued (aimed faults).
+        #: Called with the channel and the message once it is queued (an aimed
+        #: fault waiting for a message; None while none waits).
         self.sent: Callable[[Channel, dict[str, Any]], None] | None = None
 
     def connect(self, owner: str, endpoint: str) -> Channel:
@@ -187,8 +188,8 @@ class SimInlet:
         self._deliver: Callable[[list[dict[str, Any]]], None] | None = None
         self._scheduled = False
         self.sim_tag = f"inlet:{name}"
-        #: The kinds of message in the last batch drained (aimed faults read it).
-        self.last_kinds: frozenset[str] = frozenset()
+        #: The last batch drained (aimed faults look into it: `last_kinds`).
+        self._last_batch: list[dict[str, Any]] = []
 
     def arrive(self, endpoint: str, data: bytes) -> None:
         self._queues[endpoint].append(data)
@@ -226,8 +227,12 @@ class SimInlet:
                 message = decode(queue.popleft(), MAX_FIFO_BYTES)
                 if isinstance(message, dict):
                     batch.append(message)
-        self.last_kinds = frozenset(str(m.get("k")) for m in batch)
+        self._last_batch = batch
         return batch
+
+    def last_kinds(self) -> set[str]:
+        """The kinds of message in the last batch drained."""
+        return {str(m.get("k")) for m in self._last_batch}
 
     def clear(self) -> None:
         for queue in self._queues.values():

@@ -131,7 +131,7 @@ class VendingMachine(RuleBasedStateMachine):
         """A purchase whose `charge` is held on its link while the stock handler
         raises and restarts (the swarm's aimed crash, `saga-stall`); the seller
         lists the products meanwhile (the stock handler's next batch)."""
-        self.world.stall_charge = True
+        self.world.arm_saga_stall()
         self.buyers[who].buy(self.uid, 1)
         self.seller.request("products")
         self._settle(self.buyers[who], self.seller)

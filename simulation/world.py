@@ -223,7 +223,7 @@ class World:
         number = self.incarnations
         network = Network(self.sched)
         network.tap = lambda endpoint, message: self._tap(number, endpoint, message)
-        network.sent = self._sent
+        network.sent = self._sent if self.stall_charge else None
         loops = {name: SimLoop(self.sched, name) for name in
                  ("gatekeeper", "stock-handler", "front-door", "argon2", "supervisor")}
         ends = self.config.endpoints
@@ -464,7 +464,7 @@ class World:
         if proc is None:
             return False
         if role == "stock-handler":
-            return "charged" in proc.inlets[role].last_kinds
+            return "charged" in proc.inlets[role].last_kinds()
         ref = proc.refs.get(role)
         actor = _actor_of(ref) if ref is not None else None
         return bool(getattr(actor, "_queued_now", None))
@@ -484,12 +484,19 @@ class World:
                 "stock-handler" if what == "saga-stall" else what):
             self.note(f"fault crash actor {what} not armed: half its restart budget is spent")
         elif what == "saga-stall":
-            self.stall_charge = True
+            self.arm_saga_stall()
             self.note("fault crash armed saga-stall (the next charge held, the stock"
                       " handler raises)")
         else:
             self.faults.raise_in_batch.add(what)
             self.note(f"fault crash actor armed {what}")
+
+    def arm_saga_stall(self) -> None:
+        """The next `charge` sent is held on its link 1 to 10 s, and the stock
+        handler raises in its next batch (its recovery then runs meanwhile)."""
+        self.stall_charge = True
+        if self.process is not None:
+            self.process.network.sent = self._sent
 
     def _spent(self, role: str) -> bool:
         """`role` restarted half the times the supervisor allows within its window.
@@ -510,6 +517,8 @@ class World:
         fault may be waiting for it."""
         if self.stall_charge and message.get("k") == "charge":
             self.stall_charge = False
+            if self.process is not None:
+                self.process.network.sent = None
             seconds = self.fault_rng.uniform(1.0, 10.0)
             channel.delay(seconds)
             self.faults.raise_in_batch.add("stock-handler")
