@@ -58,6 +58,11 @@ def test_a_session_used_only_for_reads_survives_a_full_disk() -> None:
     # supervisor gave up on it, by design, and every client retried UNAVAILABLE
     # until the end. Injected actor failures now stay within half the budget.
     (404, 3000, 6, "injected actor failures past the supervisor's budget"),
+    # The same, with gatekeeper crashes (2221), with saga stalls (3154), and with
+    # both actors (7642: the ledger then also missed what was never answered).
+    (2221, 3000, 6, "injected gatekeeper failures past the supervisor's budget"),
+    (3154, 3000, 6, "injected failures and saga stalls past the budget"),
+    (7642, 3000, 6, "injected failures of both actors past the budget"),
 ])
 def test_a_swarm_seed_that_found_a_bug_stays_clean(seed: int, steps: int, clients: int,
                                                   bug: str) -> None:
