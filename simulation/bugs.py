@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["BUGS", "SimBaseException", "reintroduced"]
+__all__ = ["BUGS", "SimBaseException", "first_failing_seed", "reintroduced"]
 
 BUGS = ("early-status", "optional-writes", "stop-all", "crypto-after-rollback",
         "charge-unfenced")
@@ -104,3 +104,18 @@ def reintroduced(name: str) -> Iterator[None]:
                 delattr(owner, attr)
             else:
                 setattr(owner, attr, value)
+
+
+def first_failing_seed(bug: str, seeds: int, *, steps: int = 3000,
+                       clients: int = 6) -> tuple[int, list[str]]:
+    """With `bug` put back, run seeds from 0 as `vending simulate --seed 0 --seeds
+    SEEDS --steps STEPS --clients CLIENTS` does; the first that fails and its
+    violations, or (-1, []) if none of `seeds` does."""
+    from .cli import run_seed
+
+    with reintroduced(bug):
+        for seed in range(seeds):
+            result, _ = run_seed(seed, steps=steps, clients=clients)
+            if result.violations:
+                return seed, result.violations
+    return -1, []
