@@ -40,11 +40,15 @@ class Channel(Lane):
         self.hold_until = 0.0
         self.closed = False
         self.lost = 0
+        #: It carries one message (a reply): once that left, it is done for good.
+        self.once = False
+        self.sent = 0
 
     def send(self, data: bytes, label: str = "") -> None:
         if self.closed:
             self.lost += 1
             return
+        self.sent += 1
         self._queue.append((data, label))
         if self.hold_until <= self.sched.clock.now:
             self.wake()
@@ -118,6 +122,7 @@ class Network:
         self.sched = sched
         self.receivers: dict[str, Receiver] = {}
         self.channels: list[Channel] = []
+        self._compact_at = 256
         self.crashing = False  # the process is dying: nothing more leaves it
         #: Called with every message sent, before it is queued (the oracle's tap).
         self.tap: Callable[[str, dict[str, Any]], None] | None = None
@@ -136,6 +141,17 @@ class Network:
         channel = Channel(self.sched, name, deliver, describe_fifo)
         self.channels.append(channel)
         return channel
+
+    def add_channel(self, channel: Channel) -> None:
+        """Keep `channel` (a crash closes it, a `net` fault may pick it). Now and then
+        drop the one-message channels whose message left: nothing can reach them
+        again, and a fault picks only among channels with something queued, in
+        this list's order, which dropping them keeps."""
+        channels = self.channels
+        channels.append(channel)
+        if len(channels) >= self._compact_at:
+            channels[:] = [c for c in channels if not (c.once and c.sent and not c._queue)]
+            self._compact_at = 2 * len(channels) + 256
 
     def crash(self) -> int:
         """The process died: every fifo message in flight is gone."""

@@ -373,7 +373,8 @@ class World:
             return False
         channel = Channel(self.sched, f"door>{client.name}",
                           lambda d: client.deliver(identity, d), lambda d: "reply")
-        proc.network.channels.append(channel)
+        channel.once = True
+        proc.network.add_channel(channel)
         channel.send(data)
         return True
 
