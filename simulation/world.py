@@ -53,7 +53,7 @@ FAULT_RATE = FIXED_RATE
 #: Idempotency keys and events are kept 48 h: an acknowledgement older than this
 #: may have been forgotten on purpose.
 KEPT = 47 * 3600.0
-#: Pieces of work one housekeeping step runs at most (swarm's `batch_idle`).
+#: Pieces of work one housekeeping step runs at most (`WorldOptions.batch_idle`).
 IDLE_LIMIT = 2000
 _QUIET_LOGGERS = ("pykka", "actors", "transport", "vending")
 
