@@ -66,9 +66,8 @@ def add_command(sub: Any) -> None:
                    help=f"all (default), none, or a comma list of {', '.join(FAULT_KINDS)}")
     p.add_argument("--no-swarm", dest="swarm", action="store_false",
                    help="every seed runs one configuration (every kind in --faults, every "
-                   "variant, one fault per 300 steps; the regression seeds' schedule) "
-                   "instead of drawing its own (default: swarm, each seed draws its kinds, "
-                   "rates, client mix and timeouts)")
+                   "variant, one fault per 300 steps) instead of drawing its own (default: "
+                   "swarm, each seed draws its kinds, rates, client mix and timeouts)")
     p.add_argument("--no-idle-batch", dest="batch_idle", action="store_false",
                    help="every timer firing is a step of its own, even with nothing else "
                    "runnable (with --no-swarm: the schedule of the regression seeds found "
