@@ -1,6 +1,7 @@
 """Simulated buyers and sellers: real request maps, Lazy Pirate retries.
 
-A client sends one request at a time on its connection and waits `TIMEOUT`
+A client sends one request at a time on its connection and waits its timeout
+(`TIMEOUT` in the fixed configuration; a seed may draw another, swarm.py)
 simulated seconds for the reply. No reply: it drops the connection, opens a new
 one (a new ROUTER identity) and sends the same request again, same `req_id`,
 as docs/protocol.md tells clients to do. `UNAVAILABLE`: the same request again
@@ -30,12 +31,12 @@ from vending.requests import SESSION_OPS, STATE_CHANGING_OPS
 
 from .fifos import Channel
 from .loop import Scheduler
-from .swarm import MIXES
+from .swarm import MIXES, TIMEOUTS
 
 __all__ = ["PASSWORD", "TIMEOUT", "Attempt", "SimClient"]
 
 #: How long a client waits for a reply (a little over the front door's deadline).
-TIMEOUT = 12.0
+TIMEOUT = TIMEOUTS[0]
 BACKOFF, MAX_BACKOFF = 0.25, 8.0
 PASSWORD = "simulated-password"
 
