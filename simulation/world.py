@@ -508,10 +508,14 @@ class World:
         the code. Injected actor failures stay under that budget, so a give-up
         still means the code itself failed that often (seed 67's bug did)."""
         proc = self.process
+        if proc is None:
+            return False
+        budget = proc.restarts
+        # The restarts the budget counted, within the window that ends now (its
+        # `recent` counts up to the last restart, which may be long ago).
         now = self.clock.now
-        recent = [t for t in proc.restarts.get(role, ()) if t > now - RESTART_WINDOW] \
-            if proc is not None else []
-        return len(recent) >= MAX_RESTARTS // 2
+        recent = [t for t in budget._times.get(role, ()) if t > now - budget.window]
+        return len(recent) >= budget.max_restarts // 2
 
     def _sent(self, channel: Channel, message: dict[str, Any]) -> None:
         """A fifo message was queued on `channel` (the network's hook): an aimed
