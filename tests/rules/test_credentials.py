@@ -4,9 +4,13 @@ given: the Env")."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import random
 
 import pytest
+from argon2.low_level import Type, hash_secret_raw
 
 from vending import credentials
 from vending.credentials import Argon2Cost, Credentials
@@ -94,3 +98,39 @@ def test_the_module_functions_are_the_system_credentials(
     assert credentials.open_seal(blob, "pw") == b"x"
     assert credentials.verify_password(credentials.hash_password("pw"), "pw")
     assert not credentials.verify_password(None, "pw")
+
+
+def test_a_given_dummy_hash_is_the_one_checked_and_a_made_one_is_made_once() -> None:
+    given = Credentials(Seeded(2), CHEAP).hash_password("dummy")
+    entropy = Seeded(2)
+    creds = Credentials(entropy, CHEAP, dummy_hash=given)
+    assert not creds.verify_password(None, "dummy")
+    assert creds.dummy_hash() == given and entropy.asked == []
+    # Without one: a random 16-byte password's hash, drawn on first use only.
+    entropy = Seeded(2)
+    creds = Credentials(entropy, CHEAP)
+    first = creds.dummy_hash()
+    assert not creds.verify_password(None, "pw")
+    assert creds.dummy_hash() == first and entropy.asked == [16]
+
+
+def test_a_hash_salt_is_the_next_16_bytes_of_the_salt_stream() -> None:
+    stored = Credentials(Seeded(3), CHEAP, salts=Seeded(9)).hash_password("pw")
+    salt_b64 = stored.split("$")[4]
+    salt = base64.b64decode(salt_b64 + "=" * (-len(salt_b64) % 4))
+    assert salt == Seeded(9).token_bytes(16)
+
+
+def test_a_seal_has_the_layout_its_docstring_gives() -> None:
+    """salt(16) tag(32) body, keys the two halves of a 64-byte argon2id of the password:
+    a seal kept in the database by one build opens in another."""
+    creds = Credentials(Seeded(7), CHEAP)
+    blob = creds.seal(b"a token", "pw")
+    salt, tag, body = blob[:16], blob[16:48], blob[48:]
+    assert salt == Seeded(7).token_bytes(16)
+    raw = hash_secret_raw(b"pw", salt, time_cost=1, memory_cost=64, parallelism=1,
+                          hash_len=64, type=Type.ID)
+    enc_key, mac_key = raw[:32], raw[32:]
+    pad = hashlib.shake_256(enc_key).digest(len(b"a token"))
+    assert body == bytes(a ^ b for a, b in zip(b"a token", pad, strict=True))
+    assert tag == hmac.new(mac_key, salt + body, hashlib.sha256).digest()
