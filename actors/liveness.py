@@ -9,6 +9,7 @@ the others go on. Runs in the front-door thread.
 from __future__ import annotations
 
 import contextlib
+import math
 from typing import TYPE_CHECKING
 
 from transport.fifo import Backpressure
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from .env import Outbox
 
 HEARTBEAT_EVERY, HEARTBEAT_LIVENESS = 0.5, 3.0
+_LIVENESS_MS = round(HEARTBEAT_LIVENESS * 1000)
 #: The roles the front door watches (a process runs `config.SERVE_ROLES`).
 WATCHED_ROLES = ("gatekeeper", "stock-handler")
 
@@ -49,17 +51,14 @@ class Liveness:
             self._heard[alive.role] = self._clock.monotonic()
             self._told[alive.role] = alive
 
-    def views(self, now: float | None = None) -> dict[str, PartView]:
+    def views(self) -> dict[str, PartView]:
         """Each role as the `health` op reports it (vending/health.py)."""
-        now = self._clock.monotonic() if now is None else now
+        now = self._clock.monotonic()
         out = {}
         for role, heard in self._heard.items():
             told = self._told.get(role, Alive(role))
-            # `up` is decided on the reported milliseconds, so a reader never sees
-            # a part down at 3000 ms when the limit says "over 3000".
-            silent_ms = int((now - heard) * 1000)
-            out[role] = PartView(silent_ms <= HEARTBEAT_LIVENESS * 1000, told.storage,
-                                 silent_ms, told.last_seq, told.sessions)
+            out[role] = PartView(is_up(now - heard), told.storage, silent_ms(now - heard),
+                                 told.last_seq, told.sessions)
         return out
 
     def silent_for(self, now: float) -> dict[str, float]:
@@ -70,5 +69,20 @@ class Liveness:
         """Raises `Unavailable` if one of `roles` has gone silent."""
         now = self._clock.monotonic()
         for role in roles:
-            if now - self._heard[role] > HEARTBEAT_LIVENESS:
+            if not is_up(now - self._heard[role]):
                 raise Unavailable(f"the {role} is not answering; retry later")
+
+
+def silent_ms(silent: float) -> int:
+    """`silent` seconds as whole milliseconds, rounded up: over HEARTBEAT_LIVENESS
+    in seconds exactly when over it in milliseconds, so a part reported down never
+    reads 3000 ms."""
+    return math.ceil(silent * 1000)
+
+
+def is_up(silent: float) -> bool:
+    """The one rule for a role silent `silent` seconds: `health`, `require` (which
+    refuses requests) and the metrics' `vending_role_up` all ask it."""
+    # `silent_ms(silent) <= _LIVENESS_MS` without the rounding: an integer bound
+    # is at or over a number exactly when it is at or over its ceiling.
+    return silent * 1000 <= _LIVENESS_MS

@@ -26,7 +26,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from .liveness import HEARTBEAT_LIVENESS
+from .liveness import HEARTBEAT_LIVENESS, is_up
 
 if TYPE_CHECKING:
     from .system import VendingSystem
@@ -158,7 +158,7 @@ class Metrics:
                                    "last answered a heartbeat", labels=["role"])
         now = self.system.env.clock.monotonic()  # the clock liveness is kept on
         for role, seconds in dispatch.liveness.silent_for(now).items():
-            up.add_metric([role], 1 if seconds <= HEARTBEAT_LIVENESS else 0)
+            up.add_metric([role], 1 if is_up(seconds) else 0)
             silent.add_metric([role], seconds)
         yield up
         yield silent
