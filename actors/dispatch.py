@@ -60,7 +60,7 @@ class Dispatch:
         self.liveness = Liveness(config.endpoints, env.clock)
         #: Requests refused because their fifo was full (`vending serve --metrics`).
         self.fifo_refused = 0
-        #: Requests sent this loop turn, by fifo endpoint, until `_flush`.
+        #: Requests sent this loop turn, by fifo ("auth", ...), until `_flush`.
         self._waiting: dict[str, list[ClientRequest]] = {}
         self.sessions = SessionPool(self._start_session, max_actors=config.max_session_actors,
                                     idle=config.session_actor_idle, clock=env.clock)
@@ -154,11 +154,11 @@ class Dispatch:
                 self._push.send(endpoint, message.to_wire())
             except Backpressure:
                 self.fifo_refused += 1
-                raise Unavailable(f"{fifo}.fifo is full; retry later") from None
+                raise _full(fifo) from None
             return
         if not self._waiting:
             self._door.call_soon(self._flush)
-        self._waiting.setdefault(endpoint, []).append(message)
+        self._waiting.setdefault(fifo, []).append(message)
 
     def _flush(self) -> None:
         """Send the requests `_send` kept this turn; refuse those a full fifo refused
@@ -166,14 +166,18 @@ class Dispatch:
         assert self._push is not None and self._door is not None
         push = cast(BatchOutbox, self._push)  # `_send` keeps requests only for one that batches
         waiting, self._waiting = self._waiting, {}
-        for endpoint, messages in waiting.items():
+        for fifo, messages in waiting.items():
             try:
-                push.send_many(endpoint, [m.to_wire() for m in messages])
+                push.send_many(getattr(self._ends, fifo), [m.to_wire() for m in messages])
             except Backpressure as exc:
                 refused = messages[exc.sent:]
                 self.fifo_refused += len(refused)
-                fifo = endpoint.rpartition("/")[2]
                 for message in refused:
                     ticket = message.rt.ticket
                     self.sessions.expired(ticket)
-                    self.reply(ticket, Unavailable(f"{fifo} is full; retry later").to_reply())
+                    self.reply(ticket, _full(fifo).to_reply())
+
+
+def _full(fifo: str) -> Unavailable:
+    """A request refused because `fifo` is full, sent at once or in a turn's frame."""
+    return Unavailable(f"{fifo}.fifo is full; retry later")

@@ -87,4 +87,6 @@ def test_what_a_full_fifo_refuses_is_answered_unavailable() -> None:
     assert [from_wire(m).rt.ticket for m in push.calls[0][1]] == [1]
     assert sorted(door.replies) == [2, 3]
     assert {r["error"] for r in door.replies.values()} == {"UNAVAILABLE"}
+    # Named as a refusal sent at once names it, whatever the endpoint (tcp included).
+    assert {r["message"] for r in door.replies.values()} == {"post.fifo is full; retry later"}
     assert d.fifo_refused == 2
