@@ -45,9 +45,13 @@ class RestartBudget:
             times.popleft()
         return len(times) <= self.max_restarts
 
-    def recent(self, name: str) -> int:
-        """Restarts of `name` counted in the window that ended at the last `allow`."""
-        return len(self._times.get(name, ()))
+    def recent(self, name: str, now: float | None = None) -> int:
+        """Restarts of `name` counted in the window that ended at the last `allow`,
+        or, given `now`, in the window that ends then."""
+        times = self._times.get(name, ())
+        if now is None:
+            return len(times)
+        return sum(1 for t in times if t > now - self.window)
 
 
 class Supervisor:

@@ -511,11 +511,8 @@ class World:
         if proc is None:
             return False
         budget = proc.restarts
-        # The restarts the budget counted, within the window that ends now (its
-        # `recent` counts up to the last restart, which may be long ago).
-        now = self.clock.now
-        recent = [t for t in budget._times.get(role, ()) if t > now - budget.window]
-        return len(recent) >= budget.max_restarts // 2
+        # Within the window that ends now, not at the last restart (maybe long ago).
+        return budget.recent(role, self.clock.now) >= budget.max_restarts // 2
 
     def _sent(self, channel: Channel, message: dict[str, Any]) -> None:
         """A fifo message was queued on `channel` (the network's hook): an aimed

@@ -29,3 +29,13 @@ def test_the_defaults_are_ten_restarts_a_minute() -> None:
     assert all(budget.allow("gatekeeper", t) for t in range(10))
     assert not budget.allow("gatekeeper", 10.0)
     assert budget.allow("gatekeeper", 71.0)  # only 11.0-71.0's count: this one alone
+
+
+def test_recent_as_of_now_leaves_out_what_the_window_has_passed() -> None:
+    budget = RestartBudget(max_restarts=10, window=10.0)
+    for t in (0.0, 4.0, 8.0):
+        budget.allow("gatekeeper", t)
+    assert budget.recent("gatekeeper") == 3  # as of the last restart
+    assert budget.recent("gatekeeper", 12.0) == 2  # 0 has left the window ending at 12
+    assert budget.recent("gatekeeper", 14.0) == 1  # so has 4 (exactly a window ago)
+    assert budget.recent("stock-handler", 14.0) == 0
