@@ -91,20 +91,34 @@ READ_TURN = 0.02
 TICK = 1.0
 
 
-def backend_loop(ctx: zmq.Context[Any], inlet: FifoInlet,
-                 publisher: EventPublisher | None = None) -> EventLoop:
-    """The thread a backend actor runs on: it binds the actor's fifos and its
-    events' PUB socket, and keeps them across restarts of the actor."""
-    def setup(loop: EventLoop) -> None:
-        inlet.open(ctx)
-        if publisher is not None:
-            publisher.open(ctx, loop)
+class BackendPorts:
+    """A backend's fifos (the PULL ends, `inlet`) and its events' PUB socket: opened
+    on the loop its actor runs on and kept across restarts of the actor, so the
+    supervisor restarts it on the same loop and nothing re-binds."""
 
-    def teardown(loop: EventLoop) -> None:
-        inlet.close()
-        if publisher is not None:
-            publisher.close(loop)
-    return EventLoop(inlet.name, setup=setup, teardown=teardown)
+    def __init__(self, ctx: zmq.Context[Any], loop: EventLoop, inlet: FifoInlet,
+                 publisher: EventPublisher | None = None) -> None:
+        self.ctx = ctx
+        self.loop = loop
+        self.inlet = inlet
+        self.publisher = publisher
+
+    def open(self) -> None:
+        """Bind (loop thread); on a bind error nothing stays open."""
+        try:
+            self.inlet.open(self.ctx)
+            if self.publisher is not None:
+                self.publisher.open(self.ctx, self.loop)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Close (loop thread), readers first: the loop outlives its sockets."""
+        self.inlet.detach(self.loop)
+        self.inlet.close()
+        if self.publisher is not None:
+            self.publisher.close(self.loop)
 
 
 class BackendActor(LoopActor):

@@ -19,6 +19,9 @@ class Endpoints:
 #: What one `vending serve` process may run (`--role`).
 SERVE_ROLES = ("all", "frontdoor", "gatekeeper", "stock-handler")
 
+#: How the parts of one process share threads (`--loops`).
+LOOP_LAYOUTS = ("one", "per-part")
+
 
 @dataclass(frozen=True)
 class Config:
@@ -74,11 +77,18 @@ class Config:
     #: (port 0: any free port, see `VendingSystem.metrics_address`). None: no
     #: metrics, and prometheus_client is never imported.
     metrics: str | None = None
+    #: "one": every part this process runs shares one loop thread (the default: no
+    #: GIL hand-off between parts); "per-part": each part has its own, so a stalled
+    #: commit of one backend does not stall the others (docs/design.md, "Threads and
+    #: what they own").
+    loops: str = "one"
 
     def check(self) -> None:
         """Refuse a configuration that cannot work, with a sentence saying why."""
         if self.role not in SERVE_ROLES:
             raise ValueError(f"role must be one of {', '.join(SERVE_ROLES)}")
+        if self.loops not in LOOP_LAYOUTS:
+            raise ValueError(f"loops must be one of {', '.join(LOOP_LAYOUTS)}")
         if self.metrics is not None:
             host, _, port = self.metrics.rpartition(":")
             if not host or not port.isdigit() or int(port) > 65535:

@@ -1,6 +1,6 @@
 """What the front door does with a checked request, and with a status coming back.
 
-Runs in the front-door thread, together with the session actors it starts
+Runs in the front door's loop, together with the session actors it starts
 (`actors/runtime.py`), so routing a request to its session and the session
 sending it down a fifo cost no thread hop. Ops that neither need nor open a
 session (their row in vending/ops.py says) go straight to their owner (for
@@ -67,7 +67,7 @@ class Dispatch:
 
     def _start_session(self, wsess: str, line: SessionLine) -> pykka.ActorRef[Any]:
         assert self._door is not None
-        return SessionActor.start(self._door, wsess, self, line)
+        return SessionActor.start(self._door.loop, wsess, self, line)
 
     # -- Dispatcher -----------------------------------------------------------
     def on_start(self, door: FrontDoor) -> None:
@@ -75,7 +75,7 @@ class Dispatch:
         door.part_views = self.liveness.views  # what the `health` op reports
         self._push = self.env.pushers(self._ctx)  # this thread only: ours and the sessions'
         if self.forwarder is not None:
-            self.forwarder.open(self._ctx, door)  # embedded: both sources, one endpoint
+            self.forwarder.open(self._ctx, door.loop)  # embedded: both sources, one endpoint
         self.liveness.tick(self._push, self._clock.monotonic())
 
     def on_request(self, ticket: int, request: Request, peer: str | None) -> None:
@@ -122,7 +122,7 @@ class Dispatch:
         if self._push is not None:
             self._push.close()
         if self.forwarder is not None and self._door is not None:
-            self.forwarder.close(self._door)
+            self.forwarder.close(self._door.loop)
 
     # -- SessionDesk ------------------------------------------------------------
     def forward(self, wsess_uid: str, submit: Submit) -> None:
@@ -157,7 +157,7 @@ class Dispatch:
                 raise _full(fifo) from None
             return
         if not self._waiting:
-            self._door.call_soon(self._flush)
+            self._door.loop.call_soon(self._flush)
         self._waiting.setdefault(fifo, []).append(message)
 
     def _flush(self) -> None:

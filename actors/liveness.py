@@ -3,7 +3,7 @@
 The front door asks each role every HEARTBEAT_EVERY seconds to answer on its
 status fifo; a role silent for HEARTBEAT_LIVENESS is taken as gone, and back
 at its next answer. Requests that need a gone role get UNAVAILABLE at once;
-the others go on. Runs in the front-door thread.
+the others go on. Runs in the front door's loop.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Imported only when metrics are asked for (it imports prometheus_client). The
 hot path is one call per answered request, `RequestStats.observe`, in the
-front-door thread: two dict updates and a bisect, no lock, no
+front door's loop: two dict updates and a bisect, no lock, no
 prometheus_client object. Everything else is read when Prometheus scrapes,
 from counters the parts keep anyway (`FrontDoor.stats`, `Dispatch`,
 `BackendStats`, the supervisor, the liveness clock). In the split layout each
@@ -42,7 +42,7 @@ BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 class RequestStats:
     """Answers by (op, code), and a latency histogram by op.
 
-    `observe` runs in the front-door thread only; a scrape reads copies from
+    `observe` runs in the front door's loop only; a scrape reads copies from
     its own thread (a dict copy is one step under the GIL).
     """
 

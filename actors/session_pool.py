@@ -1,5 +1,5 @@
 """Which session actors are alive: started on a session's first request, stopped
-when idle, bounded in number. Runs in the front-door thread.
+when idle, bounded in number. Runs in the front door's loop.
 
 Stopping an actor never ends its session: the next request starts a fresh
 actor from what the gatekeeper has stored. A session's requests in flight live in

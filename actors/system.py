@@ -30,7 +30,7 @@ from vending.db import StorageError
 from vending.gate import SCHEMA as GATE_SCHEMA
 from vending.stock import SCHEMA as STOCK_SCHEMA
 
-from .backend import BackendStats, backend_loop
+from .backend import BackendPorts, BackendStats
 from .config import Config
 from .dispatch import Dispatch
 from .env import REAL, Env
@@ -92,7 +92,9 @@ class VendingSystem:
         self._lock_fds: list[int] = []
         self._curve: tuple[bytes, bytes] | None = None
         self._zap: ThreadAuthenticator | None = None
-        self._loops: list[EventLoop] = []
+        #: The started loops, by name: one ("vending"), or one per part.
+        self._loops: dict[str, EventLoop] = {}
+        self._ports: list[BackendPorts] = []
         self._publishers: list[EventPublisher] = []
         self._clients: weakref.WeakSet[Client] = weakref.WeakSet()
         self._streams: weakref.WeakSet[EventStream] = weakref.WeakSet()
@@ -132,14 +134,15 @@ class VendingSystem:
                 self._start_zap(ctx, clients)
             sup = self.supervisor = Supervisor(clock=self.env.clock)
             for name, actor in backends:
-                # One thread per backend: it binds the actor's fifos, keeps them
-                # across restarts of the actor, and runs the actor.
+                # The actor's fifos are bound once on its loop and kept across
+                # restarts of the actor.
+                loop = self._loop_for(name)
                 inlet = FifoInlet([self._bind_form(e) for e in actor.fifo_endpoints(self.config)],
                                   name=name)
                 publisher = self._publisher()
-                loop = backend_loop(ctx, inlet, publisher)
-                loop.start_bound()
-                self._loops.append(loop)
+                ports = BackendPorts(ctx, loop, inlet, publisher)
+                loop.call_and_wait(ports.open)
+                self._ports.append(ports)
                 memory_db = (self.env.database(None, actor.schema) if self.config.in_memory
                              else None)
                 stats = self.backend_stats[name] = BackendStats()
@@ -154,14 +157,15 @@ class VendingSystem:
                 sup.refs["stock-handler"].ask(AwaitRecovery(), timeout=30).get(timeout=30)
             if self.config.runs("frontdoor"):
                 self.dispatch = Dispatch(ctx, self.config, self._forwarder(), self.env)
-                self.door = FrontDoor(ctx, [*self.config.binds, self.config.inproc_door],
+                self.door = FrontDoor(self._loop_for("front-door"), ctx,
+                                      [*self.config.binds, self.config.inproc_door],
                                       self._bind_form(self.config.endpoints.status), self.dispatch,
                                       request_timeout=self.config.request_timeout,
                                       curve_keypair=self._curve,
                                       observe=self._metrics.requests.observe
                                       if self._metrics is not None else None,
                                       clock=self.env.clock)
-                self.door.start_bound()
+                self.door.start()
             if self._metrics is not None and self.config.metrics is not None:
                 self._metrics.serve(self.config.metrics)
         except BaseException:
@@ -169,6 +173,16 @@ class VendingSystem:
             raise
         self._created.clear()
         return self
+
+    def _loop_for(self, part: str) -> EventLoop:
+        """The started loop `part` runs on: the process's one loop, or (`loops
+        "per-part"`) its own (docs/design.md, "Threads and what they own")."""
+        name = "vending" if self.config.loops == "one" else part
+        loop = self._loops.get(name)
+        if loop is None:
+            loop = self._loops[name] = EventLoop(name)
+            loop.start_bound()
+        return loop
 
     def _start_zap(self, ctx: zmq.Context[Any], clients: dict[bytes, bool]) -> None:
         """Answer the context's ZAP requests: only `clients` pass the CURVE handshake.
@@ -282,15 +296,19 @@ class VendingSystem:
             self._metrics.close()
             self._metrics = None
         try:
-            if self.door is not None:  # a door that failed to bind has a pipe to close too
+            if self.door is not None:
                 self.door.stop()
         finally:
             try:
                 if self.supervisor is not None:
                     self.supervisor.stop_all()
-                for loop in reversed(self._loops):
-                    loop.stop()
+                for ports in reversed(self._ports):
+                    ports.loop.call_and_wait(ports.close)
+                self._ports.clear()
             finally:
+                for loop in reversed(self._loops.values()):
+                    loop.stop()  # a loop that failed to start has a pipe to close too
+                self._loops.clear()
                 for stream in list(self._streams):
                     stream.stop()  # its sockets too would block ctx.term()
                 for client in list(self._clients):

@@ -13,7 +13,7 @@ from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from actors.config import SERVE_ROLES, Config, Endpoints
+from actors.config import LOOP_LAYOUTS, SERVE_ROLES, Config, Endpoints
 from simulation import cli as simulation_cli
 from tools import bench
 from vending.info import VERSION
@@ -138,6 +138,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "inproc://status.fifo)")
     split.add_argument("--fifo-bind-any", action="store_true",
                        help="bind owned fifos on all interfaces (tcp://*:PORT) for other hosts")
+    serve.add_argument("--loops", choices=LOOP_LAYOUTS, default="one",
+                       help="one: every part of this process on one thread (no hand-off "
+                       "between parts); per-part: a thread each, so one backend's stalled "
+                       "disk does not stall the others (default: one)")
     serve.add_argument("--log-level", default="INFO",
                        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                        help="least severe log lines written to stderr")
@@ -312,7 +316,7 @@ def serve_command(args: argparse.Namespace) -> int:
                     curve_secret_file=args.curve_secret, curve_clients=args.curve_clients,
                     role=args.role, endpoints=endpoints,
                     fifo_bind_any=args.fifo_bind_any, events=args.events,
-                    metrics=args.metrics,
+                    metrics=args.metrics, loops=args.loops,
                     # The benchmark's A/B (`vending bench --events-off`): no events at all.
                     publish_events=os.environ.get("VENDING_EVENTS") != "off")
     try:

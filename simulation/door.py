@@ -10,17 +10,16 @@ goes back down the connection its envelope names.
 
 from __future__ import annotations
 
-import os
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import zmq
 
 from transport.codec import decode, encode
 from transport.fifo import MAX_FIFO_BYTES
 from transport.frontdoor import _TICK, Dispatcher, FrontDoor
-from transport.loop import Timer
+from transport.loop import EventLoop
 
 from .clock import SimClock
 from .loop import SimLoop
@@ -51,26 +50,13 @@ class SimFrontDoor(FrontDoor):
     def __init__(self, loop: SimLoop, status_endpoint: str, dispatcher: Dispatcher,
                  send_reply: Callable[[bytes, bytes], bool], *, request_timeout: float,
                  clock: SimClock) -> None:
-        super().__init__(None, [], status_endpoint, dispatcher,  # type: ignore[arg-type]
-                         request_timeout=request_timeout, clock=clock)
-        # EventLoop's wake-up pipe: no other thread will ever write to it.
-        for fd in (self._wake_r, self._wake_w):
-            os.close(fd)
+        super().__init__(cast(EventLoop, loop), None, [], status_endpoint,  # type: ignore[arg-type]
+                         dispatcher, request_timeout=request_timeout, clock=clock)
         self.sim_loop = loop
         self._send_reply = send_reply
         self._statuses: deque[bytes] = deque()
         self._status_scheduled = False
         self.last_tick = 0.0
-
-    # -- the loop: the simulated one ---------------------------------------
-    def call_soon(self, callback: Callable[[], None]) -> None:
-        self.sim_loop.call_soon(callback)
-
-    def every(self, interval: float, callback: Callable[[], None]) -> Timer:
-        return self.sim_loop.every(interval, callback)
-
-    def in_loop(self) -> bool:
-        return True
 
     def _tick(self) -> None:
         #: When the front door last looked for expired requests (the oracle's
@@ -80,17 +66,18 @@ class SimFrontDoor(FrontDoor):
         super()._tick()
 
     def start_simulated(self) -> None:
-        """What `setup` does, less binding sockets (the front door's thread)."""
+        """What `open` does, less binding sockets (the front door's loop)."""
         self._dispatcher.on_start(self)
-        self.every(_TICK, self._tick)
+        self.loop.every(_TICK, self._tick)
+        self.opened = True
 
     def stop_simulated(self) -> None:
-        """What the loop's exit does once drained: answer what is pending, stop sessions."""
-        self.on_exit()
+        """What `close` does, less closing sockets: answer what is pending, stop sessions."""
+        self.close()
 
     # -- the ROUTER socket: client connections --------------------------------
     def client_frames(self, identity: bytes, body: bytes, peer: str | None) -> None:
-        """A client's request frame arrived (front-door thread)."""
+        """A client's request frame arrived (front door's loop)."""
         frames: list[Any] = [Frame(identity), Frame(b""), Frame(body, peer)]
         self._on_frames(frames)
 
@@ -107,7 +94,7 @@ class SimFrontDoor(FrontDoor):
         self._statuses.append(data)
         if not self._status_scheduled:
             self._status_scheduled = True
-            self.call_soon(self.drain_statuses)
+            self.loop.call_soon(self.drain_statuses)
 
     def drain_statuses(self) -> None:
         self._status_scheduled = False
@@ -119,4 +106,4 @@ class SimFrontDoor(FrontDoor):
                 self._dispatcher.on_status(message)
         if self._statuses:
             self._status_scheduled = True
-            self.call_soon(self.drain_statuses)
+            self.loop.call_soon(self.drain_statuses)

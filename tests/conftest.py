@@ -65,9 +65,12 @@ def make_system() -> Iterator[Callable[..., VendingSystem]]:
 
 
 @pytest.fixture
-def system(make_system: Callable[..., VendingSystem]) -> VendingSystem:
-    """An in-memory system, front door on tcp://127.0.0.1:<random port> and inproc."""
-    return make_system()
+def system(make_system: Callable[..., VendingSystem],
+           request: pytest.FixtureRequest) -> VendingSystem:
+    """An in-memory system, front door on tcp://127.0.0.1:<random port> and inproc.
+    Config overrides by indirect parametrization: `@pytest.mark.parametrize("system",
+    [{"loops": "per-part"}], indirect=True)`."""
+    return make_system(**getattr(request, "param", {}))
 
 
 @pytest.fixture

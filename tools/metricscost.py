@@ -3,7 +3,7 @@
 Two figures, both printed, both measured in this one run so that a busy machine
 shifts them alike:
 
-1. the hot path alone: what the front-door thread adds per answered request
+1. the hot path alone: what the front door's loop adds per answered request
    when metrics are on (`FrontDoor._observed`), timed over many calls;
 2. end to end: an embedded system answering `ping` and `products` over inproc
    from one blocking client, with metrics off and on, in alternating rounds
@@ -25,7 +25,7 @@ from actors.system import VendingSystem
 
 
 def observe_ns(calls: int) -> float:
-    """Nanoseconds the front-door thread adds per answered request with metrics on:
+    """Nanoseconds the front door's loop adds per answered request with metrics on:
     `FrontDoor._observed` (the reply's code, the clock, `RequestStats.observe`),
     timed over `calls` calls on a few ops and codes, the bare loop subtracted."""
     import zmq
@@ -35,7 +35,8 @@ def observe_ns(calls: int) -> float:
 
     stats = RequestStats()
     ctx: zmq.Context[Any] = zmq.Context()
-    door = FrontDoor(ctx, [], "inproc://unused", cast(Any, None), observe=stats.observe)
+    door = FrontDoor(cast(Any, None), ctx, [], "inproc://unused", cast(Any, None),
+                     observe=stats.observe)
     replies: list[tuple[str, dict[str, Any]]] = [
         ("products", {"ok": True}), ("buy", {"ok": True}), ("deposit", {"ok": True}),
         ("auth", {"ok": False, "error": "INVALID_CREDENTIALS"})]

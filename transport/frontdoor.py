@@ -1,8 +1,9 @@
 """The front door: a ZeroMQ ROUTER serving REQ and DEALER clients.
 
-The front door is an `EventLoop`: its thread owns the ROUTER and the status
-PULL (statuses coming back from the gatekeeper and stock handler), and runs
-whatever else is given to it (the session actors run on it). It never blocks
+The front door is a part on an `EventLoop` (the process's one loop, or its own:
+docs/design.md, "Threads and what they own"): it opens there the ROUTER and the
+status PULL (statuses coming back from the gatekeeper and stock handler), and
+what it is given runs there too (the session actors). It never blocks
 on a client: sends are non-blocking and a reply to a vanished or stalled
 client is dropped and counted. Every request gets a deadline; one that passes
 is answered `UNAVAILABLE` here.
@@ -16,6 +17,7 @@ from __future__ import annotations
 import errno
 import heapq
 import logging
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -31,7 +33,7 @@ from vending.sources import SYSTEM_CLOCK, Clock
 
 from .codec import DecodeError, decode, decode_map, encode
 from .fifo import MAX_FIFO_BYTES
-from .loop import EventLoop
+from .loop import EventLoop, Timer
 
 __all__ = ["MAX_FRAME_BYTES", "Dispatcher", "FrontDoor", "FrontDoorStats", "Observer"]
 
@@ -43,7 +45,7 @@ _TICK = 0.1
 
 #: Told of every answer: (op, code, seconds since the request came in), code
 #: "OK" for a success; op "invalid" for a request that did not parse. Called in
-#: the front-door thread, so it must be quick (`vending serve --metrics`).
+#: the front door's loop, so it must be quick (`vending serve --metrics`).
 Observer = Callable[[str, str, float], None]
 
 
@@ -99,14 +101,18 @@ class _Pending:
     started: float
 
 
-class FrontDoor(EventLoop):
-    def __init__(self, ctx: zmq.Context[Any], binds: list[str], status_endpoint: str,
-                 dispatcher: Dispatcher, *, request_timeout: float = 10.0,
+class FrontDoor:
+    """Opened on a running `EventLoop` (`start`), closed the same way (`stop`)."""
+
+    def __init__(self, loop: EventLoop, ctx: zmq.Context[Any], binds: list[str],
+                 status_endpoint: str, dispatcher: Dispatcher, *,
+                 request_timeout: float = 10.0,
                  hwm: int = 10_000, max_pending: int = 20_000,
                  max_pending_per_client: int = 64,
                  curve_keypair: tuple[bytes, bytes] | None = None,
                  observe: Observer | None = None, clock: Clock = SYSTEM_CLOCK) -> None:
-        super().__init__("front-door")
+        #: The loop the door, its dispatcher and the session actors run on.
+        self.loop = loop
         #: What requests' deadlines and ages are read on (the loop's timers keep
         #: the real clock: they wait on real sockets).
         self.clock = clock
@@ -130,22 +136,35 @@ class FrontDoor(EventLoop):
         self._next_ticket = 0
         self._draining = False
         self._drain_until = 0.0
+        #: Set (in the loop thread) once a drain is over: nothing pending, or its time is up.
+        self._drained = threading.Event()
         self._router: zmq.Socket[Any] | None = None
         self._status: zmq.Socket[Any] | None = None
+        self._tick_timer: Timer | None = None
+        self.opened = False
         self.bound: list[str] = []
 
     # -- any thread ------------------------------------------------------
+    def start(self) -> FrontDoor:
+        """Open on the loop (bind); a bind error is raised here."""
+        self.loop.call_and_wait(self.open)
+        return self
+
     def stop(self, drain: float = 2.0) -> None:
-        """Refuse new requests, wait up to `drain` seconds for in-flight ones, stop."""
-        self.call_soon(lambda: self._begin_drain(drain))
-        super().stop()
+        """Refuse new requests, wait up to `drain` seconds for in-flight ones, then
+        answer the rest UNAVAILABLE and close. A door never opened has nothing to do."""
+        if not self.opened:
+            return
+        self.loop.call_and_wait(lambda: self._begin_drain(drain))
+        self._drained.wait(drain + 1.0)  # + a tick: the loop notices the time is up
+        self.loop.call_and_wait(self.close)
 
     @property
     def in_flight(self) -> int:
         """Requests received and not answered yet (any thread: a snapshot)."""
         return len(self._pending)
 
-    # -- front-door thread -------------------------------------------------
+    # -- front door's loop -------------------------------------------------
     def reply(self, ticket: int, reply: dict[str, Any]) -> None:
         pending = self._pending.pop(ticket, None)
         if pending is None:
@@ -159,6 +178,8 @@ class FrontDoor(EventLoop):
         self._send(pending.envelope, pending.req_id, reply)
         if self._observe is not None:
             self._observed(pending.op, reply, pending.started)
+        if self._draining:
+            self._check_drained()
 
     def _observed(self, op: str, reply: dict[str, Any], started: float) -> None:
         assert self._observe is not None
@@ -195,47 +216,67 @@ class FrontDoor(EventLoop):
     def _begin_drain(self, drain: float) -> None:
         self._draining = True
         self._drain_until = self.clock.monotonic() + drain
+        self._check_drained()
 
-    def setup(self) -> None:
+    def _check_drained(self) -> None:
+        if not self._pending or self.clock.monotonic() >= self._drain_until:
+            self._drained.set()
+
+    def open(self) -> None:
+        """Create and bind the sockets, start the dispatcher (loop thread)."""
         router = self._router = self._ctx.socket(zmq.ROUTER)
         status = self._status = self._ctx.socket(zmq.PULL)
-        router.setsockopt(zmq.ROUTER_MANDATORY, 1)
-        router.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME_BYTES)
-        router.setsockopt(zmq.SNDHWM, self._hwm)
-        router.setsockopt(zmq.RCVHWM, self._hwm)
-        router.setsockopt(zmq.LINGER, 500)
-        if self._curve is not None:
-            # CurveZMQ: clients must know our public key; traffic is encrypted.
-            router.curve_server = True
-            router.curve_publickey, router.curve_secretkey = self._curve
-        status.setsockopt(zmq.MAXMSGSIZE, MAX_FIFO_BYTES * 64)
-        status.setsockopt(zmq.LINGER, 0)
-        for endpoint in self._binds:
-            router.bind(endpoint)
-            self.bound.append(router.getsockopt(zmq.LAST_ENDPOINT).decode())
-        status.bind(self.status_endpoint)
+        try:
+            router.setsockopt(zmq.ROUTER_MANDATORY, 1)
+            router.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME_BYTES)
+            router.setsockopt(zmq.SNDHWM, self._hwm)
+            router.setsockopt(zmq.RCVHWM, self._hwm)
+            router.setsockopt(zmq.LINGER, 500)
+            if self._curve is not None:
+                # CurveZMQ: clients must know our public key; traffic is encrypted.
+                router.curve_server = True
+                router.curve_publickey, router.curve_secretkey = self._curve
+            status.setsockopt(zmq.MAXMSGSIZE, MAX_FIFO_BYTES * 64)
+            status.setsockopt(zmq.LINGER, 0)
+            for endpoint in self._binds:
+                router.bind(endpoint)
+                self.bound.append(router.getsockopt(zmq.LAST_ENDPOINT).decode())
+            status.bind(self.status_endpoint)
+        except BaseException:
+            self._close_sockets()
+            raise
         self._dispatcher.on_start(self)
-        self.add_reader(status, lambda: self._drain_status(status))
-        self.add_reader(router, lambda: self._drain_clients(router))
-        self.every(_TICK, self._tick)
+        self.loop.add_reader(status, lambda: self._drain_status(status))
+        self.loop.add_reader(router, lambda: self._drain_clients(router))
+        self._tick_timer = self.loop.every(_TICK, self._tick)
+        self.opened = True
 
-    def teardown(self) -> None:
-        for sock in (self._router, self._status):
-            if sock is not None:
-                sock.close()  # LINGER set above: 500 ms for replies, 0 for statuses
-
-    def exit_when(self) -> bool:
-        return not self._pending or self.clock.monotonic() >= self._drain_until
-
-    def on_exit(self) -> None:
+    def close(self) -> None:
+        """Answer what is pending UNAVAILABLE, stop the dispatcher, close (loop thread)."""
+        if not self.opened:
+            return
+        self.opened = False
         for ticket in list(self._pending):
             self.reply(ticket, Unavailable("server is shutting down").to_reply())
         self._dispatcher.on_stop()
+        if self._tick_timer is not None:
+            self._tick_timer.cancel()
+        for sock in (self._router, self._status):
+            if sock is not None:
+                self.loop.remove_reader(sock)
+        self._close_sockets()
+
+    def _close_sockets(self) -> None:
+        for sock in (self._router, self._status):
+            if sock is not None:
+                sock.close()  # LINGER set above: 500 ms for replies, 0 for statuses
 
     def _tick(self) -> None:
         now = self.clock.monotonic()
         self._expire(now)
         self._dispatcher.on_tick(now)
+        if self._draining:
+            self._check_drained()
 
     def _drain_status(self, status: zmq.Socket[Any]) -> None:
         for _ in range(1024):

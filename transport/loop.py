@@ -20,11 +20,13 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import zmq
 
 __all__ = ["EventLoop", "SocketThread", "Timer", "run_due"]
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -79,9 +81,12 @@ class Timer:
 class EventLoop(SocketThread):
     """Poll owned sockets, run due timers and queued callbacks, in one thread.
 
-    Subclasses (or `setup=`) create and bind sockets in `setup`, which runs in
-    the loop thread before anything else; `teardown` closes them. Every method
-    but `call_soon`, `request_stop`, `stop` and `in_loop` must be called in the loop thread.
+    The parts a process runs open on a started loop (`call_and_wait(part.open)`):
+    they create and bind their sockets in the loop thread, add readers and
+    timers, and close them the same way before `stop`. `setup=` (or a subclass's
+    `setup`) runs in the loop thread before anything else; `teardown` after the
+    last callback. Every method but `call_soon`, `call_and_wait`, `request_stop`,
+    `stop` and `in_loop` must be called in the loop thread.
     """
 
     def __init__(self, name: str, setup: Callable[[EventLoop], None] | None = None,
@@ -116,14 +121,42 @@ class EventLoop(SocketThread):
             with contextlib.suppress(BlockingIOError, OSError):
                 os.write(self._wake_w, b"\0")
 
+    def call_and_wait(self, fn: Callable[[], T], timeout: float = 30.0) -> T:
+        """Run `fn` in the loop thread and return what it returns, or raise what it
+        raised, in the calling thread (start-up and shut-down wiring only: a hop
+        between parts is a `call_soon` or a fifo, never this).
+
+        Raises:
+            TimeoutError: the loop did not run `fn` within `timeout` seconds (it is
+                not running, or is stuck).
+        """
+        if self.in_loop():
+            return fn()
+        done = threading.Event()
+        outcome: list[Any] = []
+
+        def run() -> None:
+            try:
+                outcome.append((True, fn()))
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
+                outcome.append((False, exc))
+            done.set()
+        self.call_soon(run)
+        if not done.wait(timeout if self.is_alive() else 0):
+            raise TimeoutError(f"the {self.name} loop did not run {fn!r} in {timeout}s")
+        ok, value = outcome[0]
+        if not ok:
+            raise value
+        return cast(T, value)
+
     def request_stop(self) -> None:
-        """Ask the loop to end (after `exit_when` allows it), without waiting."""
+        """Ask the loop to end, without waiting."""
         def begin() -> None:
             self._stopping = True
         self.call_soon(begin)
 
     def stop(self) -> None:
-        """Ask the loop to end (after `exit_when` allows it) and wait for it."""
+        """Ask the loop to end and wait for it."""
         self.request_stop()
         if self.is_alive() and not self.in_loop():
             self.join()
@@ -161,13 +194,6 @@ class EventLoop(SocketThread):
         if self._teardown_fn is not None:
             self._teardown_fn(self)
 
-    def exit_when(self) -> bool:
-        """Once stopping: may the loop end now? (A subclass may drain work first.)"""
-        return True
-
-    def on_exit(self) -> None:
-        """Last work in the loop thread before `teardown` (e.g. stop its actors)."""
-
     def run(self) -> None:
         try:
             self.setup()
@@ -182,14 +208,13 @@ class EventLoop(SocketThread):
             self._run()
         finally:
             try:
-                self.on_exit()
-                while self._callbacks:  # what on_exit queued: actors stopping
+                while self._callbacks:  # what the last callbacks queued
                     self._run_callbacks()
             finally:
                 self.teardown()
 
     def _run(self) -> None:
-        while not (self._stopping and self.exit_when()):
+        while not self._stopping:
             self._run_callbacks()
             timeout = self._timeout()
             events = self._poller.poll(timeout)
@@ -205,8 +230,8 @@ class EventLoop(SocketThread):
             self._run_timers()
 
     def _timeout(self) -> int:
-        if self._callbacks or self._stopping:
-            return 0 if self._callbacks else 50
+        if self._callbacks:
+            return 0
         if not self._timers:
             return 1000
         wait = self._timers[0][0] - time.monotonic()

@@ -15,11 +15,12 @@ from vending.requests import parse_request
 
 
 class Door:
-    """Stands in for the front door: callbacks run when the test says."""
+    """Stands in for the front door and its loop: callbacks run when the test says."""
 
     def __init__(self) -> None:
         self.soon: list[Callable[[], None]] = []
         self.replies: dict[int, dict[str, Any]] = {}
+        self.loop = self
 
     def call_soon(self, callback: Callable[[], None]) -> None:
         self.soon.append(callback)

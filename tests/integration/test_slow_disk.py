@@ -51,7 +51,10 @@ def test_requests_past_their_deadline_get_unavailable_and_stale_work_is_dropped(
         make_system: Callable[..., VendingSystem], tmp_path: Path,
         account: Callable[..., Client], slow_disk: Callable[[float], None],
         wait_until: Callable[..., Any]) -> None:
-    system = make_system(data_dir=str(tmp_path), request_timeout=1.0)
+    # A thread per part: the stalled commit holds the gatekeeper's thread only, so the
+    # front door keeps its deadlines and the stock handler serves (with `loops="one"`,
+    # the default, the stall holds the whole process: the next test).
+    system = make_system(data_dir=str(tmp_path), request_timeout=1.0, loops="per-part")
     ann = account("ann", on=system, retries=0)
     bob = account("bob", on=system, retries=0)
     sam = account("sam", "seller", on=system)

@@ -65,9 +65,10 @@ OWN: dict[str, tuple[set[str], str]] = {
                           "the real event loop (simulation/loop.py stands in for it)"),
     "transport/fifo.py": ({"time.monotonic", "time.sleep", "socket()"},
                           "the real fifos: Env.pushers' default and the wiring's inlets"),
-    "transport/frontdoor.py": ({"socket()"},
-                               "its loop's ROUTER and status PULL; the simulator's"
-                               " SimFrontDoor replaces exactly these (simulation/door.py)"),
+    "transport/frontdoor.py": ({"socket()", "threading.Event"},
+                               "its loop's ROUTER and status PULL, and the drain the"
+                               " stopping thread waits for; the simulator's SimFrontDoor"
+                               " replaces exactly these (simulation/door.py)"),
     "transport/events.py": ({"threading.Thread", "threading.Event", "threading.Condition",
                              "threading.current_thread", "socket()"},
                             "events over PUB/SUB: the wiring's, and a client's stream"),
