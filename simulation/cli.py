@@ -13,11 +13,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from typing import TYPE_CHECKING, Any
 
 from tools import simulate as live
 
 from .kinds import FAULT_KINDS, parse_faults
+from .soak import run_seeds
 
 if TYPE_CHECKING:
     from .api import Result
@@ -79,6 +81,9 @@ def add_command(sub: Any) -> None:
     p.add_argument("--seeds", type=_positive, metavar="COUNT",
                    help="run COUNT seeds from --seed on (a soak): one line per seed "
                    "(default: 1, the one seed)")
+    p.add_argument("--jobs", type=_positive, default=1, metavar="J",
+                   help="with --seeds: run the seeds in J worker processes side by side "
+                   "(one per core; the same histories, printed in seed order; default 1)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead "
                    "(seeds: one per line)")
     p.add_argument("--live", action="store_true",
@@ -139,12 +144,14 @@ def simulate_command(args: argparse.Namespace) -> int:
     if args.replay is not None:
         args.seed, args.trace = args.replay, True
     count = args.seeds or 1
-    failed = 0
-    for seed in range(args.seed, args.seed + count):
-        result, lines = run_seed(seed, steps=args.steps, clients=args.clients,
-                                 faults=args.faults, hours=args.hours, think=args.think,
-                                 trace=args.trace, swarm=args.swarm,
-                                 batch_idle=args.batch_idle)
+    failed = requests = 0
+    started = time.monotonic()
+    seeds = range(args.seed, args.seed + count)
+    runs = run_seeds(seeds, args.jobs, steps=args.steps, clients=args.clients,
+                     faults=args.faults, hours=args.hours, think=args.think,
+                     trace=args.trace, swarm=args.swarm, batch_idle=args.batch_idle)
+    for seed, (result, lines) in zip(seeds, runs, strict=True):
+        requests += result.requests
         if args.trace:
             sys.stdout.writelines(lines)
         if result.violations:
@@ -161,5 +168,8 @@ def simulate_command(args: argparse.Namespace) -> int:
         else:
             print(result.line(), flush=True)
     if count > 1 and not args.json:
-        print(f"simulate: seeds {args.seed}..{args.seed + count - 1}: {failed} failed")
+        wall = time.monotonic() - started
+        print(f"simulate: seeds {args.seed}..{args.seed + count - 1}: {failed} failed; "
+              f"{requests} requests in {wall:.1f} s wall, {requests / wall:.0f} per wall "
+              f"second, {args.jobs} job(s)")
     return 1 if failed else 0
