@@ -175,9 +175,11 @@ class FrontDoor:
             self._per_client[identity] = left
         else:
             self._per_client.pop(identity, None)
-        self._send(pending.envelope, pending.req_id, reply)
+        # Counted before it is sent: a client that reads the metrics after its reply
+        # finds its request there.
         if self._observe is not None:
             self._observed(pending.op, reply, pending.started)
+        self._send(pending.envelope, pending.req_id, reply)
         if self._draining:
             self._check_drained()
 
@@ -189,9 +191,9 @@ class FrontDoor:
     def _answer_now(self, envelope: list[bytes], req_id: str | None, reply: dict[str, Any],
                     op: str, started: float) -> None:
         """Answer a request that never became pending (refused, ping, unparsable)."""
-        self._send(envelope, req_id, reply)
         if self._observe is not None:
-            self._observed(op, reply, started)
+            self._observed(op, reply, started)  # before the send, as in `reply`
+        self._send(envelope, req_id, reply)
 
     def _send(self, envelope: list[bytes], req_id: str | None, reply: dict[str, Any]) -> None:
         if req_id is not None:
