@@ -9,11 +9,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from vending.outcome import CryptoJob
+from vending.records import quick_init
 from vending.requests import Request
 
 from .wire import ClientRequest
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Submit:
     """A checked client request for a session, with the front door's ticket."""
@@ -24,11 +26,13 @@ class Submit:
     deadline: float = 0.0  # time.time() after which the front door has answered UNAVAILABLE
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Queued:
     """The pool put a request into the session's line (actors/session.py's `SessionLine`)."""
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Done:
     """The status of the session's request `ticket` came back (the client has its reply)."""
@@ -45,6 +49,7 @@ class Expired:
     ticket: int
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Batch:
     """Messages drained from the actor's fifo(s) in one go: one transaction."""

@@ -33,6 +33,7 @@ from vending.authority import Grant
 from vending.errors import VendingError
 from vending.ops import FIFO_FOR_OP, ROLES_FOR_OP
 from vending.purchase import ChargeStep
+from vending.records import quick_init
 from vending.requests import Request, parse_request
 
 __all__ = [
@@ -56,6 +57,7 @@ class _Mistyped(Exception):
 
 # -- the messages ------------------------------------------------------------------
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ReturnTicket:
     status_fifo: str  # the status fifo of the front door that holds the client
@@ -86,6 +88,7 @@ class _Wire:
 
 
 @_message("request")
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ClientRequest(_Wire):
     """A client's request on its first hop, from a front door to the owner's fifo.
@@ -102,6 +105,7 @@ class ClientRequest(_Wire):
 
 
 @_message("status")
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Status(_Wire):
     """The final reply to a client request, on its way back to the front door."""
@@ -112,6 +116,7 @@ class Status(_Wire):
 
 
 @_message("hb")
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Heartbeat(_Wire):
     """A front door asking a role to show it is alive, on `back`."""
@@ -120,6 +125,7 @@ class Heartbeat(_Wire):
 
 
 @_message("alive")
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Alive(_Wire):
     """A role's answer to a heartbeat, with what the `health` op reports of it:
@@ -133,6 +139,7 @@ class Alive(_Wire):
 
 
 @_message("authorize")
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Authorize(_Wire):
     """Stock handler -> gatekeeper: may this session call `request`'s op (its row's
@@ -144,6 +151,7 @@ class Authorize(_Wire):
 
 
 @_message("authorized")
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Authorized(_Wire):
     """Gatekeeper -> stock handler: the grant, or the final reply that refuses (or
@@ -156,6 +164,7 @@ class Authorized(_Wire):
 
 
 @_message("charge")
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Charge(_Wire):
     """Purchase step 2, stock handler -> gatekeeper: units are held (or why not)."""
@@ -166,6 +175,7 @@ class Charge(_Wire):
 
 
 @_message("charged")
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Charged(_Wire):
     """Purchase step 2's answer, gatekeeper -> stock handler, with the client's reply."""
@@ -177,6 +187,7 @@ class Charged(_Wire):
 
 
 @_message("resolve")
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Resolve(_Wire):
     """Recovery, stock handler -> gatekeeper: was purchase `pid` charged?"""
@@ -186,6 +197,7 @@ class Resolve(_Wire):
 
 
 @_message("resolved")
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Resolved(_Wire):
     """Recovery's answer: charged (settle as sold), or fenced off for good."""
@@ -195,6 +207,7 @@ class Resolved(_Wire):
 
 
 @_message("purge")
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Purge(_Wire):
     """Gatekeeper -> stock handler: a deleted seller's products must go."""
@@ -204,6 +217,7 @@ class Purge(_Wire):
 
 
 @_message("purged")
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Purged(_Wire):
     account_id: int

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .records import quick_init
+
 if TYPE_CHECKING:
     from .authority import Grant
     from .requests import Request
@@ -26,6 +28,7 @@ def account_scope(account_id: int) -> str:
     return f"a:{account_id}"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Me:
     """The caller of a session op: its session (live), its account, its reply scope."""
@@ -38,6 +41,7 @@ class Me:
         return account_scope(self.session.account_id)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Call:
     req: Request

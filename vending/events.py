@@ -29,6 +29,7 @@ from .errors import BadRequest
 from .jsontext import compact
 from .limits import EVENTS_LIMIT_DEFAULT
 from .outcome import Outcome
+from .records import quick_init
 from .sources import SYSTEM_CLOCK
 
 if TYPE_CHECKING:
@@ -59,6 +60,7 @@ SOURCES = ("gatekeeper", "stock-handler")
 KEEP = 48 * 3600.0
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Event:
     topic: str

@@ -37,6 +37,7 @@ from .errors import (
     Unavailable,
 )
 from .outcome import Outcome, ok
+from .records import quick_init
 
 if TYPE_CHECKING:
     from .events import EventLog
@@ -50,7 +51,8 @@ __all__ = ["ChargeResult", "ChargeStep", "Resolution", "Till", "charge", "reserv
            "settle"]
 
 
-@dataclass(frozen=True)
+@quick_init
+@dataclass(frozen=True, slots=True)
 class ChargeStep:
     """Step 1's result, to be charged: the units are held, or `stock_error` says why not.
 
@@ -65,7 +67,8 @@ class ChargeStep:
     seller_account: int = 0
 
 
-@dataclass(frozen=True)
+@quick_init
+@dataclass(frozen=True, slots=True)
 class ChargeResult:
     """Step 2's result: the client's reply, and whether the buyer was charged."""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import limits
@@ -17,6 +17,7 @@ from .checks import AUTH_KINDS, text
 from .errors import BadRequest, Unauthorized
 from .jsontext import canonical
 from .ops import OPS, SESSION_OPS, STATE_CHANGING_OPS, TABLE
+from .records import quick_init
 
 __all__ = ["AUTH_KINDS", "OPS", "SESSION_OPS", "STATE_CHANGING_OPS", "Request", "parse_request"]
 
@@ -27,13 +28,16 @@ _NOT_FINGERPRINTED = frozenset({"token", "wsess_uid", "password", "new_password"
 _CREDENTIALS = ("wsess_uid", "token")
 
 
-@dataclass(frozen=True)
+@quick_init
+@dataclass(frozen=True, slots=True)
 class Request:
     """A checked request. `args` holds only the fields its op knows."""
 
     op: str
     args: Mapping[str, Any]
     req_id: str | None = None
+    #: `fingerprint()`, once computed (not part of the request's value).
+    _fp: str | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def wsess_uid(self) -> str:
@@ -46,16 +50,16 @@ class Request:
     def fingerprint(self) -> str:
         """Identify "the same request" for idempotent retries (secrets left out).
 
-        Computed once per request, kept in the instance's `__dict__` (not a
-        `cached_property`, whose first read takes a lock: a request is read once or
-        twice, so that first read is most of its cost)."""
-        kept: str | None = self.__dict__.get("_fp")
+        Computed once per request, kept in its `_fp` slot (not a `cached_property`,
+        whose first read takes a lock: a request is read once or twice, so that
+        first read is most of its cost)."""
+        kept = self._fp
         if kept is None:
             named = TABLE[self.op].fingerprinted
             body = {k: v for k, v in self.args.items()
                     if k not in _NOT_FINGERPRINTED or k in named}
-            kept = self.__dict__["_fp"] = hashlib.sha256(
-                canonical([self.op, body]).encode()).hexdigest()
+            kept = hashlib.sha256(canonical([self.op, body]).encode()).hexdigest()
+            object.__setattr__(self, "_fp", kept)  # a cache: the request stays the same
         return kept
 
     def to_dict(self) -> dict[str, Any]:

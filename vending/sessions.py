@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .credentials import hash_token
+from .records import quick_init
 
 if TYPE_CHECKING:
     from .db import Database
@@ -42,6 +43,7 @@ class SessionPolicy:
     touch_every: float = 5.0
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Session:
     wsess_uid: str

@@ -25,6 +25,7 @@ from .idempotency import SCHEMA as IDEM_SCHEMA
 from .idempotency import Replies
 from .ops import TABLE
 from .outcome import Outcome
+from .records import quick_init
 from .schema import Schema
 from .sources import SYSTEM_CLOCK
 
@@ -61,7 +62,8 @@ _COLUMNS = ("product_uid", "seller_uid", "product_name", "cost", "amount", "sell
 _COLS = ", ".join(_COLUMNS)
 
 
-@dataclass(frozen=True)
+@quick_init
+@dataclass(frozen=True, slots=True)
 class Offer:
     """A product as a buyer may take it: units not held by other purchases."""
 

@@ -1,0 +1,87 @@
+"""`quick_init`: the same objects as the dataclass's own `__init__` makes, still frozen."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import InitVar, dataclass, field
+
+import pytest
+
+from actors.wire import ClientRequest, ReturnTicket
+from vending.records import quick_init
+from vending.requests import Request
+
+
+@quick_init
+@dataclass(frozen=True, slots=True)
+class Sample:
+    a: int
+    b: str = "x"
+    c: int | None = None
+    d: int = field(default=5, init=False, compare=False)
+
+
+def test_it_takes_what_the_generated_init_takes() -> None:
+    assert Sample(1) == Sample(a=1, b="x", c=None)
+    made = Sample(1, c=3)
+    assert (made.a, made.b, made.c, made.d) == (1, "x", 3, 5)
+    assert Sample(1, "y") != Sample(1)
+    assert hash(Sample(2)) == hash(Sample(2))
+    with pytest.raises(TypeError):
+        Sample()  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        Sample(1, "x", None, 4)  # type: ignore[call-arg]
+
+
+def test_what_it_builds_is_still_frozen() -> None:
+    made = Sample(1)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.a = 2  # type: ignore[misc]
+    ticket = ReturnTicket("inproc://status", "s_ann", 7)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ticket.ticket = 8  # type: ignore[misc]
+
+
+def test_the_hot_classes_have_it() -> None:
+    for cls in (ReturnTicket, ClientRequest, Request):
+        assert cls.__init__.__module__ == cls.__module__
+        assert "set0" in cls.__init__.__code__.co_names
+
+
+def test_a_request_keeps_its_fingerprint_out_of_its_value() -> None:
+    one, two = Request("deposit", {"amount": 5}, "r1"), Request("deposit", {"amount": 5}, "r1")
+    one.fingerprint()
+    assert one == two and "_fp" not in repr(one)
+    assert one.fingerprint() == two.fingerprint()
+
+
+def test_what_it_does_not_cover_is_refused() -> None:
+    with pytest.raises(TypeError, match="not a frozen dataclass"):
+        @quick_init
+        @dataclass(slots=True)
+        class Plain:
+            a: int
+    with pytest.raises(TypeError, match="not a slot"):
+        @quick_init
+        @dataclass(frozen=True)
+        class NoSlots:
+            a: int
+    with pytest.raises(TypeError, match="__post_init__"):
+        @quick_init
+        @dataclass(frozen=True, slots=True)
+        class Checked:
+            a: int
+
+            def __post_init__(self) -> None:
+                pass
+    with pytest.raises(TypeError, match="default_factory"):
+        @quick_init
+        @dataclass(frozen=True, slots=True)
+        class Made:
+            a: list[int] = field(default_factory=list)
+    with pytest.raises(TypeError, match="takes what this one does not"):
+        @quick_init
+        @dataclass(frozen=True, slots=True)
+        class WithInitVar:
+            a: int
+            b: InitVar[int] = 0
