@@ -63,7 +63,7 @@ class Dispatch:
         #: Requests sent this loop turn, by fifo ("auth", ...), until `_flush`.
         self._waiting: dict[str, list[ClientRequest]] = {}
         self.sessions = SessionPool(self._start_session, max_actors=config.max_session_actors,
-                                    idle=config.session_actor_idle, clock=env.clock)
+                                    idle=config.session_actor_idle, clock=env.clock, desk=self)
 
     def _start_session(self, wsess: str, line: SessionLine) -> pykka.ActorRef[Any]:
         assert self._door is not None

@@ -44,7 +44,9 @@ class SessionLine:
     The only copy of a session's in-flight state. The pool (actors/session_pool.py)
     creates it, admits requests into it and reads it (bounds, idleness); the session
     actor sends them one at a time and settles them. Both run on the front-door
-    thread, so neither ever sees it half changed.
+    thread, so neither ever sees it half changed. A line with nothing in flight or
+    waiting needs no turn of its actor to send or settle its one request: the pool
+    then does it (`send`, `settle`) at once, as the actor would.
     """
 
     __slots__ = ("busy", "ended", "queue")
@@ -64,6 +66,32 @@ class SessionLine:
     def tickets(self) -> list[int]:
         return ([self.busy.ticket] if self.busy is not None else []) + [
             s.ticket for s in self.queue]
+
+    def send(self, wsess_uid: str, desk: SessionDesk) -> None:
+        """Send the requests waiting, one at a time: the next only once the one in
+        flight has settled (a refused one is answered at once, and the next goes)."""
+        while self.busy is None and self.queue:
+            submit = self.queue.popleft()
+            try:
+                desk.forward(wsess_uid, submit)
+            except Unavailable as exc:
+                desk.reply(submit.ticket, exc.to_reply())
+                continue
+            self.busy = submit
+
+    def settle(self, wsess_uid: str, ticket: int, reply: dict[str, Any], ended: bool) -> None:
+        """The status of `ticket` came back: the line is free for its next request
+        (unless `ticket` is not the one in flight: one the front door gave up on)."""
+        busy = self.busy
+        if busy is None or busy.ticket != ticket:
+            return
+        if ended or reply.get("error") == "UNAUTHORIZED":
+            self.ended = True  # no live session behind this actor (ended, or never was)
+        elif TABLE[busy.request.op].opens_session and reply.get("wsess_uid") != wsess_uid:
+            # A failed login, or a replayed one naming its first session: this
+            # provisional actor has no session to serve.
+            self.ended = True
+        self.busy = None
 
 
 class SessionActor(LoopActor):
@@ -87,10 +115,7 @@ class SessionActor(LoopActor):
         if isinstance(message, Queued):
             pass  # admitted into the line by the pool: send it when its turn comes
         elif isinstance(message, Done):
-            if line.busy is not None and line.busy.ticket == message.ticket:
-                self._learn(line.busy.request.op, message)
-                line.busy = None
-            # else: a status for a request the front door already gave up on
+            line.settle(self.wsess_uid, message.ticket, message.reply, message.ended)
         elif isinstance(message, Expired):
             if line.busy is not None and line.busy.ticket == message.ticket:
                 line.busy = None
@@ -100,22 +125,6 @@ class SessionActor(LoopActor):
 
     def _pump(self) -> None:
         line = self.line
-        while line.busy is None and line.queue:
-            submit = line.queue.popleft()
-            try:
-                self._desk.forward(self.wsess_uid, submit)
-            except Unavailable as exc:
-                self._desk.reply(submit.ticket, exc.to_reply())
-                continue
-            line.busy = submit
+        line.send(self.wsess_uid, self._desk)
         if line.idle and line.ended:
             self._desk.retire(self.wsess_uid, self.actor_ref)
-
-    def _learn(self, op: str, done: Done) -> None:
-        reply = done.reply
-        if done.ended or reply.get("error") == "UNAUTHORIZED":
-            self.line.ended = True  # no live session behind this actor (ended, or never was)
-        elif TABLE[op].opens_session and reply.get("wsess_uid") != self.wsess_uid:
-            # A failed login, or a replayed one naming its first session: this
-            # provisional actor has no session to serve.
-            self.line.ended = True

@@ -19,7 +19,7 @@ from vending.errors import Unavailable
 from vending.sources import SYSTEM_CLOCK, Clock
 
 from .messages import Done, Expired, Queued, Submit
-from .session import SessionLine
+from .session import SessionDesk, SessionLine
 
 #: Requests one session may have waiting; its actor's mailbox stays bounded.
 MAX_QUEUED_PER_SESSION = 64
@@ -36,8 +36,11 @@ class _Live:
 
 class SessionPool:
     def __init__(self, start: StartFn, *, max_actors: int, idle: float,
-                 clock: Clock = SYSTEM_CLOCK) -> None:
+                 clock: Clock = SYSTEM_CLOCK, desk: SessionDesk | None = None) -> None:
         self._start_actor = start
+        #: Where a line's lone request is sent and answered from without a turn of its
+        #: actor (the actors' own desk); None: every request takes the actor's turn.
+        self._desk = desk
         self._clock = clock
         self._max_actors = max_actors
         self._idle = idle
@@ -63,8 +66,15 @@ class SessionPool:
         if len(live.line) >= MAX_QUEUED_PER_SESSION:
             raise Unavailable("too many requests queued for this session; retry later")
         live.last_used = self._clock.monotonic()
-        live.line.queue.append(submit)
+        line = live.line
+        alone = line.idle and not line.ended
+        line.queue.append(submit)
         self._owner[submit.ticket] = wsess
+        if alone and self._desk is not None:
+            # Nothing before it in its session: sent now, as the actor's turn would
+            # (a tell and a turn less per request; the order is the line's still).
+            line.send(wsess, self._desk)
+            return
         live.ref.tell(Queued())
 
     def done(self, wsess: str, ticket: int, reply: dict[str, Any], ended: bool) -> None:
@@ -72,8 +82,16 @@ class SessionPool:
         if self._owner.pop(ticket, None) is None:
             return  # answered already (expired, refused), or its actor is gone
         live = self._live.get(wsess)
-        if live is not None:
-            live.ref.tell(Done(ticket, reply, ended))
+        if live is None:
+            return
+        line = live.line
+        if line.queue or self._desk is None:
+            live.ref.tell(Done(ticket, reply, ended))  # its actor sends the next
+            return
+        # Nothing waits behind it: settled now, as the actor would.
+        line.settle(wsess, ticket, reply, ended)
+        if line.idle and line.ended:
+            self.retire(wsess, live.ref)
 
     def answered(self, ticket: int) -> None:
         """`ticket` was answered without a status (refused, or its actor failed); its

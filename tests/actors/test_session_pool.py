@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from test_session_actor import CRED
+from test_session_actor import Desk as ActorDesk
 
 from actors.messages import Submit
 from actors.session import SessionActor, SessionLine
@@ -101,3 +102,86 @@ def test_only_an_idle_actor_is_evicted(pool: SessionPool, started: list[DirectRe
     pool.done("s_a", 1, {"ok": True}, False)
     pool.submit("s_c", deposit(4))          # s_a's actor was idle: it made room
     assert [ref.alive for ref in started] == [False, True, True]
+
+
+class TellingRef(DirectRef):
+    """A `DirectRef` that also counts what it was told (a tell is a turn of the actor)."""
+
+    def __init__(self, actor: SessionActor) -> None:
+        super().__init__(actor)
+        self.told: list[str] = []
+
+    def tell(self, message: Any) -> None:
+        self.told.append(type(message).__name__)
+        super().tell(message)
+
+
+class PoolDesk(ActorDesk):
+    """The actors' desk as the front door's is: a retired actor leaves the pool."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pool: SessionPool | None = None
+
+    def retire(self, wsess_uid: str, ref: Any) -> None:
+        super().retire(wsess_uid, ref)
+        assert self.pool is not None
+        self.pool.retire(wsess_uid, ref)
+
+
+@pytest.fixture
+def desk() -> PoolDesk:
+    return PoolDesk()
+
+
+@pytest.fixture
+def quick(desk: PoolDesk) -> tuple[SessionPool, list[TellingRef]]:
+    """A pool given the actors' desk, as the front door's (actors/dispatch.py) is."""
+    refs: list[TellingRef] = []
+
+    def start(wsess: str, line: SessionLine) -> Any:
+        ref = TellingRef(SessionActor(EventLoop("unstarted"), wsess, desk, line))
+        refs.append(ref)
+        return ref
+    pool = desk.pool = SessionPool(start, max_actors=2, idle=60.0, desk=desk)
+    return pool, refs
+
+
+def test_a_lone_request_is_sent_and_settled_without_a_turn_of_its_actor(
+        quick: tuple[SessionPool, list[TellingRef]], desk: PoolDesk) -> None:
+    pool, refs = quick
+    pool.submit("s_ann", deposit(1))
+    assert desk.forwarded == [1] and refs[0].told == []
+    pool.done("s_ann", 1, {"ok": True, "deposit": 5}, False)
+    assert refs[0].actor.line.idle and refs[0].told == []
+    pool.submit("s_ann", deposit(2))
+    assert desk.forwarded == [1, 2] and refs[0].told == []
+
+
+def test_a_request_behind_another_waits_for_the_actor(
+        quick: tuple[SessionPool, list[TellingRef]], desk: PoolDesk) -> None:
+    pool, refs = quick
+    pool.submit("s_ann", deposit(1))
+    pool.submit("s_ann", deposit(2))
+    assert desk.forwarded == [1] and refs[0].told == ["Queued"]
+    pool.done("s_ann", 1, {"ok": True, "deposit": 5}, False)
+    assert desk.forwarded == [1, 2] and refs[0].told == ["Queued", "Done"]
+    pool.done("s_ann", 2, {"ok": True, "deposit": 10}, False)
+    assert refs[0].actor.line.idle and refs[0].told == ["Queued", "Done"]
+
+
+def test_a_lone_request_refused_by_a_full_fifo_is_answered_at_once(
+        quick: tuple[SessionPool, list[TellingRef]], desk: PoolDesk) -> None:
+    pool, refs = quick
+    desk.full = True
+    pool.submit("s_ann", deposit(1))
+    assert desk.forwarded == [] and desk.replies == [(1, "UNAVAILABLE")]
+    assert refs[0].actor.line.idle
+
+
+def test_a_session_that_ended_retires_its_actor_at_once(
+        quick: tuple[SessionPool, list[TellingRef]]) -> None:
+    pool, refs = quick
+    pool.submit("s_ann", deposit(1))
+    pool.done("s_ann", 1, {"ok": False, "error": "UNAUTHORIZED", "message": "x"}, False)
+    assert not refs[0].alive and pool.live_actors == 0 and refs[0].told == []
