@@ -9,7 +9,7 @@ import msgpack
 
 from vending.limits import MAX_REQUEST_BYTES
 
-__all__ = ["DecodeError", "array_header", "decode", "decode_map", "encode"]
+__all__ = ["DecodeError", "array_header", "decode", "decode_map", "encode", "encode_all"]
 
 
 class DecodeError(ValueError):
@@ -34,6 +34,11 @@ def _packer() -> msgpack.Packer:
 
 def encode(message: dict[str, Any]) -> bytes:
     return _packer().pack(message)  # type: ignore[no-any-return]
+
+
+def encode_all(messages: list[dict[str, Any]]) -> bytes:
+    """`messages` as one msgpack array (the frame `array_header` starts, in one call)."""
+    return _packer().pack(messages)  # type: ignore[no-any-return]
 
 
 def array_header(count: int) -> bytes:

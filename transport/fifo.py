@@ -14,7 +14,7 @@ from typing import Any
 
 import zmq
 
-from .codec import DecodeError, array_header, decode, encode
+from .codec import DecodeError, array_header, decode, encode, encode_all
 from .loop import EventLoop
 
 __all__ = ["FIFO_HWM", "MAX_FIFO_BYTES", "Backpressure", "FifoInlet", "Pushers"]
@@ -72,6 +72,12 @@ class Pushers:
             Backpressure: the fifo is full; frames before the refused one went (its
                 `sent` counts their messages).
         """
+        if len(messages) > 1:
+            # Usually the whole batch fits one frame: one pack call for all of it.
+            whole = encode_all(messages)
+            if len(whole) <= BATCH_FRAME_BYTES:
+                self._send(endpoint, whole)  # refused: none went (`sent` 0)
+                return
         frame: list[bytes] = []
         size = sent = 0
         try:

@@ -11,7 +11,8 @@ import pytest
 import zmq
 
 from transport import fifo
-from transport.fifo import FifoInlet, Pushers
+from transport.codec import decode
+from transport.fifo import Backpressure, FifoInlet, Pushers
 
 
 @pytest.fixture
@@ -58,3 +59,20 @@ def test_a_large_batch_is_cut_into_frames_under_the_bound(
     decoded = [m for f in frames for m in (lambda v: v if isinstance(v, list) else [v])(
         fifo.decode(f))]
     assert [m["n"] for m in decoded] == list(range(10))
+
+
+def test_a_batch_that_fits_is_one_frame_and_a_refused_one_sent_none(
+        ctx: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    frames: list[bytes] = []
+    push = Pushers(ctx)
+    monkeypatch.setattr(push, "_send", lambda endpoint, data: frames.append(data))
+    messages = [{"k": "status", "n": i} for i in range(3)]
+    push.send_many("inproc://unused", messages)
+    assert len(frames) == 1 and decode(frames[0]) == messages
+
+    def refuse(endpoint: str, data: bytes) -> None:
+        raise Backpressure(f"{endpoint} is full")
+    monkeypatch.setattr(push, "_send", refuse)
+    with pytest.raises(Backpressure) as refused:
+        push.send_many("inproc://unused", messages)
+    assert refused.value.sent == 0
