@@ -26,6 +26,7 @@ __all__ = ["AUTH_KINDS", "OPS", "SESSION_OPS", "STATE_CHANGING_OPS", "Request", 
 #: through a fresh session of the account).
 _NOT_FINGERPRINTED = frozenset({"token", "wsess_uid", "password", "new_password"})
 _CREDENTIALS = ("wsess_uid", "token")
+_REQ_ID = text(1, limits.REQ_ID_MAX)
 
 
 @quick_init
@@ -76,7 +77,8 @@ def parse_request(message: Any) -> Request:
         BadRequest: the message, its op or a field is malformed (names the field).
         Unauthorized: a session op lacks a usable `wsess_uid` or `token`.
     """
-    if not isinstance(message, Mapping) or not all(isinstance(k, str) for k in message):
+    if not ((type(message) is dict or isinstance(message, Mapping))
+            and all(issubclass(kind, str) for kind in set(map(type, message)))):
         raise BadRequest("request must be a map with string keys")
     op = message.get("op")
     if not isinstance(op, str):
@@ -86,7 +88,7 @@ def parse_request(message: Any) -> Request:
         raise BadRequest(f"op {op[:40]!r} is unknown")
     req_id = message.get("req_id")
     if req_id is not None:
-        text(1, limits.REQ_ID_MAX)("req_id", req_id)
+        _REQ_ID("req_id", req_id)
     args: dict[str, Any] = {}
     for name, check in row.required.items():
         if name not in message:
