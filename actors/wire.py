@@ -353,7 +353,18 @@ def _codec(cls: type) -> Decoder:
                     f"            raise BadMessage(f'{{kind!r}} message: {name} is mistyped')"
                     " from None"]
     enc.append("    return out")
-    dec.append(f"    return cls({', '.join(names)})")
+    slots = [cls.__dict__.get(f.name) for f in dataclasses.fields(cls)]
+    if all(isinstance(slot, types.MemberDescriptorType) for slot in slots):
+        # Built as its (quick) __init__ would, without the call: every field is
+        # read above, so each slot is set here.
+        env["new"] = object.__new__
+        dec.append("    obj = new(cls)")
+        for n, slot in enumerate(slots):
+            env[f"S{n}"] = slot.__set__  # type: ignore[union-attr]
+            dec.append(f"    S{n}(obj, {names[n]})")
+        dec.append("    return obj")
+    else:
+        dec.append(f"    return cls({', '.join(names)})")
     exec("\n".join(enc + dec), env)  # the source is built above from field names only
     _ENCODERS[cls], _DECODERS[cls] = env["encode"], env["decode"]
     decoder: Decoder = env["decode"]
