@@ -182,7 +182,8 @@ class Replies:
                 return out
         if row.read_only or (row.kept == "successes" and not out.reply.get("ok")):
             return out
-        kept = {k: v for k, v in out.reply.items() if k != "token"}
+        reply = out.reply
+        kept = {k: v for k, v in reply.items() if k != "token"} if "token" in reply else reply
         self.store.store(scope, req.req_id, req.fingerprint(), kept, self._clock(), sealed)
         return out
 
