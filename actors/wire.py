@@ -248,8 +248,10 @@ def _request(value: Any, trusted: bool) -> Request:
     if type(value) is not dict:
         raise _Mistyped
     if trusted:
-        args = {k: v for k, v in value.items() if k not in ("op", "req_id")}
-        return Request(value["op"], args, value.get("req_id"))
+        # The map is this message's own, just decoded: what is left of it once its
+        # op and req_id are taken out is the request's args (no copy).
+        op, req_id = value.pop("op"), value.pop("req_id", None)
+        return Request(op, value, req_id)
     try:
         return parse_request(value)
     except VendingError as exc:
@@ -375,7 +377,9 @@ _READERS: dict[str, Decoder] = {kind: _codec(cls) for kind, cls in _KINDS.items(
 
 
 def from_wire(m: dict[str, Any], trusted: bool = False) -> Message:
-    """Read one fifo message. `trusted`: it came over inproc from our own front door.
+    """Read one fifo message. `trusted`: it came over inproc from our own front door;
+    `m` is then the message's own (just decoded): its carried request's map becomes
+    the request's args.
 
     Raises:
         BadMessage: it is not a well-formed message of ours.
