@@ -115,11 +115,6 @@ class Database:
             self.conn.execute("PRAGMA synchronous=FULL")
             self.conn.execute("PRAGMA foreign_keys=ON")
             self.conn.execute("PRAGMA busy_timeout=5000")
-            # Statement journals and the b-trees of IN (...) and VALUES lists in
-            # memory: on file (SQLite's default) each took a temp file created,
-            # unlinked and closed, several a second under load; none holds
-            # anything a crash must find.
-            self.conn.execute("PRAGMA temp_store=MEMORY")
             if isinstance(schema, Schema):
                 schema.apply(self.conn)
             else:
