@@ -32,7 +32,7 @@ from vending.requests import Request, parse_request
 from vending.sources import SYSTEM_CLOCK, Clock
 
 from .codec import DecodeError, decode, decode_map, encode
-from .fifo import MAX_FIFO_BYTES
+from .fifo import MAX_FIFO_BYTES, has_message
 from .loop import EventLoop, Timer
 
 __all__ = ["MAX_FRAME_BYTES", "Dispatcher", "FrontDoor", "FrontDoorStats", "Observer"]
@@ -282,6 +282,8 @@ class FrontDoor:
 
     def _drain_status(self, status: zmq.Socket[Any]) -> None:
         for _ in range(1024):
+            if not has_message(status):
+                return
             try:
                 data = status.recv(_NOBLOCK)
             except zmq.Again:
@@ -301,6 +303,8 @@ class FrontDoor:
     def _drain_clients(self, router: zmq.Socket[Any]) -> None:
         # Bounded per wake-up so statuses and replies interleave with a flood.
         for _ in range(256):
+            if not has_message(router):
+                return
             try:
                 frames = _recv_frames(router)
             except zmq.Again:
