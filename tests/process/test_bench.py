@@ -100,7 +100,12 @@ def test_count_sql_reports_statements_and_commits_per_purchase_of_both() -> None
         # Every purchase writes its buyer's deposit and its kept reply, at the least.
         assert sum(n for k, n in r["sql"].items() if k.startswith(("UPDATE users",
                                                                   "INSERT users"))) > 0
-        assert r["sql_per_purchase"] > 0 and 0 < r["commits_per_purchase"] <= 4
+        # At most one commit per durable step (deposit; reserve, charge, settle), plus
+        # the housekeeping of the window: each backend's 1 s tick, counted for the
+        # window and its edges (a loaded machine may fit only a few purchases in it).
+        commits = sum(n for k, n in r["sql"].items() if k.startswith("COMMIT"))
+        assert r["sql_per_purchase"] > 0
+        assert 0 < commits <= 4 * r["purchases"] + 2 * 3
     assert "SQL statements/purchase" in summary_text(report)
 
 
