@@ -28,10 +28,17 @@ class Receiver(Protocol):
 
 
 class Channel(Lane):
-    """One connection: in order, maybe held back (`hold_until`), maybe broken."""
+    """One connection: in order, maybe held back (`hold_until`), maybe broken.
+
+    `describe` names a message for the trace from its bytes, when `send` is not
+    given a label (a client's request and a reply have fixed ones)."""
+
+    # One per client connection and one per reply: thousands a run.
+    __slots__ = ("_deliver", "_describe", "_queue", "closed", "hold_until", "lost", "name",
+                 "once", "sent")
 
     def __init__(self, sched: Scheduler, name: str, deliver: Callable[[bytes], None],
-                 describe: Callable[[bytes], str]) -> None:
+                 describe: Callable[[bytes], str] | None = None) -> None:
         super().__init__(sched)
         self.name = name
         self._deliver = deliver
@@ -58,7 +65,10 @@ class Channel(Lane):
 
     def run_one(self) -> str:
         data, label = self._queue.popleft()
-        line = f"{self.name} {label or self._describe(data)}"
+        if not label:
+            assert self._describe is not None, f"{self.name}: a message with no label"
+            label = self._describe(data)
+        line = f"{self.name} {label}"
         self._deliver(data)
         return line
 

@@ -20,6 +20,7 @@ import itertools
 import random
 from collections import deque
 from collections.abc import Callable
+from types import MethodType
 
 from transport.loop import Timer, run_due
 
@@ -34,6 +35,8 @@ STEP_COST = 50e-6
 class Lane:
     """Something that may have work to run: it joins the scheduler's ready list
     when it has some, and leaves it when it has none."""
+
+    __slots__ = ("_ready", "sched")
 
     name = "lane"
 
@@ -216,6 +219,11 @@ class SimLoop(Lane):
 
 def _label(callback: Callable[[], None]) -> str:
     """A deterministic name for a callback (never an id or an address)."""
+    # A bound method (most of what a loop runs) first: the same text as below, less
+    # its getattr chain, once per step.
+    if type(callback) is MethodType:
+        owner = callback.__self__
+        return f"{getattr(owner, 'sim_tag', None) or type(owner).__name__}.{callback.__name__}"
     owner = getattr(callback, "__self__", None)
     if owner is not None:
         tag = getattr(owner, "sim_tag", None) or type(owner).__name__
