@@ -229,7 +229,7 @@ class SimInlet:
         self._loop = self._deliver = None
 
     def _schedule(self) -> None:
-        if self._loop is not None and not self._scheduled and self.pending():
+        if self._loop is not None and not self._scheduled and any(self._queues.values()):
             self._scheduled = True
             self._loop.call_soon(self.readable)
 

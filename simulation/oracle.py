@@ -29,6 +29,7 @@ import heapq
 import json
 import sqlite3
 from collections.abc import Collection
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,8 @@ class Oracle:
         #: Per database, the tables of `READS` written since its last check (`watch`).
         self.written: dict[str, set[str]] = {role: set() for role in ROLES}
         self._watched: set[str] = set()
+        #: The databases whose `idem` rows may have gone since their last recheck.
+        self._idem_gone: set[str] = set(ROLES)
         self._held: tuple[int, int] = (0, 0)  # users' deposits at the last read: sum, least
 
     def fail(self, line: str) -> None:
@@ -92,24 +95,42 @@ class Oracle:
             conn.close()
         self._conns.clear()
 
-    def watch(self, path: Path | None, conn: sqlite3.Connection) -> None:
+    def watch(self, path: Path | None, conn: sqlite3.Connection, *, wrote: bool = True) -> None:
         """`conn`, an actor's just opened on `path`, tells the oracle from now on
-        which of the tables the storage checks read (`READS`) it writes: temporary
-        triggers, in that connection only, mark the table in `written` (a write
-        that rolls back too: that only costs a read that finds nothing new)."""
-        role = next((r for r, p in self._paths.items() if p == path), None)
+        what it writes that the checks read: temporary triggers, in that
+        connection only. A write to a table of `READS` marks it in `written` (one
+        that rolls back too: that only costs a read that finds nothing new); a
+        row of `idem` deleted or rekeyed marks the database for the next
+        `recheck_durable`. `wrote`: opening it may have written (not when the
+        file was at its schema's version already: the schema then runs nothing)."""
+        role = self.role_of(path)
         if role is None:
             return
         self._watched.add(role)
         marks = self.written[role]
-        marks.update(READS[role])  # opening it may have written (the schema)
+        marks.update(READS[role])
+        if wrote:
+            self._idem_gone.add(role)
         conn.create_function("sim_wrote", 1, marks.add)
-        for table in READS[role]:
-            update = "UPDATE OF deposit" if table == "users" else "UPDATE"
-            for verb in ("INSERT", update, "DELETE"):
-                conn.execute(f"CREATE TEMP TRIGGER sim_{table}_{verb.split()[0].lower()}"
-                             f" AFTER {verb} ON main.{table}"
-                             f" BEGIN SELECT sim_wrote('{table}'); END")
+        conn.create_function("sim_idem_gone", 0, partial(self._idem_gone.add, role))
+        triggers = [(table, verb, f"sim_wrote('{table}')") for table in READS[role]
+                    for verb in ("INSERT", "UPDATE OF deposit" if table == "users" else "UPDATE",
+                                 "DELETE")]
+        triggers += [("idem", "DELETE", "sim_idem_gone()"),
+                     ("idem", "UPDATE OF scope, req_id", "sim_idem_gone()")]
+        conn.executescript("BEGIN;" + "".join(
+            f"CREATE TEMP TRIGGER sim_{table}_{verb.split()[0].lower()} AFTER {verb}"
+            f" ON main.{table} BEGIN SELECT {call}; END;" for table, verb, call in triggers)
+            + "COMMIT;")
+
+    def role_of(self, path: Path | None) -> str | None:
+        """Whose database `path` is (None: not one the oracle reads)."""
+        return next((r for r, p in self._paths.items() if p == path), None)
+
+    def version(self, role: str) -> int | None:
+        """The schema version `role`'s file is at (None: there is no file yet)."""
+        conn = self._db(role)
+        return None if conn is None else int(conn.execute("PRAGMA user_version").fetchone()[0])
 
     def _marked(self, role: str, full: bool, changed: Collection[str]) -> set[str]:
         """The tables of `role` to read now (and the marks cleared): every one for a
@@ -308,10 +329,18 @@ class Oracle:
 
     def recheck_durable(self, since: float) -> None:
         """After a crash: everything acknowledged since `since` is still stored
-        (older idempotency keys may have been expired on purpose)."""
+        (older idempotency keys may have been expired on purpose).
+
+        Only in a database whose `idem` rows may have gone since its last recheck
+        (`watch`): each acknowledged key was stored when its reply arrived
+        (`_durable`) or at that recheck, and a key stays stored until its row is
+        deleted or rekeyed."""
+        gone, self._idem_gone = self._idem_gone, set()
+        if not gone:
+            return
         wanted: dict[str, list[str]] = {}
         for when, role, req_id in self._acked:
-            if when >= since:
+            if when >= since and role in gone:
                 wanted.setdefault(role, []).append(req_id)
         for role, req_ids in sorted(wanted.items()):
             # One scan of the table per crash: `idem`'s key is (scope, req_id), so a

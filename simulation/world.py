@@ -216,8 +216,12 @@ class World:
         return SimExecutor(self.process.loops["argon2"])
 
     def _database(self, path: Path | None, schema: Schema | str) -> Database:
+        """The env's opener: the actors' databases, watched by the oracle."""
+        role = self.oracle.role_of(path)
+        found = self.oracle.version(role) if role is not None else None
         db = sim_database(path, schema)
-        self.oracle.watch(path, db.conn)
+        self.oracle.watch(path, db.conn, wrote=not (isinstance(schema, Schema)
+                                                    and found == schema.version))
         return db
 
     def _make_pushers(self, ctx: Any) -> SimPushers:

@@ -61,3 +61,20 @@ def test_a_write_to_a_table_no_check_reads_is_not_read_again() -> None:
         sim.run(steps=1)
         assert oracle.written["gatekeeper"] == set()
         assert sim.violations == []
+
+
+def test_an_acknowledged_key_deleted_later_is_missed_after_the_next_crash() -> None:
+    """Crashes recheck only a database whose `idem` rows may have gone since its
+    last recheck: a delete through the actor's connection is one."""
+    with Simulation(seed=3, faults="none") as sim:
+        world = _quiet_shop(sim)
+        world.begin_crash()
+        sim.run(steps=1)
+        assert sim.violations == []  # a crash with nothing gone: nothing to recheck
+        sim.run(seconds=10)
+        req_id = sim.world.clients[0].history[-1].message["req_id"]
+        _commit(world, "gatekeeper", f"DELETE FROM idem WHERE req_id = '{req_id}'")
+        world.begin_crash()
+        sim.run(steps=1)
+        assert sim.violations == [
+            f"durability: acknowledged {req_id} has no stored effect in gatekeeper"]
