@@ -12,6 +12,7 @@ the real recovery code on them.
 
 from __future__ import annotations
 
+import gc
 import logging
 import random
 from collections.abc import Callable, Iterator
@@ -58,6 +59,9 @@ KEPT = 47 * 3600.0
 #: Pieces of work one housekeeping step runs at most (`WorldOptions.batch_idle`).
 IDLE_LIMIT = 2000
 _QUIET_LOGGERS = ("pykka", "actors", "transport", "vending")
+#: Allocations between two collections of the youngest generation during a run
+#: (Python's default is 700).
+GC_YOUNGEST = 5000
 
 
 def _actor_of(ref: pykka.ActorRef[Any]) -> Any:
@@ -185,6 +189,14 @@ class World:
             logging.getLogger(name).setLevel(logging.CRITICAL + 1)
         stop_all = pykka.ActorRegistry.stop_all
         pykka.ActorRegistry.stop_all = self._stop_all_on_loop  # type: ignore[method-assign]
+        threshold = gc.get_threshold()
+        # A run makes short-lived objects by the million (messages, futures, trace
+        # lines): collect the youngest generation less often, and leave what exists
+        # before the run (the modules) out of every scan. Histories do not depend on
+        # when the collector runs: the same trace hashes with it off, or at 700,
+        # 5,000 or 20,000 (docs/simulation.md, "Speed").
+        gc.freeze()
+        gc.set_threshold(max(threshold[0], GC_YOUNGEST), *threshold[1:])
         try:
             if self.profile.swarm:
                 self.note(f"profile {self.profile.describe()}")
@@ -195,6 +207,8 @@ class World:
                 self._halt()
                 self.oracle.close()
         finally:
+            gc.set_threshold(*threshold)
+            gc.unfreeze()
             pykka.ActorRegistry.stop_all = stop_all  # type: ignore[method-assign]
             for name, level in levels.items():
                 logging.getLogger(name).setLevel(level)
