@@ -72,6 +72,9 @@ class Channel(Lane):
         self._deliver(data)
         return line
 
+    def run_untraced(self) -> None:
+        self._deliver(self._queue.popleft()[0])
+
     def delay(self, seconds: float) -> None:
         """A slow link: nothing on it arrives for `seconds` (order kept)."""
         self.hold_until = self.sched.clock.now + seconds

@@ -51,6 +51,11 @@ class Lane:
         """Run the next piece of work; a line for the trace."""
         raise NotImplementedError
 
+    def run_untraced(self) -> None:
+        """Run the next piece of work, as `run_one` does, with no line (a
+        housekeeping step's pieces have none: `Scheduler.idle_run`)."""
+        self.run_one()
+
     def wake(self) -> None:
         if not self._ready:
             self._ready = True
@@ -121,7 +126,7 @@ class Scheduler:
             if not lane.has_work():
                 unready(i, lane)
                 continue
-            lane.run_one()
+            lane.run_untraced()
             if not lane.has_work():
                 unready(i, lane)
             ran += 1
@@ -208,6 +213,9 @@ class SimLoop(Lane):
         callback = self._callbacks.popleft()
         callback()
         return f"{self.name} {_label(callback)}"
+
+    def run_untraced(self) -> None:
+        self._callbacks.popleft()()
 
     def kill(self) -> None:
         """The thread is gone (its process crashed): queued work and timers with it."""

@@ -230,9 +230,14 @@ class Oracle:
         if (new_p, new_a) == (top_p, top_a):
             return
         self._rowids = (new_p, new_a)
+        # The new purchases that were fenced, and the new fences of older purchases:
+        # each a range of rowids (with `p.rowid > ? OR a.rowid > ?` SQLite would read
+        # every purchase, a growing cost over a long run).
         both = gk.execute(
-            "SELECT count(*) FROM purchases p JOIN aborted a USING(purchase_id)"
-            " WHERE p.rowid > ? OR a.rowid > ?", (top_p, top_a)).fetchone()[0]
+            "SELECT (SELECT count(*) FROM purchases p JOIN aborted a USING(purchase_id)"
+            " WHERE p.rowid > ?1) + (SELECT count(*) FROM aborted a JOIN purchases p"
+            " USING(purchase_id) WHERE a.rowid > ?2 AND p.rowid <= ?1)",
+            (top_p, top_a)).fetchone()[0]
         if both:
             self.fail(f"{both} purchase(s) both charged and fenced")
 

@@ -5,9 +5,13 @@ the step it commits."""
 
 from __future__ import annotations
 
+import random
+import sqlite3
+from pathlib import Path
 from typing import Any
 
 from simulation import Simulation
+from simulation.oracle import Oracle
 from simulation.world import _actor_of
 
 
@@ -78,3 +82,34 @@ def test_an_acknowledged_key_deleted_later_is_missed_after_the_next_crash() -> N
         sim.run(steps=1)
         assert sim.violations == [
             f"durability: acknowledged {req_id} has no stored effect in gatekeeper"]
+
+
+def test_purchases_both_charged_and_fenced_are_counted_as_the_plain_query_counts(
+        tmp_path: Path) -> None:
+    """The check reads two rowid ranges instead of `p.rowid > ? OR a.rowid > ?` (which
+    reads every purchase): the same count, whatever was added since the last check."""
+    conn = sqlite3.connect(":memory:")
+    conn.executescript("CREATE TABLE purchases(purchase_id TEXT PRIMARY KEY, n INTEGER);"
+                       "CREATE TABLE aborted(purchase_id TEXT PRIMARY KEY, n INTEGER);")
+    rng = random.Random(5)
+    oracle = Oracle(tmp_path)
+    bought = seen = 0
+    for _ in range(40):
+        before = oracle._rowids
+        for _ in range(rng.randrange(4)):
+            # A fence may name a purchase made already, one made later, or none.
+            if rng.random() < 0.6:
+                bought += 1
+                conn.execute("INSERT INTO purchases VALUES (?, 0)", (f"p{bought}",))
+            else:
+                conn.execute("INSERT OR IGNORE INTO aborted VALUES (?, 0)",
+                             (f"p{rng.randrange(bought + 10)}",))
+        plain = conn.execute("SELECT count(*) FROM purchases p JOIN aborted a"
+                             " USING(purchase_id) WHERE p.rowid > ? OR a.rowid > ?",
+                             before).fetchone()[0]
+        oracle.violations.clear()
+        oracle._fenced_and_charged(conn)
+        found = int(oracle.violations[0].split()[0]) if oracle.violations else 0
+        assert found == plain
+        seen += plain
+    assert seen > 5  # both kinds of pair came up
