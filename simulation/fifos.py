@@ -30,8 +30,10 @@ class Receiver(Protocol):
 class Channel(Lane):
     """One connection: in order, maybe held back (`hold_until`), maybe broken.
 
-    `describe` names a message for the trace from its bytes, when `send` is not
-    given a label (a client's request and a reply have fixed ones)."""
+    A message is queued with its label for the trace: a fixed one (a client's
+    request, a reply), or the message itself (a fifo's), named only when a traced
+    step delivers it (`describe_message`; a housekeeping step's pieces have no
+    line); `describe` names one sent with neither, from its bytes."""
 
     # One per client connection and one per reply: thousands a run.
     __slots__ = ("_deliver", "_describe", "_queue", "closed", "hold_until", "lost", "name",
@@ -43,7 +45,7 @@ class Channel(Lane):
         self.name = name
         self._deliver = deliver
         self._describe = describe
-        self._queue: deque[tuple[bytes, str]] = deque()
+        self._queue: deque[tuple[bytes, str | dict[str, Any]]] = deque()
         self.hold_until = 0.0
         self.closed = False
         self.lost = 0
@@ -51,7 +53,7 @@ class Channel(Lane):
         self.once = False
         self.sent = 0
 
-    def send(self, data: bytes, label: str = "") -> None:
+    def send(self, data: bytes, label: str | dict[str, Any] = "") -> None:
         if self.closed:
             self.lost += 1
             return
@@ -65,10 +67,7 @@ class Channel(Lane):
 
     def run_one(self) -> str:
         data, label = self._queue.popleft()
-        if not label:
-            assert self._describe is not None, f"{self.name}: a message with no label"
-            label = self._describe(data)
-        line = f"{self.name} {label}"
+        line = f"{self.name} {_label(data, label, self._describe)}"
         self._deliver(data)
         return line
 
@@ -101,7 +100,18 @@ class Channel(Lane):
 
     def carries(self, kind: str) -> bool:
         """A message of `kind` is queued on it (tests stage faults with this)."""
-        return any(label.startswith(kind) for _, label in self._queue)
+        return any(_label(data, label, self._describe).startswith(kind)
+                   for data, label in self._queue)
+
+
+def _label(data: bytes, label: str | dict[str, Any],
+           describe: Callable[[bytes], str] | None) -> str:
+    if isinstance(label, dict):
+        return describe_message(label)
+    if not label:
+        assert describe is not None, "a message with no label"
+        return describe(data)
+    return label
 
 
 def describe_fifo(data: bytes) -> str:
@@ -194,7 +204,7 @@ class SimPushers:
             channel = self._channels[endpoint] = network.connect(self._owner, endpoint)
         if network.tap is not None:
             network.tap(endpoint, message)
-        channel.send(encode(message), describe_message(message))
+        channel.send(encode(message), message)
         if network.sent is not None:
             network.sent(channel, message)
 
