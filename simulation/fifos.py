@@ -246,9 +246,6 @@ class SimInlet:
             self._scheduled = True
             self._loop.call_soon(self.readable)
 
-    def pending(self) -> int:
-        return sum(len(q) for q in self._queues.values())
-
     def readable(self) -> None:
         """What the real loop's poller callback does: drain a batch, hand it over."""
         self._scheduled = False

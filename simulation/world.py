@@ -429,13 +429,9 @@ class World:
             self.oracle.status_sent(number, message)
 
     # -- faults ---------------------------------------------------------------------------
-    def _maybe_fault(self) -> None:
-        profile = self.profile
-        if profile.kinds and not self.quiescing and self.fault_rng.random() < profile.fault_rate:
-            self._fault()
-
     def _fault(self) -> None:
-        """A fault comes this step (its draw came out so): which, and where."""
+        """A fault comes this step (`step` drew it, at the seed's rate): which, and
+        where."""
         profile = self.profile
         kinds = profile.kinds
         rng = self.fault_rng
@@ -582,7 +578,6 @@ class World:
     # -- running -------------------------------------------------------------------------
     def step(self) -> bool:
         """One step, then the oracle. False when nothing at all is left to run."""
-        # The hottest path of a run: `_maybe_fault`'s draw inlined (the same draws).
         profile = self.profile
         if profile.kinds and not self.quiescing and self.fault_rng.random() < profile.fault_rate:
             self._fault()
