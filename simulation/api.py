@@ -125,14 +125,9 @@ class Simulation:
         world = self.world
         span = hours * 3600 + minutes * 60 + seconds
         until = world.clock.now + span if span else float("inf")
-        limit = world.sched.steps + steps if steps is not None else None
-        if limit is None and not span:
+        if steps is None and not span:
             raise ValueError("give steps= or a simulated time (hours=, minutes=, seconds=)")
-        world.until = until
-        while not world.oracle.violations and world.clock.now < until \
-                and (limit is None or world.sched.steps < limit):
-            if not world.step():
-                break
+        world.run(steps, until)
 
     def finish(self) -> Result:
         """Stop faults and new requests, let what is in flight finish, check the

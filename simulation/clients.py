@@ -50,6 +50,8 @@ class Attempt:
     tries: int = 0
     replies: list[dict[str, Any]] = field(default_factory=list)
     final: dict[str, Any] | None = None
+    #: `message` encoded, once: every try sends the same bytes.
+    body: bytes = b""
 
 
 class SimClient:
@@ -207,10 +209,11 @@ class SimClient:
         if self._conn is None or self._conn.closed:
             self._connect()
         assert self._conn is not None
-        body = encode(attempt.message)
-        assert len(body) <= MAX_REQUEST_BYTES
+        if not attempt.body:
+            attempt.body = encode(attempt.message)
+            assert len(attempt.body) <= MAX_REQUEST_BYTES
         self.world.attempts += 1
-        self.world.client_send(self, self._conn, body)
+        self.world.client_send(self, self._conn, attempt.body)
         self._waiting = self.sched.call_later(self.timeout, self._timed_out)
 
     def _connect(self) -> None:

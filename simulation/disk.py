@@ -96,20 +96,20 @@ class SimFaults:
         for hook in self.hooks:
             hook(point)
         role, _, where = point.partition(".")
-        world = self.world
         if where == "commit":
             self._commit(role)
         elif where == "in_batch":
             if role in self.raise_in_batch:
+                world = self.world
                 self.raise_in_batch.discard(role)
                 world.note(f"fault crash actor {role} (raises in its batch)")
                 if "stop-all" in bugs.ACTIVE:
                     raise bugs.SimBaseException(point)
                 raise InjectedFault(point)
-        elif where.startswith("before_send") and self.crash_before_send:
+        elif self.crash_before_send and where.startswith("before_send"):
             self.crash_before_send = False
-            world.note(f"fault crash process at {point}")
-            world.begin_crash()
+            self.world.note(f"fault crash process at {point}")
+            self.world.begin_crash()
 
     def _commit(self, role: str) -> None:
         world, disk = self.world, self.disk

@@ -28,15 +28,24 @@ class Receiver(Protocol):
 
 
 class Channel(Lane):
-    """One connection: in order, maybe held back (`hold_until`), maybe broken."""
+    """One connection: in order, maybe held back (`hold_until`), maybe broken.
+
+    A message is queued with its label for the trace: a fixed one (a client's
+    request, a reply), or the message itself (a fifo's), named only when a traced
+    step delivers it (`describe_message`; a housekeeping step's pieces have no
+    line); `describe` names one sent with neither, from its bytes."""
+
+    # One per client connection and one per reply: thousands a run.
+    __slots__ = ("_deliver", "_describe", "_queue", "closed", "hold_until", "lost", "name",
+                 "once", "sent")
 
     def __init__(self, sched: Scheduler, name: str, deliver: Callable[[bytes], None],
-                 describe: Callable[[bytes], str]) -> None:
+                 describe: Callable[[bytes], str] | None = None) -> None:
         super().__init__(sched)
         self.name = name
         self._deliver = deliver
         self._describe = describe
-        self._queue: deque[tuple[bytes, str]] = deque()
+        self._queue: deque[tuple[bytes, str | dict[str, Any]]] = deque()
         self.hold_until = 0.0
         self.closed = False
         self.lost = 0
@@ -44,7 +53,7 @@ class Channel(Lane):
         self.once = False
         self.sent = 0
 
-    def send(self, data: bytes, label: str = "") -> None:
+    def send(self, data: bytes, label: str | dict[str, Any] = "") -> None:
         if self.closed:
             self.lost += 1
             return
@@ -58,9 +67,12 @@ class Channel(Lane):
 
     def run_one(self) -> str:
         data, label = self._queue.popleft()
-        line = f"{self.name} {label or self._describe(data)}"
+        line = f"{self.name} {_label(data, label, self._describe)}"
         self._deliver(data)
         return line
+
+    def run_untraced(self) -> None:
+        self._deliver(self._queue.popleft()[0])
 
     def delay(self, seconds: float) -> None:
         """A slow link: nothing on it arrives for `seconds` (order kept)."""
@@ -88,7 +100,18 @@ class Channel(Lane):
 
     def carries(self, kind: str) -> bool:
         """A message of `kind` is queued on it (tests stage faults with this)."""
-        return any(label.startswith(kind) for _, label in self._queue)
+        return any(_label(data, label, self._describe).startswith(kind)
+                   for data, label in self._queue)
+
+
+def _label(data: bytes, label: str | dict[str, Any],
+           describe: Callable[[bytes], str] | None) -> str:
+    if isinstance(label, dict):
+        return describe_message(label)
+    if not label:
+        assert describe is not None, "a message with no label"
+        return describe(data)
+    return label
 
 
 def describe_fifo(data: bytes) -> str:
@@ -181,7 +204,7 @@ class SimPushers:
             channel = self._channels[endpoint] = network.connect(self._owner, endpoint)
         if network.tap is not None:
             network.tap(endpoint, message)
-        channel.send(encode(message), describe_message(message))
+        channel.send(encode(message), message)
         if network.sent is not None:
             network.sent(channel, message)
 
@@ -219,12 +242,9 @@ class SimInlet:
         self._loop = self._deliver = None
 
     def _schedule(self) -> None:
-        if self._loop is not None and not self._scheduled and self.pending():
+        if self._loop is not None and not self._scheduled and any(self._queues.values()):
             self._scheduled = True
             self._loop.call_soon(self.readable)
-
-    def pending(self) -> int:
-        return sum(len(q) for q in self._queues.values())
 
     def readable(self) -> None:
         """What the real loop's poller callback does: drain a batch, hand it over."""

@@ -20,6 +20,7 @@ import itertools
 import random
 from collections import deque
 from collections.abc import Callable
+from types import MethodType
 
 from transport.loop import Timer, run_due
 
@@ -35,6 +36,8 @@ class Lane:
     """Something that may have work to run: it joins the scheduler's ready list
     when it has some, and leaves it when it has none."""
 
+    __slots__ = ("_ready", "sched")
+
     name = "lane"
 
     def __init__(self, sched: Scheduler) -> None:
@@ -47,6 +50,11 @@ class Lane:
     def run_one(self) -> str:
         """Run the next piece of work; a line for the trace."""
         raise NotImplementedError
+
+    def run_untraced(self) -> None:
+        """Run the next piece of work, as `run_one` does, with no line (a
+        housekeeping step's pieces have none: `Scheduler.idle_run`)."""
+        self.run_one()
 
     def wake(self) -> None:
         if not self._ready:
@@ -118,7 +126,7 @@ class Scheduler:
             if not lane.has_work():
                 unready(i, lane)
                 continue
-            lane.run_one()
+            lane.run_untraced()
             if not lane.has_work():
                 unready(i, lane)
             ran += 1
@@ -206,6 +214,9 @@ class SimLoop(Lane):
         callback()
         return f"{self.name} {_label(callback)}"
 
+    def run_untraced(self) -> None:
+        self._callbacks.popleft()()
+
     def kill(self) -> None:
         """The thread is gone (its process crashed): queued work and timers with it."""
         self.dead = True
@@ -216,6 +227,11 @@ class SimLoop(Lane):
 
 def _label(callback: Callable[[], None]) -> str:
     """A deterministic name for a callback (never an id or an address)."""
+    # A bound method (most of what a loop runs) first: the same text as below, less
+    # its getattr chain, once per step.
+    if type(callback) is MethodType:
+        owner = callback.__self__
+        return f"{getattr(owner, 'sim_tag', None) or type(owner).__name__}.{callback.__name__}"
     owner = getattr(callback, "__self__", None)
     if owner is not None:
         tag = getattr(owner, "sim_tag", None) or type(owner).__name__

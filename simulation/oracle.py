@@ -29,6 +29,7 @@ import heapq
 import json
 import sqlite3
 from collections.abc import Collection
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,9 @@ ROLES = ("gatekeeper", "stock-handler")
 #: Slack past a request's deadline before "never answered" (the front door's tick).
 ANSWER_SLACK = 1.0
 _STOCK_OPS = frozenset({"sell", "delete_product"})
+#: The tables the storage checks read, per database; `users` only for `deposit`.
+READS = {"gatekeeper": ("users", "events", "purchases", "aborted"),
+         "stock-handler": ("events", "reservations", "products")}
 
 
 class Oracle:
@@ -65,6 +69,12 @@ class Oracle:
         self._reserved: dict[str, int] = {}  # units held per product at the last check
         self._rowids = (0, 0)  # purchases, aborted: the last rowids checked
         self._tick_checked: tuple[object, float] | None = None  # (door, its last tick)
+        #: Per database, the tables of `READS` written since its last check (`watch`).
+        self.written: dict[str, set[str]] = {role: set() for role in ROLES}
+        self._watched: set[str] = set()
+        #: The databases whose `idem` rows may have gone since their last recheck.
+        self._idem_gone: set[str] = set(ROLES)
+        self._held: tuple[int, int] = (0, 0)  # users' deposits at the last read: sum, least
 
     def fail(self, line: str) -> None:
         self.violations.append(line)
@@ -85,55 +95,110 @@ class Oracle:
             conn.close()
         self._conns.clear()
 
+    def watch(self, path: Path | None, conn: sqlite3.Connection, *, wrote: bool = True) -> None:
+        """`conn`, an actor's just opened on `path`, tells the oracle from now on
+        what it writes that the checks read: temporary triggers, in that
+        connection only. A write to a table of `READS` marks it in `written` (one
+        that rolls back too: that only costs a read that finds nothing new); a
+        row of `idem` deleted or rekeyed marks the database for the next
+        `recheck_durable`. `wrote`: opening it may have written (not when the
+        file was at its schema's version already: the schema then runs nothing)."""
+        role = self.role_of(path)
+        if role is None:
+            return
+        self._watched.add(role)
+        marks = self.written[role]
+        marks.update(READS[role])
+        if wrote:
+            self._idem_gone.add(role)
+        conn.create_function("sim_wrote", 1, marks.add)
+        conn.create_function("sim_idem_gone", 0, partial(self._idem_gone.add, role))
+        triggers = [(table, verb, f"sim_wrote('{table}')") for table in READS[role]
+                    for verb in ("INSERT", "UPDATE OF deposit" if table == "users" else "UPDATE",
+                                 "DELETE")]
+        triggers += [("idem", "DELETE", "sim_idem_gone()"),
+                     ("idem", "UPDATE OF scope, req_id", "sim_idem_gone()")]
+        conn.executescript("BEGIN;" + "".join(
+            f"CREATE TEMP TRIGGER sim_{table}_{verb.split()[0].lower()} AFTER {verb}"
+            f" ON main.{table} BEGIN SELECT {call}; END;" for table, verb, call in triggers)
+            + "COMMIT;")
+
+    def role_of(self, path: Path | None) -> str | None:
+        """Whose database `path` is (None: not one the oracle reads)."""
+        return next((r for r, p in self._paths.items() if p == path), None)
+
+    def version(self, role: str) -> int | None:
+        """The schema version `role`'s file is at (None: there is no file yet)."""
+        conn = self._db(role)
+        return None if conn is None else int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def _marked(self, role: str, full: bool, changed: Collection[str]) -> set[str]:
+        """The tables of `role` to read now (and the marks cleared): every one for a
+        full check or a database written without the triggers (`watch`)."""
+        marks = self.written[role]
+        if full or (role in changed and role not in self._watched):
+            tables = set(READS[role])
+        else:
+            tables = set(marks)
+        marks.clear()
+        return tables
+
     # -- storage, after a step that committed ------------------------------------
     def check_storage(self, full: bool = False, changed: Collection[str] = ROLES) -> None:
         """The storage checks; `full`: every product, not only those changed since
         the last check (the end of a run, and after a crash). `changed`: the
-        databases written since the last check; one not written reads as it did
-        then, so only what depends on it through the other is read again (a new
-        purchase event's product in the stock handler's)."""
+        databases written since the last check.
+
+        A table the checks read that was not written since the last check (`watch`
+        marks every write) reads as it did then, so it is not read again: what it
+        gave then is compared with what the other tables give now. A database
+        with none of them written is not read at all, except for what depends on
+        it through the other (a new purchase event's product in the stock
+        handler's)."""
         gk, sh = self._db("gatekeeper"), self._db("stock-handler")
         if gk is None or sh is None:
             return
-        # Opening a read snapshot after another connection's commit costs most of
-        # a check (SQLite re-reads the WAL index and drops its page cache).
-        with_tx = []
-        if full or "gatekeeper" in changed:
-            with_tx.append(gk)
-        if full or "stock-handler" in changed:
-            with_tx.append(sh)
-        for conn in with_tx:
-            conn.execute("BEGIN")  # one snapshot per database for the whole check
-        try:
-            if gk in with_tx:
-                self._events("gatekeeper", gk)
-                held = gk.execute("SELECT coalesce(sum(deposit), 0), coalesce(min(deposit), 0)"
-                                  " FROM users").fetchone()
-                if held[0] != self._money:
-                    self.fail(f"money: users hold {held[0]}, events add up to {self._money}")
-                if held[1] < 0:
-                    self.fail(f"negative deposit {held[1]}")
-                self._fenced_and_charged(gk)
-            if sh not in with_tx and self._touched:
-                sh.execute("BEGIN")
-                with_tx.append(sh)
-            if sh in with_tx:
-                self._events("stock-handler", sh)
-                self._stock(sh, full)
-        finally:
-            for conn in with_tx:
-                conn.execute("COMMIT")
+        tables = self._marked("gatekeeper", full, changed)
+        if tables:
+            gk.execute("BEGIN")  # one snapshot for the database's whole check
+            try:
+                if "events" in tables:
+                    self._events("gatekeeper", gk)
+                if "users" in tables:
+                    self._held = gk.execute("SELECT coalesce(sum(deposit), 0),"
+                                            " coalesce(min(deposit), 0) FROM users").fetchone()
+                if "purchases" in tables or "aborted" in tables:
+                    self._fenced_and_charged(gk)
+            finally:
+                gk.execute("COMMIT")
+            money, least = self._held
+            if money != self._money:
+                self.fail(f"money: users hold {money}, events add up to {self._money}")
+            if least < 0:
+                self.fail(f"negative deposit {least}")
+        tables = self._marked("stock-handler", full, changed)
+        if tables or self._touched:
+            sh.execute("BEGIN")
+            try:
+                if "events" in tables:
+                    self._events("stock-handler", sh)
+                self._stock(sh, full, "reservations" in tables)
+            finally:
+                sh.execute("COMMIT")
 
     def _events(self, role: str, conn: sqlite3.Connection) -> None:
         last = self._seq[role]
-        top = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
-        if top < last:
-            self.fail(f"events: {role} seq went back from {last} to {top} (a committed"
-                      " event was lost)")
-            self._seq[role] = top
+        rows = conn.execute("SELECT seq, topic, body FROM events WHERE seq > ? ORDER BY seq",
+                            (last,)).fetchall()
+        if not rows:
+            # Nothing past the last seen: the newest may still have gone back.
+            top = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+            if top < last:
+                self.fail(f"events: {role} seq went back from {last} to {top} (a committed"
+                          " event was lost)")
+                self._seq[role] = top
             return
-        for seq, topic, body in conn.execute(
-                "SELECT seq, topic, body FROM events WHERE seq > ? ORDER BY seq", (last,)):
+        for seq, topic, body in rows:
             if seq != last + 1:
                 self.fail(f"events: {role} seq {seq} follows {last}")
             last = seq
@@ -161,23 +226,35 @@ class Oracle:
     def _fenced_and_charged(self, gk: sqlite3.Connection) -> None:
         """No purchase both charged and fenced (the rows added since the last check)."""
         top_p, top_a = self._rowids
-        new_p = gk.execute("SELECT coalesce(max(rowid), 0) FROM purchases").fetchone()[0]
-        new_a = gk.execute("SELECT coalesce(max(rowid), 0) FROM aborted").fetchone()[0]
-        both = gk.execute(
-            "SELECT count(*) FROM purchases p JOIN aborted a USING(purchase_id)"
-            " WHERE p.rowid > ? OR a.rowid > ?", (top_p, top_a)).fetchone()[0] \
-            if (new_p, new_a) != (top_p, top_a) else 0
+        new_p, new_a = gk.execute("SELECT (SELECT coalesce(max(rowid), 0) FROM purchases),"
+                                  " (SELECT coalesce(max(rowid), 0) FROM aborted)").fetchone()
+        if (new_p, new_a) == (top_p, top_a):
+            return
         self._rowids = (new_p, new_a)
+        # The new purchases that were fenced, and the new fences of older purchases:
+        # each a range of rowids (with `p.rowid > ? OR a.rowid > ?` SQLite would read
+        # every purchase, a growing cost over a long run).
+        both = gk.execute(
+            "SELECT (SELECT count(*) FROM purchases p JOIN aborted a USING(purchase_id)"
+            " WHERE p.rowid > ?1) + (SELECT count(*) FROM aborted a JOIN purchases p"
+            " USING(purchase_id) WHERE a.rowid > ?2 AND p.rowid <= ?1)",
+            (top_p, top_a)).fetchone()[0]
         if both:
             self.fail(f"{both} purchase(s) both charged and fenced")
 
-    def _stock(self, sh: sqlite3.Connection, full: bool) -> None:
-        reserved = dict(sh.execute(
-            "SELECT product_uid, sum(amount) FROM reservations GROUP BY product_uid"))
-        # Holds and releases write no event: compare the reservations themselves.
-        touched = self._touched | {u for u in reserved.keys() | self._reserved.keys()
-                                   if reserved.get(u) != self._reserved.get(u)}
-        self._reserved, self._touched = reserved, set()
+    def _stock(self, sh: sqlite3.Connection, full: bool, reservations: bool) -> None:
+        """Products against their events and purchases; `reservations`: that table
+        was written since the last check (else it holds what it held then)."""
+        touched = self._touched
+        if reservations:
+            reserved = dict(sh.execute(
+                "SELECT product_uid, sum(amount) FROM reservations GROUP BY product_uid"))
+            # Holds and releases write no event: compare the reservations themselves.
+            touched |= {u for u in reserved.keys() | self._reserved.keys()
+                        if reserved.get(u) != self._reserved.get(u)}
+            self._reserved = reserved
+        reserved = self._reserved
+        self._touched = set()
         cols = "product_uid, seller_uid, product_name, cost, amount, sold"
         if full:
             rows = sh.execute(f"SELECT {cols} FROM products").fetchall()
@@ -258,10 +335,18 @@ class Oracle:
 
     def recheck_durable(self, since: float) -> None:
         """After a crash: everything acknowledged since `since` is still stored
-        (older idempotency keys may have been expired on purpose)."""
+        (older idempotency keys may have been expired on purpose).
+
+        Only in a database whose `idem` rows may have gone since its last recheck
+        (`watch`): each acknowledged key was stored when its reply arrived
+        (`_durable`) or at that recheck, and a key stays stored until its row is
+        deleted or rekeyed."""
+        gone, self._idem_gone = self._idem_gone, set()
+        if not gone:
+            return
         wanted: dict[str, list[str]] = {}
         for when, role, req_id in self._acked:
-            if when >= since:
+            if when >= since and role in gone:
                 wanted.setdefault(role, []).append(req_id)
         for role, req_ids in sorted(wanted.items()):
             # One scan of the table per crash: `idem`'s key is (scope, req_id), so a

@@ -20,24 +20,37 @@ class Trace:
     def __init__(self, keep: bool = False) -> None:
         self._hash = hashlib.sha256()
         self.keep = keep
-        self.lines: list[str] = []
+        self._kept: list[str] = []
         self._pending: list[str] = []
-        self.count = 0
+        self._flushed = 0
 
     def add(self, now: float, line: str) -> None:
         # `%d` truncates as `int()` does (now >= 0, so + 0.5 rounds): the same text
         # as `f"{int(now * 1e6 + 0.5):>14d}"` at half the cost, once per step.
-        text = "%14d %s\n" % (now * 1e6 + 0.5, line)  # noqa: UP031 - see above
-        self._pending.append(text)
-        self.count += 1
-        if self.keep:
-            self.lines.append(text)
-        if len(self._pending) >= _CHUNK:
+        pending = self._pending
+        pending.append("%14d %s\n" % (now * 1e6 + 0.5, line))  # noqa: UP031 - see above
+        if len(pending) >= _CHUNK:
             self._flush()
 
+    @property
+    def count(self) -> int:
+        """Lines so far."""
+        return self._flushed + len(self._pending)
+
+    @property
+    def lines(self) -> list[str]:
+        """Every line so far (kept only with `keep`)."""
+        if not self.keep:
+            return []
+        return self._kept + self._pending
+
     def _flush(self) -> None:
-        self._hash.update("".join(self._pending).encode())
-        self._pending.clear()
+        pending = self._pending
+        self._hash.update("".join(pending).encode())
+        self._flushed += len(pending)
+        if self.keep:
+            self._kept += pending
+        self._pending = []
 
     def hexdigest(self) -> str:
         self._flush()

@@ -12,6 +12,7 @@ the real recovery code on them.
 
 from __future__ import annotations
 
+import gc
 import logging
 import random
 from collections.abc import Callable, Iterator
@@ -31,6 +32,8 @@ from actors.gatekeeper import GatekeeperActor
 from actors.stockhandler import StockHandlerActor
 from actors.supervisor import RestartBudget
 from transport.loop import EventLoop
+from vending.db import Database
+from vending.schema import Schema
 from vending.sessions import SessionPolicy
 
 from . import seams
@@ -56,6 +59,9 @@ KEPT = 47 * 3600.0
 #: Pieces of work one housekeeping step runs at most (`WorldOptions.batch_idle`).
 IDLE_LIMIT = 2000
 _QUIET_LOGGERS = ("pykka", "actors", "transport", "vending")
+#: Allocations between two collections of the youngest generation during a run
+#: (Python's default is 700).
+GC_YOUNGEST = 5000
 
 
 def _actor_of(ref: pykka.ActorRef[Any]) -> Any:
@@ -150,7 +156,7 @@ class World:
         self.env = seams.simulated_env(self.clock, self._rng_ids,
                                        random.Random(f"{options.seed}:salts"),
                                        password_pool=self._executor,
-                                       pushers=self._make_pushers, database=sim_database,
+                                       pushers=self._make_pushers, database=self._database,
                                        faults=self.faults)
         self.clients: list[SimClient] = []
         self._conns: dict[bytes, SimClient] = {}
@@ -170,6 +176,8 @@ class World:
         self.reads_only = False
         #: Housekeeping steps stop here (the end of the current `run`).
         self.until = float("inf")
+        #: The front door's last tick the oracle's deadline check saw.
+        self._tick_seen = -1.0
 
     # -- lifetime ---------------------------------------------------------------
     @contextmanager
@@ -181,6 +189,14 @@ class World:
             logging.getLogger(name).setLevel(logging.CRITICAL + 1)
         stop_all = pykka.ActorRegistry.stop_all
         pykka.ActorRegistry.stop_all = self._stop_all_on_loop  # type: ignore[method-assign]
+        threshold = gc.get_threshold()
+        # A run makes short-lived objects by the million (messages, futures, trace
+        # lines): collect the youngest generation less often, and leave what exists
+        # before the run (the modules) out of every scan. Histories do not depend on
+        # when the collector runs: the same trace hashes with it off, or at 700,
+        # 5,000 or 20,000 (docs/simulation.md, "Speed").
+        gc.freeze()
+        gc.set_threshold(max(threshold[0], GC_YOUNGEST), *threshold[1:])
         try:
             if self.profile.swarm:
                 self.note(f"profile {self.profile.describe()}")
@@ -191,6 +207,8 @@ class World:
                 self._halt()
                 self.oracle.close()
         finally:
+            gc.set_threshold(*threshold)
+            gc.unfreeze()
             pykka.ActorRegistry.stop_all = stop_all  # type: ignore[method-assign]
             for name, level in levels.items():
                 logging.getLogger(name).setLevel(level)
@@ -210,6 +228,15 @@ class World:
     def _executor(self, workers: int) -> SimExecutor:
         assert self.process is not None
         return SimExecutor(self.process.loops["argon2"])
+
+    def _database(self, path: Path | None, schema: Schema | str) -> Database:
+        """The env's opener: the actors' databases, watched by the oracle."""
+        role = self.oracle.role_of(path)
+        found = self.oracle.version(role) if role is not None else None
+        db = sim_database(path, schema)
+        self.oracle.watch(path, db.conn, wrote=not (isinstance(schema, Schema)
+                                                    and found == schema.version))
+        return db
 
     def _make_pushers(self, ctx: Any) -> SimPushers:
         assert self.process is not None
@@ -344,7 +371,7 @@ class World:
             receive = partial(door.client_frames, identity, data, peer)
             receive.__qualname__ = "client_frames"  # type: ignore[attr-defined]
             proc.loops["front-door"].call_soon(receive)
-        channel = Channel(self.sched, f"{client.name}>door", to_door, lambda d: "request")
+        channel = Channel(self.sched, f"{client.name}>door", to_door)  # sent as "request"
         if self.process is not None:
             self.process.network.channels.append(channel)
         return channel
@@ -362,20 +389,19 @@ class World:
             # A copy on another connection (a reconnect that resent it): its reply
             # goes to a socket the client no longer reads.
             ghost = self.client_connect(client, f"{client.name}#ghost".encode())
-            ghost.send(body)
+            ghost.send(body, "request")
             self.note(f"fault net: {client.name}'s request sent twice")
-        conn.send(body)
+        conn.send(body, "request")
 
     def _send_reply(self, identity: bytes, data: bytes) -> bool:
         proc = self.process
         client = self._conns.get(identity)
         if proc is None or proc.network.crashing or client is None:
             return False
-        channel = Channel(self.sched, f"door>{client.name}",
-                          lambda d: client.deliver(identity, d), lambda d: "reply")
+        channel = Channel(self.sched, f"door>{client.name}", partial(client.deliver, identity))
         channel.once = True
         proc.network.add_channel(channel)
-        channel.send(data)
+        channel.send(data, "reply")
         return True
 
     def _final(self, client: SimClient, attempt: Any) -> None:
@@ -403,12 +429,12 @@ class World:
             self.oracle.status_sent(number, message)
 
     # -- faults ---------------------------------------------------------------------------
-    def _maybe_fault(self) -> None:
+    def _fault(self) -> None:
+        """A fault comes this step (`step` drew it, at the seed's rate): which, and
+        where."""
         profile = self.profile
         kinds = profile.kinds
         rng = self.fault_rng
-        if not kinds or self.quiescing or rng.random() >= profile.fault_rate:
-            return
         kind = rng.choice(sorted(kinds))
         proc = self.process
         if kind in ("crash", "disk", "net") and proc is None:
@@ -553,14 +579,15 @@ class World:
     def step(self) -> bool:
         """One step, then the oracle. False when nothing at all is left to run."""
         profile = self.profile
-        if profile.kinds and not self.quiescing:
-            self._maybe_fault()
+        if profile.kinds and not self.quiescing and self.fault_rng.random() < profile.fault_rate:
+            self._fault()
         sched = self.sched
         try:
-            ran = 0
             if profile.batch_idle and not sched.ready:
                 ran = sched.idle_run(self.until, IDLE_LIMIT, self._crashing)
-            line = f"housekeeping: {ran} steps" if ran else sched.step()
+                line = f"housekeeping: {ran} steps" if ran else sched.step()
+            else:
+                line = sched.step()
         except Exception as exc:  # noqa: BLE001 - a real loop thread would die of it
             self.oracle.fail(f"a loop thread died: {type(exc).__name__}: {exc}")
             return False
@@ -575,9 +602,24 @@ class World:
         if self.dirty:
             self.oracle.check_storage(changed=self.dirty)
             self.dirty = set()
-        if proc is not None and proc.door is not None:
-            self.oracle.check_deadlines(proc.door)
+        if proc is not None:
+            door = proc.door
+            if door is not None and door.last_tick != self._tick_seen:
+                # Between two ticks a request only joins or leaves the heap
+                # (oracle.check_deadlines): once per tick sees all there is to see.
+                self._tick_seen = door.last_tick
+                self.oracle.check_deadlines(door)
         return True
+
+    def run(self, steps: int | None, until: float) -> None:
+        """Steps until `steps` more ran (None: no limit) or the clock reaches
+        `until`, or a violation, or nothing is left to run."""
+        self.until = until
+        limit = self.sched.steps + steps if steps is not None else None
+        sched, clock, violations, step = self.sched, self.clock, self.oracle.violations, self.step
+        while not violations and clock.now < until and (limit is None or sched.steps < limit):
+            if not step():
+                break
 
     def _crashing(self) -> bool:
         return self._crash_pending
