@@ -85,3 +85,57 @@ def test_what_it_does_not_cover_is_refused() -> None:
         class WithInitVar:
             a: int
             b: InitVar[int] = 0
+
+
+def test_a_class_made_now_gets_the_quick_init_with_the_generated_ones_shape() -> None:
+    # Built inside the test (not at import) so the decorator itself runs under test.
+    @quick_init
+    @dataclass(frozen=True, slots=True)
+    class Late:
+        a: int
+        c: int = field(default=7, init=False)  # an init field follows it
+        b: str = "x"
+        d: int = field(init=False)
+
+    assert "set0" in Late.__init__.__code__.co_names
+    assert Late.__init__.__qualname__ == f"{Late.__qualname__}.__init__"
+    assert Late.__init__.__module__ == __name__
+    made = Late(1)
+    assert (made.a, made.b, made.c) == (1, "x", 7)
+    assert Late(2, "y").b == "y" and Late(a=3, b="z").a == 3
+    with pytest.raises(AttributeError):
+        made.d  # noqa: B018 - init=False with no default: left unset, as the dataclass's own
+    with pytest.raises(TypeError):
+        Late()  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        Late(1, "x", 7)  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        Late(1, c=8)  # type: ignore[call-arg]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.a = 2  # type: ignore[misc]
+
+
+def test_a_class_with_no_fields_takes_nothing() -> None:
+    @quick_init
+    @dataclass(frozen=True, slots=True)
+    class Empty:
+        pass
+
+    assert Empty() == Empty()
+    with pytest.raises(TypeError):
+        Empty(1)  # type: ignore[call-arg]
+
+
+def test_keyword_only_fields_are_refused() -> None:
+    with pytest.raises(TypeError, match="kw_only"):
+        @quick_init
+        @dataclass(frozen=True, slots=True)
+        class OneKeyword:
+            a: int = field(default=0, kw_only=True)
+    with pytest.raises(TypeError, match="kw_only"):
+        @quick_init
+        @dataclass(frozen=True, slots=True, kw_only=True)
+        class AllKeywords:
+            a: int
+    with pytest.raises(TypeError, match="not a frozen dataclass"):
+        quick_init(int)
