@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -62,6 +63,13 @@ def test_missing_required_field_is_bad_request_naming_it(op: str, name: str) -> 
 @pytest.mark.parametrize("msg", [None, [], "op", b"op", 5, [("op", "ping")]])
 def test_non_map_is_bad_request(msg: Any) -> None:
     bad(msg)
+
+
+def test_any_map_is_taken_not_only_a_dict() -> None:
+    # A decoded request is a dict; any other read-only map of the same items is the
+    # same request (the dict test is a shortcut, not the rule).
+    msg = VALID["deposit"]
+    assert parse_request(MappingProxyType(msg)) == parse_request(dict(msg))
 
 
 def test_non_string_key_is_bad_request() -> None:
