@@ -62,7 +62,9 @@ class Oracle:
         self._money = 0                      # what deposit/purchase/reset events add up to
         self._charged: dict[str, int] = {}   # product_uid -> units charged (purchase events)
         self._products: dict[str, dict[str, Any] | None] = {}  # latest event per product
-        self._acked: list[tuple[float, str, str]] = []  # (when, role, req_id) acknowledged
+        # (first sent, role, req_id) acknowledged: its `idem` row was written after
+        # its first try and is kept 48 h from then, whenever its reply arrived.
+        self._acked: list[tuple[float, str, str]] = []
         self._finals: dict[str, dict[str, Any]] = {}  # req_id -> first ok reply
         self._statused: set[tuple[int, int]] = set()  # (incarnation, ticket)
         self._touched: set[str] = set()  # products changed since the last check
@@ -316,7 +318,7 @@ class Oracle:
         self.ledger.record(who, message, reply)
         if message["op"] in STATE_CHANGING_OPS and req_id is not None:
             role = "stock-handler" if message["op"] in _STOCK_OPS else "gatekeeper"
-            self._acked.append((now, role, req_id))
+            self._acked.append((sent, role, req_id))
             self._durable(role, req_id, sent)
 
     def _durable(self, role: str, req_id: str, sent: float) -> None:
@@ -334,8 +336,11 @@ class Oracle:
         self.fail(f"durability: acknowledged {req_id} has no stored effect in {role}")
 
     def recheck_durable(self, since: float) -> None:
-        """After a crash: everything acknowledged since `since` is still stored
-        (older idempotency keys may have been expired on purpose).
+        """After a crash: everything acknowledged that was first sent since `since` is
+        still stored (older idempotency keys may have been expired on purpose: a key is
+        kept 48 h from its row's creation, which follows the request's first try, not
+        its reply: a request retried for hours is acknowledged long after its row was
+        made).
 
         Only in a database whose `idem` rows may have gone since its last recheck
         (`watch`): each acknowledged key was stored when its reply arrived
@@ -345,8 +350,8 @@ class Oracle:
         if not gone:
             return
         wanted: dict[str, list[str]] = {}
-        for when, role, req_id in self._acked:
-            if when >= since and role in gone:
+        for sent, role, req_id in self._acked:
+            if sent >= since and role in gone:
                 wanted.setdefault(role, []).append(req_id)
         for role, req_ids in sorted(wanted.items()):
             # One scan of the table per crash: `idem`'s key is (scope, req_id), so a
