@@ -147,7 +147,7 @@ class World:
         self.sched = Scheduler(self.clock, random.Random(f"{options.seed}:schedule"))
         self.fault_rng = random.Random(f"{options.seed}:faults")
         self.trace = Trace(keep=options.keep_trace)
-        self.oracle = Oracle(options.data_dir)
+        self.oracle = Oracle(options.data_dir, self.clock.time)
         self.faults = SimFaults(self)
         self.config = Config(data_dir=str(options.data_dir), binds=())
         self._rng_ids = random.Random(f"{options.seed}:ids")
