@@ -181,7 +181,7 @@ class VendingSystem:
         loop = self._loops.get(name)
         if loop is None:
             loop = self._loops[name] = EventLoop(name)
-            loop.start_bound()
+            loop.start()
         return loop
 
     def _start_zap(self, ctx: zmq.Context[Any], clients: dict[bytes, bool]) -> None:

@@ -2,9 +2,10 @@
 
 ZeroMQ sockets must stay in the thread that created them (ZeroMQ Guide, ch. 2),
 and under one GIL every hand-off between threads is a wake-up, a context switch
-and a GIL transfer (docs/design.md, "Threads and what they own"). So a part of the system
-is one `EventLoop`: it creates its sockets in `setup`, polls them with one
-`zmq.Poller`, runs timers, and runs callbacks queued with `call_soon`. Work that
+and a GIL transfer (docs/design.md, "Threads and what they own"). So the parts of a
+process run on one `EventLoop`: each opens its sockets in the loop thread, and the
+loop polls them with one `zmq.Poller`, runs timers, and runs callbacks queued with
+`call_soon`. Work that
 arrives on a socket the loop owns costs no extra thread; only `call_soon` from
 another thread writes to a wake-up pipe.
 """
@@ -24,7 +25,7 @@ from typing import Any, TypeVar, cast
 
 import zmq
 
-__all__ = ["EventLoop", "SocketThread", "Timer", "run_due"]
+__all__ = ["EventLoop", "Timer", "run_due"]
 
 T = TypeVar("T")
 
@@ -33,34 +34,6 @@ log = logging.getLogger(__name__)
 #: Callbacks run per turn before sockets are polled again, so a busy actor
 #: cannot starve the sockets.
 _MAX_CALLBACKS_PER_TURN = 1024
-
-
-class SocketThread(threading.Thread):
-    """A thread that creates and binds its own sockets, reporting how that went.
-
-    `run` calls `mark_bound()` or `mark_failed(exc)` once; `start_bound` returns then, or
-    raises the bind error in the starting thread (e.g. "address already in use").
-    """
-
-    def __init__(self, name: str) -> None:
-        super().__init__(name=name)
-        self._ready = threading.Event()
-        self._error: Exception | None = None
-
-    def start_bound(self, timeout: float = 5.0) -> None:
-        self.start()
-        if not self._ready.wait(timeout):
-            raise TimeoutError(f"{self.name} did not bind in {timeout}s")
-        if self._error is not None:
-            self.join()
-            raise self._error
-
-    def mark_bound(self) -> None:
-        self._ready.set()
-
-    def mark_failed(self, exc: Exception) -> None:
-        self._error = exc
-        self._ready.set()
 
 
 class Timer:
@@ -78,22 +51,18 @@ class Timer:
         self.cancelled = True
 
 
-class EventLoop(SocketThread):
+class EventLoop(threading.Thread):
     """Poll owned sockets, run due timers and queued callbacks, in one thread.
 
     The parts a process runs open on a started loop (`call_and_wait(part.open)`):
-    they create and bind their sockets in the loop thread, add readers and
-    timers, and close them the same way before `stop`. `setup=` (or a subclass's
-    `setup`) runs in the loop thread before anything else; `teardown` after the
-    last callback. Every method but `call_soon`, `call_and_wait`, `request_stop`,
-    `stop` and `in_loop` must be called in the loop thread.
+    they create and bind their sockets in the loop thread (a bind error is raised to
+    the caller), add readers and timers, and close them the same way before `stop`.
+    Every method but `call_soon`, `call_and_wait`, `request_stop`, `stop` and
+    `in_loop` must be called in the loop thread.
     """
 
-    def __init__(self, name: str, setup: Callable[[EventLoop], None] | None = None,
-                 teardown: Callable[[EventLoop], None] | None = None) -> None:
-        super().__init__(name)
-        self._setup_fn = setup
-        self._teardown_fn = teardown
+    def __init__(self, name: str) -> None:
+        super().__init__(name=name)
         self._callbacks: deque[Callable[[], None]] = deque()
         self._readers: dict[Any, Callable[[], None]] = {}
         self._poller = zmq.Poller()
@@ -103,6 +72,7 @@ class EventLoop(SocketThread):
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
         self._wake_fds_open = True
+        self._poller.register(self._wake_r, zmq.POLLIN)
         # Set by a foreign thread that wrote a wake-up byte, cleared by the loop
         # after draining the pipe: one byte per sleep is enough.
         self._wake_pending = False
@@ -184,34 +154,12 @@ class EventLoop(SocketThread):
         heapq.heappush(self._timers, (timer.when, next(self._timer_seq), timer))
         return timer
 
-    def setup(self) -> None:
-        """Create and bind the loop's sockets (loop thread)."""
-        if self._setup_fn is not None:
-            self._setup_fn(self)
-
-    def teardown(self) -> None:
-        """Close the loop's sockets (loop thread)."""
-        if self._teardown_fn is not None:
-            self._teardown_fn(self)
-
     def run(self) -> None:
-        try:
-            self.setup()
-        except Exception as exc:  # noqa: BLE001 - any start failure goes to start_bound's caller
-            with contextlib.suppress(Exception):
-                self.teardown()
-            self.mark_failed(exc)
-            return
-        self._poller.register(self._wake_r, zmq.POLLIN)
-        self.mark_bound()
         try:
             self._run()
         finally:
-            try:
-                while self._callbacks:  # what the last callbacks queued
-                    self._run_callbacks()
-            finally:
-                self.teardown()
+            while self._callbacks:  # what the last callbacks queued
+                self._run_callbacks()
 
     def _run(self) -> None:
         while not self._stopping:

@@ -36,7 +36,7 @@ class Recorder(LoopActor):
 def loop() -> Iterator[EventLoop]:
     loop = EventLoop("test-loop")
     loop.daemon = True  # a regression must fail this test, not hang the run
-    loop.start_bound()
+    loop.start()
     yield loop
     if loop.is_alive():
         loop.request_stop()
