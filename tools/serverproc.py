@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import re
 import signal
 import socket
@@ -24,10 +25,28 @@ def free_tcp_endpoint() -> str:
     """A port free now, for what must be known before anything binds (split fifos,
     which each role names to the others) or for "nothing listens there". Another
     process may take it before it is bound: prefer ANY_PORT where the binder
-    reports what it bound."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return f"tcp://127.0.0.1:{s.getsockname()[1]}"
+    reports what it bound.
+
+    Drawn below the kernel's ephemeral range: a port from it (what binding port 0
+    gives) may be handed meanwhile to any outgoing connection or port-0 bind on the
+    machine, which made a split role's restart fail "address already in use"."""
+    low = _ephemeral_low()
+    while True:
+        port = random.randrange(max(1024, low - 12_000), low)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # taken: draw again
+            return f"tcp://127.0.0.1:{port}"
+
+
+def _ephemeral_low() -> int:
+    """The first port of the kernel's ephemeral range (32768 where unknown)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
 def bound_endpoints(line: str) -> list[str]:
