@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 import os
+import subprocess
+import sys
 import threading
 import time
 from typing import Any
@@ -159,42 +161,35 @@ def test_rounds_run_the_pair_in_alternating_order_and_keep_every_run() -> None:
         assert report[target]["purchases"] == min(r["purchases"] for r in runs)
 
 
+# Each in a process of its own: a busy thread sharing the test's GIL would wait in
+# futex for the sampler and the test, more so on a loaded machine.
+BLOCKED = ("import sys, threading; held = threading.Lock(); held.acquire(); "
+           "print('ready', flush=True); held.acquire()")
+BUSY = "print('ready', flush=True)\nwhile True: pass"
+
+
 def test_the_wait_sampler_sees_a_blocked_thread_in_futex_and_a_busy_one_running() -> None:
     if procstat.SYSCALL_NAMES.get(202) != "futex":
         pytest.skip("system call names are known for x86-64 only")
-    release, stop = threading.Event(), threading.Event()
-    started = threading.Barrier(3)
-
-    def blocked() -> None:
-        started.wait()
-        release.wait(timeout=30)
-
-    def busy() -> None:
-        started.wait()
-        while not stop.is_set():
-            pass
-    threads = [threading.Thread(target=blocked), threading.Thread(target=busy)]
-    for t in threads:
-        t.start()
-    started.wait()
+    children = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                                 text=True) for code in (BLOCKED, BUSY)]
     try:
-        # The sampler labels threads by their rank among the process's thread ids.
-        tids = sorted(int(x) for x in os.listdir(f"/proc/{os.getpid()}/task"))
-        sampler = procstat.WaitSampler([os.getpid()], every=0.001).start()
-        labels = [f"t{tids.index(t.native_id)}" for t in threads if t.native_id is not None]
+        for child in children:
+            assert child.stdout is not None and child.stdout.readline() == "ready\n"
+        sampler = procstat.WaitSampler([c.pid for c in children], every=0.001).start()
+        labels = ["p0/t0", "p1/t0"]
         deadline = time.monotonic() + 10
         while min(sum(sampler.counts[label].values()) for label in labels) < 50:
             assert time.monotonic() < deadline, "too few samples in 10 s"
-            stop.wait(0.05)
+            threading.Event().wait(0.05)
         waits = sampler.stop()
     finally:
-        release.set()
-        stop.set()
-        for t in threads:
-            t.join()
+        for child in children:
+            child.kill()
+            child.wait()
     blocked_counts, busy_counts = (waits[label] for label in labels)
     assert blocked_counts.get("futex", 0) > 0.9 * sum(blocked_counts.values())
-    assert busy_counts.get("running", 0) > 0.5 * sum(busy_counts.values())
+    assert busy_counts.get("running", 0) > 0.9 * sum(busy_counts.values())
 
 
 def test_the_futex_share_counts_busy_threads_only() -> None:
