@@ -160,6 +160,14 @@ class World:
                                        faults=self.faults)
         self.clients: list[SimClient] = []
         self._conns: dict[bytes, SimClient] = {}
+        #: Client connections made while no front door serves (the process is down
+        #: or recovering), by identity: not made yet. The reference clients do not
+        #: set ZMQ_IMMEDIATE, so ZeroMQ keeps what is sent on such a socket until
+        #: the connection is made, when the next front door serves (a crash before
+        #: then breaks nothing); unless the client closed the socket first.
+        self._unbound: dict[bytes, Channel] = {}
+        #: What arrived on those meanwhile, in order: (identity, request).
+        self._unserved: list[tuple[bytes, bytes]] = []
         self.process: Process | None = None
         self.incarnations = 0
         self.requests = self.attempts = 0
@@ -303,6 +311,14 @@ class World:
         proc.network.receivers[self.config.endpoints.status] = door
         proc.loops["front-door"].call_soon(door.start_simulated)
         self.note(f"process {proc.number} serves clients")
+        # The connections made meanwhile are made now; what waited on them is read.
+        # (A client that closed one such socket forgot it: what it sent on it is gone.)
+        unbound, self._unbound = self._unbound, {}
+        proc.network.channels += unbound.values()
+        unserved, self._unserved = self._unserved, []
+        for identity, data in unserved:
+            if identity in unbound:
+                self._to_door(proc, identity, data, self._conns[identity].peer)
 
     def begin_crash(self) -> None:
         """The process dies now: nothing more leaves it (the rest at the step's end)."""
@@ -329,7 +345,8 @@ class World:
             db = getattr(actor, "db", None)
             if db is not None:
                 db.conn.close()  # no COMMIT: what was not committed is gone
-        self._conns.clear()  # every client connection broke with the process
+        # Every client connection made to it broke with the process.
+        self._conns = {identity: self._conns[identity] for identity in self._unbound}
         self.process = None
         if halt:
             return  # the end of the run: not part of its history
@@ -364,20 +381,32 @@ class World:
         peer = client.peer
 
         def to_door(data: bytes) -> None:
+            if identity in self._unbound:
+                self._unserved.append((identity, data))  # until a front door serves
+                return
             proc = self.process
             if proc is None or proc.door is None or proc.network.crashing:
-                return  # nobody listening: the request is lost, the client will time out
-            door = proc.door
-            receive = partial(door.client_frames, identity, data, peer)
-            receive.__qualname__ = "client_frames"  # type: ignore[attr-defined]
-            proc.loops["front-door"].call_soon(receive)
+                return  # sent to a process that died since: lost, the client will time out
+            self._to_door(proc, identity, data, peer)
         channel = Channel(self.sched, f"{client.name}>door", to_door)  # sent as "request"
-        if self.process is not None:
-            self.process.network.channels.append(channel)
+        proc = self.process
+        if proc is not None and proc.door is not None and not proc.network.crashing:
+            proc.network.channels.append(channel)
+        else:
+            self._unbound[identity] = channel
         return channel
+
+    @staticmethod
+    def _to_door(proc: Process, identity: bytes, data: bytes, peer: str) -> None:
+        """A client's request reaches `proc`'s front door: its loop reads it."""
+        assert proc.door is not None
+        receive = partial(proc.door.client_frames, identity, data, peer)
+        receive.__qualname__ = "client_frames"  # type: ignore[attr-defined]
+        proc.loops["front-door"].call_soon(receive)
 
     def forget_identity(self, identity: bytes) -> None:
         self._conns.pop(identity, None)
+        self._unbound.pop(identity, None)
 
     def client_send(self, client: SimClient, conn: Channel, body: bytes) -> None:
         if self._client_drop:
