@@ -38,6 +38,9 @@ class Result:
     wall_s: float
     fault_kinds: dict[str, int] = field(default_factory=dict)
     attempts: int = 0
+    #: Why tries failed, by cause (`World.retried`): `attempts - requests` in all
+    #: once every request is answered.
+    retries: dict[str, int] = field(default_factory=dict)
     #: What the seed ran (swarm.Profile.describe): "fixed" without swarm testing.
     profile: str = "fixed"
 
@@ -50,7 +53,8 @@ class Result:
                 "faults": self.faults, "violations": len(self.violations),
                 "trace": self.trace, "simulated_s": round(self.simulated_s, 6),
                 "wall_s": round(self.wall_s, 3), "fault_kinds": self.fault_kinds,
-                "attempts": self.attempts, "violation_lines": self.violations,
+                "attempts": self.attempts, "retries": self.retries,
+                "violation_lines": self.violations,
                 "profile": self.profile,
                 "requests_per_wall_s": round(self.requests / self.wall_s, 1) if self.wall_s
                 else 0.0}
@@ -152,7 +156,8 @@ class Simulation:
                       violations=list(world.oracle.violations),
                       trace=world.trace.hexdigest(), simulated_s=world.clock.now,
                       wall_s=wall, fault_kinds=dict(world.fault_kinds),
-                      attempts=world.attempts, profile=world.profile.describe())
+                      attempts=world.attempts, retries=dict(world.retries),
+                      profile=world.profile.describe())
 
     @property
     def trace_lines(self) -> list[str]:

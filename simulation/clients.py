@@ -52,6 +52,10 @@ class Attempt:
     final: dict[str, Any] | None = None
     #: `message` encoded, once: every try sends the same bytes.
     body: bytes = b""
+    #: When the current try was sent, the world's crashes, clock jumps, stalls and
+    #: broken or held links then, and whether a `net` fault lost it
+    #: (`World.retried` tells why a try failed).
+    sent_at: tuple[float, int, int, int, int, bool] = (0.0, 0, 0, 0, 0, False)
 
 
 class SimClient:
@@ -212,8 +216,11 @@ class SimClient:
         if not attempt.body:
             attempt.body = encode(attempt.message)
             assert len(attempt.body) <= MAX_REQUEST_BYTES
-        self.world.attempts += 1
-        self.world.client_send(self, self._conn, attempt.body)
+        world = self.world
+        world.attempts += 1
+        lost = not world.client_send(self, self._conn, attempt.body)
+        attempt.sent_at = (self.sched.clock.now, world.crashes, world.fault_kinds["clock"],
+                           world.stalls, world.links, lost)
         self._waiting = self.sched.call_later(self.timeout, self._timed_out)
 
     def _connect(self) -> None:
@@ -229,6 +236,7 @@ class SimClient:
         if self.current is None:
             return
         # Lazy Pirate: the socket may be wedged; a new one, the same request.
+        self.world.retried(self.current)
         self._connect()
         self._try()
 
@@ -245,6 +253,7 @@ class SimClient:
             self._waiting = None
         attempt.replies.append(reply)
         if reply.get("error") == "UNAVAILABLE":
+            self.world.retried(attempt, reply)
             delay = min(MAX_BACKOFF, BACKOFF * 2 ** min(attempt.tries, 6))
             self._waiting = self.sched.call_later(self.rng.uniform(0, delay), self._retry)
             return

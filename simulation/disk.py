@@ -144,6 +144,7 @@ class SimFaults:
             del disk.failing[role]
         delay = disk.slow.pop(role, 0.0)
         if delay:
+            world.stalls += 1
             world.clock.sleep(delay)
         if self.crash_at_commit == "after":
             self.crash_at_commit = None

@@ -56,6 +56,8 @@ FAULT_RATE = FIXED_RATE
 #: Idempotency keys and events are kept 48 h: an acknowledgement older than this
 #: may have been forgotten on purpose.
 KEPT = 47 * 3600.0
+#: Why a client tried a request again (`World.retried`, `--json`'s `retries`).
+RETRY_CAUSES = ("unavailable", "lost", "crash", "clock", "stall", "disk", "link", "other")
 #: Pieces of work one housekeeping step runs at most (`WorldOptions.batch_idle`).
 IDLE_LIMIT = 2000
 _QUIET_LOGGERS = ("pykka", "actors", "transport", "vending")
@@ -171,6 +173,11 @@ class World:
         self.process: Process | None = None
         self.incarnations = 0
         self.requests = self.attempts = 0
+        #: Why tries failed (the client tried again): `RETRY_CAUSES`.
+        self.retries: dict[str, int] = dict.fromkeys(RETRY_CAUSES, 0)
+        #: Process crashes, slow commits that stalled the process, fifo links
+        #: broken or held (`retried` compares them with a try's `sent_at`).
+        self.crashes = self.stalls = self.links = 0
         self.fault_kinds: dict[str, int] = dict.fromkeys(FAULT_KINDS, 0)
         #: The databases written since the oracle last looked (a COMMIT that writes).
         self.dirty: set[str] = set()
@@ -332,6 +339,7 @@ class World:
         if proc is None:
             return
         proc.dead = True
+        self.crashes += not halt
         for loop in proc.loops.values():
             loop.kill()
         lost = proc.network.crash()
@@ -408,11 +416,12 @@ class World:
         self._conns.pop(identity, None)
         self._unbound.pop(identity, None)
 
-    def client_send(self, client: SimClient, conn: Channel, body: bytes) -> None:
+    def client_send(self, client: SimClient, conn: Channel, body: bytes) -> bool:
+        """Send a client's request; False if a `net` fault lost it."""
         if self._client_drop:
             self._client_drop -= 1
             self.note(f"fault net: {client.name}'s request lost")
-            return
+            return False
         if self._client_dup:
             self._client_dup -= 1
             # A copy on another connection (a reconnect that resent it): its reply
@@ -421,6 +430,33 @@ class World:
             ghost.send(body, "request")
             self.note(f"fault net: {client.name}'s request sent twice")
         conn.send(body, "request")
+        return True
+
+    def retried(self, attempt: Any, reply: dict[str, Any] | None = None) -> None:
+        """A client tries `attempt` again: after `reply` (`UNAVAILABLE`), or after
+        its timeout. Counted by cause (`RETRY_CAUSES`): a timeout by the first of its
+        request lost by a `net` fault, then since the try was sent a process crash, a
+        clock jump, a slow commit (`stall`: the process waited on it), a commit
+        refused (`disk`: full or failing), a fifo link broken or held (`link`); else
+        `other` (none of those: its request waited)."""
+        sent, crashes, jumps, stalls, links, lost = attempt.sent_at
+        if reply is not None:
+            cause = "unavailable"
+        elif lost:
+            cause = "lost"
+        elif self.crashes != crashes:
+            cause = "crash"
+        elif self.fault_kinds["clock"] != jumps:
+            cause = "clock"
+        elif self.stalls != stalls:
+            cause = "stall"
+        elif max(self.faults.disk.refused_at.values(), default=-1.0) >= sent:
+            cause = "disk"
+        elif self.links != links:
+            cause = "link"
+        else:
+            cause = "other"
+        self.retries[cause] += 1
 
     def _send_reply(self, identity: bytes, data: bytes) -> bool:
         proc = self.process
@@ -578,6 +614,7 @@ class World:
                 self.process.network.sent = None
             seconds = self.fault_rng.uniform(1.0, 10.0)
             channel.delay(seconds)
+            self.links += 1
             self.faults.raise_in_batch.add("stock-handler")
             self.note(f"fault crash saga-stall: {channel.name} held {seconds:.3f}s,"
                       " stock-handler armed to raise")
@@ -598,10 +635,12 @@ class World:
         elif what == "reconnect":
             channel = rng.choice(channels)
             self.note(f"fault net: {channel.name} reconnects, {channel.reconnect()} lost")
+            self.links += 1
         else:
             channel = rng.choice(channels)
             seconds = rng.choice((0.2, 1.0, 5.0, 30.0))  # 30: a stalled TCP link
             channel.delay(seconds)
+            self.links += 1
             self.note(f"fault net: {channel.name} held {seconds}s")
 
     # -- running -------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import pytest
 
 from cli.main import main
 from simulation.bugs import first_failing_seed, reintroduced
+from simulation.world import RETRY_CAUSES
 
 LAST = re.compile(r"^simulate: seed=(\d+) steps=(\d+) requests=(\d+) faults=(\d+) "
                   r"violations=(\d+) trace=([0-9a-f]{64})$")
@@ -30,6 +31,21 @@ def test_json_has_the_line_s_keys_and_the_figures(capsys: pytest.CaptureFixture[
             "wall_s", "fault_kinds"} <= set(out)
     assert set(out["fault_kinds"]) == {"crash", "disk", "net", "clock"}
     assert sum(out["fault_kinds"].values()) == out["faults"]
+
+
+def test_json_tells_why_each_failed_try_failed(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["simulate", "--seed", "1", "--steps", "4000", "--clients", "20", "--json"]
+    assert main([*args, "--no-swarm"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out["retries"]) == set(RETRY_CAUSES)
+    # Every request is answered by the end: each try but its last failed, for a cause.
+    assert sum(out["retries"].values()) == out["attempts"] - out["requests"] > 0
+    assert out["retries"]["crash"] > 0 and out["retries"]["unavailable"] > 0
+    # With no fault, no try fails: the simulator makes no retry of its own.
+    assert main([*args, "--no-swarm", "--faults", "none"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["attempts"] == out["requests"] > 0
+    assert set(out["retries"].values()) == {0}
 
 
 def test_replay_prints_the_history_with_the_same_hash(
