@@ -67,7 +67,9 @@ class Channel(Lane):
 
     def run_one(self) -> str:
         data, label = self._queue.popleft()
-        line = f"{self.name} {_label(data, label, self._describe)}"
+        # A fixed label (a client's request, a reply: most steps) needs no `_label`.
+        line = (f"{self.name} {label}" if label.__class__ is str and label
+                else f"{self.name} {_label(data, label, self._describe)}")
         self._deliver(data)
         return line
 
@@ -232,7 +234,9 @@ class SimInlet:
 
     def arrive(self, endpoint: str, data: bytes) -> None:
         self._queues[endpoint].append(data)
-        self._schedule()
+        if self._loop is not None and not self._scheduled:  # `_schedule`, knowing one waits
+            self._scheduled = True
+            self._loop.call_soon(self.readable)
 
     def attach(self, loop: SimLoop, deliver: Callable[[list[dict[str, Any]]], None]) -> None:
         self._loop, self._deliver = loop, deliver

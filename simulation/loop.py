@@ -212,6 +212,10 @@ class SimLoop(Lane):
     def run_one(self) -> str:
         callback = self._callbacks.popleft()
         callback()
+        if type(callback) is MethodType:  # `_label`'s first case, inlined (most steps)
+            owner = callback.__self__
+            return (f"{self.name} {getattr(owner, 'sim_tag', None) or type(owner).__name__}"
+                    f".{callback.__name__}")
         return f"{self.name} {_label(callback)}"
 
     def run_untraced(self) -> None:
