@@ -243,10 +243,15 @@ class SimClient:
     def deliver(self, identity: bytes, data: bytes) -> None:
         """A reply came back on connection `identity`."""
         attempt = self.current
-        if attempt is None or identity != self._identity:
-            return  # a reply to a try we gave up on: the REQ socket is long closed
+        if attempt is None:
+            return
         reply = decode(data, MAX_REQUEST_BYTES * 16)
         if not isinstance(reply, dict):
+            return
+        if identity != self._identity:
+            # A reply to a try we gave up on: the REQ socket is long closed, nobody
+            # reads it; the oracle notes what it would have said.
+            self.world.oracle.missed_reply(attempt.message, reply)
             return
         if self._waiting is not None:
             self._waiting.cancel()

@@ -35,6 +35,7 @@ from typing import Any
 
 from tools.ledger import Ledger
 from vending.events import KEEP
+from vending.gate import Gate
 from vending.requests import STATE_CHANGING_OPS
 
 from .clock import EPOCH
@@ -44,6 +45,9 @@ __all__ = ["Oracle"]
 ROLES = ("gatekeeper", "stock-handler")
 #: How long events are kept before housekeeping deletes them (vending/events.py).
 EVENTS_KEPT = KEEP
+#: How long a request's idempotency key is kept from its row's creation (vending/gate.py,
+#: vending/stock.py: the same), which follows the request's first try.
+IDEM_KEPT = Gate.idem_ttl
 #: Slack past a request's deadline before "never answered" (the front door's tick).
 ANSWER_SLACK = 1.0
 _STOCK_OPS = frozenset({"sell", "delete_product"})
@@ -72,6 +76,8 @@ class Oracle:
         # its first try and is kept 48 h from then, whenever its reply arrived.
         self._acked: list[tuple[float, str, str]] = []
         self._finals: dict[str, dict[str, Any]] = {}  # req_id -> first ok reply
+        # req_id -> an ok reply that reached a connection its client had left.
+        self._missed: dict[str, dict[str, Any]] = {}
         self._statused: set[tuple[int, int]] = set()  # (incarnation, ticket)
         self._touched: set[str] = set()  # products changed since the last check
         self._reserved: dict[str, int] = {}  # units held per product at the last check
@@ -314,6 +320,19 @@ class Oracle:
         time it first sent the request."""
         req_id = message.get("req_id")
         ok = bool(reply.get("ok"))
+        if req_id is not None and not ok and req_id in self._missed:
+            missed = self._missed.pop(req_id)
+            if now - sent <= IDEM_KEPT:
+                self.fail(f"idempotency: {who} {message['op']} {req_id} answered ok (on a"
+                          f" connection it had left) then {_short(reply)}")
+                return
+            # Its key may be gone: a retry can no longer learn that it took effect
+            # (docs/protocol.md, section 4), so the ok its client missed counts. Not
+            # checked durable: it was never acknowledged, and its row may be gone.
+            self.ledger.record(who, message, missed)
+            return
+        if ok and req_id is not None:
+            self._missed.pop(req_id, None)
         if req_id is not None:
             first = self._finals.get(req_id)
             if first is not None:
@@ -330,6 +349,16 @@ class Oracle:
             role = "stock-handler" if message["op"] in _STOCK_OPS else "gatekeeper"
             self._acked.append((sent, role, req_id))
             self._durable(role, req_id, sent)
+
+    def missed_reply(self, message: dict[str, Any], reply: dict[str, Any]) -> None:
+        """A reply to a request still in flight reached a connection its client had
+        given up on (the REQ socket is closed: the client never reads it). An ok one
+        means the effect happened: a retry must get that reply again while the
+        request's key is kept (`final_reply` checks it), and once the key may have
+        expired, the ledger counts the effect."""
+        req_id = message.get("req_id")
+        if req_id is not None and reply.get("ok") and message["op"] in STATE_CHANGING_OPS:
+            self._missed.setdefault(req_id, reply)
 
     def _durable(self, role: str, req_id: str, sent: float) -> None:
         # `idem`'s key is (scope, req_id): by req_id alone SQLite would scan the whole

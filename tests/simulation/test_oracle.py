@@ -113,3 +113,37 @@ def test_purchases_both_charged_and_fenced_are_counted_as_the_plain_query_counts
         assert found == plain
         seen += plain
     assert seen > 5  # both kinds of pair came up
+
+
+_DEPOSIT = {"op": "deposit", "amount": 5, "req_id": "ann-1", "wsess_uid": "s", "token": "t"}
+_MISSED = {"ok": True, "deposit": 5, "req_id": "ann-1"}
+_DAY = 24 * 3600.0
+
+
+def test_an_ok_its_client_missed_must_come_again_while_the_key_is_kept(
+        tmp_path: Path) -> None:
+    """An ok that reached a connection its client had left took effect: a retry with the
+    same req_id gets that reply again (docs/protocol.md, section 4) for as long as the
+    key is kept, so another final reply then is a violation."""
+    oracle = Oracle(tmp_path)
+    oracle.missed_reply(_DEPOSIT, _MISSED)
+    oracle.final_reply("ann", _DEPOSIT, {"ok": False, "error": "UNAUTHORIZED"},
+                       now=_DAY + 30.0, sent=30.0)
+    assert len(oracle.violations) == 1
+    assert "answered ok (on a connection it had left) then UNAUTHORIZED" \
+        in oracle.violations[0]
+
+
+def test_an_ok_its_client_missed_counts_once_its_key_may_be_gone(tmp_path: Path) -> None:
+    """Once the key may have expired (48 h from the first try), a retry cannot learn
+    the effect any more: the missed ok counts in the ledger, and a refusal of a
+    retry then is what the contract gives (the seed 8 history below)."""
+    oracle = Oracle(tmp_path)
+    oracle.missed_reply(_DEPOSIT, {"ok": False, "error": "UNAVAILABLE"})  # not an effect
+    oracle.missed_reply({**_DEPOSIT, "op": "profile"}, _MISSED)  # reads change nothing
+    assert oracle.ledger.expected_deposits() == {}
+    oracle.missed_reply(_DEPOSIT, _MISSED)
+    oracle.final_reply("ann", _DEPOSIT, {"ok": False, "error": "UNAUTHORIZED"},
+                       now=2 * _DAY + 31.0, sent=30.0)
+    assert oracle.violations == []
+    assert oracle.ledger.expected_deposits() == {"ann": 5}

@@ -74,6 +74,13 @@ def test_a_session_used_only_for_reads_survives_a_full_disk() -> None:
     # retention and deleted on purpose while the sequence goes on ("seq went back
     # from 100 to 0"). Now only a missing event younger than the retention is lost.
     (20, 100_000, 100, "every event expired after a quiet day, the sequence going on"),
+    # The oracle's own (the same soak, third session of 2026-12-05): a deposit's ok
+    # reached a connection its buyer had given up on; the buyer kept retrying across
+    # hour-long clock jumps for 59 simulated hours, past the key's 48 h, and was then
+    # refused UNAUTHORIZED (its session long ended), as the contract says; the ledger
+    # had the deposit stored but never told. The missed ok now counts once its key
+    # may be gone (and a different final reply while it is kept is a violation).
+    (8, 100_000, 100, "an effect whose ok went to a connection its client had left"),
 ])
 def test_a_swarm_seed_that_found_a_bug_stays_clean(seed: int, steps: int, clients: int,
                                                   bug: str) -> None:
