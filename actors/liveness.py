@@ -1,9 +1,17 @@
 """Is the gatekeeper answering, and the stock handler? (Paranoid Pirate style.)
 
 The front door asks each role every HEARTBEAT_EVERY seconds to answer on its
-status fifo; a role silent for HEARTBEAT_LIVENESS is taken as gone, and back
-at its next answer. Requests that need a gone role get UNAVAILABLE at once;
-the others go on. Runs in the front door's loop.
+status fifo; a role silent for HEARTBEAT_LIVENESS, that has also let MISSED_LIMIT
+of those asks go unanswered, is taken as gone, and back at its next answer.
+Requests that need a gone role get UNAVAILABLE at once; the others go on. Runs in
+the front door's loop.
+
+Silence alone is not enough: when the front door's own loop was held (a commit
+waiting on a slow disk holds every part on one loop, or the process was paused,
+or the clock stepped) every role looks silent for as long, though none was asked
+in the meantime. Such a role stays up until it ignores asks sent since: the
+missed asks are the front door's own evidence (docs/design.md, "Threads and what
+they own").
 """
 
 from __future__ import annotations
@@ -24,6 +32,10 @@ if TYPE_CHECKING:
     from .env import Outbox
 
 HEARTBEAT_EVERY, HEARTBEAT_LIVENESS = 0.5, 3.0
+#: Asks a role must have left unanswered, besides its silence, to be taken as gone:
+#: two, so that one ask sent just before the loop was held, and its answer not yet
+#: read, is not enough.
+MISSED_LIMIT = 2
 _LIVENESS_MS = round(HEARTBEAT_LIVENESS * 1000)
 #: The roles the front door watches (a process runs `config.SERVE_ROLES`).
 WATCHED_ROLES = ("gatekeeper", "stock-handler")
@@ -35,6 +47,8 @@ class Liveness:
         self._clock = clock
         now = clock.monotonic()
         self._heard = dict.fromkeys(WATCHED_ROLES, now)
+        #: Asks sent to each role since it last answered.
+        self._missed = dict.fromkeys(WATCHED_ROLES, 0)
         self._told: dict[str, Alive] = {}
         self._next = now
 
@@ -42,13 +56,17 @@ class Liveness:
         if now < self._next:
             return
         self._next = now + HEARTBEAT_EVERY
-        for endpoint in (self._endpoints.auth, self._endpoints.post):
+        for role, endpoint in zip(WATCHED_ROLES, (self._endpoints.auth, self._endpoints.post),
+                                  strict=True):
+            # An ask its full fifo refused counts as missed too: the role is not reading.
+            self._missed[role] += 1
             with contextlib.suppress(Backpressure):  # a role that is down: its silence says so
                 push.send(endpoint, Heartbeat(self._endpoints.status).to_wire())
 
     def heard(self, alive: Alive) -> None:
         if alive.role in self._heard:
             self._heard[alive.role] = self._clock.monotonic()
+            self._missed[alive.role] = 0
             self._told[alive.role] = alive
 
     def views(self) -> dict[str, PartView]:
@@ -57,19 +75,22 @@ class Liveness:
         out = {}
         for role, heard in self._heard.items():
             told = self._told.get(role, Alive(role))
-            out[role] = PartView(is_up(now - heard), told.storage, silent_ms(now - heard),
-                                 told.last_seq, told.sessions)
+            out[role] = PartView(is_up(now - heard, self._missed[role]), told.storage,
+                                 silent_ms(now - heard), told.last_seq, told.sessions)
         return out
 
-    def silent_for(self, now: float) -> dict[str, float]:
-        """Seconds since each role last answered (any thread: a snapshot)."""
-        return {role: now - heard for role, heard in dict(self._heard).items()}
+    def silent_for(self, now: float) -> dict[str, tuple[float, bool]]:
+        """Seconds since each role last answered, and whether it is up (any thread: a
+        snapshot)."""
+        missed = dict(self._missed)
+        return {role: (now - heard, is_up(now - heard, missed[role]))
+                for role, heard in dict(self._heard).items()}
 
     def require(self, roles: tuple[str, ...]) -> None:
         """Raises `Unavailable` if one of `roles` has gone silent."""
         now = self._clock.monotonic()
         for role in roles:
-            if not is_up(now - self._heard[role]):
+            if not is_up(now - self._heard[role], self._missed[role]):
                 raise Unavailable(f"the {role} is not answering; retry later")
 
 
@@ -80,9 +101,10 @@ def silent_ms(silent: float) -> int:
     return math.ceil(silent * 1000)
 
 
-def is_up(silent: float) -> bool:
-    """The one rule for a role silent `silent` seconds: `health`, `require` (which
-    refuses requests) and the metrics' `vending_role_up` all ask it."""
+def is_up(silent: float, missed: int) -> bool:
+    """The one rule for a role silent `silent` seconds that has left `missed` asks
+    unanswered: `health`, `require` (which refuses requests) and the metrics'
+    `vending_role_up` all ask it."""
     # `silent_ms(silent) <= _LIVENESS_MS` without the rounding: an integer bound
     # is at or over a number exactly when it is at or over its ceiling.
-    return silent * 1000 <= _LIVENESS_MS
+    return silent * 1000 <= _LIVENESS_MS or missed < MISSED_LIMIT

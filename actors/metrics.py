@@ -26,7 +26,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from .liveness import HEARTBEAT_LIVENESS, is_up
+from .liveness import HEARTBEAT_LIVENESS, MISSED_LIMIT
 
 if TYPE_CHECKING:
     from .system import VendingSystem
@@ -153,12 +153,13 @@ class Metrics:
                                       value=getattr(door.stats, field.name))
         up = GaugeMetricFamily("vending_role_up", "1 while the role answers the front door's "
                                "heartbeats, 0 once silent for "
-                               f"{HEARTBEAT_LIVENESS:g} s", labels=["role"])
+                               f"{HEARTBEAT_LIVENESS:g} s and {MISSED_LIMIT} asks",
+                               labels=["role"])
         silent = GaugeMetricFamily("vending_role_silent_seconds", "seconds since the role "
                                    "last answered a heartbeat", labels=["role"])
         now = self.system.env.clock.monotonic()  # the clock liveness is kept on
-        for role, seconds in dispatch.liveness.silent_for(now).items():
-            up.add_metric([role], 1 if is_up(seconds) else 0)
+        for role, (seconds, role_up) in dispatch.liveness.silent_for(now).items():
+            up.add_metric([role], 1 if role_up else 0)
             silent.add_metric([role], seconds)
         yield up
         yield silent
