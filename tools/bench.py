@@ -137,12 +137,16 @@ class LoadResult:
         left out), commits, and framing statements (BEGIN, SAVEPOINT, ...)."""
         if not self.sql:
             return {}
+        from vending import sqlcount  # here: `vending --help` loads no SQLite
         framing = {"BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"}
-        data = sum(n for k, n in self.sql.items() if k not in framing)
+        wal = {k: n for k, n in self.sql.items() if k.startswith(sqlcount.WAL)}
+        data = sum(n for k, n in self.sql.items() if k not in framing and k not in wal)
         frames = sum(n for k, n in self.sql.items() if k in framing)
         return {"sql_per_purchase": self.per_purchase(data),
                 "commits_per_purchase": self.per_purchase(self.sql.get("COMMIT", 0)),
-                "framing_per_purchase": self.per_purchase(frames)}
+                "framing_per_purchase": self.per_purchase(frames),
+                "wal_frames_per_purchase": self.per_purchase(
+                    sum(n for k, n in wal.items() if k.startswith(f"{sqlcount.WAL}frames")))}
 
     def line(self) -> str:
         errors = f" errors={self.errors}" if self.errors else ""
@@ -624,6 +628,7 @@ _SQL_ROWS: list[tuple[str, Callable[[dict[str, Any]], float | str | None], str]]
     ("SQL statements/purchase", lambda r: r.get("sql_per_purchase"), ".1f"),
     ("commits/purchase", lambda r: r.get("commits_per_purchase"), ".2f"),
     ("BEGIN/SAVEPOINT.. stmts/purchase", lambda r: r.get("framing_per_purchase"), ".1f"),
+    ("WAL frames/purchase", lambda r: r.get("wal_frames_per_purchase"), ".2f"),
 ]
 
 

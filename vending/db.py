@@ -105,7 +105,7 @@ class Database:
             # to fail fast on a bad data folder, the owning actor then uses it alone.
             self.conn = sqlite3.connect(":memory:" if path is None else str(path),
                                         isolation_level=None, check_same_thread=False)
-            sqlcount.attach(self.conn)  # diagnostic mode only (`vending bench --count-sql`)
+            sqlcount.attach(self.conn, path)  # diagnostic mode only (`vending bench --count-sql`)
             if path is not None:
                 mode = self.conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
                 if mode.lower() != "wal":

@@ -8,6 +8,14 @@ writes the totals to FILE as one JSON object, which the bench reads before and
 after its timed window. Off (the default), no callback is installed: the hot
 path pays nothing.
 
+A connection to a file also counts the WAL frames its commits append, read off
+the file's wal-index (the `-shm` file: its header's frame count and salt, which
+changes when the WAL starts over after a checkpoint) at each BEGIN, so a commit's
+frames show at the next one: "WAL frames FILE", and "WAL checkpoints FILE" (each
+writes the distinct pages of the frames it went through into the database file,
+and syncs both files). A frame is two pwrites (its header, then the page) and a
+commit one fdatasync.
+
 Each connection keeps its own counts (a connection is used by one thread, so a
 counter never races); `dump` sums them. A trigger's program is reported to the
 callback with its parent statement's text, so a statement repeated at once is
@@ -22,11 +30,12 @@ import os
 import re
 import signal
 import sqlite3
+import sys
 import threading
 from collections import Counter
 from pathlib import Path
 
-__all__ = ["ENV", "attach", "dump", "enable", "enabled", "from_environ", "kind_of", "read"]
+__all__ = ["ENV", "WAL", "attach", "dump", "enable", "enabled", "from_environ", "kind_of", "read"]
 
 #: The variable that turns counting on, naming the file the counts go to.
 ENV = "VENDING_SQL_COUNT"
@@ -38,6 +47,8 @@ _dumps = 0
 
 #: Statements that only frame a transaction.
 FRAMING = frozenset({"BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"})
+#: The prefix of the WAL counts' keys ("WAL frames gatekeeper.sqlite3").
+WAL = "WAL "
 _TABLE = re.compile(r"\b(?:FROM|INTO)\s+([\w.]+)", re.IGNORECASE)
 
 
@@ -76,8 +87,9 @@ def enabled() -> bool:
     return _path is not None
 
 
-def attach(conn: sqlite3.Connection) -> None:
-    """Count `conn`'s statements (a no-op unless `enable` was called)."""
+def attach(conn: sqlite3.Connection, path: Path | None = None) -> None:
+    """Count `conn`'s statements, and with `path` (its file) the WAL frames its
+    commits append (a no-op unless `enable` was called)."""
     if _path is None:
         return
     counts: Counter[str] = Counter()
@@ -85,14 +97,53 @@ def attach(conn: sqlite3.Connection) -> None:
         _counts.append(counts)
 
     last = [""]
+    wal = _WalIndex(path, counts) if path is not None else None
 
     def trace(sql: str) -> None:
         # A trigger's program is reported with its parent statement's text again
         # (Python passes the statement's expanded SQL): a repeat is not counted.
         if sql != last[0]:
             last[0] = sql
-            counts[kind_of(sql)] += 1
+            kind = kind_of(sql)
+            counts[kind] += 1
+            if wal is not None and kind == "BEGIN":
+                wal.read()
     conn.set_trace_callback(trace)
+
+
+class _WalIndex:
+    """The frames a database file's WAL gained between reads, and checkpoints.
+
+    The wal-index header (sqlite.org/walformat.html): mxFrame, the frames in the
+    WAL, at byte 16; the salts at 32; nBackfill, the frames checkpointed, at 96.
+    New salts mean the WAL started over: its frames are all new. Read by the
+    connection's thread, between its transactions.
+    """
+
+    def __init__(self, path: Path, counts: Counter[str]) -> None:
+        self._shm = Path(str(path) + "-shm")
+        self._frames = f"{WAL}frames {path.name}"
+        self._checkpoints = f"{WAL}checkpoints {path.name}"
+        self._counts = counts
+        self._last: tuple[int, bytes, int] | None = None
+
+    def read(self) -> None:
+        try:
+            with self._shm.open("rb") as f:
+                head = f.read(100)
+        except OSError:
+            return
+        if len(head) < 100:
+            return
+        now = (int.from_bytes(head[16:20], sys.byteorder), head[32:40],
+               int.from_bytes(head[96:100], sys.byteorder))
+        if self._last is not None:
+            frames, salt, backfilled = self._last
+            fresh = now[1] != salt
+            self._counts[self._frames] += now[0] - (0 if fresh else frames)
+            if now[2] > (0 if fresh else backfilled):
+                self._counts[self._checkpoints] += 1
+        self._last = now
 
 
 def dump() -> None:
