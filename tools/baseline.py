@@ -95,10 +95,12 @@ EVENT_TABLES = {"gatekeeper": "events", "stock-handler": "stock_events"}
 
 
 def stock_tables() -> str:
-    """The stock handler's tables (vending/stock.py, every version), named stock_*
-    beside the gatekeeper's (its `events` and `idem` have the same names)."""
-    return re.sub(r"\b(products|reservations|idem|events)", r"stock_\1",
-                  "".join(STOCK_SCHEMA.pending(0)))
+    """The stock handler's tables (vending/stock.py), named stock_* beside the
+    gatekeeper's (its `events` and `idem` have the same names): version 1's SQL,
+    which may run again at every start (all `IF NOT EXISTS`); later versions
+    rebuild tables, once, and only `idem`, which the baseline does not use (its
+    replies go to `kept`)."""
+    return re.sub(r"\b(products|reservations|idem|events)", r"stock_\1", STOCK_SCHEMA.base)
 
 
 _NOTICE = "There is already an active session using your account"

@@ -8,12 +8,15 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from itertools import chain
 from pathlib import Path
+from typing import TypeVar, cast
 
 from . import sqlcount
 from .schema import Schema, SchemaTooNew
 
 __all__ = ["Database", "KeySet", "Mirror", "StorageError", "StorageFault", "insert_rows",
            "storage_fault"]
+
+T = TypeVar("T")
 
 
 class StorageError(Exception):
@@ -138,7 +141,7 @@ class Database:
         #: mirrors a table in memory forgets, and is read again from the file.
         self._on_rollback: list[Callable[[], None]] = []
         self._mirrors: dict[str, Mirror] = {}
-        self._keysets: dict[str, KeySet] = {}
+        self._shared: dict[str, object] = {}
         #: Called once after this transaction commits (dropped if it rolls back).
         self._after_commit: list[Callable[[], None]] = []
 
@@ -159,10 +162,16 @@ class Database:
     def keyset(self, select: str) -> KeySet:
         """The `KeySet` of the keys `select` reads (made on first use, then shared by
         every user of this file, so a key one of them adds is known to all)."""
-        found = self._keysets.get(select)
+        return self.shared(select, lambda: KeySet(self, select))
+
+    def shared(self, name: str, make: Callable[[], T]) -> T:
+        """The memory of this file's rows called `name`: made by `make` on first
+        use, then shared by every user of this file, so what one of them writes
+        is known to all."""
+        found = self._shared.get(name)
         if found is None:
-            found = self._keysets[select] = KeySet(self, select)
-        return found
+            found = self._shared[name] = make()
+        return cast(T, found)
 
     def mirror(self, table: str, key: str, columns: tuple[str, ...]) -> Mirror:
         """The `Mirror` of `table` by `key` (made on first use, then shared until a

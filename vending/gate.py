@@ -35,8 +35,9 @@ from .events import SCHEMA as EVENTS_SCHEMA
 from .events import EventLog
 from .history import SCHEMA as HISTORY_SCHEMA
 from .history import History
-from .idempotency import SCHEMA as IDEM_SCHEMA
-from .idempotency import Replay, Replies
+from .idempotency import KEPT_AS_LOG, Replay, Replies
+from .idempotency import SCHEMA_V1 as IDEM_SCHEMA_V1
+from .idempotency import TO_LOG as IDEM_TO_LOG
 from .known import SCHEMA as KNOWN_SCHEMA
 from .login import Login
 from .ops import TABLE
@@ -70,13 +71,14 @@ CREATE TABLE IF NOT EXISTS users(
 {PURCHASES_SCHEMA}
 {PURGES_SCHEMA}
 {SESSION_SCHEMA}
-{IDEM_SCHEMA}
+{IDEM_SCHEMA_V1}
 {EVENTS_SCHEMA}
 """
 
 SCHEMA = Schema("gatekeeper.sqlite3", _V1, (
     Migration("history: each account's deposits, purchases, resets and sales", HISTORY_SCHEMA),
     Migration("known addresses: where each account logged in from", KNOWN_SCHEMA),
+    Migration(KEPT_AS_LOG, IDEM_TO_LOG),
 ))
 
 

@@ -31,27 +31,70 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .db import Database, KeySet
+from .db import Database
 from .errors import BadRequest, ClientError
 from .jsontext import compact
 from .ops import TABLE
 from .outcome import Outcome
 from .requests import Request
 
-__all__ = ["CLAIMED", "NOT_KEPT", "SCHEMA", "Claimed", "IdempotencyStore", "Replay", "Replies"]
+__all__ = ["CLAIMED", "KEPT_AS_LOG", "NOT_KEPT", "SCHEMA", "SCHEMA_V1", "TO_LOG", "Claimed",
+           "IdempotencyStore", "Replay", "Replies"]
 
 #: Raised refusals never kept: they applied nothing and a later try may pass
 #: (a session found live again is impossible, but a retry through a fresh
 #: session, a throttle that has cooled down, or a corrected request is not).
 NOT_KEPT = frozenset({"UNAUTHORIZED", "RATE_LIMITED", "BAD_REQUEST"})
 
-SCHEMA = """
+#: Version 1's table (release 26aa1c3), frozen: the layout files start from
+#: (vending/schema.py). Clustered by (scope, req_id), a batch's kept replies landed
+#: on as many leaves as it had accounts, and split them: about two WAL pages a reply.
+SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS idem(
   scope TEXT NOT NULL, req_id TEXT NOT NULL, fp TEXT NOT NULL,
   reply TEXT, sealed BLOB, created REAL NOT NULL,
   PRIMARY KEY(scope, req_id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS idem_created ON idem(created);
 """
+
+#: The kept replies as a log: rows appended in `id` order, so a batch's replies
+#: share the table's last pages whatever its accounts; found by id through memory
+#: (`IdempotencyStore`). `idem_expiry` (appended to as well) serves expiry;
+#: `idem_auth` serves `forget`, and only an `auth` reply's row (scope `u:`) writes it.
+#: The view `idem_created` holds the name of version 1's index: release 26aa1c3,
+#: whose SQL needs (scope, req_id) unique, fails to create that index and so
+#: refuses to start on a file in this layout, changing nothing (docs/design.md,
+#: reading 36), instead of failing every request that keeps a reply.
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS idem(
+  id INTEGER PRIMARY KEY, scope TEXT NOT NULL, req_id TEXT NOT NULL, fp TEXT NOT NULL,
+  reply TEXT, sealed BLOB, created REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS idem_expiry ON idem(created);
+CREATE INDEX IF NOT EXISTS idem_auth ON idem(scope) WHERE substr(scope, 1, 2) = 'u:';
+CREATE VIEW IF NOT EXISTS idem_created AS
+  SELECT 'kept replies are a log since schema version 4 (gatekeeper), 2 (stock)' AS layout;
+"""
+
+#: Version 1's table rebuilt as the log, oldest row first (a migration of both files).
+TO_LOG = """
+ALTER TABLE idem RENAME TO idem_v1;
+DROP INDEX idem_created;
+""" + SCHEMA + """
+INSERT INTO idem(scope, req_id, fp, reply, sealed, created)
+  SELECT scope, req_id, fp, reply, sealed, created FROM idem_v1 ORDER BY created;
+DROP TABLE idem_v1;
+"""
+
+#: Why `TO_LOG` runs, for the upgrade's log line.
+KEPT_AS_LOG = "kept replies as a log, found by id from memory: a page or two a commit"
+
+#: `forget` by the partial index `idem_auth` (its condition, written alike).
+_FORGET_AUTH = "DELETE FROM idem WHERE substr(scope, 1, 2) = 'u:' AND scope=?"
+
+
+def _key(scope: str, req_id: str) -> int:
+    """What memory holds of a key: its hash (two keys may share it)."""
+    return hash((scope, req_id))
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,21 +103,86 @@ class Record:
     sealed: bytes | None
 
 
+class _Ids:
+    """Where each kept row is, for every user of one file: the hash of its
+    `(scope, req_id)` -> its id (about 100 bytes a key), and the next id to give."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        #: hash -> the first id it had; None: read from the file when next needed.
+        self._first: dict[int, int] | None = None
+        #: Every id of a hash that more than one row has had (rare: a key stored
+        #: again after a rollback, two keys sharing a hash).
+        self._more: dict[int, list[int]] = {}
+        #: The next id to give; None: read from the file when next needed. Not
+        #: taken back by a rollback: an id is never given twice, so the ids of
+        #: rows rolled back are gaps.
+        self._next: int | None = None
+
+    def _loaded(self) -> dict[int, int]:
+        if self._first is None:
+            self._first, self._more = {}, {}
+            for row_id, scope, req_id in self._db.conn.execute(
+                    "SELECT id, scope, req_id FROM idem"):
+                self.put(_key(scope, req_id), row_id)
+        return self._first
+
+    def of(self, key: int) -> list[int]:
+        """The ids `key` has had, newest last (none: surely not stored)."""
+        first = self._loaded().get(key)
+        return [] if first is None else self._more.get(key, [first])
+
+    def put(self, key: int, row_id: int) -> None:
+        first = self._loaded().setdefault(key, row_id)
+        if first != row_id:
+            self._more.setdefault(key, [first]).append(row_id)
+
+    def give(self) -> int:
+        """A new id (in the owner's transaction)."""
+        if self._next is None:
+            self._db.write_deferred()  # so that max(id) counts them
+            self._next = int(self._db.conn.execute(
+                "SELECT coalesce(max(id), 0) FROM idem").fetchone()[0]) + 1
+        given, self._next = self._next, self._next + 1
+        return given
+
+    def reload(self) -> None:
+        """Rows were deleted: read the ids again once that has committed."""
+        def forget() -> None:
+            self._first, self._more = None, {}
+        self._db.after_commit(forget)
+
+
 class IdempotencyStore:
     """The `idem` table. Every write of it goes through here (`store`, `expire`,
-    `forget`), so the keys kept in memory cover every stored one.
+    `forget`), so the ids kept in memory cover every stored row.
 
-    A lookup of a new req_id, nearly every one, reads nothing from the file: the
-    file's `KeySet` of `(scope, req_id)` (vending/db.py) says it is new.
-    Replies are written with the transaction's other kept replies, in one
-    statement just before COMMIT (`Database.defer`).
+    Memory knows where each stored `(scope, req_id)` is (`_Ids`, one per file):
+    a lookup of a new req_id, nearly every one, reads nothing from the file, and
+    a kept one reads its row by id. Like a `KeySet` it is a superset: an id of a
+    row since deleted or rolled back, or of another key sharing its hash, costs
+    a read that the key check turns down, never a wrong answer; a stored row is
+    never missed. Rows are written with the transaction's other kept replies, in
+    one statement just before COMMIT (`Database.defer`), under ids given here.
     """
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._ids = db.shared("idem ids", lambda: _Ids(db))
 
-    def _keys(self) -> KeySet:
-        return self._db.keyset("SELECT scope, req_id FROM idem")
+    def _row(self, scope: str, req_id: str) -> tuple[int, str, str | None, bytes | None] | None:
+        """(id, fp, reply, sealed) of the key's stored row, None if it has none."""
+        ids = self._ids.of(_key(scope, req_id))
+        if not ids:
+            return None  # a new key, nearly always: no SQL
+        self._db.write_deferred()
+        for row_id in reversed(ids):
+            row = self._db.conn.execute(
+                "SELECT fp, reply, sealed FROM idem WHERE id=? AND scope=? AND req_id=?",
+                (row_id, scope, req_id)).fetchone()
+            if row is not None:
+                return row_id, row[0], row[1], row[2]
+        return None
 
     def lookup(self, scope: str, req_id: str | None, fp: str) -> Record | None:
         """The stored record, None if the id is new.
@@ -82,42 +190,46 @@ class IdempotencyStore:
         Raises:
             BadRequest: the id was used by this account for a different request.
         """
-        if req_id is None or not self._keys().may_hold(scope, req_id):
+        if req_id is None:
             return None
-        self._db.write_deferred()
-        row = self._db.conn.execute(
-            "SELECT fp, reply, sealed FROM idem WHERE scope=? AND req_id=?", (scope, req_id)
-        ).fetchone()
+        row = self._row(scope, req_id)
         if row is None:
             return None
-        if row[0] != fp:
+        if row[1] != fp:
             raise BadRequest("req_id was already used for a different request")
-        return Record(json.loads(row[1]) if row[1] is not None else None, row[2])
+        return Record(json.loads(row[2]) if row[2] is not None else None, row[3])
 
     def store(self, scope: str, req_id: str | None, fp: str, reply: dict[str, Any] | None,
               now: float, sealed: bytes | None = None) -> None:
         """Keep `reply`; None marks an id claimed here but answered by another store
-        (`Replies.claim`)."""
+        (`Replies.claim`). A key stored already keeps its row, whose reply is
+        replaced if it is for the same request (same `fp`)."""
         if req_id is None:
             return
         text = None if reply is None else compact(reply)
-        self._keys().add(scope, req_id)
-        self._db.defer(
-            "INSERT INTO idem(scope, req_id, fp, reply, sealed, created)",
-            (scope, req_id, fp, text, sealed, now),
-            "ON CONFLICT(scope, req_id) DO UPDATE SET reply=excluded.reply,"
-            " sealed=excluded.sealed WHERE idem.fp=excluded.fp")
+        found = self._row(scope, req_id)
+        if found is not None:
+            if found[1] == fp:
+                self._db.conn.execute("UPDATE idem SET reply=?, sealed=? WHERE id=?",
+                                      (text, sealed, found[0]))
+            return
+        row_id = self._ids.give()
+        self._ids.put(_key(scope, req_id), row_id)
+        self._db.defer("INSERT INTO idem(id, scope, req_id, fp, reply, sealed, created)",
+                       (row_id, scope, req_id, fp, text, sealed, now))
 
     def expire(self, before: float) -> int:
         self._db.write_deferred()
         gone = self._db.conn.execute("DELETE FROM idem WHERE created < ?", (before,)).rowcount
         if gone:
-            self._keys().shrink()
+            self._ids.reload()
         return int(gone)
 
     def forget(self, scope: str) -> int:
+        """Delete `scope`'s kept replies (an `auth` scope by its index, others by a scan)."""
         self._db.write_deferred()
-        return int(self._db.conn.execute("DELETE FROM idem WHERE scope=?", (scope,)).rowcount)
+        sql = _FORGET_AUTH if scope.startswith("u:") else "DELETE FROM idem WHERE scope=?"
+        return int(self._db.conn.execute(sql, (scope,)).rowcount)
 
 
 @dataclass(frozen=True, slots=True)

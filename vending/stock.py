@@ -21,12 +21,13 @@ from .db import Database
 from .errors import BadRequest, ClientError, NotOwner, ProductNotFound, Unauthorized
 from .events import SCHEMA as EVENTS_SCHEMA
 from .events import EventLog
-from .idempotency import SCHEMA as IDEM_SCHEMA
-from .idempotency import Replies
+from .idempotency import KEPT_AS_LOG, Replies
+from .idempotency import SCHEMA_V1 as IDEM_SCHEMA_V1
+from .idempotency import TO_LOG as IDEM_TO_LOG
 from .ops import TABLE
 from .outcome import Outcome
 from .records import quick_init
-from .schema import Schema
+from .schema import Migration, Schema
 from .sources import SYSTEM_CLOCK
 
 __all__ = ["SCHEMA", "Offer", "Stock"]
@@ -47,11 +48,11 @@ CREATE INDEX IF NOT EXISTS products_account ON products(seller_account);
 CREATE TABLE IF NOT EXISTS reservations(
   purchase_id TEXT PRIMARY KEY, product_uid TEXT NOT NULL, amount INTEGER NOT NULL,
   at REAL NOT NULL);
-{IDEM_SCHEMA}
+{IDEM_SCHEMA_V1}
 {EVENTS_SCHEMA}
 """
 
-SCHEMA = Schema("stock.sqlite3", _V1)
+SCHEMA = Schema("stock.sqlite3", _V1, (Migration(KEPT_AS_LOG, IDEM_TO_LOG),))
 
 #: `insert_rows` puts the released pids' `VALUES` between these: one DELETE for all
 #: the holds a transaction ends.
