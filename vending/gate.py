@@ -31,13 +31,13 @@ from .callers import Callers, may_call
 from .credentials import Credentials, system
 from .db import Database
 from .errors import BadRequest, ClientError, Unauthorized
+from .events import DROP_AT_INDEX, EventLog
 from .events import SCHEMA as EVENTS_SCHEMA
-from .events import EventLog
 from .history import SCHEMA as HISTORY_SCHEMA
 from .history import History
-from .idempotency import KEPT_AS_LOG, Replay, Replies
 from .idempotency import SCHEMA_V1 as IDEM_SCHEMA_V1
 from .idempotency import TO_LOG as IDEM_TO_LOG
+from .idempotency import Replay, Replies
 from .known import SCHEMA as KNOWN_SCHEMA
 from .login import Login
 from .ops import TABLE
@@ -78,7 +78,8 @@ CREATE TABLE IF NOT EXISTS users(
 SCHEMA = Schema("gatekeeper.sqlite3", _V1, (
     Migration("history: each account's deposits, purchases, resets and sales", HISTORY_SCHEMA),
     Migration("known addresses: where each account logged in from", KNOWN_SCHEMA),
-    Migration(KEPT_AS_LOG, IDEM_TO_LOG),
+    Migration("fewer pages a purchase: kept replies as a log, events expire by seq",
+              IDEM_TO_LOG + DROP_AT_INDEX),
 ))
 
 

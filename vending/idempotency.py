@@ -38,7 +38,7 @@ from .ops import TABLE
 from .outcome import Outcome
 from .requests import Request
 
-__all__ = ["CLAIMED", "KEPT_AS_LOG", "NOT_KEPT", "SCHEMA", "SCHEMA_V1", "TO_LOG", "Claimed",
+__all__ = ["CLAIMED", "NOT_KEPT", "SCHEMA", "SCHEMA_V1", "TO_LOG", "Claimed",
            "IdempotencyStore", "Replay", "Replies"]
 
 #: Raised refusals never kept: they applied nothing and a later try may pass
@@ -75,7 +75,8 @@ CREATE VIEW IF NOT EXISTS idem_created AS
   SELECT 'kept replies are a log since schema version 4 (gatekeeper), 2 (stock)' AS layout;
 """
 
-#: Version 1's table rebuilt as the log, oldest row first (a migration of both files).
+#: Version 1's table rebuilt as the log, oldest row first (part of a migration of both
+#: files).
 TO_LOG = """
 ALTER TABLE idem RENAME TO idem_v1;
 DROP INDEX idem_created;
@@ -84,9 +85,6 @@ INSERT INTO idem(scope, req_id, fp, reply, sealed, created)
   SELECT scope, req_id, fp, reply, sealed, created FROM idem_v1 ORDER BY created;
 DROP TABLE idem_v1;
 """
-
-#: Why `TO_LOG` runs, for the upgrade's log line.
-KEPT_AS_LOG = "kept replies as a log, found by id from memory: a page or two a commit"
 
 #: `forget` by the partial index `idem_auth` (its condition, written alike).
 _FORGET_AUTH = "DELETE FROM idem WHERE substr(scope, 1, 2) = 'u:' AND scope=?"

@@ -7,7 +7,7 @@ import pytest
 from rules_world import T0, World
 
 from vending import GATE_SCHEMA, STOCK_SCHEMA, Database, Gate, Stock
-from vending.events import KEEP, Event
+from vending.events import KEEP, Event, EventLog
 
 
 def test_take_committed_hands_over_each_event_once_oldest_first() -> None:
@@ -84,3 +84,29 @@ def test_events_are_kept_as_long_as_the_idempotency_keys() -> None:
         with db.transaction():
             assert log.housekeeping() == 1
         assert log.since(0, 10) == []
+
+
+def test_housekeeping_by_seq_never_deletes_a_young_event_if_the_clock_stepped_back() -> None:
+    """Old events are found by seq, with no index on `at` (vending/events.py): those
+    before the first young one. A clock that stepped back leaves an old event after a
+    young one: kept until a later run, never a young one deleted."""
+    now = [T0]
+    db = Database(None, GATE_SCHEMA)
+    log = EventLog(db, "gatekeeper", lambda: now[0], keep=100.0)
+    with db.transaction():
+        for at in (T0, T0 + 1, T0 + 150, T0 + 2, T0 + 160):  # seq 1..5
+            now[0] = at
+            log.emit("deposit", amount=5)
+    now[0] = T0 + 200  # older than keep: at < T0 + 100, seqs 1, 2 and 4
+    with db.transaction():
+        assert log.housekeeping() == 2
+    assert [e.seq for e in log.since(0, 10)] == [3, 4, 5]
+    now[0] = T0 + 255  # seq 3 is old now too, and 4 behind it goes with it
+    with db.transaction():
+        assert log.housekeeping() == 2
+    assert [e.seq for e in log.since(0, 10)] == [5]
+    now[0] = T0 + 1000  # every event old: all go, and seqs go on from the newest
+    with db.transaction():
+        assert log.housekeeping() == 1
+        log.emit("deposit", amount=5)
+    assert [e.seq for e in log.since(0, 10)] == [6]

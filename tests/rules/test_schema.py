@@ -39,9 +39,9 @@ def test_a_new_file_gets_every_table_and_the_current_version(tmp_path: Path) -> 
 
 
 def test_the_versions_this_code_writes() -> None:
-    # 1: release 26aa1c3; 2: history; 3: known addresses; 4: kept replies as a log
+    # 1: release 26aa1c3; 2: history; 3: known addresses; 4: fewer pages a purchase
     assert GATE_SCHEMA.version == 4
-    assert STOCK_SCHEMA.version == 2  # 2: kept replies as a log
+    assert STOCK_SCHEMA.version == 2  # 2: fewer pages a purchase
 
 
 def test_a_version_1_file_is_upgraded_in_place_keeping_its_rows(tmp_path: Path) -> None:
