@@ -69,6 +69,7 @@ SCHEMA = Schema("stock.sqlite3", _V1, (
               IDEM_TO_LOG + DROP_AT_INDEX + _RESERVATIONS_WITHOUT_ROWID),
 ))
 
+_HOLD_HEAD = "INSERT INTO reservations(purchase_id, product_uid, amount, at)"
 #: `insert_rows` puts the released pids' `VALUES` between these: one DELETE for all
 #: the holds a transaction ends.
 _RELEASE_HEAD = "DELETE FROM reservations WHERE purchase_id IN (SELECT column1 FROM ("
@@ -102,6 +103,8 @@ class Stock:
         #: The `reservations` table in memory (purchases in flight: few rows):
         #: purchase_id -> (product_uid, units); read again after any rollback.
         self._holds: dict[str, tuple[str, int]] = {}
+        #: Holds whose row is still deferred in this transaction.
+        self._unwritten: set[str] = set()
         self.reload_held()
         self.db.on_rollback(self.reload_held)
 
@@ -116,6 +119,7 @@ class Stock:
         """
         self._holds.clear()
         self._held.clear()
+        self._unwritten.clear()
         for pid, uid, units in self.db.conn.execute(
                 "SELECT purchase_id, product_uid, amount FROM reservations"):
             self._holds[pid] = (str(uid), int(units))
@@ -166,14 +170,23 @@ class Stock:
         return self._holds.get(purchase_id)
 
     def hold(self, purchase_id: str, product_uid: str, units: int) -> None:
-        self.db.conn.execute("INSERT INTO reservations VALUES(?,?,?,?)",
-                             (purchase_id, product_uid, units, self.clock()))
+        """Written with the transaction's other holds, in one statement just before
+        COMMIT (`Database.defer`): the `Charge` that needs it durable leaves after."""
+        if not self._unwritten:
+            self.db.after_commit(self._unwritten.clear)
+        self._unwritten.add(purchase_id)
+        self.db.defer(_HOLD_HEAD, (purchase_id, product_uid, units, self.clock()))
         self._holds[purchase_id] = (product_uid, units)
         self._held[product_uid] += units
 
     def release(self, purchase_id: str, held: tuple[str, int], *, sold: bool) -> None:
         """End a hold; `sold`: its units leave the stock as sold."""
         uid, units = held
+        if purchase_id in self._unwritten:
+            # Held in this transaction: its row goes in before the DELETE that ends it
+            # (deferred statements run in the order each first was deferred).
+            self.db.write_deferred()
+            self._unwritten.clear()
         # With the transaction's other ended holds, in one statement just before COMMIT
         # (`Database.defer`); a pid is held once, so none is held again meanwhile.
         self.db.defer(_RELEASE_HEAD, (purchase_id,), _RELEASE_TAIL)

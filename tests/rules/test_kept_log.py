@@ -1,5 +1,5 @@
 """Kept replies as a log (vending/idempotency.py): appended by id, found by id from
-memory, on real SQLite files; and what a batch of purchases writes (tools/walcost.py)."""
+memory, on real SQLite files."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from tools.walcost import measure
 from vending import GATE_SCHEMA, STOCK_SCHEMA, Database
 from vending import idempotency as idem_module
 from vending.errors import BadRequest
@@ -23,15 +22,6 @@ def store(db: Database, scope: str, req_id: str, reply: dict[str, Any] | None = 
           fp: str = "fp") -> None:
     with db.transaction():
         IdempotencyStore(db).store(scope, req_id, fp, reply, 1.0)
-
-
-def test_a_batch_of_32_kept_replies_writes_the_logs_last_pages_not_one_per_account() -> None:
-    """Clustered by (scope, req_id), 32 accounts' replies wrote about 60 pages a
-    commit, splits included (tools/walcost.py, before); appended, a few."""
-    report = measure(32, rounds=2, warmup=20)
-    for step in ("deposit (gatekeeper)", "charge (gatekeeper)"):
-        pages = report["steps"][step]["by_btree_per_commit"]
-        assert pages.get("idem", 0) + pages.get("idem_expiry", 0) <= 8, pages
 
 
 def test_kept_replies_are_found_again_after_the_file_is_reopened(tmp_path: Path) -> None:
