@@ -71,26 +71,36 @@ def storage_fault(exc: BaseException) -> StorageFault | None:
 _ROWS_PER_STATEMENT = 256
 
 
-#: Statement texts by (head, tail, columns, rows): built once, so SQLite's cache
-#: of prepared statements finds them again.
+#: Statement texts by (head, tail, columns, rows; negative: OR FAIL): built once, so
+#: SQLite's cache of prepared statements finds them again.
 _INSERTS: dict[tuple[str, str, int, int], str] = {}
+_INSERT, _INSERT_OR_FAIL = "INSERT INTO ", "INSERT OR FAIL INTO "
 
 
 def insert_rows(conn: sqlite3.Connection, head: str, rows: Sequence[Sequence[object]],
                 tail: str = "") -> None:
     """`head VALUES (?,..),(?,..),... tail` for all `rows` (of equal length): one
     statement per `_ROWS_PER_STATEMENT` rows instead of one per row, so a batch's
-    inserts cost one parse and one trip into SQLite."""
+    inserts cost one parse and one trip into SQLite.
+
+    Inside a transaction an `INSERT` of several rows runs as `INSERT OR FAIL`: a
+    statement that may fail after changing some rows needs a statement journal (a
+    copy of every page it changes, spilled to a temporary file past 64 KiB: about
+    one file and twenty pwrites a commit under load). Here none is needed: an error
+    rolls the whole transaction, or its savepoint, back (`Database.transaction`),
+    never just the statement."""
     if not rows:
         return
     width = len(rows[0])
     for start in range(0, len(rows), _ROWS_PER_STATEMENT):
         chunk = rows[start:start + _ROWS_PER_STATEMENT]
-        key = (head, tail, width, len(chunk))
+        fail = len(chunk) > 1 and conn.in_transaction and head.startswith(_INSERT)
+        key = (head, tail, width, len(chunk) if not fail else -len(chunk))
         sql = _INSERTS.get(key)
         if sql is None:
             one = "(" + ",".join("?" * width) + ")"
-            sql = _INSERTS[key] = f"{head} VALUES {','.join([one] * len(chunk))} {tail}"
+            first = _INSERT_OR_FAIL + head[len(_INSERT):] if fail else head
+            sql = _INSERTS[key] = f"{first} VALUES {','.join([one] * len(chunk))} {tail}"
         conn.execute(sql, chunk[0] if len(chunk) == 1 else list(chain.from_iterable(chunk)))
 
 

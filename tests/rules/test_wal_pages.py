@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tools.walcost import measure
-from vending import STOCK_SCHEMA, Database, Stock
+from tools.walcost import WalCounter, measure
+from vending import GATE_SCHEMA, STOCK_SCHEMA, Database, Stock
+from vending.history import History
 
 #: B-trees no step of a purchase may write any more: indexes that cost a page a
 #: commit and serve no query of the hot path (vending/events.py, idempotency.py,
@@ -94,3 +95,34 @@ def test_a_rolled_back_hold_is_neither_stored_nor_held(tmp_path: Path) -> None:
         stock.hold("p2", "u", 1)
         stock.release("p2", ("u", 1), sold=False)
     assert _rows(stock) == []
+
+
+def _write_calls() -> int:
+    """This process's write system calls so far (Linux: /proc/self/io)."""
+    for line in Path("/proc/self/io").read_text().splitlines():
+        if line.startswith("syscw:"):
+            return int(line.split()[1])
+    raise AssertionError("no syscw in /proc/self/io")
+
+
+def test_a_batchs_rows_are_written_with_no_statement_journal(tmp_path: Path) -> None:
+    """A multi-row INSERT that changes many existing pages needs a statement journal
+    unless it runs `OR FAIL` (vending/db.py, `insert_rows`): past 64 KiB that copy
+    went to a temporary file, about twenty pwrites more a commit. Here a commit's
+    write calls are its WAL frames' two each, and nothing else."""
+    db = Database(tmp_path / "g.sqlite3", GATE_SCHEMA)
+    history = History(db, lambda: 1.0)
+    with db.transaction() as conn:
+        conn.executemany("INSERT INTO users(user_uid, username, role, pw_hash, created)"
+                         " VALUES(?, ?, 'buyer', 'h', 1)", [(f"u{a}", f"n{a}") for a in range(40)])
+        for n in range(20_000):  # each account's entries spread over many index leaves
+            history.add(1 + n % 40, "deposit", amount=5)
+    counter = WalCounter(db)
+    before = _write_calls()
+    with db.transaction():
+        for account in range(1, 41):
+            history.add(account, "deposit", amount=5)
+    writes = _write_calls() - before
+    frames = counter.count()
+    assert frames >= 20  # enough changed pages to spill a statement journal
+    assert writes <= 2 * frames + 1, (writes, frames)
