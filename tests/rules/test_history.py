@@ -157,7 +157,7 @@ def test_a_transactions_entries_are_one_insert_and_skip_an_account_deleted_in_it
             assert not any("history" in s for s in statements)  # nothing written yet
     finally:
         db.conn.set_trace_callback(None)
-    assert sum(s.startswith("INSERT INTO history") for s in statements) == 1
+    assert sum(s.startswith("INSERT OR FAIL INTO history") for s in statements) == 1
     assert kinds(world.op(ann, "history")) == ["purchase", "deposit"]
     assert db.conn.execute("SELECT count(*) FROM history WHERE account_id=?",
                            (step.seller_account,)).fetchone()[0] == 0
