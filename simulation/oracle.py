@@ -361,13 +361,13 @@ class Oracle:
             self._missed.setdefault(req_id, reply)
 
     def _durable(self, role: str, req_id: str, sent: float) -> None:
-        # `idem`'s key is (scope, req_id): by req_id alone SQLite would scan the whole
-        # table (every key kept 48 h), once per acknowledgement. Its row was written
-        # after the request was first sent, by the same simulated clock, so the
-        # `created` index bounds the search (a second of slack for rounding).
+        # `idem` is a log in id order (vending/idempotency.py), with no index on
+        # req_id or `created`: its row was written after the request was first sent,
+        # by the same simulated clock, and lately, so a walk from the newest row
+        # finds it after a few (a second of slack for rounding).
         conn = self._db(role)
         if conn is None or conn.execute(
-                "SELECT 1 FROM idem WHERE created >= ? AND req_id=?",
+                "SELECT 1 FROM idem WHERE created >= ? AND req_id=? ORDER BY id DESC LIMIT 1",
                 (EPOCH + sent - 1.0, req_id)).fetchone() is None:
             self._lost(role, req_id)
 

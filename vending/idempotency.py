@@ -59,8 +59,9 @@ CREATE INDEX IF NOT EXISTS idem_created ON idem(created);
 
 #: The kept replies as a log: rows appended in `id` order, so a batch's replies
 #: share the table's last pages whatever its accounts; found by id through memory
-#: (`IdempotencyStore`). `idem_expiry` (appended to as well) serves expiry;
-#: `idem_auth` serves `forget`, and only an `auth` reply's row (scope `u:`) writes it.
+#: (`IdempotencyStore`), expired by id too (rows are appended in the order of their
+#: `created`); `idem_auth` serves `forget`, and only an `auth` reply's row (scope
+#: `u:`) writes it.
 #: The view `idem_created` holds the name of version 1's index: release 26aa1c3,
 #: whose SQL needs (scope, req_id) unique, fails to create that index and so
 #: refuses to start on a file in this layout, changing nothing (docs/design.md,
@@ -69,7 +70,6 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS idem(
   id INTEGER PRIMARY KEY, scope TEXT NOT NULL, req_id TEXT NOT NULL, fp TEXT NOT NULL,
   reply TEXT, sealed BLOB, created REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS idem_expiry ON idem(created);
 CREATE INDEX IF NOT EXISTS idem_auth ON idem(scope) WHERE substr(scope, 1, 2) = 'u:';
 CREATE VIEW IF NOT EXISTS idem_created AS
   SELECT 'kept replies are a log since schema version 4 (gatekeeper), 2 (stock)' AS layout;
@@ -217,8 +217,18 @@ class IdempotencyStore:
                        (row_id, scope, req_id, fp, text, sealed, now))
 
     def expire(self, before: float) -> int:
+        """Delete the rows created before `before`; how many.
+
+        By id, with no index on `created`: rows are appended in the order of their
+        `created`, so the old ones are those before the first young one, found by a
+        walk from the oldest that stops there. Should the clock have stepped back,
+        `created < ?` still spares a young row before that one, and an old row
+        after it waits for a later run: none is deleted early, some late."""
         self._db.write_deferred()
-        gone = self._db.conn.execute("DELETE FROM idem WHERE created < ?", (before,)).rowcount
+        gone = self._db.conn.execute(
+            "DELETE FROM idem WHERE created < ?1 AND id < coalesce("
+            "(SELECT id FROM idem WHERE created >= ?1 ORDER BY id LIMIT 1),"
+            " (SELECT max(id) FROM idem) + 1)", (before,)).rowcount
         if gone:
             self._ids.reload()
         return int(gone)

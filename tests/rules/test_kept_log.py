@@ -124,3 +124,26 @@ def test_version_1_kept_replies_are_rebuilt_as_the_log_and_still_replayed(
         ("early",), ("late",)]  # oldest first
     assert db.conn.execute("SELECT type FROM sqlite_master WHERE name='idem_created'"
                            ).fetchall() == [("view",)]
+
+
+def test_expiry_by_id_never_deletes_a_young_reply_if_the_clock_stepped_back(
+        tmp_path: Path) -> None:
+    """Old rows are found by id, with no index on `created`: those before the first
+    young one. A row of a clock that stepped back waits, a young one never goes."""
+    db = Database(tmp_path / "g.sqlite3", GATE_SCHEMA)
+    kept = IdempotencyStore(db)
+    with db.transaction():
+        for n, created in enumerate((10.0, 11.0, 150.0, 12.0, 160.0)):  # ids 1..5
+            kept.store("a:1", f"r{n}", "fp", REPLY, created)
+    with db.transaction():
+        assert kept.expire(100.0) == 2  # r0, r1; r3 waits behind r2
+    with db.transaction():
+        assert [n for n in range(5) if kept.lookup("a:1", f"r{n}", "fp")] == [2, 3, 4]
+        assert kept.expire(155.0) == 2  # r2, and r3 with it
+        assert kept.expire(1000.0) == 1
+    assert db.conn.execute("SELECT count(*) FROM idem").fetchone() == (0,)
+    with db.transaction():
+        kept.store("a:1", "again", "fp", REPLY, 1000.0)
+    with db.transaction():
+        assert kept.lookup("a:1", "r0", "fp") is None
+        assert kept.lookup("a:1", "again", "fp") is not None
