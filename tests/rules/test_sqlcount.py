@@ -97,3 +97,35 @@ def test_from_environ_counts_and_dumps_on_sigusr1_only_when_asked(
         sqlcount._path = None
         sqlcount._counts.clear()
         sqlcount._dumps = 0
+
+
+def test_a_files_wal_frames_and_checkpoints_are_counted_at_each_begin(
+        counting: Path, tmp_path: Path) -> None:
+    """Read off the wal-index at each BEGIN: the frames the commits before it
+    appended, the WAL starting over after a checkpoint included."""
+    from tools.walcost import WalCounter  # frames read from the WAL file itself
+
+    db = Database(tmp_path / "f.sqlite3", "CREATE TABLE t(x);")
+    db.conn.execute("PRAGMA wal_autocheckpoint=0")
+    wal = WalCounter(db)
+    written = 0
+    for n in range(30):
+        with db.transaction():
+            insert_rows(db.conn, "INSERT INTO t(x)", [("y" * 1500,)] * (1 + n % 4))
+        written += wal.count()
+    with db.transaction():  # its BEGIN reads what the last commit appended
+        pass
+    sqlcount.dump()
+    counts = sqlcount.read(counting)[1]
+    assert counts[f"{sqlcount.WAL}frames f.sqlite3"] == written > 30
+    assert f"{sqlcount.WAL}checkpoints f.sqlite3" not in counts
+    db.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    for _ in range(2):  # the WAL starts over at the first commit after the checkpoint
+        with db.transaction():
+            db.conn.execute("INSERT INTO t VALUES(1)")
+    with db.transaction():
+        pass
+    sqlcount.dump()
+    after = sqlcount.read(counting)[1]
+    assert after[f"{sqlcount.WAL}checkpoints f.sqlite3"] == 1
+    assert 2 <= after[f"{sqlcount.WAL}frames f.sqlite3"] - written <= 4
