@@ -103,7 +103,8 @@ class Record:
 
 class _Ids:
     """Where each kept row is, for every user of one file: the hash of its
-    `(scope, req_id)` -> its id (about 100 bytes a key), and the next id to give."""
+    `(scope, req_id)` -> its id (about 120 bytes a key, a `KeySet` 77), and the next
+    id to give."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
