@@ -393,8 +393,8 @@ class Oracle:
             if sent >= since and role in gone:
                 wanted.setdefault(role, []).append(req_id)
         for role, req_ids in sorted(wanted.items()):
-            # One scan of the table per crash: `idem`'s key is (scope, req_id), so a
-            # lookup by req_id alone scans it anyway, once per acknowledgement.
+            # One scan of the table per crash: `idem` has no index on req_id, so a
+            # lookup by req_id alone would scan it anyway, once per acknowledgement.
             conn = self._db(role)
             stored = set() if conn is None else {
                 row[0] for row in conn.execute("SELECT req_id FROM idem")}
