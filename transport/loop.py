@@ -163,19 +163,31 @@ class EventLoop(threading.Thread):
 
     def _run(self) -> None:
         while not self._stopping:
-            self._run_callbacks()
-            timeout = self._timeout()
-            events = self._poller.poll(timeout)
-            for source, _ in events:
-                if source == self._wake_r:
-                    with contextlib.suppress(BlockingIOError):
-                        os.read(self._wake_r, 4096)
-                    self._wake_pending = False
-                    continue
-                callback = self._readers.get(source)
-                if callback is not None:
-                    callback()
+            self.turn()
             self._run_timers()
+
+    def turn(self, wait: bool = True) -> bool:
+        """One turn without the timers: the queued callbacks, then one poll of the
+        sockets (waiting until the next timer is due if `wait`, else not at all) and
+        their readers. True if it ran anything.
+
+        The loop runs these turns and the due timers; a caller that drives the loop
+        itself from one of its callbacks (tools/instructions.py) runs turns alone, so
+        nothing fires on wall time.
+        """
+        ran = bool(self._callbacks)
+        self._run_callbacks()
+        events = self._poller.poll(self._timeout() if wait else 0)
+        for source, _ in events:
+            if source == self._wake_r:
+                with contextlib.suppress(BlockingIOError):
+                    os.read(self._wake_r, 4096)
+                self._wake_pending = False
+                continue
+            callback = self._readers.get(source)
+            if callback is not None:
+                callback()
+        return ran or bool(events)
 
     def _timeout(self) -> int:
         if self._callbacks:
