@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import zmq
-import zmq.backend
 
 from vending.call import Call
 from vending.errors import BadRequest, Unavailable, VendingError
@@ -33,7 +32,7 @@ from vending.requests import Request, parse_request
 from vending.sources import SYSTEM_CLOCK, Clock
 
 from .codec import DecodeError, decode, decode_map, encode
-from .fifo import MAX_FIFO_BYTES, has_message
+from .fifo import MAX_FIFO_BYTES, has_message, recv_frame, send_frame
 from .loop import EventLoop, Timer
 
 __all__ = ["MAX_FRAME_BYTES", "Dispatcher", "FrontDoor", "FrontDoorStats", "Observer"]
@@ -53,12 +52,6 @@ Observer = Callable[[str, str, float], None]
 #: ZeroMQ flags as plain ints: pyzmq's enum flags cost an `IntFlag` operation per use.
 _NOBLOCK = int(zmq.NOBLOCK)
 _MORE = int(zmq.NOBLOCK | zmq.SNDMORE)
-#: pyzmq's compiled send, called without `zmq.Socket.send`'s Python wrapper (which only
-#: adds DRAFT routing_id/group handling we never use): a third of a reply's cost.
-_send_frame = zmq.backend.Socket.send
-#: The same for receiving: an attribute of `zmq.Socket` (whose class has `__getattr__`)
-#: costs a slot lookup more than the compiled method itself.
-_recv_frame = zmq.backend.Socket.recv
 
 
 def _recv_frames(sock: zmq.Socket[Any]) -> list[zmq.Frame]:
@@ -69,10 +62,10 @@ def _recv_frames(sock: zmq.Socket[Any]) -> list[zmq.Frame]:
         zmq.Again: no message is waiting (a message's later parts are always there
             once its first is: ZeroMQ delivers messages whole).
     """
-    frame = _recv_frame(sock, _NOBLOCK, False)
+    frame = recv_frame(sock, _NOBLOCK, False)
     frames = [frame]
     while frame.more:
-        frame = _recv_frame(sock, _NOBLOCK, False)
+        frame = recv_frame(sock, _NOBLOCK, False)
         frames.append(frame)
     return frames
 
@@ -212,8 +205,8 @@ class FrontDoor:
             # per-part checks and enum flag arithmetic cost 3-4x the sends (9 against
             # 2.4 us a reply). A ROUTER takes or refuses a message at its first part.
             for part in envelope:
-                _send_frame(router, part, _MORE)
-            _send_frame(router, encode(reply), _NOBLOCK)
+                send_frame(router, part, _MORE)
+            send_frame(router, encode(reply), _NOBLOCK)
             self.stats.replied += 1
         except zmq.Again:
             self.stats.dropped_replies += 1  # client not reading: never block for it
@@ -292,7 +285,7 @@ class FrontDoor:
             if not has_message(status):
                 return
             try:
-                data = status.recv(_NOBLOCK)
+                data = recv_frame(status, _NOBLOCK)
             except zmq.Again:
                 return
             try:
