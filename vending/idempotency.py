@@ -199,13 +199,15 @@ class IdempotencyStore:
         return Record(json.loads(row[2]) if row[2] is not None else None, row[3])
 
     def store(self, scope: str, req_id: str | None, fp: str, reply: dict[str, Any] | None,
-              now: float, sealed: bytes | None = None) -> None:
+              now: float, sealed: bytes | None = None, text: str | None = None) -> None:
         """Keep `reply`; None marks an id claimed here but answered by another store
         (`Replies.claim`). A key stored already keeps its row, whose reply is
-        replaced if it is for the same request (same `fp`)."""
+        replaced if it is for the same request (same `fp`). `text`: the reply's JSON
+        text, if made already."""
         if req_id is None:
             return
-        text = None if reply is None else compact(reply)
+        if text is None and reply is not None:
+            text = compact(reply)
         found = self._row(scope, req_id)
         if found is not None:
             if found[1] == fp:
@@ -304,8 +306,12 @@ class Replies:
         if row.read_only or (row.kept == "successes" and not out.reply.get("ok")):
             return out
         reply = out.reply
-        kept = {k: v for k, v in reply.items() if k != "token"} if "token" in reply else reply
-        self.store.store(scope, req.req_id, req.fingerprint(), kept, self._clock(), sealed)
+        if "token" in reply:
+            kept, text = {k: v for k, v in reply.items() if k != "token"}, None
+        else:
+            kept, text = reply, out.text  # the rule's own text of it, if it made one
+        self.store.store(scope, req.req_id, req.fingerprint(), kept, self._clock(), sealed,
+                         text)
         return out
 
     def claim(self, scope: str, req: Request) -> None:

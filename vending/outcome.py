@@ -18,6 +18,9 @@ class Outcome:
     reply: dict[str, Any]
     ended: bool = False                 # the requesting session is over
     purge: tuple[int, str] | None = None  # (account_id, user_uid) whose products must go
+    #: `reply` as stored JSON text (vending/jsontext.py `compact`), when the rule has
+    #: encoded it already (a purchase, for its record): kept as is, not encoded again.
+    text: str | None = None
 
 
 @dataclass

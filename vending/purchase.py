@@ -36,6 +36,7 @@ from .errors import (
     ProductNotFound,
     Unavailable,
 )
+from .jsontext import compact
 from .outcome import Outcome, ok
 from .records import quick_init
 
@@ -151,9 +152,10 @@ def charge(till: Till, step: ChargeStep) -> ChargeResult:
         rest = user.deposit - total
         reply = ok(product_uid=req.args["product_uid"], product_name=step.product_name,
                    amount=req.args["amount"], spent=total, change=make_change(rest), deposit=0)
+        text = compact(reply)  # once: the purchase's record and its kept reply
         till.wallet.spend(user, total)
         till.book.record(pid, user.account_id, req.args["product_uid"], req.args["amount"],
-                         total, rest, reply)
+                         total, rest, text)
         till.events.emit("purchase", product_uid=reply["product_uid"],
                          amount=reply["amount"], spent=total, change=reply["change"])
         # Both histories here, in the charge's transaction: it is the point of no
@@ -163,7 +165,7 @@ def charge(till: Till, step: ChargeStep) -> ChargeResult:
         if step.seller_account:
             till.history.add(step.seller_account, "sale", **sale)
         committed = True
-        return Outcome(reply)
+        return Outcome(reply, text=text)
 
     try:
         out = till.in_session(Call(req), rule)

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from typing import Any
 
 from .db import Database, KeySet
-from .jsontext import compact
 
 __all__ = ["SCHEMA", "PurchaseBook"]
 
@@ -40,14 +39,15 @@ class PurchaseBook:
         return json.loads(row[0]) if row else None
 
     def record(self, purchase_id: str, account_id: int, product_uid: str, amount: int,
-               spent: int, change: int, reply: dict[str, Any]) -> None:
+               spent: int, change: int, reply: str) -> None:
         """Written with the transaction's other purchases, in one statement just before
-        COMMIT (`Database.defer`): the reply leaves only after that COMMIT anyway."""
+        COMMIT (`Database.defer`): the reply leaves only after that COMMIT anyway.
+        `reply` is the reply's JSON text (vending/jsontext.py `compact`)."""
         self._charged().add(purchase_id)
         self._db.defer(
             "INSERT INTO purchases(purchase_id, account_id, product_uid, amount, spent, change,"
             " reply, at)",
-            (purchase_id, account_id, product_uid, amount, spent, change, compact(reply),
+            (purchase_id, account_id, product_uid, amount, spent, change, reply,
              self._clock()))
 
     def _charged(self) -> KeySet:

@@ -65,6 +65,22 @@ def test_a_token_is_answered_but_never_kept_in_clear() -> None:
     assert rec.reply == {"ok": True} and rec.sealed == b"sealed"
 
 
+def test_the_rules_own_text_of_its_reply_is_kept_as_is_and_a_tokens_never() -> None:
+    # A purchase encodes its reply once, for its record, and hands that text over
+    # (`Outcome.text`): kept verbatim, not encoded again. A reply with a token is kept
+    # without it, so a text of the whole reply is never kept.
+    replies = Replies(Database(None, SCHEMA), lambda: 0.0)
+    reply = {"ok": True, "spent": 5}
+    replies.run("a:1", REQ, lambda: Outcome(reply, text='{"ok":true,"spent":5 }'))
+    stored = replies.store._db.conn.execute("SELECT reply FROM idem").fetchone()[0]
+    assert stored == '{"ok":true,"spent":5 }'
+    login = parse_request({"op": "reset", **CRED, "req_id": "r2"})
+    replies.run("a:1", login, lambda: Outcome({"ok": True, "token": "t"},
+                                              text='{"ok":true,"token":"t"}'))
+    rows = replies.store._db.conn.execute("SELECT reply FROM idem WHERE req_id='r2'")
+    assert rows.fetchone()[0] == '{"ok":true}'
+
+
 def test_read_only_ops_keep_nothing_and_look_nothing_up() -> None:
     profile = parse_request({"op": "profile", **CRED})
     reply, rec = run(lambda: {"ok": True}, profile)
