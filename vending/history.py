@@ -54,7 +54,11 @@ class History:
     def add(self, account_id: int, kind: str, **fields: Any) -> None:
         """Add an entry to the account's history, if the account still exists when the
         transaction's entries are written (at its end: one statement for all of them)."""
-        self._db.defer(_ADD_HEAD, (account_id, kind, self._clock(), compact(fields)), _ADD_TAIL)
+        self.add_text(account_id, kind, compact(fields))
+
+    def add_text(self, account_id: int, kind: str, body: str) -> None:
+        """`add`, its fields given as their JSON text (vending/jsontext.py `compact`)."""
+        self._db.defer(_ADD_HEAD, (account_id, kind, self._clock(), body), _ADD_TAIL)
 
     def page(self, account_id: int, before: int | None, limit: int) -> dict[str, Any]:
         """The `history` reply: up to `limit` entries older than `before`, newest first."""

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 
-__all__ = ["canonical", "compact"]
+__all__ = ["canonical", "compact", "compact_with"]
 
 
 def _not_json(value: Any) -> Any:
@@ -39,3 +39,11 @@ def _encoder(*, sort_keys: bool) -> Callable[[Any], str]:
 compact = _encoder(sort_keys=False)
 #: The same with keys sorted: one text per value (request fingerprints).
 canonical = _encoder(sort_keys=True)
+
+
+def compact_with(text: str, key: str, value: Any) -> str:
+    """`compact({**obj, key: value})` from `text`, `compact(obj)` of a map without `key`:
+    a map that differs from one already encoded by a last key is not encoded again
+    (a purchase's history entry is its sale's with the change added)."""
+    head = text[:-1] if text == "{}" else text[:-1] + ","
+    return f"{head}{encode_basestring_ascii(key)}:{compact(value)}}}"

@@ -36,7 +36,7 @@ from .errors import (
     ProductNotFound,
     Unavailable,
 )
-from .jsontext import compact
+from .jsontext import compact, compact_with
 from .outcome import Outcome, ok
 from .records import quick_init
 
@@ -160,10 +160,12 @@ def charge(till: Till, step: ChargeStep) -> ChargeResult:
                          amount=reply["amount"], spent=total, change=reply["change"])
         # Both histories here, in the charge's transaction: it is the point of no
         # return, so the entries exist exactly when the purchase does.
-        sale = {k: reply[k] for k in ("product_uid", "product_name", "amount", "spent")}
-        till.history.add(user.account_id, "purchase", **sale, change=reply["change"])
+        # The sale's fields encoded once: the buyer's entry is the seller's and the change.
+        sale = compact({k: reply[k] for k in ("product_uid", "product_name", "amount", "spent")})
+        till.history.add_text(user.account_id, "purchase",
+                              compact_with(sale, "change", reply["change"]))
         if step.seller_account:
-            till.history.add(step.seller_account, "sale", **sale)
+            till.history.add_text(step.seller_account, "sale", sale)
         committed = True
         return Outcome(reply, text=text)
 

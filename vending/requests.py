@@ -27,6 +27,8 @@ __all__ = ["AUTH_KINDS", "OPS", "SESSION_OPS", "STATE_CHANGING_OPS", "Request", 
 _NOT_FINGERPRINTED = frozenset({"token", "wsess_uid", "password", "new_password"})
 _CREDENTIALS = ("wsess_uid", "token")
 _REQ_ID = text(1, limits.REQ_ID_MAX)
+#: `issubclass(kind, str)` as a function `map` calls in C (no generator per request).
+_IS_STR_TYPE = str.__subclasscheck__
 
 
 @quick_init
@@ -78,7 +80,7 @@ def parse_request(message: Any) -> Request:
         Unauthorized: a session op lacks a usable `wsess_uid` or `token`.
     """
     if not ((type(message) is dict or isinstance(message, Mapping))
-            and all(issubclass(kind, str) for kind in set(map(type, message)))):
+            and all(map(_IS_STR_TYPE, set(map(type, message))))):
         raise BadRequest("request must be a map with string keys")
     op = message.get("op")
     if not isinstance(op, str):

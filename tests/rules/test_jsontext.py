@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vending.jsontext import canonical, compact
+from vending.jsontext import canonical, compact, compact_with
 
 _json = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
@@ -21,6 +21,18 @@ _json = st.recursive(
 def test_the_text_is_json_dumps_compact_and_sorted(value: Any) -> None:
     assert compact(value) == json.dumps(value, separators=(",", ":"))
     assert canonical(value) == json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+@given(st.dictionaries(st.text(), _json, max_size=4), st.text(), _json)
+def test_a_map_with_one_more_last_key_is_the_text_of_the_whole_map(
+        obj: dict[str, Any], key: str, value: Any) -> None:
+    obj.pop(key, None)
+    assert compact_with(compact(obj), key, value) == compact({**obj, key: value})
+
+
+def test_one_more_key_on_an_empty_map_and_on_one_with_keys() -> None:
+    assert compact_with("{}", "change", [5]) == '{"change":[5]}'
+    assert compact_with('{"a":1}', "b\n", None) == '{"a":1,"b\\n":null}'
 
 
 def test_what_json_cannot_hold_is_refused_as_json_dumps_does() -> None:
