@@ -104,6 +104,11 @@ class EventLog:
     def emit(self, topic: str, **fields: Any) -> None:
         """Store an event in the current transaction (written with the batch's other
         events in one statement just before COMMIT: `Database.defer`)."""
+        self.emit_text(topic, fields, compact(fields))
+
+    def emit_text(self, topic: str, fields: dict[str, Any], text: str) -> None:
+        """`emit`, given `fields`' JSON text too (vending/jsontext.py `compact`), when the
+        rule has encoded the same map already (a deposit's history entry)."""
         if not self.enabled:
             return
         at = self._clock()
@@ -111,8 +116,7 @@ class EventLog:
             self._seq = self.last_seq()
         self._seq += 1
         # The seq is given here, not by the INSERT: the rows are written later.
-        self._db.defer("INSERT INTO events(seq, topic, at, body)",
-                       (self._seq, topic, at, compact(fields)))
+        self._db.defer("INSERT INTO events(seq, topic, at, body)", (self._seq, topic, at, text))
         if self.collect:
             self._pending.append(Event(topic, self.source, self._seq, at, fields))
 

@@ -15,6 +15,7 @@ from .db import Database
 from .errors import WrongAmount
 from .events import EventLog
 from .history import History
+from .jsontext import compact
 from .users import User
 
 __all__ = ["Wallet", "check_coin"]
@@ -46,8 +47,10 @@ class Wallet:
         check_coin(user.deposit, amount)
         self._db.conn.execute("UPDATE users SET deposit=deposit+?, deposited=deposited+?"
                               " WHERE account_id=?", (amount, amount, user.account_id))
-        self._events.emit("deposit", amount=amount)
-        self._history.add(user.account_id, "deposit", amount=amount)
+        coin = {"amount": amount}
+        text = compact(coin)  # once: the event's body and the history entry's are the same
+        self._events.emit_text("deposit", coin, text)
+        self._history.add_text(user.account_id, "deposit", text)
         return {"ok": True, "deposit": user.deposit + amount}
 
     def reset(self, user: User) -> dict[str, Any]:
