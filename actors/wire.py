@@ -315,10 +315,11 @@ def _codec(cls: type) -> Decoder:
     env: dict[str, Any] = {"cls": cls, "BadMessage": BadMessage, "_Mistyped": _Mistyped,
                            "_ENCODERS": _ENCODERS, "str": str, "int": int, "bool": bool}
     enc = ["def encode(obj, out):"]
+    # A refusal names the message's kind, looked up only then (not per message).
+    kind = "{m.get('k', cls.__name__)!r}"
     dec = ["def decode(m, trusted):",
            "    if type(m) is not dict:",
-           "        raise _Mistyped",
-           "    kind = m.get('k', cls.__name__)"]
+           "        raise _Mistyped"]
     names = []
     for n, f in enumerate(dataclasses.fields(cls)):
         tp, optional = _plain(hints[f.name])
@@ -343,16 +344,16 @@ def _codec(cls: type) -> Decoder:
             env[f"D{n}"] = f.default
             dec.append(f"        {var} = D{n}")
         else:
-            dec.append(f"        raise BadMessage(f'{{kind!r}} message: {name} is missing')")
+            dec.append(f"        raise BadMessage(f\"{kind} message: {name} is missing\")")
         if tp in _EXACT:
             dec += [f"    elif type({var}) is not {_EXACT[tp]}:",
-                    f"        raise BadMessage(f'{{kind!r}} message: {name} is mistyped')"]
+                    f"        raise BadMessage(f\"{kind} message: {name} is mistyped\")"]
         else:
             env[f"R{n}"] = _reader(tp)
             dec += ["    else:", "        try:",
                     f"            {var} = R{n}({var}, trusted)",
                     "        except _Mistyped:",
-                    f"            raise BadMessage(f'{{kind!r}} message: {name} is mistyped')"
+                    f"            raise BadMessage(f\"{kind} message: {name} is mistyped\")"
                     " from None"]
     enc.append("    return out")
     slots = [cls.__dict__.get(f.name) for f in dataclasses.fields(cls)]
