@@ -269,14 +269,13 @@ class BackendActor(LoopActor):
     # -- messages ----------------------------------------------------------------
     def on_receive(self, message: Any) -> Any:
         if isinstance(message, Batch):
-            self._batch([m for m in map(self._read, message.messages) if m is not None])
+            self._batch(self._read(message.messages))
             return None
         if isinstance(message, ServeReads):
             self._read_turn_due = False
             # What arrived meanwhile first: a heartbeat or a write never waits
             # for more than one read turn.
-            arrived = self._inlet.drain() if self._attached else []
-            self._batch([m for m in map(self._read, arrived) if m is not None])
+            self._batch(self._read(self._inlet.drain() if self._attached else []))
             return None
         if isinstance(message, Tick):
             if self.storage is not None and self.db is not None:
@@ -292,12 +291,16 @@ class BackendActor(LoopActor):
             return True
         return self.handle_other(message)
 
-    def _read(self, item: dict[str, Any]) -> Message | None:
-        try:
-            return from_wire(item, self.trusted)
-        except BadMessage as exc:
-            log.warning("%s: dropped a fifo message: %s", self.role, exc)
-            return None
+    def _read(self, items: list[dict[str, Any]]) -> list[Message]:
+        """The messages of a drained batch; one that is not ours is dropped (logged)."""
+        messages = []
+        trusted = self.trusted
+        for item in items:
+            try:
+                messages.append(from_wire(item, trusted))
+            except BadMessage as exc:
+                log.warning("%s: dropped a fifo message: %s", self.role, exc)
+        return messages
 
     def _batch(self, messages: list[Message]) -> None:
         """Heartbeats answered first; then the writes, in one transaction whose
@@ -335,12 +338,15 @@ class BackendActor(LoopActor):
                 self._push_out(message.back, self.alive())
         writes: list[Message] = []
         for message in messages:
-            if isinstance(message, Heartbeat) or self._stale(message):
+            if isinstance(message, ClientRequest):  # only a client's request goes stale
+                if self._stale(message):
+                    continue
+                if message.request.op in READ_OPS:
+                    self._queue_read(message)
+                    continue
+            elif isinstance(message, Heartbeat):
                 continue
-            if isinstance(message, ClientRequest) and message.request.op in READ_OPS:
-                self._queue_read(message)
-            else:
-                writes.append(message)
+            writes.append(message)
         return writes
 
     def _queue_read(self, message: ClientRequest) -> None:

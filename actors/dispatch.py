@@ -148,10 +148,9 @@ class Dispatch:
             Unavailable: sent at once, and the fifo is full.
         """
         assert self._push is not None and self._door is not None
-        endpoint = getattr(self._ends, fifo)
         if not hasattr(self._push, "send_many"):
             try:
-                self._push.send(endpoint, message.to_wire())
+                self._push.send(getattr(self._ends, fifo), message.to_wire())
             except Backpressure:
                 self.fifo_refused += 1
                 raise _full(fifo) from None
