@@ -205,7 +205,7 @@ class FifoInlet:
                 if isinstance(message, dict):
                     batch.append(message)
                 elif isinstance(message, list):  # `Pushers.send_many`'s frame
-                    batch.extend(m for m in message if isinstance(m, dict))
+                    batch += [m for m in message if isinstance(m, dict)]
         return batch
 
 

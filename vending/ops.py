@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -70,12 +71,13 @@ class Op:
     unkept: frozenset[str] = frozenset()
     fingerprinted: frozenset[str] = frozenset()
 
-    @property
+    # Read several times per request: worked out once per op (a row never changes).
+    @cached_property
     def session(self) -> bool:
         """Needs a live session: the request carries `wsess_uid` and `token`."""
         return self.caller != "anyone"
 
-    @property
+    @cached_property
     def read_only(self) -> bool:
         return not self.changes_state
 
