@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 from rules_world import Shop, World, error
 
-from vending import parse_request
+from vending import idempotency, jsontext, parse_request
 from vending.call import Call
 from vending.purchase import ChargeStep, Resolution, reserve, settle
 
@@ -199,3 +200,23 @@ def test_resolve_fences_an_uncharged_purchase(shop: Shop) -> None:
     retry = world.call(req.to_dict(), purchase_id="P2")
     assert retry["ok"] and retry["spent"] == 35
     assert world.units(uid) == 4
+
+
+def test_a_purchases_reply_is_encoded_once_for_its_record_and_its_kept_reply(
+        shop: Shop, monkeypatch: pytest.MonkeyPatch) -> None:
+    world, ann, sam = shop
+    uid = world.create(sam, name="cola", cost=35, amount=3)
+    world.deposit(ann, 50)
+    encoded: list[Any] = []
+    real = jsontext.compact
+
+    def counted(value: Any) -> str:
+        encoded.append(value)
+        return real(value)
+    monkeypatch.setattr(idempotency, "compact", counted)
+    reply = world.op(ann, "buy", product_uid=uid, amount=1, req_id="buy-1")
+    assert reply["ok"] and encoded == []  # the kept reply is the purchase's own text
+    db = world.acc.db.conn
+    kept = db.execute("SELECT reply FROM idem WHERE req_id='buy-1'").fetchone()[0]
+    recorded = db.execute("SELECT reply FROM purchases").fetchone()[0]
+    assert kept == recorded and json.loads(kept) == reply
