@@ -31,7 +31,7 @@ from vending.ops import TABLE
 from vending.requests import Request, parse_request
 from vending.sources import SYSTEM_CLOCK, Clock
 
-from .codec import DecodeError, decode, decode_map, encode
+from .codec import DecodeError, decode, decode_map, encode, packer
 from .fifo import MAX_FIFO_BYTES, has_message, recv_frame, send_frame
 from .loop import EventLoop, Timer
 
@@ -141,6 +141,8 @@ class FrontDoor:
         self._router: zmq.Socket[Any] | None = None
         self._status: zmq.Socket[Any] | None = None
         self._tick_timer: Timer | None = None
+        #: `encode` for the loop thread (set by `open`, which runs there).
+        self._encode: Callable[[Any], bytes] = encode
         self.opened = False
         self.bound: list[str] = []
 
@@ -206,7 +208,7 @@ class FrontDoor:
             # 2.4 us a reply). A ROUTER takes or refuses a message at its first part.
             for part in envelope:
                 send_frame(router, part, _MORE)
-            send_frame(router, encode(reply), _NOBLOCK)
+            send_frame(router, self._encode(reply), _NOBLOCK)
             self.stats.replied += 1
         except zmq.Again:
             self.stats.dropped_replies += 1  # client not reading: never block for it
@@ -226,6 +228,7 @@ class FrontDoor:
 
     def open(self) -> None:
         """Create and bind the sockets, start the dispatcher (loop thread)."""
+        self._encode = packer()
         router = self._router = self._ctx.socket(zmq.ROUTER)
         status = self._status = self._ctx.socket(zmq.PULL)
         try:

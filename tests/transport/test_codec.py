@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from transport.codec import DecodeError, decode, decode_map, encode
+from transport.codec import DecodeError, decode, decode_map, encode, packer
 
 _leaves = st.one_of(st.none(), st.booleans(), st.integers(-2**63, 2**64 - 1), st.text(),
                     st.binary(), st.floats(allow_nan=False))
@@ -23,6 +23,11 @@ _maps = st.dictionaries(st.text(max_size=20), _values, max_size=10)
 @given(message=_maps)
 def test_every_map_round_trips(message: dict[str, Any]) -> None:
     assert decode_map(encode(message)) == message
+
+
+@given(message=_maps)
+def test_a_threads_bound_packer_writes_what_encode_writes(message: dict[str, Any]) -> None:
+    assert packer()(message) == encode(message)
 
 
 @settings(max_examples=500)
