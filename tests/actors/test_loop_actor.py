@@ -1,5 +1,6 @@
 """LoopActor on a real EventLoop thread: a BaseException in one actor stops every
-actor and ends the loop; it must not wait on the loop for the loop (actors/runtime.py)."""
+actor and ends the loop; it must not wait on the loop for the loop (actors/runtime.py).
+And the loop's `turn`, for a caller that drives the loop from one of its callbacks."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 import pykka
 import pytest
+import zmq
 
 from actors.runtime import LoopActor
 from transport.loop import EventLoop
@@ -66,3 +68,31 @@ def test_a_system_exit_in_one_actor_stops_both_and_ends_the_loop(loop: EventLoop
     assert b_stopped.is_set()  # the other actor's stop ran, on the loop, before it ended
     assert not a.is_alive() and not b.is_alive()
     assert pykka.ActorRegistry.get_by_class(Recorder) == []
+
+
+# `EventLoop.turn`: one turn of a loop driven from one of its own callbacks
+# (tools/instructions.py), running callbacks and ready sockets, never timers.
+def test_a_turn_runs_callbacks_and_ready_readers_and_says_whether_it_ran_anything(
+        loop: EventLoop) -> None:
+    ctx: zmq.Context[Any] = zmq.Context.instance()
+
+    def drive() -> list[str]:
+        seen: list[str] = []
+        pull, push = ctx.socket(zmq.PULL), ctx.socket(zmq.PUSH)
+        try:
+            pull.bind("inproc://turn-test")
+            push.connect("inproc://turn-test")
+            loop.add_reader(pull, lambda: seen.append(pull.recv().decode()))
+            ticks = loop.every(0.0, lambda: seen.append("timer"))  # due at once
+            loop.call_soon(lambda: seen.append("callback"))
+            push.send(b"message")
+            ran = [loop.turn(wait=False) for _ in range(3)]
+            ticks.cancel()
+            loop.remove_reader(pull)
+            return [*seen, *map(str, ran)]
+        finally:
+            pull.close(0)
+            push.close(0)
+
+    seen = loop.call_and_wait(drive, timeout=10)
+    assert seen == ["callback", "message", "True", "False", "False"]
