@@ -31,6 +31,27 @@ _REQ_ID = text(1, limits.REQ_ID_MAX)
 _IS_STR_TYPE = str.__subclasscheck__
 
 
+#: Fingerprints already worked out, by op and fingerprinted fields (`_fingerprint_key`):
+#: many requests repeat one (a deposit of the same coin, a buy of the same product by
+#: any buyer), and each costs a JSON text and a SHA-256. Emptied when it reaches
+#: `FINGERPRINTS_KEPT` entries.
+_FINGERPRINTS: dict[tuple[object, ...], str] = {}
+FINGERPRINTS_KEPT = 4096
+
+
+def _fingerprint_key(op: str, body: Mapping[str, Any]) -> tuple[object, ...] | None:
+    """The key of `_FINGERPRINTS` for these fields, None when one is not a plain str or
+    int. The type is part of the key: values a dict takes for one key (1, True, 1.0)
+    have different JSON texts."""
+    key: list[object] = [op]
+    for name, value in body.items():
+        kind = type(value)
+        if kind is not str and kind is not int:
+            return None
+        key += (name, kind, value)
+    return tuple(key)
+
+
 @quick_init
 @dataclass(frozen=True, slots=True)
 class Request:
@@ -61,7 +82,14 @@ class Request:
             named = TABLE[self.op].fingerprinted
             body = {k: v for k, v in self.args.items()
                     if k not in _NOT_FINGERPRINTED or k in named}
-            kept = hashlib.sha256(canonical([self.op, body]).encode()).hexdigest()
+            key = _fingerprint_key(self.op, body)
+            kept = _FINGERPRINTS.get(key) if key is not None else None
+            if kept is None:
+                kept = hashlib.sha256(canonical([self.op, body]).encode()).hexdigest()
+                if key is not None:
+                    if len(_FINGERPRINTS) >= FINGERPRINTS_KEPT:
+                        _FINGERPRINTS.clear()
+                    _FINGERPRINTS[key] = kept
             object.__setattr__(self, "_fp", kept)  # a cache: the request stays the same
         return kept
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 from types import MappingProxyType
 from typing import Any
 
 import pytest
 
-from vending import OPS, parse_request
+from vending import OPS, Request, jsontext, parse_request, requests
 from vending.errors import BadRequest, Unauthorized
 
 CRED = {"wsess_uid": "s_abc", "token": "tok"}
@@ -293,6 +294,47 @@ def test_fingerprint_ignores_req_id() -> None:
 def test_fingerprint_differs_when_a_field_differs(msg: dict[str, Any],
                                                    change: dict[str, Any]) -> None:
     assert fp(msg) != fp({**msg, **change})
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_a_fingerprint_is_worked_out_once_for_requests_that_share_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    texts: list[Any] = []
+    real = jsontext.canonical
+
+    def counted(value: Any) -> str:
+        texts.append(value)
+        return real(value)
+    monkeypatch.setattr(requests, "canonical", counted)
+    monkeypatch.setattr(requests, "_FINGERPRINTS", {})
+    first = Request("deposit", {"amount": 5, "token": "t1"}).fingerprint()
+    again = Request("deposit", {"amount": 5, "token": "t2"}).fingerprint()
+    assert first == again == _sha('["deposit",{"amount":5}]') and len(texts) == 1
+
+
+def test_values_one_dict_key_would_take_keep_their_own_fingerprints(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # 1, True and 1.0 are equal as dict keys but not as JSON.
+    monkeypatch.setattr(requests, "_FINGERPRINTS", {})
+    got = [Request("deposit", {"amount": v}).fingerprint() for v in (1, True, 1.0, 1, True)]
+    one, true, real = (_sha(f'["deposit",{{"amount":{t}}}]') for t in ("1", "true", "1.0"))
+    assert got == [one, true, real, one, true]
+    listed = Request("deposit", {"amount": [5]})
+    assert listed.fingerprint() == _sha('["deposit",{"amount":[5]}]')  # not remembered
+
+
+def test_remembered_fingerprints_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    kept: dict[Any, str] = {}
+    monkeypatch.setattr(requests, "_FINGERPRINTS", kept)
+    monkeypatch.setattr(requests, "FINGERPRINTS_KEPT", 3)
+    sizes = []
+    for amount in range(7):
+        Request("deposit", {"amount": amount}).fingerprint()
+        sizes.append(len(kept))
+    assert sizes == [1, 2, 3, 1, 2, 3, 1]
 
 
 def test_fingerprint_tells_update_from_create() -> None:
