@@ -45,5 +45,5 @@ def compact_with(text: str, key: str, value: Any) -> str:
     """`compact({**obj, key: value})` from `text`, `compact(obj)` of a map without `key`:
     a map that differs from one already encoded by a last key is not encoded again
     (a purchase's history entry is its sale's with the change added)."""
-    head = text[:-1] if text == "{}" else text[:-1] + ","
+    head = "{" if text == "{}" else text[:-1] + ","
     return f"{head}{encode_basestring_ascii(key)}:{compact(value)}}}"
