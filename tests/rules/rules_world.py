@@ -164,3 +164,15 @@ def error(reply: Any) -> str | None:
 
 #: The `shop` fixture: a world, a logged-in buyer `ann`, a logged-in seller `sam`.
 Shop = tuple[World, dict[str, Any], dict[str, Any]]
+
+
+def encodes_seen(monkeypatch: Any, module: Any, name: str, real: Any) -> list[Any]:
+    """Put an encoder that records what it is given in `module.name` (where that module
+    looks `real` up), so a test can tell what was encoded, and how often."""
+    seen: list[Any] = []
+
+    def recorded(value: Any) -> str:
+        seen.append(value)
+        return str(real(value))
+    monkeypatch.setattr(module, name, recorded)
+    return seen

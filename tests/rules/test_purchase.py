@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from rules_world import Shop, World, error
+from rules_world import Shop, World, encodes_seen, error
 
 from vending import idempotency, jsontext, parse_request
 from vending.call import Call
@@ -207,13 +207,7 @@ def test_a_purchases_reply_is_encoded_once_for_its_record_and_its_kept_reply(
     world, ann, sam = shop
     uid = world.create(sam, name="cola", cost=35, amount=3)
     world.deposit(ann, 50)
-    encoded: list[Any] = []
-    real = jsontext.compact
-
-    def counted(value: Any) -> str:
-        encoded.append(value)
-        return real(value)
-    monkeypatch.setattr(idempotency, "compact", counted)
+    encoded = encodes_seen(monkeypatch, idempotency, "compact", jsontext.compact)
     reply = world.op(ann, "buy", product_uid=uid, amount=1, req_id="buy-1")
     assert reply["ok"] and encoded == []  # the kept reply is the purchase's own text
     db = world.acc.db.conn

@@ -7,6 +7,7 @@ from types import MappingProxyType
 from typing import Any
 
 import pytest
+from rules_world import encodes_seen
 
 from vending import OPS, Request, jsontext, parse_request, requests
 from vending.errors import BadRequest, Unauthorized
@@ -302,13 +303,7 @@ def _sha(text: str) -> str:
 
 def test_a_fingerprint_is_worked_out_once_for_requests_that_share_it(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    texts: list[Any] = []
-    real = jsontext.canonical
-
-    def counted(value: Any) -> str:
-        texts.append(value)
-        return real(value)
-    monkeypatch.setattr(requests, "canonical", counted)
+    texts = encodes_seen(monkeypatch, requests, "canonical", jsontext.canonical)
     remembered: dict[Any, str] = {}
     monkeypatch.setattr(requests, "_FINGERPRINTS", remembered)
     one = Request("deposit", {"amount": 5, "token": "t1"})
