@@ -348,8 +348,16 @@ class DiskFullChaos(Chaos):
                                 f"again, ending writable: {seen}")
         if not changes:
             problems.append("no 'storage full' line in the server log")
-        if changes > 12:
-            problems.append(f"{changes} storage lines: one per state change was expected")
+        # Alternation (above) makes each line a change of state; what is left to catch
+        # is a line per refused write. Not a fixed count: while the filler races the
+        # server for the last blocks a commit that fits the WAL's reused space goes
+        # through, and since commits write fewer pages (docs/design.md, "Memory that
+        # records the file") more of them fit, more so on a loaded machine (18 lines
+        # for 1,070 refusals seen in CI).
+        refused = self.summary.storage_refused or 0
+        if changes > max(12, refused // 20):
+            problems.append(f"{changes} storage lines for {refused} refused writes: "
+                            "one per state change was expected")
         if any("Traceback" in line for line in lines):
             problems.append("a traceback in the server log")
 
