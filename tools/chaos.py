@@ -351,8 +351,8 @@ class DiskFullChaos(Chaos):
         # Alternation (above) makes each line a change of state; what is left to catch
         # is a line per refused write. Not a fixed count: while the filler races the
         # server for the last blocks a commit that fits the WAL's reused space goes
-        # through, and since commits write fewer pages (docs/design.md, "Memory that
-        # records the file") more of them fit, more so on a loaded machine (18 lines
+        # through, and commits that write fewer pages (docs/design.md, "Memory that
+        # records the file") fit more often, more so on a loaded machine (18 lines
         # for 1,070 refusals seen in CI).
         refused = self.summary.storage_refused or 0
         if changes > max(12, refused // 20):
