@@ -143,7 +143,8 @@ def test_a_multi_row_insert_runs_or_fail_inside_a_transaction_only(tmp_path: Pat
     (OR FAIL: no statement journal); in autocommit the statement is undone whole.
     Both orders of first use, so neither statement text is taken for the other
     (the table is this test's own, so no other test filled the cache of texts)."""
-    db = Database(tmp_path / "f.sqlite3", "CREATE TABLE f1(x PRIMARY KEY); CREATE TABLE f2(x PRIMARY KEY);")
+    db = Database(tmp_path / "f.sqlite3",
+                  "CREATE TABLE f1(x PRIMARY KEY); CREATE TABLE f2(x PRIMARY KEY);")
     for table, inside_first in (("f1", True), ("f2", False)):
         head = f"INSERT INTO {table}(x)"
 
