@@ -164,3 +164,17 @@ def test_the_wal_index_header_is_read_field_by_field(counting: Path, tmp_path: P
     counts = sqlcount.read(counting)[1]
     assert counts[f"{sqlcount.WAL}frames f.sqlite3"] == 11
     assert counts[f"{sqlcount.WAL}checkpoints f.sqlite3"] == 3
+
+
+def test_a_commits_frames_are_counted_by_the_next_begin_alone(
+        counting: Path, tmp_path: Path) -> None:
+    """The wal-index is read at BEGIN, so the frames of the last commit are counted
+    as soon as the next transaction starts, before it runs any statement."""
+    db = Database(tmp_path / "f.sqlite3", "CREATE TABLE t(x);")
+    with db.transaction():
+        db.conn.execute("INSERT INTO t VALUES(1)")
+    db.conn.execute("BEGIN")
+    sqlcount.dump()
+    db.conn.execute("ROLLBACK")
+    db.close()
+    assert sqlcount.read(counting)[1].get(f"{sqlcount.WAL}frames f.sqlite3", 0) > 0
