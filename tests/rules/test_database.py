@@ -5,12 +5,13 @@ it, the owning actor uses it)."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from pathlib import Path
 
 import pytest
 
-from vending.db import Database, StorageError
+from vending.db import Database, StorageError, insert_rows
 
 SCHEMA = "CREATE TABLE t(x INTEGER);"
 
@@ -125,3 +126,39 @@ def test_a_file_that_cannot_be_opened_is_refused_naming_it(tmp_path: Path) -> No
     with pytest.raises(StorageError) as info:
         Database(path, SCHEMA)
     assert str(info.value).startswith(f"{path}: ") and "unable to open" in str(info.value)
+
+
+def test_each_select_has_its_own_key_set_shared_by_every_user(tmp_path: Path) -> None:
+    db = Database(tmp_path / "k.sqlite3", "CREATE TABLE a(k); CREATE TABLE b(k);"
+                                         " INSERT INTO a VALUES('x'); INSERT INTO b VALUES('y');")
+    in_a, in_b = db.keyset("SELECT k FROM a"), db.keyset("SELECT k FROM b")
+    assert in_a.may_hold("x") and not in_a.may_hold("y")
+    assert in_b.may_hold("y") and not in_b.may_hold("x")
+    assert db.keyset("SELECT k FROM a") is in_a
+    db.close()
+
+
+def test_a_multi_row_insert_runs_or_fail_inside_a_transaction_only(tmp_path: Path) -> None:
+    """Inside a transaction the rows before a failing one stay until the rollback
+    (OR FAIL: no statement journal); in autocommit the statement is undone whole.
+    Both orders of first use, so neither statement text is taken for the other
+    (the table is this test's own, so no other test filled the cache of texts)."""
+    db = Database(tmp_path / "f.sqlite3",
+                  "CREATE TABLE f1(x PRIMARY KEY); CREATE TABLE f2(x PRIMARY KEY);")
+    for table, inside_first in (("f1", True), ("f2", False)):
+        head = f"INSERT INTO {table}(x)"
+
+        def kept(inside: bool, head: str = head, table: str = table) -> int:
+            if inside:
+                db.conn.execute("BEGIN")
+            with pytest.raises(sqlite3.IntegrityError):
+                insert_rows(db.conn, head, [(1,), (1,)])
+            n = int(db.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+            if inside:
+                db.conn.execute("ROLLBACK")
+            return n
+
+        first, second = (kept(inside_first), kept(not inside_first))
+        inside, outside = (first, second) if inside_first else (second, first)
+        assert (inside, outside) == (1, 0)
+    db.close()

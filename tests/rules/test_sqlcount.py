@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import signal
+import sqlite3
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -129,3 +131,50 @@ def test_a_files_wal_frames_and_checkpoints_are_counted_at_each_begin(
     after = sqlcount.read(counting)[1]
     assert after[f"{sqlcount.WAL}checkpoints f.sqlite3"] == 1
     assert 2 <= after[f"{sqlcount.WAL}frames f.sqlite3"] - written <= 4
+
+
+def _wal_index(path: Path, frames: int, salt: bytes, backfilled: int) -> None:
+    """A -shm header as SQLite lays it out (sqlite.org/walformat.html): mxFrame at
+    16, the salts at 32, nBackfill at 96, in the machine's byte order."""
+    head = bytearray(100)
+    head[16:20] = frames.to_bytes(4, sys.byteorder)
+    head[32:40] = salt
+    head[96:100] = backfilled.to_bytes(4, sys.byteorder)
+    Path(str(path) + "-shm").write_bytes(bytes(head) + bytes(28))
+
+
+def test_the_wal_index_header_is_read_field_by_field(counting: Path, tmp_path: Path) -> None:
+    """Each BEGIN reads the header anew: frames gained since the last read (all of
+    them once the salts change, even one byte of them), a checkpoint whenever
+    nBackfill grew (from 0 once the WAL started over), each counted."""
+    path = tmp_path / "f.sqlite3"
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    sqlcount.attach(conn, path)
+    salt = bytes(range(1, 9))
+    for frames, salt_now, backfilled in [
+            (10, salt, 0), (20, salt, 0),      # 10 frames, no checkpoint
+            (20, salt, 255), (20, salt, 256),  # two checkpoints (256 > 255 across a byte)
+            (20, salt, 256),                   # nothing new
+            (1, b"\x09" + salt[1:], 1)]:       # started over: 1 frame, one checkpoint
+        _wal_index(path, frames, salt_now, backfilled)
+        conn.execute("BEGIN")
+        conn.execute("COMMIT")
+    conn.close()
+    sqlcount.dump()
+    counts = sqlcount.read(counting)[1]
+    assert counts[f"{sqlcount.WAL}frames f.sqlite3"] == 11
+    assert counts[f"{sqlcount.WAL}checkpoints f.sqlite3"] == 3
+
+
+def test_a_commits_frames_are_counted_by_the_next_begin_alone(
+        counting: Path, tmp_path: Path) -> None:
+    """The wal-index is read at BEGIN, so the frames of the last commit are counted
+    as soon as the next transaction starts, before it runs any statement."""
+    db = Database(tmp_path / "f.sqlite3", "CREATE TABLE t(x);")
+    with db.transaction():
+        db.conn.execute("INSERT INTO t VALUES(1)")
+    db.conn.execute("BEGIN")
+    sqlcount.dump()
+    db.conn.execute("ROLLBACK")
+    db.close()
+    assert sqlcount.read(counting)[1].get(f"{sqlcount.WAL}frames f.sqlite3", 0) > 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from rules_world import Shop, error
 from stock_helpers import product_of, products_of, reserve_at
@@ -252,3 +254,24 @@ def test_an_update_may_fill_stock_to_exactly_a_million(shop: Shop) -> None:
     uid = world.create(sam, amount=999_999)
     assert world.op(sam, "sell", product_uid=uid, amount=1)["product"]["amount"] == 1_000_000
     assert error(world.op(sam, "sell", product_uid=uid, amount=1)) == "BAD_REQUEST"
+
+
+def test_a_batchs_holds_are_one_insert_even_when_it_ends_an_earlier_hold(
+        tmp_path: Path) -> None:
+    """A hold written by an earlier commit is not waiting any more: ending it in a
+    later batch writes nothing early, so that batch's holds stay one INSERT
+    (vending/stock.py, `hold`: deferred to COMMIT)."""
+    stock = Stock(Database(tmp_path / "stock.sqlite3", STOCK_SCHEMA), clock=lambda: 0.0)
+    with stock.db.transaction():
+        stock.hold("p1", "u1", 1)
+    statements: list[str] = []
+    stock.db.conn.set_trace_callback(statements.append)
+    with stock.db.transaction():
+        stock.hold("p2", "u1", 1)
+        stock.release("p1", ("u1", 1), sold=False)
+        stock.hold("p3", "u1", 1)
+    stock.db.conn.set_trace_callback(None)
+    assert sum(s.startswith("INSERT") and "reservations" in s for s in statements) == 1
+    assert sorted(r[0] for r in stock.db.conn.execute(
+        "SELECT purchase_id FROM reservations")) == ["p2", "p3"]
+    stock.db.close()
