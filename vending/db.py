@@ -13,8 +13,8 @@ from typing import TypeVar, cast
 from . import sqlcount
 from .schema import Schema, SchemaTooNew
 
-__all__ = ["Database", "KeySet", "Mirror", "StorageError", "StorageFault", "insert_rows",
-           "storage_fault"]
+__all__ = ["Database", "KeySet", "Mirror", "StorageError", "StorageFault", "delete_old",
+           "insert_rows", "storage_fault"]
 
 T = TypeVar("T")
 
@@ -75,6 +75,22 @@ _ROWS_PER_STATEMENT = 256
 #: SQLite's cache of prepared statements finds them again.
 _INSERTS: dict[tuple[str, str, int, int], str] = {}
 _INSERT, _INSERT_OR_FAIL = "INSERT INTO ", "INSERT OR FAIL INTO "
+
+
+def delete_old(conn: sqlite3.Connection, table: str, order: str, time: str,
+               before: float) -> int:
+    """Delete the rows of the log `table` whose `time` is before `before`; how many.
+
+    By `order` (its integer key), with no index on `time`: rows are appended in the
+    order of their `time`, so the old ones are those before the first young one,
+    found by a walk from the oldest that stops there (it reads only what it
+    deletes). Should the clock have stepped back, `time < ?` still spares a young
+    row before that one, and an old row after it waits for a later run: none is
+    deleted early, some late."""
+    return int(conn.execute(
+        f"DELETE FROM {table} WHERE {time} < ?1 AND {order} < coalesce("
+        f"(SELECT {order} FROM {table} WHERE {time} >= ?1 ORDER BY {order} LIMIT 1),"
+        f" (SELECT max({order}) FROM {table}) + 1)", (before,)).rowcount)
 
 
 def insert_rows(conn: sqlite3.Connection, head: str, rows: Sequence[Sequence[object]],

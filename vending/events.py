@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .db import delete_old
 from .errors import BadRequest
 from .jsontext import compact
 from .limits import EVENTS_LIMIT_DEFAULT
@@ -159,19 +160,9 @@ class EventLog:
 
     # -- upkeep ------------------------------------------------------------
     def housekeeping(self) -> int:
-        """Delete the events older than `keep`; how many.
-
-        By `seq`, with no index on `at`: events are stored in the order of their
-        `at`, so the old ones are those before the first young one, found by a
-        walk from the oldest that stops there (it reads only what it deletes).
-        Should the clock have stepped back, `at < ?` still spares a young event
-        before that one, and an old event after it waits for a later run: none
-        is deleted early, some late."""
-        before = self._clock() - self._keep
-        return self._db.conn.execute(
-            "DELETE FROM events WHERE at < ?1 AND seq < coalesce("
-            "(SELECT seq FROM events WHERE at >= ?1 ORDER BY seq LIMIT 1),"
-            " (SELECT max(seq) FROM events) + 1)", (before,)).rowcount
+        """Delete the events older than `keep`, by `seq` (vending/db.py `delete_old`):
+        events are stored in the order of their `at`; how many."""
+        return delete_old(self._db.conn, "events", "seq", "at", self._clock() - self._keep)
 
 
 def read(state: Any, call: Any) -> Outcome:

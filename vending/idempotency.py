@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .db import Database
+from .db import Database, delete_old
 from .errors import BadRequest, ClientError
 from .jsontext import compact
 from .ops import TABLE
@@ -220,21 +220,13 @@ class IdempotencyStore:
                        (row_id, scope, req_id, fp, text, sealed, now))
 
     def expire(self, before: float) -> int:
-        """Delete the rows created before `before`; how many.
-
-        By id, with no index on `created`: rows are appended in the order of their
-        `created`, so the old ones are those before the first young one, found by a
-        walk from the oldest that stops there. Should the clock have stepped back,
-        `created < ?` still spares a young row before that one, and an old row
-        after it waits for a later run: none is deleted early, some late."""
+        """Delete the rows created before `before`, by id (vending/db.py `delete_old`):
+        rows are appended in the order of their `created`; how many."""
         self._db.write_deferred()
-        gone = self._db.conn.execute(
-            "DELETE FROM idem WHERE created < ?1 AND id < coalesce("
-            "(SELECT id FROM idem WHERE created >= ?1 ORDER BY id LIMIT 1),"
-            " (SELECT max(id) FROM idem) + 1)", (before,)).rowcount
+        gone = delete_old(self._db.conn, "idem", "id", "created", before)
         if gone:
             self._ids.reload()
-        return int(gone)
+        return gone
 
     def forget(self, scope: str) -> int:
         """Delete `scope`'s kept replies (an `auth` scope by its index, others by a scan)."""
