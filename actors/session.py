@@ -63,6 +63,11 @@ class SessionLine:
     def idle(self) -> bool:
         return self.busy is None and not self.queue
 
+    @property
+    def finished(self) -> bool:
+        """Nothing in flight or waiting, and no session behind it: its actor retires."""
+        return self.ended and self.idle
+
     def tickets(self) -> list[int]:
         return ([self.busy.ticket] if self.busy is not None else []) + [
             s.ticket for s in self.queue]
@@ -126,5 +131,5 @@ class SessionActor(LoopActor):
     def _pump(self) -> None:
         line = self.line
         line.send(self.wsess_uid, self._desk)
-        if line.idle and line.ended:
+        if line.finished:
             self._desk.retire(self.wsess_uid, self.actor_ref)

@@ -90,7 +90,7 @@ class SessionPool:
             return
         # Nothing waits behind it: settled now, as the actor would.
         line.settle(wsess, ticket, reply, ended)
-        if line.idle and line.ended:
+        if line.finished:
             self.retire(wsess, live.ref)
 
     def answered(self, ticket: int) -> None:
