@@ -25,7 +25,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .db import delete_old
 from .errors import BadRequest
 from .jsontext import compact
 from .limits import EVENTS_LIMIT_DEFAULT
@@ -162,6 +161,9 @@ class EventLog:
     def housekeeping(self) -> int:
         """Delete the events older than `keep`, by `seq` (vending/db.py `delete_old`):
         events are stored in the order of their `at`; how many."""
+        # Here, not at the top: clients import this module for `TOPICS`, and must not
+        # load the storage modules (tests/process/test_cli_startup.py).
+        from .db import delete_old
         return delete_old(self._db.conn, "events", "seq", "at", self._clock() - self._keep)
 
 
