@@ -33,7 +33,7 @@ from vending.authority import Grant
 from vending.errors import VendingError
 from vending.ops import FIFO_FOR_OP, ROLES_FOR_OP
 from vending.purchase import ChargeStep
-from vending.records import quick_init
+from vending.records import quick_init, slot_setters
 from vending.requests import Request, parse_request
 
 __all__ = [
@@ -356,18 +356,14 @@ def _codec(cls: type) -> Decoder:
                     f"            raise BadMessage(f\"{kind} message: {name} is mistyped\")"
                     " from None"]
     enc.append("    return out")
-    slots = [cls.__dict__.get(f.name) for f in dataclasses.fields(cls)]
-    if all(isinstance(slot, types.MemberDescriptorType) for slot in slots):
-        # Built as its (quick) __init__ would, without the call: every field is
-        # read above, so each slot is set here.
-        env["new"] = object.__new__
-        dec.append("    obj = new(cls)")
-        for n, slot in enumerate(slots):
-            env[f"S{n}"] = slot.__set__  # type: ignore[union-attr]
-            dec.append(f"    S{n}(obj, {names[n]})")
-        dec.append("    return obj")
-    else:
-        dec.append(f"    return cls({', '.join(names)})")
+    # Built as its (quick) __init__ would, without the call: every field is read
+    # above, so each slot is set here (a message class must be slotted).
+    env["new"] = object.__new__
+    dec.append("    obj = new(cls)")
+    for n, setter in enumerate(slot_setters(cls)):
+        env[f"S{n}"] = setter
+        dec.append(f"    S{n}(obj, {names[n]})")
+    dec.append("    return obj")
     exec("\n".join(enc + dec), env)  # the source is built above from field names only
     _ENCODERS[cls], _DECODERS[cls] = env["encode"], env["decode"]
     decoder: Decoder = env["decode"]

@@ -18,7 +18,7 @@ import types
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-__all__ = ["quick_init"]
+__all__ = ["quick_init", "slot_setters"]
 
 _T = TypeVar("_T", bound=type)
 
@@ -40,13 +40,11 @@ def quick_init(cls: _T) -> _T:
     env: dict[str, Any] = {}
     params_src: list[str] = ["self"]
     body: list[str] = []
+    setters = slot_setters(cls)
     for n, f in enumerate(dataclasses.fields(cls)):
-        slot = cls.__dict__.get(f.name)
-        if not isinstance(slot, types.MemberDescriptorType):
-            raise TypeError(f"{cls.__name__}.{f.name} is not a slot")
         if f.default_factory is not dataclasses.MISSING or f.kw_only:
             raise TypeError(f"{cls.__name__}.{f.name}: no default_factory or kw_only here")
-        env[f"set{n}"] = slot.__set__
+        env[f"set{n}"] = setters[n]
         if f.default is not dataclasses.MISSING:
             env[f"default{n}"] = f.default
         if not f.init:
@@ -66,6 +64,23 @@ def quick_init(cls: _T) -> _T:
     init.__doc__ = generated.__doc__
     setattr(cls, "__init__", init)  # noqa: B010 - replacing the generated one
     return cls
+
+
+def slot_setters(cls: type) -> list[Callable[[Any, Any], None]]:
+    """The setter of each field's slot, in field order: what sets a field of a
+    frozen, slotted dataclass without its `__setattr__` (`quick_init`, and the
+    wire's generated decoders, actors/wire.py).
+
+    Raises:
+        TypeError: a field of `cls` is not a slot.
+    """
+    setters = []
+    for f in dataclasses.fields(cls):
+        slot = cls.__dict__.get(f.name)
+        if not isinstance(slot, types.MemberDescriptorType):
+            raise TypeError(f"{cls.__name__}.{f.name} is not a slot")
+        setters.append(slot.__set__)
+    return setters
 
 
 def _shape(init: Callable[..., None]) -> list[tuple[str, Any, Any]]:

@@ -8,7 +8,7 @@ from dataclasses import InitVar, dataclass, field
 import pytest
 
 from actors.wire import ClientRequest, ReturnTicket
-from vending.records import quick_init
+from vending.records import quick_init, slot_setters
 from vending.requests import Request
 
 
@@ -139,3 +139,18 @@ def test_keyword_only_fields_are_refused() -> None:
             a: int
     with pytest.raises(TypeError, match="not a frozen dataclass"):
         quick_init(int)
+
+
+def test_slot_setters_set_each_field_in_field_order_and_refuse_a_class_without_slots() -> None:
+    made = object.__new__(Sample)
+    setters = slot_setters(Sample)
+    assert len(setters) == len(dataclasses.fields(Sample))
+    for setter, value in zip(setters, (1, "y", 3, 6), strict=True):
+        setter(made, value)
+    assert (made.a, made.b, made.c, made.d) == (1, "y", 3, 6)
+
+    @dataclass(frozen=True)
+    class NoSlots:
+        a: int
+    with pytest.raises(TypeError, match=r"NoSlots\.a is not a slot"):
+        slot_setters(NoSlots)
