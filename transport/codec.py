@@ -10,8 +10,7 @@ import msgpack
 
 from vending.limits import MAX_REQUEST_BYTES
 
-__all__ = ["DecodeError", "array_header", "decode", "decode_map", "encode", "encode_all",
-           "packer"]
+__all__ = ["DecodeError", "array_header", "decode", "decode_map", "encode", "packer"]
 
 
 class DecodeError(ValueError):
@@ -42,13 +41,10 @@ def packer() -> Callable[[Any], bytes]:
     return pack
 
 
-def encode(message: dict[str, Any]) -> bytes:
+def encode(message: dict[str, Any] | list[dict[str, Any]]) -> bytes:
+    """One message, or a list of them as one msgpack array (the frame that
+    `array_header` starts, in one call)."""
     return _packer().pack(message)  # type: ignore[no-any-return]
-
-
-def encode_all(messages: list[dict[str, Any]]) -> bytes:
-    """`messages` as one msgpack array (the frame `array_header` starts, in one call)."""
-    return _packer().pack(messages)  # type: ignore[no-any-return]
 
 
 def array_header(count: int) -> bytes:

@@ -15,7 +15,7 @@ from typing import Any
 import zmq
 import zmq.backend
 
-from .codec import DecodeError, array_header, decode, encode, encode_all
+from .codec import DecodeError, array_header, decode, encode
 from .loop import EventLoop
 
 __all__ = ["FIFO_HWM", "MAX_FIFO_BYTES", "Backpressure", "FifoInlet", "Pushers", "has_message",
@@ -91,7 +91,7 @@ class Pushers:
         """
         if len(messages) > 1:
             # Usually the whole batch fits one frame: one pack call for all of it.
-            whole = encode_all(messages)
+            whole = encode(messages)
             if len(whole) <= BATCH_FRAME_BYTES:
                 self._send(endpoint, whole)  # refused: none went (`sent` 0)
                 return
