@@ -192,7 +192,9 @@ class BackendActor(LoopActor):
         """After start: resume work a crash left half done."""
 
     def tick(self) -> None:
-        """Periodic upkeep, inside a transaction."""
+        """Periodic upkeep, every TICK seconds (loop thread). Each piece of it that
+        reads or writes the database runs in a transaction of its own (`transact`),
+        so a tick with nothing due (most of them) opens none."""
 
     def handle_other(self, message: Any) -> Any:
         raise TypeError(f"{self.role}: unexpected message {type(message).__name__}")
@@ -283,7 +285,7 @@ class BackendActor(LoopActor):
                 # nothing but reads coming none would be tried: the next read tries
                 # its optional write again (docs/simulation.md, "Bugs it found").
                 self.db.optional_writes = True
-            self.transact(self.tick)
+            self.tick()
             self.flush()
             self._gauges()
             return None
