@@ -30,13 +30,14 @@ from typing import TYPE_CHECKING, Any
 
 import pykka
 from pykka import ThreadingFuture
+from pykka.messages import _ActorStop
 
 from transport.loop import EventLoop
 
 if TYPE_CHECKING:
     from pykka._envelope import Envelope
 
-__all__ = ["LoopActor"]
+__all__ = ["LoopActor", "stop_soon"]
 
 log = logging.getLogger(__name__)
 
@@ -139,3 +140,13 @@ class LoopActor(pykka.Actor):
             self.loop.request_stop()
         if self.actor_stopped.is_set():
             self._actor_loop_teardown()
+
+
+def stop_soon(ref: pykka.ActorRef[Any]) -> None:
+    """What `ref.stop(block=False)` does, for a caller that waits for no answer: the
+    actor handles what it was told before, then stops (its `on_stop` runs in its
+    turn). Pykka's makes two futures (a lock and three conditions each) for the
+    answer nobody reads; a session actor is stopped that way after every idle
+    spell. A dead actor is left alone, as `stop` leaves it."""
+    if ref.is_alive():
+        ref.tell(_ActorStop())  # what `stop` asks, told: the same envelope, no reply

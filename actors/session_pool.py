@@ -20,6 +20,7 @@ from vending.errors import Unavailable
 from vending.sources import SYSTEM_CLOCK, Clock
 
 from .messages import Done, Expired, Queued, Submit
+from .runtime import stop_soon
 from .session import SessionDesk, SessionLine
 
 #: Requests one session may have waiting; its actor's mailbox stays bounded.
@@ -158,4 +159,4 @@ class SessionPool:
             return
         for ticket in live.line.tickets():
             self._owner.pop(ticket, None)
-        live.ref.stop(block=False)
+        stop_soon(live.ref)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pykka.messages import _ActorStop
 from test_session_actor import CRED
 from test_session_actor import Desk as ActorDesk
 
@@ -35,20 +36,21 @@ class Desk:
 
 
 class DirectRef:
-    """An ActorRef stand-in: `tell` runs the actor's handler at once."""
+    """An ActorRef stand-in: `tell` runs the actor's handler at once (a stop, as the
+    pool tells it: `actors.runtime.stop_soon`, stops it)."""
 
     def __init__(self, actor: SessionActor) -> None:
         self.actor = actor
         self.alive = True
 
     def tell(self, message: Any) -> None:
+        if isinstance(message, _ActorStop):
+            self.alive = False
+            return
         self.actor.on_receive(message)
 
     def is_alive(self) -> bool:
         return self.alive
-
-    def stop(self, block: bool = True) -> None:
-        self.alive = False
 
 
 @pytest.fixture
@@ -112,7 +114,8 @@ class TellingRef(DirectRef):
         self.told: list[str] = []
 
     def tell(self, message: Any) -> None:
-        self.told.append(type(message).__name__)
+        if not isinstance(message, _ActorStop):  # its stop is counted by `alive`
+            self.told.append(type(message).__name__)
         super().tell(message)
 
 
