@@ -192,7 +192,9 @@ class BackendActor(LoopActor):
         """After start: resume work a crash left half done."""
 
     def tick(self) -> None:
-        """Periodic upkeep, inside a transaction."""
+        """Periodic upkeep, every TICK seconds (loop thread). Each piece of it that
+        reads or writes the database runs in a transaction of its own (`transact`),
+        so a tick with nothing due (most of them) opens none."""
 
     def handle_other(self, message: Any) -> Any:
         raise TypeError(f"{self.role}: unexpected message {type(message).__name__}")
@@ -283,7 +285,7 @@ class BackendActor(LoopActor):
                 # nothing but reads coming none would be tried: the next read tries
                 # its optional write again (docs/simulation.md, "Bugs it found").
                 self.db.optional_writes = True
-            self.transact(self.tick)
+            self.tick()
             self.flush()
             self._gauges()
             return None
@@ -310,12 +312,19 @@ class BackendActor(LoopActor):
         tries afresh.
         """
         self._out = []
-        self._answered_early = set()
+        if self._answered_early:
+            self._answered_early = set()
         writes = self._triage(messages)
-        if self.storage is not None:
+        if not writes:
+            # Heartbeats and reads (most batches of one): no transaction, so nothing
+            # to flush but the refusals of reads that found their queue full.
+            if self._out:
+                self.flush()
+        elif self.storage is not None:
             for message in writes:
                 self.transact(partial(self.handle, message), [message])
-        elif writes:
+            self.flush()
+        else:
             def run() -> None:
                 for message in writes:
                     self.handle(message)
@@ -325,7 +334,7 @@ class BackendActor(LoopActor):
                 # effects outside the database, such as password work queued,
                 # were undone with it: `rolled_back`).
                 self._refuse(writes, Unavailable(fault.client_message()))
-        self.flush()
+            self.flush()
         self._serve_reads()
 
     def _triage(self, messages: list[Message]) -> list[Message]:
@@ -367,7 +376,8 @@ class BackendActor(LoopActor):
         if not self.reads:
             return
         self._out = []
-        self._answered_early = set()
+        if self._answered_early:
+            self._answered_early = set()
         ends = self.clock.monotonic() + READ_TURN
         while self.reads:
             popped = self.reads.pop()
@@ -517,7 +527,8 @@ class BackendActor(LoopActor):
 
     def flush(self) -> None:
         """After COMMIT: publish the committed events, then send what was queued."""
-        self._send_early()  # a `send_now` outside a batch's work (none today) must not wait
+        if self._early:
+            self._send_early()  # a `send_now` outside a batch's work (none today) must not wait
         events, self._committed = self._committed, []
         if events:
             self.stats.last_seq = max(self.stats.last_seq, events[-1].seq)
@@ -531,7 +542,7 @@ class BackendActor(LoopActor):
         """Send `out`: one frame per fifo (`send_many`), or one by one while fault
         points are armed (the simulator's always are), so that a fault "before
         sending X" finds everything queued before X already sent."""
-        if self.faults.armed() or len(out) < 2:
+        if len(out) < 2 or self.faults.armed():
             for endpoint, message in out:
                 self._push_out(endpoint, message)
             return

@@ -110,9 +110,12 @@ class GatekeeperActor(BackendActor):
         super().cleanup()
 
     def recover(self) -> None:
+        self._resend_purges()
+        self._count_sessions()
+
+    def _resend_purges(self) -> None:
         for account_id, _ in self.gate.purges.pending():
             self._send_purge(account_id)
-        self._count_sessions()
 
     def tick(self) -> None:
         self._ticks += 1
@@ -120,12 +123,11 @@ class GatekeeperActor(BackendActor):
             # A Purge or its Purged lost with a restarting stock handler, or a
             # batch that failed on storage: the purge row is the truth, so ask again.
             # Idempotent on both sides.
-            for account_id, _ in self.gate.purges.pending():
-                self._send_purge(account_id)
+            self.transact(self._resend_purges)
         if self._ticks % COUNT_SESSIONS_EVERY == 0:
-            self._count_sessions()
+            self.transact(self._count_sessions)
         if self._ticks % 600 == 1:
-            self.gate.housekeeping()
+            self.transact(self.gate.housekeeping)
 
     # -- fifo messages ---------------------------------------------------------
     def handle(self, message: Message) -> None:

@@ -56,12 +56,13 @@ class Liveness:
         if now < self._next:
             return
         self._next = now + HEARTBEAT_EVERY
+        ask = Heartbeat(self._endpoints.status)
         for role, endpoint in zip(WATCHED_ROLES, (self._endpoints.auth, self._endpoints.post),
                                   strict=True):
             # An ask its full fifo refused counts as missed too: the role is not reading.
             self._missed[role] += 1
             with contextlib.suppress(Backpressure):  # a role that is down: its silence says so
-                push.send(endpoint, Heartbeat(self._endpoints.status).to_wire())
+                push.send(endpoint, ask.to_wire())
 
     def heard(self, alive: Alive) -> None:
         if alive.role in self._heard:

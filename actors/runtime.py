@@ -30,13 +30,14 @@ from typing import TYPE_CHECKING, Any
 
 import pykka
 from pykka import ThreadingFuture
+from pykka.messages import _ActorStop
 
 from transport.loop import EventLoop
 
 if TYPE_CHECKING:
     from pykka._envelope import Envelope
 
-__all__ = ["LoopActor"]
+__all__ = ["LoopActor", "stop_soon"]
 
 log = logging.getLogger(__name__)
 
@@ -47,24 +48,25 @@ _TURN = 64
 class _Inbox:
     """Envelopes for one actor; putting one schedules the actor on its loop."""
 
-    __slots__ = ("_actor", "_queue")
+    __slots__ = ("_actor", "queue")
 
     def __init__(self, actor: LoopActor) -> None:
         self._actor = actor
-        self._queue: deque[Envelope[Any]] = deque()
+        #: The envelopes; `LoopActor._turn` takes them from it directly.
+        self.queue: deque[Envelope[Any]] = deque()
 
     def put(self, envelope: Envelope[Any], /) -> None:
-        self._queue.append(envelope)
+        self.queue.append(envelope)
         actor = self._actor
         if not actor._scheduled:
             actor._scheduled = True
             actor.loop.call_soon(actor._turn)
 
     def get(self) -> Envelope[Any]:
-        return self._queue.popleft()
+        return self.queue.popleft()
 
     def empty(self) -> bool:
-        return not self._queue
+        return not self.queue
 
 
 class LoopActor(pykka.Actor):
@@ -80,7 +82,8 @@ class LoopActor(pykka.Actor):
         super().__init__()
 
     def _create_actor_inbox(self) -> _Inbox:  # type: ignore[override]
-        return _Inbox(self)
+        inbox = self._inbox = _Inbox(self)
+        return inbox
 
     @staticmethod
     def _create_future() -> pykka.Future[Any]:
@@ -99,15 +102,15 @@ class LoopActor(pykka.Actor):
         """Handle up to `_TURN` messages, then let the loop serve others."""
         # Cleared first: a put while we run schedules another turn, never none.
         self._scheduled = False
-        inbox = self.actor_inbox
+        queue, stopped = self._inbox.queue, self.actor_stopped.is_set
         for _ in range(_TURN):
-            if self.actor_stopped.is_set():
+            if stopped():
                 self._actor_loop_teardown()
                 return
-            if inbox.empty():
+            if not queue:
                 return
-            self._handle(inbox.get())
-        if not inbox.empty() and not self._scheduled:
+            self._handle(queue.popleft())
+        if queue and not self._scheduled:
             self._scheduled = True
             self.loop.call_soon(self._turn)
 
@@ -137,3 +140,13 @@ class LoopActor(pykka.Actor):
             self.loop.request_stop()
         if self.actor_stopped.is_set():
             self._actor_loop_teardown()
+
+
+def stop_soon(ref: pykka.ActorRef[Any]) -> None:
+    """What `ref.stop(block=False)` does, for a caller that waits for no answer: the
+    actor handles what it was told before, then stops (its `on_stop` runs in its
+    turn). Pykka's makes two futures (a lock and three conditions each) for the
+    answer nobody reads; a session actor is stopped that way after every idle
+    spell. A dead actor is left alone, as `stop` leaves it."""
+    if ref.is_alive():
+        ref.tell(_ActorStop())  # what `stop` asks, told: the same envelope, no reply

@@ -9,6 +9,7 @@ and reads it; it keeps no copy.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,7 @@ from vending.errors import Unavailable
 from vending.sources import SYSTEM_CLOCK, Clock
 
 from .messages import Done, Expired, Queued, Submit
+from .runtime import stop_soon
 from .session import SessionDesk, SessionLine
 
 #: Requests one session may have waiting; its actor's mailbox stays bounded.
@@ -46,6 +48,9 @@ class SessionPool:
         self._idle = idle
         self._live: dict[str, _Live] = {}
         self._owner: dict[int, str] = {}  # ticket -> wsess_uid
+        #: No live actor was last used before this (a lower bound; inf: none live):
+        #: `stop_idle` looks at the actors only once it is `idle` seconds old.
+        self._oldest_use = math.inf
         self.actors_started = 0
 
     @property
@@ -111,10 +116,21 @@ class SessionPool:
             self._stop(wsess)
 
     def stop_idle(self, now: float) -> None:
-        idle = [w for w, live in self._live.items()
-                if live.line.idle and now - live.last_used > self._idle]
+        """Stop the actors unused for over `idle` seconds with nothing in flight.
+
+        Asked at every front-door tick (0.1 s): only the first check runs then,
+        until some actor may have been unused long enough."""
+        if now - self._oldest_use <= self._idle:
+            return  # none was used before `_oldest_use`, so none is old enough yet
+        idle, oldest = [], math.inf
+        for wsess, live in self._live.items():
+            if now - live.last_used > self._idle and live.line.idle:
+                idle.append(wsess)
+            elif live.last_used < oldest:
+                oldest = live.last_used
         for wsess in idle:
             self._stop(wsess)
+        self._oldest_use = oldest
 
     def stop_all(self) -> None:
         for wsess in list(self._live):
@@ -125,6 +141,7 @@ class SessionPool:
             self._evict()
         line = SessionLine()
         live = _Live(self._start_actor(wsess, line), self._clock.monotonic(), line)
+        self._oldest_use = min(self._oldest_use, live.last_used)
         self.actors_started += 1
         self._live[wsess] = live
         return live
@@ -142,4 +159,4 @@ class SessionPool:
             return
         for ticket in live.line.tickets():
             self._owner.pop(ticket, None)
-        live.ref.stop(block=False)
+        stop_soon(live.ref)

@@ -94,10 +94,13 @@ class StockHandlerActor(BackendActor):
     def tick(self) -> None:
         self._ticks += 1
         if self._ticks % 5 == 0:
-            for pid in self.stock.reservations(older_than=STALE_RESERVATION):
-                self._resolve(pid)
+            self.transact(self._resolve_stale)
         if self._ticks % 600 == 1:
-            self.stock.housekeeping()
+            self.transact(self.stock.housekeeping)
+
+    def _resolve_stale(self) -> None:
+        for pid in self.stock.reservations(older_than=STALE_RESERVATION):
+            self._resolve(pid)
 
     def _resolve(self, pid: str) -> None:
         self.send(self.config.endpoints.deposit, Resolve(pid, self.config.endpoints.post))

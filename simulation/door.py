@@ -62,7 +62,7 @@ class SimFrontDoor(FrontDoor):
         #: When the front door last looked for expired requests (the oracle's
         #: "answered or timed out" is measured from it: a clock jump is noticed
         #: at the next tick, as in the real loop).
-        self.last_tick = self.sim_loop.sched.clock.monotonic()
+        self.last_tick = self.clock.monotonic()  # the simulated clock
         super()._tick()
 
     def start_simulated(self) -> None:

@@ -59,8 +59,9 @@ class Channel(Lane):
             return
         self.sent += 1
         self._queue.append((data, label))
-        if self.hold_until <= self.sched.clock.now:
-            self.wake()
+        if not self._ready and self.hold_until <= self.sched.clock.now:
+            self._ready = True  # `wake`, inlined: once per message sent
+            self.sched.ready.append(self)
 
     def has_work(self) -> bool:
         return bool(self._queue) and self.hold_until <= self.sched.clock.now

@@ -20,6 +20,7 @@ import itertools
 import random
 from collections import deque
 from collections.abc import Callable
+from functools import partial
 from types import MethodType
 
 from transport.loop import Timer, run_due
@@ -111,7 +112,10 @@ class Scheduler:
         clock, timers, ready, seq = self.clock, self._timers, self.ready, self._seq
         below, unready = self._below, self._unready
         ran = 0
-        while ran < limit and not stop():
+        # Only a piece of work can make `stop()` true (a crash begins in the code run);
+        # a repeating timer only queues work.
+        stopped = stop()
+        while ran < limit and not stopped:
             if not ready:
                 while timers and timers[0][2].cancelled:
                     heapq.heappop(timers)
@@ -129,6 +133,7 @@ class Scheduler:
             lane.run_untraced()
             if not lane.has_work():
                 unready(i, lane)
+            stopped = stop()
             ran += 1
             clock.now += STEP_COST
             if timers and timers[0][0] <= clock.now:
@@ -185,7 +190,9 @@ class SimLoop(Lane):
         if self.dead:
             return
         self._callbacks.append(callback)
-        self.wake()
+        if not self._ready:  # `wake`, inlined: once per callback queued
+            self._ready = True
+            self.sched.ready.append(self)
 
     def every(self, interval: float, callback: Callable[[], None]) -> Timer:
         def due() -> None:
@@ -195,7 +202,7 @@ class SimLoop(Lane):
                 callback()
         due.__qualname__ = getattr(callback, "__qualname__", "timer")
         timer = self.sched.call_at(self.sched.clock.now + interval,
-                                   lambda: self.call_soon(due), interval)
+                                   partial(self.call_soon, due), interval)
         self._timers.append(timer)
         return timer
 

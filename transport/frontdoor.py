@@ -278,7 +278,8 @@ class FrontDoor:
 
     def _tick(self) -> None:
         now = self.clock.monotonic()
-        self._expire(now)
+        if self._deadlines and self._deadlines[0][0] <= now:
+            self._expire(now)
         self._dispatcher.on_tick(now)
         if self._draining:
             self._check_drained()

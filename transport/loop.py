@@ -214,10 +214,14 @@ def run_due(timers: list[tuple[float, int, Timer]], now: float,
     is pushed again `interval` after now (`seq` breaks ties in order of arming).
     The real loop's and the simulation's (simulation/loop.py) timers, one rule."""
     while timers and timers[0][0] <= now:
-        _, _, timer = heapq.heappop(timers)
+        timer = timers[0][2]
         if timer.cancelled:
+            heapq.heappop(timers)
             continue
         if timer.interval:
+            # Popped and pushed again in one sift (the same order: (when, seq) is unique).
             timer.when = now + timer.interval
-            heapq.heappush(timers, (timer.when, next(seq), timer))
+            heapq.heapreplace(timers, (timer.when, next(seq), timer))
+        else:
+            heapq.heappop(timers)
         timer.callback()

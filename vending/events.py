@@ -150,7 +150,10 @@ class EventLog:
         self._db.write_deferred()  # rows deferred before a savepoint rolled back
         row = self._db.conn.execute(
             "SELECT seq FROM sqlite_sequence WHERE name='events'").fetchone()
-        return int(row[0]) if row else 0
+        # Kept until a rollback (`_forget_seq`): only `emit` moves it, so asking
+        # again (each heartbeat's answer, each tick) needs no statement.
+        self._seq = int(row[0]) if row else 0
+        return self._seq
 
     def reply(self, since: int, limit: int) -> dict[str, Any]:
         """The `events` op's reply."""

@@ -182,6 +182,57 @@ def test_heartbeats_are_answered_and_stale_requests_dropped(gatekeeper: Any) -> 
     assert gatekeeper.gate.totals()["buyer_ann"]["deposited"] == 0
 
 
+def test_a_batch_of_heartbeats_alone_runs_no_statement(gatekeeper: Any,
+                                                       stock_handler: Any) -> None:
+    """A heartbeat's answer is the actor's own state (its storage, its last seq,
+    its counted sessions): nothing to read, nothing to commit."""
+    register(gatekeeper, "buyer", "ann")  # an event: the gatekeeper's seq is 1
+    for actor, seq in ((gatekeeper, 1), (stock_handler, 0)):
+        actor.push.take()
+        statements: list[str] = []
+        actor.db.conn.set_trace_callback(statements.append)
+        deliver(actor, Heartbeat(ENDS.status))
+        deliver(actor, Heartbeat(ENDS.status), Heartbeat(ENDS.status))
+        assert [(a.role, a.storage, a.last_seq) for a in actor.push.take(ENDS.status)] == [
+            (actor.role, "ok", seq)] * 3
+        assert statements == [], actor.role
+
+
+def test_a_tick_opens_a_transaction_only_for_the_upkeep_due(gatekeeper: Any,
+                                                             stock_handler: Any,
+                                                             product: str) -> None:
+    """Upkeep runs every few ticks (1 s each); the ticks between touch no database."""
+    from actors.gatekeeper import COUNT_SESSIONS_EVERY, RESEND_PURGES_EVERY
+    from actors.messages import Tick
+
+    ann = register(gatekeeper, "buyer", "ann")
+    deliver(gatekeeper, request("deposit", ann, amount=50))
+    deliver(stock_handler, request("buy", ann, product_uid=product, amount=1))
+    pid = one(stock_handler.push, ENDS.deposit, Charge).step.pid  # never answered
+    with stock_handler.db.transaction():  # held long enough to be asked about
+        stock_handler.db.conn.execute("UPDATE reservations SET at = at - 60")
+
+    def statements_per_tick(actor: Any, ticks: int) -> list[int]:
+        counts = []
+        for _ in range(ticks):
+            statements: list[str] = []
+            actor.db.conn.set_trace_callback(statements.append)
+            actor.on_receive(Tick())
+            counts.append(len(statements))
+        actor.db.conn.set_trace_callback(None)
+        return counts
+
+    # The stock handler: expiry at its first tick (then every 600), stale holds every 5th.
+    assert [n > 0 for n in statements_per_tick(stock_handler, 5)] == [
+        True, False, False, False, True]
+    assert stock_handler.push.take(ENDS.deposit) == [Resolve(pid, ENDS.post)]
+    # The gatekeeper: expiry at its first, purges every 5th, a session count every 3rd.
+    due = [n % 600 == 1 or n % RESEND_PURGES_EVERY == 0 or n % COUNT_SESSIONS_EVERY == 0
+           for n in range(1, 16)]
+    assert [n > 0 for n in statements_per_tick(gatekeeper, 15)] == due
+    assert not all(due) and any(due)
+
+
 def test_wire_round_trip_of_every_saga_message(product: str) -> None:
     rt = ReturnTicket(ENDS.status, "s_x", 7)
     req = parse_request({"op": "buy", "product_uid": product, "amount": 2,

@@ -12,7 +12,7 @@ import pykka
 import pytest
 import zmq
 
-from actors.runtime import LoopActor
+from actors.runtime import LoopActor, stop_soon
 from transport.loop import EventLoop
 
 
@@ -55,6 +55,26 @@ def test_two_actors_share_one_loop(loop: EventLoop) -> None:
     b.stop(timeout=5)
     assert a_stopped.is_set() and b_stopped.is_set()
     assert loop.is_alive()  # a normal stop leaves the loop to its owner
+
+
+def test_stop_soon_stops_after_what_was_told_before_and_leaves_a_dead_actor_alone(
+        loop: EventLoop) -> None:
+    stopped = threading.Event()
+    ref = Recorder.start(loop, stopped)
+    actor = ref._actor_weakref()  # to read `handled` when it stops
+    handled_at_stop: list[int] = []
+    recorder_stop = actor.on_stop
+
+    def on_stop() -> None:
+        handled_at_stop.append(actor.handled)
+        recorder_stop()
+    actor.on_stop = on_stop
+    loop.call_soon(lambda: (ref.tell("x"), ref.tell("x"), stop_soon(ref), stop_soon(ref)))
+    assert stopped.wait(5)
+    assert handled_at_stop == [2]  # on_stop once, after both messages
+    assert not ref.is_alive() and pykka.ActorRegistry.get_by_class(Recorder) == []
+    stop_soon(ref)  # dead already: nothing to do, nothing raised
+    assert loop.is_alive()
 
 
 def test_a_system_exit_in_one_actor_stops_both_and_ends_the_loop(loop: EventLoop) -> None:

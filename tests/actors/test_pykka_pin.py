@@ -26,6 +26,9 @@ SOURCES = {
     "_handle_failure": "e0d63e0c57e4cbca",
     "_stop": "1d3216e9851326ac",
 }
+#: `ActorRef.stop`, whose non-blocking form `actors.runtime.stop_soon` does without
+#: its futures (it tells the same `_ActorStop`).
+REF_STOP = "d15e2a4e8da929d9"
 
 
 def test_pyproject_pins_the_exact_pykka_version() -> None:
@@ -48,6 +51,14 @@ def test_the_private_methods_loop_actor_uses_are_unchanged(name: str) -> None:
     assert digest == SOURCES[name], (
         f"pykka.Actor.{name} changed since {PINNED}: actors/runtime.py copies or calls it; "
         "re-read both, adapt LoopActor, then update the digest here")
+
+
+def test_the_stop_that_stop_soon_tells_is_pykkas() -> None:
+    source = inspect.getsource(pykka.ActorRef.stop)
+    assert hashlib.sha256(source.encode()).hexdigest()[:16] == REF_STOP, (
+        f"pykka.ActorRef.stop changed since {PINNED}: actors/runtime.py's stop_soon tells"
+        " what it asks; re-read both, then update the digest here")
+    assert "_ActorStop()" in source
 
 
 def test_the_envelope_and_registry_shapes_loop_actor_uses() -> None:

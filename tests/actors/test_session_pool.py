@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pykka.messages import _ActorStop
 from test_session_actor import CRED
 from test_session_actor import Desk as ActorDesk
 
@@ -35,20 +36,21 @@ class Desk:
 
 
 class DirectRef:
-    """An ActorRef stand-in: `tell` runs the actor's handler at once."""
+    """An ActorRef stand-in: `tell` runs the actor's handler at once (a stop, as the
+    pool tells it: `actors.runtime.stop_soon`, stops it)."""
 
     def __init__(self, actor: SessionActor) -> None:
         self.actor = actor
         self.alive = True
 
     def tell(self, message: Any) -> None:
+        if isinstance(message, _ActorStop):
+            self.alive = False
+            return
         self.actor.on_receive(message)
 
     def is_alive(self) -> bool:
         return self.alive
-
-    def stop(self, block: bool = True) -> None:
-        self.alive = False
 
 
 @pytest.fixture
@@ -112,7 +114,8 @@ class TellingRef(DirectRef):
         self.told: list[str] = []
 
     def tell(self, message: Any) -> None:
-        self.told.append(type(message).__name__)
+        if not isinstance(message, _ActorStop):  # its stop is counted by `alive`
+            self.told.append(type(message).__name__)
         super().tell(message)
 
 
@@ -185,3 +188,60 @@ def test_a_session_that_ended_retires_its_actor_at_once(
     pool.submit("s_ann", deposit(1))
     pool.done("s_ann", 1, {"ok": False, "error": "UNAUTHORIZED", "message": "x"}, False)
     assert not refs[0].alive and pool.live_actors == 0 and refs[0].told == []
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def time(self) -> float:
+        return self.now
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+def test_stop_idle_stops_each_actor_at_the_first_tick_past_its_idle_time(
+        started: list[DirectRef]) -> None:
+    """The pool looks at its actors only once the oldest may be idle long enough
+    (`stop_idle` is asked every 0.1 s); it must still stop each one in time: one
+    started late, one used again, one busy past its time and idle later."""
+    clock = _Clock()
+    desk = Desk()
+
+    def start(wsess: str, line: SessionLine) -> Any:
+        ref = DirectRef(SessionActor(EventLoop("unstarted"), wsess, desk, line))
+        started.append(ref)
+        return ref
+    pool = SessionPool(start, max_actors=8, idle=60.0, clock=clock)
+
+    tenths = [10000]
+
+    def tick_until(until: float) -> list[bool]:
+        """A tick every 0.1 s up to `until` (the front door's)."""
+        while (tenths[0] + 1) / 10 <= until:
+            tenths[0] += 1
+            clock.now = tenths[0] / 10
+            pool.stop_idle(clock.now)
+        return [ref.alive for ref in started]
+
+    pool.submit("s_a", deposit(1))
+    pool.done("s_a", 1, {"ok": True}, False)
+    assert tick_until(1030.0) == [True]
+    pool.submit("s_b", deposit(2))                   # started at 1030
+    pool.done("s_b", 2, {"ok": True}, False)
+    pool.submit("s_c", deposit(3))                   # busy from 1030
+    assert tick_until(1050.0) == [True, True, True]
+    pool.submit("s_a", deposit(4))                   # used again at 1050
+    pool.done("s_a", 4, {"ok": True}, False)
+    assert tick_until(1090.05) == [True, True, True]
+    assert tick_until(1090.2) == [True, False, True]  # s_b: unused for over 60 s
+    assert tick_until(1100.0) == [True, False, True]  # s_c: over 60 s, but busy
+    pool.done("s_c", 3, {"ok": True}, False)
+    assert tick_until(1100.15) == [True, False, False]
+    assert tick_until(1110.05) == [True, False, False]
+    assert tick_until(1110.2) == [False, False, False]
+    assert pool.live_actors == 0
+    pool.submit("s_d", deposit(5))                   # the pool empty, then one again
+    pool.done("s_d", 5, {"ok": True}, False)
+    assert tick_until(1170.05)[-1] and not tick_until(1170.3)[-1]

@@ -56,6 +56,32 @@ def test_last_seq_is_zero_before_any_event() -> None:
     assert world.acc.events.reply(0, 10) == {"ok": True, "events": [], "last_seq": 0}
 
 
+def test_last_seq_is_read_from_the_file_once_and_again_after_a_rollback() -> None:
+    """Asked at every heartbeat and tick: the file is read only when the seq is not
+    known (first ask, or a rollback undid the seqs given since the last commit)."""
+    world = World()
+    world.register("buyer", "ann")
+    db, log = world.acc.db, world.acc.events
+    log._forget_seq()  # as a fresh start: known only from the file
+    statements: list[str] = []
+    db.conn.set_trace_callback(statements.append)
+    assert log.last_seq() == 1
+    assert len(statements) == 1
+    assert log.last_seq() == 1 and log.last_seq() == 1
+    assert len(statements) == 1, statements
+    with pytest.raises(RuntimeError), db.transaction():
+        log.emit("deposit", amount=5)
+        assert log.last_seq() == 2
+        raise RuntimeError("rolled back")
+    statements.clear()
+    assert log.last_seq() == 1  # the stored one, read again
+    assert len(statements) == 1
+    with db.transaction():
+        log.emit("deposit", amount=5)
+    statements.clear()
+    assert log.last_seq() == 2 and statements == []
+
+
 def test_housekeeping_keeps_what_is_younger_than_keep() -> None:
     world = World()
     world.register("buyer", "ann")                  # at T0
