@@ -89,7 +89,8 @@ class Simulation:
         self.world = World(WorldOptions(seed=seed, data_dir=Path(data_dir),
                                         faults=parse_faults(faults), think=think,
                                         keep_trace=trace, fault_rate=fault_rate,
-                                        swarm=swarm, batch_idle=batch_idle))
+                                        swarm=swarm, batch_idle=batch_idle,
+                                        scratch=self._tmp is not None))
         self._ctx: Any = None
         self._wall = 0.0
         self._finished = False

@@ -19,11 +19,40 @@ a simulated crash kills the process, never the machine, and the OS page cache
 outlives a process, so every COMMIT that returned is in the file the next
 incarnation opens, with or without an fsync; what the crash loses is exactly the
 transaction that had not committed. (Power loss is not simulated.)
+
+A new file is a copy (`new_file`): what `Database` leaves in a new file for a
+schema is the same every time, so each process makes it once, in a folder of its
+own (the real `Database` and `Schema.apply` on a new file, in WAL mode, then
+closed, which checkpoints it), and writes those bytes wherever a world asks for a
+new file of that schema, instead of running the schema's statements for every
+seed. The copy is then opened as any file is: the real `Database` and
+`Schema.apply` run on it and find it at their version. Only the creation is not
+run again per seed; tests/rules/test_schema.py runs it on new files.
+
+The oracle's triggers (simulation/oracle.py, `watch`) may be part of that first
+file too (`extra`), stored like the schema's own, when the folder is the run's own
+(`WorldOptions.scratch`): then an open, after a crash above all, parses them with
+the rest of the schema instead of making them again (about 2.4 million
+instructions for a database's fourteen temporary triggers, at every open). They
+fire as temporary ones do, inside the real code's transactions, and call the
+oracle's functions, which write nothing; the real code never reads the schema.
+
+The files stay files, in WAL mode. An in-memory VFS (`vfs=memdb`) or
+`locking_mode=EXCLUSIVE` would stand in for them cheaply in the kernel only (the
+`fcntl` locks, `pwrite` and `pread` of a transaction and of the oracle's read after
+it; in user space, where the instructions are, they save about 1,500 of 35,000
+instructions a one-row transaction), and neither keeps the real code's storage:
+`memdb` has no WAL (`Database` refuses to open without it, and a rollback journal
+lets a reader's open statement block a writer's COMMIT, which WAL never does), and
+an exclusive lock shuts the oracle's read-only connections out, while closing the
+last connection at a crash checkpoints and deletes the WAL, which a kill does not.
+docs/simulation.md, "Speed", has the numbers.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -34,7 +63,7 @@ from vending.schema import Schema
 
 from . import bugs
 
-__all__ = ["SimDisk", "SimFaults", "sim_database"]
+__all__ = ["SimDisk", "SimFaults", "new_file", "sim_database"]
 
 _STORAGE = {
     "full": ("database or disk is full", sqlite3.SQLITE_FULL, "SQLITE_FULL"),
@@ -54,6 +83,27 @@ def sim_database(path: Path | None, schema: Schema | str) -> Database:
     db = Database(path, schema)
     db.conn.execute("PRAGMA synchronous=OFF")
     return db
+
+
+#: A new file's bytes by (schema, extra SQL): made once per process (`new_file`).
+_NEW_FILES: dict[tuple[Schema, str], bytes] = {}
+
+
+def new_file(path: Path, schema: Schema, extra: str = "") -> None:
+    """Write at `path` (which must not exist) what `Database(path, schema)` leaves in
+    a new file, then `extra` (a script, run in one transaction); see above."""
+    key = (schema, extra)
+    image = _NEW_FILES.get(key)
+    if image is None:
+        with tempfile.TemporaryDirectory(prefix="vending-sim-new-") as folder:
+            made = Path(folder) / "new.sqlite3"
+            db = sim_database(made, schema)
+            if extra:
+                db.conn.executescript(f"BEGIN;{extra}COMMIT;")
+            db.close()  # the last connection: checkpoints, and removes the WAL
+            image = _NEW_FILES[key] = made.read_bytes()
+    with open(path, "xb") as out:  # never over a file: that would lose its rows
+        out.write(image)
 
 
 class SimDisk:

@@ -109,14 +109,17 @@ class Oracle:
             conn.close()
         self._conns.clear()
 
-    def watch(self, path: Path | None, conn: sqlite3.Connection, *, wrote: bool = True) -> None:
+    def watch(self, path: Path | None, conn: sqlite3.Connection, *, wrote: bool = True,
+              stored: bool = False) -> None:
         """`conn`, an actor's just opened on `path`, tells the oracle from now on
-        what it writes that the checks read: temporary triggers, in that
-        connection only. A write to a table of `READS` marks it in `written` (one
-        that rolls back too: that only costs a read that finds nothing new); a
-        row of `idem` deleted or rekeyed marks the database for the next
-        `recheck_durable`. `wrote`: opening it may have written (not when the
-        file was at its schema's version already: the schema then runs nothing)."""
+        what it writes that the checks read: by triggers (`triggers`), temporary
+        ones in that connection only, or (`stored`) those the file holds already
+        (simulation/disk.py, `new_file`), which call the functions registered
+        here. A write to a table of `READS` marks it in `written` (one that rolls
+        back too: that only costs a read that finds nothing new); a row of `idem`
+        deleted or rekeyed marks the database for the next `recheck_durable`.
+        `wrote`: opening it may have written (not when the file was at its
+        schema's version already: the schema then runs nothing)."""
         role = self.role_of(path)
         if role is None:
             return
@@ -127,15 +130,23 @@ class Oracle:
             self._idem_gone.add(role)
         conn.create_function("sim_wrote", 1, marks.add)
         conn.create_function("sim_idem_gone", 0, partial(self._idem_gone.add, role))
+        if not stored:
+            conn.executescript(f"BEGIN;{self.triggers(role, temp=True)}COMMIT;")
+
+    @staticmethod
+    def triggers(role: str, *, temp: bool = False) -> str:
+        """The triggers that tell the oracle what a connection to `role`'s file
+        writes (`watch`), as one script: `temp`, for that connection only; else to
+        be stored in the file, for every connection that registers their functions."""
         triggers = [(table, verb, f"sim_wrote('{table}')") for table in READS[role]
                     for verb in ("INSERT", "UPDATE OF deposit" if table == "users" else "UPDATE",
                                  "DELETE")]
         triggers += [("idem", "DELETE", "sim_idem_gone()"),
                      ("idem", "UPDATE OF scope, req_id", "sim_idem_gone()")]
-        conn.executescript("BEGIN;" + "".join(
-            f"CREATE TEMP TRIGGER sim_{table}_{verb.split()[0].lower()} AFTER {verb}"
+        kind = "TEMP TRIGGER" if temp else "TRIGGER"
+        return "".join(
+            f"CREATE {kind} sim_{table}_{verb.split()[0].lower()} AFTER {verb}"
             f" ON main.{table} BEGIN SELECT {call}; END;" for table, verb, call in triggers)
-            + "COMMIT;")
 
     def role_of(self, path: Path | None) -> str | None:
         """Whose database `path` is (None: not one the oracle reads)."""

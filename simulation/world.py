@@ -39,7 +39,7 @@ from vending.sessions import SessionPolicy
 from . import seams
 from .clients import SimClient
 from .clock import SimClock
-from .disk import SimFaults, sim_database
+from .disk import SimFaults, new_file, sim_database
 from .door import SimFrontDoor
 from .fifos import Channel, Network, SimInlet, SimPushers
 from .kinds import FAULT_KINDS, parse_faults
@@ -86,6 +86,9 @@ class WorldOptions:
     #: Housekeeping with nothing else runnable is one step (loop.py's `idle_run`);
     #: else every timer firing is a step of its own, as before.
     batch_idle: bool = True
+    #: `data_dir` is the run's own, removed after it: the files it makes may hold
+    #: the oracle's triggers (simulation/disk.py); else they hold only the schema.
+    scratch: bool = False
 
 
 class SimExecutor(Executor):
@@ -193,6 +196,8 @@ class World:
         self.until = float("inf")
         #: The front door's last tick the oracle's deadline check saw.
         self._tick_seen = -1.0
+        #: The roles whose file this world made with the oracle's triggers in it.
+        self._stored: set[str] = set()
 
     # -- lifetime ---------------------------------------------------------------
     @contextmanager
@@ -245,12 +250,22 @@ class World:
         return SimExecutor(self.process.loops["argon2"])
 
     def _database(self, path: Path | None, schema: Schema | str) -> Database:
-        """The env's opener: the actors' databases, watched by the oracle."""
-        role = self.oracle.role_of(path)
-        found = self.oracle.version(role) if role is not None else None
+        """The env's opener: the actors' databases, watched by the oracle. A file
+        that does not exist yet is a copy of a new one (simulation/disk.py)."""
+        oracle = self.oracle
+        role = oracle.role_of(path)
+        found = oracle.version(role) if role is not None else None
+        if (path is not None and role is not None and found is None
+                and isinstance(schema, Schema)):
+            if self.options.scratch:
+                new_file(path, schema, oracle.triggers(role))
+                self._stored.add(role)
+            else:
+                new_file(path, schema)
         db = sim_database(path, schema)
-        self.oracle.watch(path, db.conn, wrote=not (isinstance(schema, Schema)
-                                                    and found == schema.version))
+        oracle.watch(path, db.conn, wrote=not (isinstance(schema, Schema)
+                                               and found == schema.version),
+                     stored=role in self._stored)
         return db
 
     def _make_pushers(self, ctx: Any) -> SimPushers:

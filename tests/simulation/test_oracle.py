@@ -7,12 +7,25 @@ from __future__ import annotations
 
 import random
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from simulation import Simulation
-from simulation.oracle import Oracle
+from simulation.oracle import ROLES, Oracle
 from simulation.world import _actor_of
+
+
+@pytest.fixture(params=["stored", "temporary"])
+def sim(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Simulation]:
+    """A world on a folder of its own, whose files hold the oracle's triggers
+    (simulation/disk.py), or on a folder it was given, whose files hold only the
+    schema: each actor's connection then gets them as temporary triggers."""
+    folder = None if request.param == "stored" else tmp_path
+    with Simulation(seed=3, faults="none", data_dir=folder) as sim:
+        yield sim
 
 
 def _quiet_shop(sim: Simulation) -> Any:
@@ -33,55 +46,89 @@ def _commit(world: Any, role: str, sql: str) -> None:
         conn.execute(sql)
 
 
-def test_money_written_without_an_event_is_seen_at_its_commit() -> None:
-    with Simulation(seed=3, faults="none") as sim:
-        world = _quiet_shop(sim)
-        _commit(world, "gatekeeper",
-                "UPDATE users SET deposit = deposit + 5, deposited = deposited + 5")
-        sim.run(steps=1)
-        assert any(v.startswith("money: users hold 55, events add up to 50")
-                   for v in sim.violations), sim.violations
+def test_money_written_without_an_event_is_seen_at_its_commit(sim: Simulation) -> None:
+    world = _quiet_shop(sim)
+    _commit(world, "gatekeeper",
+            "UPDATE users SET deposit = deposit + 5, deposited = deposited + 5")
+    sim.run(steps=1)
+    assert any(v.startswith("money: users hold 55, events add up to 50")
+               for v in sim.violations), sim.violations
 
 
-def test_a_lost_event_is_seen_at_its_commit() -> None:
-    with Simulation(seed=3, faults="none") as sim:
-        world = _quiet_shop(sim)
-        _commit(world, "gatekeeper", "DELETE FROM events WHERE seq = (SELECT max(seq) FROM"
-                " events)")
-        sim.run(steps=1)
-        assert any("seq went back" in v for v in sim.violations), sim.violations
+def test_a_lost_event_is_seen_at_its_commit(sim: Simulation) -> None:
+    world = _quiet_shop(sim)
+    _commit(world, "gatekeeper", "DELETE FROM events WHERE seq = (SELECT max(seq) FROM"
+            " events)")
+    sim.run(steps=1)
+    assert any("seq went back" in v for v in sim.violations), sim.violations
 
 
-def test_a_write_to_a_table_no_check_reads_is_not_read_again() -> None:
+def test_a_write_to_a_table_no_check_reads_is_not_read_again(sim: Simulation) -> None:
     """The other side: a commit that writes none of the tables the checks read
     leaves nothing marked, so the next check reads neither database."""
-    with Simulation(seed=3, faults="none") as sim:
-        world = _quiet_shop(sim)
-        oracle = world.oracle
-        _commit(world, "gatekeeper", "UPDATE users SET created = created")
-        assert oracle.written == {"gatekeeper": set(), "stock-handler": set()}
-        _commit(world, "gatekeeper", "UPDATE users SET deposit = deposit")
-        assert oracle.written["gatekeeper"] == {"users"}
-        sim.run(steps=1)
-        assert oracle.written["gatekeeper"] == set()
-        assert sim.violations == []
+    world = _quiet_shop(sim)
+    oracle = world.oracle
+    _commit(world, "gatekeeper", "UPDATE users SET created = created")
+    assert oracle.written == {"gatekeeper": set(), "stock-handler": set()}
+    _commit(world, "gatekeeper", "UPDATE users SET deposit = deposit")
+    assert oracle.written["gatekeeper"] == {"users"}
+    sim.run(steps=1)
+    assert oracle.written["gatekeeper"] == set()
+    assert sim.violations == []
 
 
-def test_an_acknowledged_key_deleted_later_is_missed_after_the_next_crash() -> None:
+def test_an_acknowledged_key_deleted_later_is_missed_after_the_next_crash(
+        sim: Simulation) -> None:
     """Crashes recheck only a database whose `idem` rows may have gone since its
     last recheck: a delete through the actor's connection is one."""
-    with Simulation(seed=3, faults="none") as sim:
-        world = _quiet_shop(sim)
-        world.begin_crash()
-        sim.run(steps=1)
-        assert sim.violations == []  # a crash with nothing gone: nothing to recheck
-        sim.run(seconds=10)
-        req_id = sim.world.clients[0].history[-1].message["req_id"]
-        _commit(world, "gatekeeper", f"DELETE FROM idem WHERE req_id = '{req_id}'")
-        world.begin_crash()
-        sim.run(steps=1)
-        assert sim.violations == [
-            f"durability: acknowledged {req_id} has no stored effect in gatekeeper"]
+    world = _quiet_shop(sim)
+    world.begin_crash()
+    sim.run(steps=1)
+    assert sim.violations == []  # a crash with nothing gone: nothing to recheck
+    sim.run(seconds=10)
+    req_id = sim.world.clients[0].history[-1].message["req_id"]
+    _commit(world, "gatekeeper", f"DELETE FROM idem WHERE req_id = '{req_id}'")
+    world.begin_crash()
+    sim.run(steps=1)
+    assert sim.violations == [
+        f"durability: acknowledged {req_id} has no stored effect in gatekeeper"]
+
+
+def test_the_triggers_are_in_the_files_only_when_the_folder_is_the_worlds_own(
+        sim: Simulation) -> None:
+    """A folder given to the world keeps files a real vending can write to: no
+    trigger there calls the oracle's functions."""
+    world = _quiet_shop(sim)
+    stored = sim.world.options.scratch
+    for role in ROLES:
+        path = world.oracle._paths[role]
+        with sqlite3.connect(path) as conn:
+            names = {row[0] for row in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+        expected = Oracle.triggers(role).count("CREATE TRIGGER")
+        assert len(names) == (expected if stored else 0), (role, names)
+        assert expected > 10
+
+
+def test_every_incarnation_is_watched_and_a_crash_loses_only_its_open_transaction(
+        sim: Simulation) -> None:
+    """The files a crash leaves: what committed is there, the transaction open at the
+    crash is not; the next incarnation's connection is watched like the first's."""
+    world = _quiet_shop(sim)
+    first = _actor_of(world.process.refs["gatekeeper"]).db
+    first.conn.execute("BEGIN IMMEDIATE")
+    first.conn.execute("UPDATE users SET deposit = deposit + 7, deposited = deposited + 7")
+    world.begin_crash()
+    world._crash()
+    sim.run(seconds=10)
+    assert world.incarnations == 2 and world.process.door is not None
+    again = _actor_of(world.process.refs["gatekeeper"]).db
+    assert again is not first
+    assert again.conn.execute("SELECT sum(deposit) FROM users").fetchone() == (50,)
+    world.oracle.written["gatekeeper"].clear()
+    _commit(world, "gatekeeper", "UPDATE users SET deposit = deposit")
+    assert world.oracle.written["gatekeeper"] == {"users"}
+    assert sim.violations == []
 
 
 def test_purchases_both_charged_and_fenced_are_counted_as_the_plain_query_counts(
