@@ -90,9 +90,18 @@ DROP TABLE idem_v1;
 _FORGET_AUTH = "DELETE FROM idem WHERE substr(scope, 1, 2) = 'u:' AND scope=?"
 
 
+#: What memory holds of a key: the hash of its text (two keys may share it).
+_hashed: Callable[[str], int] = hash
+
+
 def _key(scope: str, req_id: str) -> int:
-    """What memory holds of a key: its hash (two keys may share it)."""
-    return hash((scope, req_id))
+    """The hash of a key's text: its two parts as one string, which SQL makes
+    alike (`_ALL_KEYS`), so that the keys read at a start are one string a row."""
+    return _hashed(scope + "\x1f" + req_id)
+
+
+#: Every kept row's key text (`_key`) and id, in id order.
+_ALL_KEYS = "SELECT scope || char(31) || req_id, id FROM idem ORDER BY id"
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,10 +129,15 @@ class _Ids:
 
     def _loaded(self) -> dict[int, int]:
         if self._first is None:
-            self._first, self._more = {}, {}
-            for row_id, scope, req_id in self._db.conn.execute(
-                    "SELECT id, scope, req_id FROM idem"):
-                self.put(_key(scope, req_id), row_id)
+            # Every kept row, read at every start (a restart's largest read) into
+            # one dict by one comprehension; only when a hash had more than one row
+            # (rare) is each of its ids listed, one row at a time.
+            rows = self._db.conn.execute(_ALL_KEYS).fetchall()
+            self._first, self._more = {_hashed(key): row_id for key, row_id in rows}, {}
+            if len(self._first) < len(rows):
+                self._first = {}
+                for key, row_id in rows:
+                    self.put(_hashed(key), row_id)
         return self._first
 
     def of(self, key: int) -> list[int]:

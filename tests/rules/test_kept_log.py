@@ -63,7 +63,7 @@ def test_a_rolled_back_reply_is_not_found_and_its_key_may_be_kept_later(tmp_path
 
 def test_keys_sharing_a_hash_each_find_their_own_reply(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(idem_module, "_key", lambda scope, req_id: 7)
+    monkeypatch.setattr(idem_module, "_hashed", lambda text: 7)
     db = Database(tmp_path / "g.sqlite3", GATE_SCHEMA)
     for n in range(5):
         store(db, "a:1", f"r{n}", {"ok": True, "n": n})
@@ -147,3 +147,22 @@ def test_expiry_by_id_never_deletes_a_young_reply_if_the_clock_stepped_back(
     with db.transaction():
         assert kept.lookup("a:1", "r0", "fp") is None
         assert kept.lookup("a:1", "again", "fp") is not None
+
+
+def test_keys_read_at_a_start_are_the_keys_stored_whatever_their_text(tmp_path: Path) -> None:
+    """A start reads every key as one text a row (`_ALL_KEYS`); a lookup makes the same
+    text of its two parts (`_key`), non-ASCII and the joining character included.
+    Two keys whose texts are alike share a hash: each still finds its own reply."""
+    keys = [("a:1", "r\u00e9\u4e2d\U0001f600"), ("a:1", "x\x1fy"), ("a:1\x1fx", "y"),
+            ("u:9", "")]
+    db = Database(tmp_path / "g.sqlite3", GATE_SCHEMA)
+    for n, (scope, req_id) in enumerate(keys):
+        store(db, scope, req_id, {"ok": True, "n": n})
+    db.close()
+    db = Database(tmp_path / "g.sqlite3", GATE_SCHEMA)
+    kept = IdempotencyStore(db)
+    with db.transaction():
+        assert [kept.lookup(scope, req_id, "fp").reply  # type: ignore[union-attr]
+                for scope, req_id in keys] == [{"ok": True, "n": n} for n in range(4)]
+        assert kept.lookup("a:1", "x", "fp") is None
+        assert kept.lookup("a:2", "x\x1fy", "fp") is None
