@@ -32,8 +32,8 @@ run again per seed; tests/rules/test_schema.py runs it on new files.
 The oracle's triggers (simulation/oracle.py, `watch`) may be part of that first
 file too (`extra`), stored like the schema's own, when the folder is the run's own
 (`WorldOptions.scratch`): then an open, after a crash above all, parses them with
-the rest of the schema instead of making them again (about 2.4 million
-instructions for a database's fourteen temporary triggers, at every open). They
+the rest of the schema instead of making them again (about 170,000 instructions a
+temporary trigger, fourteen of them on the gatekeeper's file, at every open). They
 fire as temporary ones do, inside the real code's transactions, and call the
 oracle's functions, which write nothing; the real code never reads the schema.
 

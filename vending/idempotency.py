@@ -111,9 +111,9 @@ class Record:
 
 
 class _Ids:
-    """Where each kept row is, for every user of one file: the hash of its
-    `(scope, req_id)` -> its id (about 120 bytes a key, a `KeySet` 77), and the next
-    id to give."""
+    """Where each kept row is, for every user of one file: the hash of its key
+    (`_key`) -> its id (about 120 bytes a key, a `KeySet` 77), and the next id to
+    give."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
