@@ -130,13 +130,15 @@ class _Ids:
     def _loaded(self) -> dict[int, int]:
         if self._first is None:
             # Every kept row, read at every start (a restart's largest read) into
-            # one dict by one comprehension; only when a hash had more than one row
-            # (rare) is each of its ids listed, one row at a time.
-            rows = self._db.conn.execute(_ALL_KEYS).fetchall()
-            self._first, self._more = {_hashed(key): row_id for key, row_id in rows}, {}
-            if len(self._first) < len(rows):
+            # one dict by one comprehension, row by row (not all rows held at once:
+            # there may be millions); only when a hash had more than one row (rare)
+            # is each of its ids listed, in a second read.
+            conn = self._db.conn
+            self._first = {_hashed(key): row_id for key, row_id in conn.execute(_ALL_KEYS)}
+            self._more = {}
+            if len(self._first) < conn.execute("SELECT count(*) FROM idem").fetchone()[0]:
                 self._first = {}
-                for key, row_id in rows:
+                for key, row_id in conn.execute(_ALL_KEYS):
                     self.put(_hashed(key), row_id)
         return self._first
 
