@@ -68,7 +68,10 @@ class Simulation:
         faults: "all", "none", or a comma list of crash, disk, net, clock.
         think: mean simulated seconds a client waits between its requests.
         trace: keep the trace's lines (`trace_lines`), not only its hash.
-        data_dir: where the SQLite files go (default: a fresh temporary folder).
+        data_dir: where the SQLite files go (default: a fresh temporary folder,
+            whose files also hold the oracle's triggers: simulation/disk.py; the
+            files of a folder given here hold only the schema, so a real vending
+            can open them afterwards).
         fault_rate: chance per step of a fault (without `swarm`).
         swarm: the seed draws its own configuration within `faults` (which kinds
             and variants, how often, the clients' mix, think time and timeout;
