@@ -167,6 +167,8 @@ class Database:
         #: mirrors a table in memory forgets, and is read again from the file.
         self._on_rollback: list[Callable[[], None]] = []
         self._mirrors: dict[str, Mirror] = {}
+        #: Tables whose mirror's SQL functions this connection has (`Mirror`).
+        self._mirror_functions: set[str] = set()
         self._shared: dict[str, object] = {}
         #: Called once after this transaction commits (dropped if it rolls back).
         self._after_commit: list[Callable[[], None]] = []
@@ -312,8 +314,25 @@ class Mirror:
         self._select = (f"SELECT {', '.join(columns)} FROM {table} WHERE {key}=?")
         self._conn = db.conn
         put, drop = f"_mirror_{table}_put", f"_mirror_{table}_drop"
-        self._conn.create_function(put, len(columns) + 1, self._put)
-        self._conn.create_function(drop, 1, self._drop)
+        if table not in db._mirror_functions:
+            # Registered once per connection, for whichever mirror of the table is
+            # current: SQLite expires every prepared statement of a connection that
+            # registers a function again (each is prepared anew at its next use), and
+            # a mirror is made again after every rollback.
+            db._mirror_functions.add(table)
+            mirrors = db._mirrors
+
+            def put_row(key: object, *row: object) -> None:
+                mirror = mirrors.get(table)
+                if mirror is not None:  # none yet since a rollback: it starts empty
+                    mirror._rows[key] = row
+
+            def drop_row(key: object) -> None:
+                mirror = mirrors.get(table)
+                if mirror is not None:
+                    mirror._rows.pop(key, None)
+            self._conn.create_function(put, len(columns) + 1, put_row)
+            self._conn.create_function(drop, 1, drop_row)
         new = ", ".join(f"NEW.{c}" for c in columns)
         for trigger in (
                 f"{put}_i AFTER INSERT ON main.{table} BEGIN SELECT {put}(NEW.{key}, {new}); END",
@@ -324,12 +343,6 @@ class Mirror:
                 f" WHERE OLD.{key} IS NOT NEW.{key}; SELECT {put}(NEW.{key}, {new}); END",
                 f"{drop}_d AFTER DELETE ON main.{table} BEGIN SELECT {drop}(OLD.{key}); END"):
             self._conn.execute(f"CREATE TEMP TRIGGER IF NOT EXISTS {trigger}")
-
-    def _put(self, key: object, *row: object) -> None:
-        self._rows[key] = row
-
-    def _drop(self, key: object) -> None:
-        self._rows.pop(key, None)
 
     def get(self, key: object) -> tuple[object, ...] | None:
         """The row under `key` (its columns, in order), None if the table has none."""

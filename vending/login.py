@@ -186,10 +186,8 @@ class Login:
     def _login(self, user_uid: str, seen: User | None, verified: bool, token: str,
                wsess_uid: str, peer: str | None) -> Outcome:
         now = self.clock()
-        # The account must still be the one whose hash was checked: found by its id
-        # (from memory), which is never reused, so one deleted or registered again
-        # meanwhile is not found.
         user = find_user(self.db, user_uid=user_uid)
+        # The account must still be the one whose hash was checked.
         if not verified or user is None or seen is None or user.account_id != seen.account_id:
             self.failed(user_uid, peer)
             raise InvalidCredentials("unknown account or wrong password")

@@ -245,3 +245,38 @@ def test_a_charge_or_a_fence_whose_commit_failed_decides_nothing(world: World) -
     for pid in ("P-charged", "P-fenced"):
         with world.acc.db.transaction():
             assert world.acc.resolve(pid) == Resolution(pid, True)
+
+
+class _CountingConnection(sqlite3.Connection):
+    """Counts the SQL functions registered on it."""
+
+    registered: list[str]
+
+    def create_function(self, name: str, *args: Any, **kwargs: Any) -> None:
+        self.registered.append(name)
+        super().create_function(name, *args, **kwargs)
+
+
+def test_a_mirror_made_again_after_rollbacks_registers_its_functions_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Registering an SQL function again expires every prepared statement of the
+    connection, and a mirror is made again after every rollback: its functions are
+    registered once, and write to whichever mirror of the table is current."""
+    connect = sqlite3.connect
+
+    def counting(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        conn = connect(*args, factory=_CountingConnection, **kwargs)
+        conn.registered = []
+        return conn
+    monkeypatch.setattr(sqlite3, "connect", counting)
+    db = Database(None, "CREATE TABLE t(k TEXT PRIMARY KEY, x INTEGER);")
+    db.conn.execute("INSERT INTO t VALUES('a', 1)")
+    for x in (2, 3):
+        assert db.mirror("t", "k", ("k", "x")).get("a") == ("a", x - 1)
+        with pytest.raises(RuntimeError), db.transaction():
+            raise RuntimeError("rolled back: the mirror is made again when next asked for")
+        db.conn.execute("UPDATE t SET x=?", (x,))  # no mirror meanwhile: nothing to tell
+    assert db.mirror("t", "k", ("k", "x")).get("a") == ("a", 3)
+    db.conn.execute("UPDATE t SET x=4")
+    assert db.mirror("t", "k", ("k", "x")).get("a") == ("a", 4)  # told, not read
+    assert sorted(db.conn.registered) == ["_mirror_t_drop", "_mirror_t_put"]  # type: ignore[attr-defined]
