@@ -167,8 +167,6 @@ class Database:
         #: mirrors a table in memory forgets, and is read again from the file.
         self._on_rollback: list[Callable[[], None]] = []
         self._mirrors: dict[str, Mirror] = {}
-        #: Tables whose mirror's SQL functions this connection has (`Mirror`).
-        self._mirror_functions: set[str] = set()
         self._shared: dict[str, object] = {}
         #: Called once after this transaction commits (dropped if it rolls back).
         self._after_commit: list[Callable[[], None]] = []
@@ -207,12 +205,13 @@ class Database:
         found = self._mirrors.get(table)
         if found is None:
             found = self._mirrors[table] = Mirror(self, table, key, columns)
+        elif found.stale:
+            found.renew()
         return found
 
     def _rolled_back(self) -> None:
-        # Made afresh when next used: their TEMP triggers may have been created
-        # in the transaction that rolled back, and gone with it.
-        self._mirrors.clear()
+        for mirror in self._mirrors.values():
+            mirror.forget()
         for forget in self._on_rollback:
             forget()
 
@@ -303,9 +302,12 @@ class Mirror:
     Read through: a key not held is read from the file (and then held). Kept
     equal by TEMP triggers on the table that hand every inserted, updated or
     deleted row to it, so any writer of the table (any module, any SQL) keeps
-    it right; dropped after any rollback (`Database._rolled_back`), so it never
-    holds what did not commit, and made again (triggers too) when next asked
-    for. Only the thread that owns the database uses it.
+    it right; emptied after any rollback (`Database._rolled_back`), so it never
+    holds what did not commit, and its triggers made again when next asked for
+    (they may have been made in the transaction that rolled back, and gone with
+    it). One per table for the connection's life: its SQL functions are
+    registered once, as registering one again expires every prepared statement
+    of the connection. Only the thread that owns the database uses it.
     A key found absent is not held (unbounded probes must not grow memory).
     """
 
@@ -314,35 +316,36 @@ class Mirror:
         self._select = (f"SELECT {', '.join(columns)} FROM {table} WHERE {key}=?")
         self._conn = db.conn
         put, drop = f"_mirror_{table}_put", f"_mirror_{table}_drop"
-        if table not in db._mirror_functions:
-            # Registered once per connection, for whichever mirror of the table is
-            # current: SQLite expires every prepared statement of a connection that
-            # registers a function again (each is prepared anew at its next use), and
-            # a mirror is made again after every rollback.
-            db._mirror_functions.add(table)
-            mirrors = db._mirrors
-
-            def put_row(key: object, *row: object) -> None:
-                mirror = mirrors.get(table)
-                if mirror is not None:  # none yet since a rollback: it starts empty
-                    mirror._rows[key] = row
-
-            def drop_row(key: object) -> None:
-                mirror = mirrors.get(table)
-                if mirror is not None:
-                    mirror._rows.pop(key, None)
-            self._conn.create_function(put, len(columns) + 1, put_row)
-            self._conn.create_function(drop, 1, drop_row)
+        self._conn.create_function(put, len(columns) + 1, self._put)
+        self._conn.create_function(drop, 1, self._drop)
         new = ", ".join(f"NEW.{c}" for c in columns)
-        for trigger in (
+        self._triggers = tuple(f"CREATE TEMP TRIGGER IF NOT EXISTS {trigger}" for trigger in (
                 f"{put}_i AFTER INSERT ON main.{table} BEGIN SELECT {put}(NEW.{key}, {new}); END",
                 # The old key is dropped only if the key itself changed: one call
                 # into Python per updated row, not two (3 of a purchase's statements
                 # update a mirrored table).
                 f"{put}_u AFTER UPDATE ON main.{table} BEGIN SELECT {drop}(OLD.{key})"
                 f" WHERE OLD.{key} IS NOT NEW.{key}; SELECT {put}(NEW.{key}, {new}); END",
-                f"{drop}_d AFTER DELETE ON main.{table} BEGIN SELECT {drop}(OLD.{key}); END"):
-            self._conn.execute(f"CREATE TEMP TRIGGER IF NOT EXISTS {trigger}")
+                f"{drop}_d AFTER DELETE ON main.{table} BEGIN SELECT {drop}(OLD.{key}); END"))
+        self.renew()
+
+    def forget(self) -> None:
+        """A rollback: hold nothing (rows written since are held again as they come)."""
+        self._rows.clear()
+        self.stale = True
+
+    def renew(self) -> None:
+        """Its triggers, unless they are there (made inside a transaction, a rollback
+        takes them away)."""
+        for trigger in self._triggers:
+            self._conn.execute(trigger)
+        self.stale = False
+
+    def _put(self, key: object, *row: object) -> None:
+        self._rows[key] = row
+
+    def _drop(self, key: object) -> None:
+        self._rows.pop(key, None)
 
     def get(self, key: object) -> tuple[object, ...] | None:
         """The row under `key` (its columns, in order), None if the table has none."""

@@ -180,7 +180,10 @@ def test_a_mirror_first_used_in_a_transaction_that_rolls_back_still_follows_writ
     with pytest.raises(RuntimeError), db.transaction():
         assert db.mirror("t", "k", ("k", "x")).get("a") == ("a", 1)
         raise RuntimeError("rolled back")
+    triggers = "SELECT count(*) FROM sqlite_temp_master WHERE type='trigger'"
+    assert db.conn.execute(triggers).fetchone()[0] == 0
     assert db.mirror("t", "k", ("k", "x")).get("a") == ("a", 1)
+    assert db.conn.execute(triggers).fetchone()[0] == 3  # made again when asked for
     db.conn.execute("UPDATE t SET x=5")
     assert db.mirror("t", "k", ("k", "x")).get("a") == ("a", 5)
 
@@ -257,11 +260,11 @@ class _CountingConnection(sqlite3.Connection):
         super().create_function(name, *args, **kwargs)
 
 
-def test_a_mirror_made_again_after_rollbacks_registers_its_functions_once(
+def test_a_mirror_registers_its_functions_once_whatever_rolls_back(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Registering an SQL function again expires every prepared statement of the
-    connection, and a mirror is made again after every rollback: its functions are
-    registered once, and write to whichever mirror of the table is current."""
+    connection: a mirror emptied by a rollback keeps its functions, and its triggers
+    are made again (if the rollback took them) when it is next asked for."""
     connect = sqlite3.connect
 
     def counting(*args: Any, **kwargs: Any) -> sqlite3.Connection:
@@ -274,9 +277,10 @@ def test_a_mirror_made_again_after_rollbacks_registers_its_functions_once(
     for x in (2, 3):
         assert db.mirror("t", "k", ("k", "x")).get("a") == ("a", x - 1)
         with pytest.raises(RuntimeError), db.transaction():
-            raise RuntimeError("rolled back: the mirror is made again when next asked for")
-        db.conn.execute("UPDATE t SET x=?", (x,))  # no mirror meanwhile: nothing to tell
+            raise RuntimeError("rolled back: the mirror is emptied")
+        db.conn.execute("UPDATE t SET x=?", (x,))
     assert db.mirror("t", "k", ("k", "x")).get("a") == ("a", 3)
     db.conn.execute("UPDATE t SET x=4")
     assert db.mirror("t", "k", ("k", "x")).get("a") == ("a", 4)  # told, not read
     assert sorted(db.conn.registered) == ["_mirror_t_drop", "_mirror_t_put"]  # type: ignore[attr-defined]
+
