@@ -200,8 +200,8 @@ class Database:
         return cast(T, found)
 
     def mirror(self, table: str, key: str, columns: tuple[str, ...]) -> Mirror:
-        """The `Mirror` of `table` by `key` (made on first use, then shared until a
-        rollback: ask for it each time, never keep it)."""
+        """The `Mirror` of `table` by `key` (made on first use; ask for it each time,
+        never keep it: after a rollback, asking makes its triggers again)."""
         found = self._mirrors.get(table)
         if found is None:
             found = self._mirrors[table] = Mirror(self, table, key, columns)
