@@ -1,10 +1,17 @@
-"""Which session actors are alive: started on a session's first request, stopped
-when idle, bounded in number. Runs in the front door's loop.
+"""Which sessions have a line, and an actor: taken in on a session's first request,
+stopped when idle, bounded in number. Runs in the front door's loop.
 
 Stopping an actor never ends its session: the next request starts a fresh
 actor from what the gatekeeper has stored. A session's requests in flight live in
 one place, its `SessionLine` (actors/session.py): the pool admits requests into it
 and reads it; it keeps no copy.
+
+Given a desk, the pool sends a line's lone request and settles its status itself
+(the rules the actor's turn runs), so a session's Pykka actor is started only when a
+request has to wait behind another, or an expiry to be told to one: most sessions
+(a login, then one request at a time) never need it, and starting and stopping one
+(a uuid4, an inbox, an Event, the registry, two turns) was about a twentieth of a
+simulated request.
 """
 
 from __future__ import annotations
@@ -31,7 +38,8 @@ StartFn = Callable[[str, SessionLine], pykka.ActorRef[Any]]
 
 @dataclass
 class _Live:
-    ref: pykka.ActorRef[Any]
+    #: The session's actor; None until a request of the line must wait its turn.
+    ref: pykka.ActorRef[Any] | None
     last_used: float
     line: SessionLine = field(default_factory=SessionLine)
 
@@ -48,14 +56,29 @@ class SessionPool:
         self._idle = idle
         self._live: dict[str, _Live] = {}
         self._owner: dict[int, str] = {}  # ticket -> wsess_uid
-        #: No live actor was last used before this (a lower bound; inf: none live):
-        #: `stop_idle` looks at the actors only once it is `idle` seconds old.
+        #: No live session was last used before this (a lower bound; inf: none live):
+        #: `stop_idle` looks at the sessions only once it is `idle` seconds old.
         self._oldest_use = math.inf
+        #: Sessions taken in (a line each), and Pykka actors started for them.
+        self.sessions_taken = 0
         self.actors_started = 0
 
     @property
-    def live_actors(self) -> int:
+    def live_sessions(self) -> int:
+        """Sessions the pool holds a line for (bounded by `max_actors`)."""
         return len(self._live)
+
+    @property
+    def live_actors(self) -> int:
+        """Of those, the ones whose actor is started."""
+        return sum(live.ref is not None for live in self._live.values())
+
+    def _actor(self, wsess: str, live: _Live) -> pykka.ActorRef[Any]:
+        """The session's actor, started now if it has none."""
+        if live.ref is None:
+            live.ref = self._start_actor(wsess, live.line)
+            self.actors_started += 1
+        return live.ref
 
     def submit(self, wsess: str, submit: Submit) -> None:
         """Queue a request on its session's actor, starting one if needed.
@@ -64,7 +87,7 @@ class SessionPool:
             Unavailable: that session has too much queued, or every actor is busy.
         """
         live = self._live.get(wsess)
-        if live is not None and not live.ref.is_alive():
+        if live is not None and live.ref is not None and not live.ref.is_alive():
             self._live.pop(wsess)  # failed: its in-flight callers were answered UNAVAILABLE
             live = None
         live = live or self._start(wsess)
@@ -80,7 +103,7 @@ class SessionPool:
             # (a tell and a turn less per request; the order is the line's still).
             line.send(wsess, self._desk)
             return
-        live.ref.tell(Queued())
+        self._actor(wsess, live).tell(Queued())
 
     def done(self, wsess: str, ticket: int, reply: dict[str, Any], ended: bool) -> None:
         """The client of `ticket` has its reply: the session may send its next request."""
@@ -91,7 +114,7 @@ class SessionPool:
             return
         line = live.line
         if line.queue or self._desk is None:
-            live.ref.tell(Done(ticket, reply, ended))  # its actor sends the next
+            self._actor(wsess, live).tell(Done(ticket, reply, ended))  # it sends the next
             return
         # Nothing waits behind it: settled now, as the actor would.
         line.settle(wsess, ticket, reply, ended)
@@ -106,10 +129,17 @@ class SessionPool:
     def expired(self, ticket: int) -> None:
         wsess = self._owner.pop(ticket, None)
         live = self._live.get(wsess) if wsess else None
-        if live is not None:
-            live.ref.tell(Expired(ticket))
+        if wsess is None or live is None:
+            return
+        if live.ref is not None or self._desk is None:
+            self._actor(wsess, live).tell(Expired(ticket))
+            return
+        # No actor: nothing waits behind `ticket` (a wait starts one), so it is at
+        # most the one in flight: dropped now, as the actor's turn would. Its line has
+        # not ended (a request to an ended line waits for the actor), so it stays.
+        live.line.drop(ticket)
 
-    def retire(self, wsess: str, ref: pykka.ActorRef[Any]) -> None:
+    def retire(self, wsess: str, ref: pykka.ActorRef[Any] | None) -> None:
         live = self._live.get(wsess)
         # A request told to it meanwhile keeps it: it will retire again after.
         if live is not None and live.ref is ref and live.line.idle:
@@ -139,11 +169,12 @@ class SessionPool:
     def _start(self, wsess: str) -> _Live:
         if len(self._live) >= self._max_actors:
             self._evict()
-        line = SessionLine()
-        live = _Live(self._start_actor(wsess, line), self._clock.monotonic(), line)
+        live = _Live(None, self._clock.monotonic(), SessionLine())
         self._oldest_use = min(self._oldest_use, live.last_used)
-        self.actors_started += 1
+        self.sessions_taken += 1
         self._live[wsess] = live
+        if self._desk is None:
+            self._actor(wsess, live)  # every request takes the actor's turn
         return live
 
     def _evict(self) -> None:
@@ -159,4 +190,5 @@ class SessionPool:
             return
         for ticket in live.line.tickets():
             self._owner.pop(ticket, None)
-        stop_soon(live.ref)
+        if live.ref is not None:
+            stop_soon(live.ref)

@@ -110,8 +110,7 @@ class Credentials:
         """
         salt = self.entropy.token_bytes(16)
         enc_key, mac_key = self._keys(password, salt)
-        pad = hashlib.shake_256(enc_key).digest(len(secret))
-        body = bytes(a ^ b for a, b in zip(secret, pad, strict=True))
+        body = _xor(secret, hashlib.shake_256(enc_key).digest(len(secret)))
         tag = hmac.new(mac_key, salt + body, hashlib.sha256).digest()
         return salt + tag + body
 
@@ -121,8 +120,12 @@ class Credentials:
         enc_key, mac_key = self._keys(password, salt)
         if not hmac.compare_digest(tag, hmac.new(mac_key, salt + body, hashlib.sha256).digest()):
             return None
-        pad = hashlib.shake_256(enc_key).digest(len(body))
-        return bytes(a ^ b for a, b in zip(body, pad, strict=True))
+        return _xor(body, hashlib.shake_256(enc_key).digest(len(body)))
+
+
+def _xor(data: bytes, pad: bytes) -> bytes:
+    """`data` XOR `pad` (as long), byte by byte: one big-int XOR, not a loop per byte."""
+    return (int.from_bytes(data, "big") ^ int.from_bytes(pad, "big")).to_bytes(len(data), "big")
 
 
 #: The real one: OS randomness, OWASP cost (tests/rules/conftest.py may cheapen it).

@@ -200,17 +200,18 @@ class Database:
         return cast(T, found)
 
     def mirror(self, table: str, key: str, columns: tuple[str, ...]) -> Mirror:
-        """The `Mirror` of `table` by `key` (made on first use, then shared until a
-        rollback: ask for it each time, never keep it)."""
+        """The `Mirror` of `table` by `key` (made on first use; ask for it each time,
+        never keep it: after a rollback, asking makes its triggers again)."""
         found = self._mirrors.get(table)
         if found is None:
             found = self._mirrors[table] = Mirror(self, table, key, columns)
+        elif found.stale:
+            found.renew()
         return found
 
     def _rolled_back(self) -> None:
-        # Made afresh when next used: their TEMP triggers may have been created
-        # in the transaction that rolled back, and gone with it.
-        self._mirrors.clear()
+        for mirror in self._mirrors.values():
+            mirror.forget()
         for forget in self._on_rollback:
             forget()
 
@@ -301,9 +302,12 @@ class Mirror:
     Read through: a key not held is read from the file (and then held). Kept
     equal by TEMP triggers on the table that hand every inserted, updated or
     deleted row to it, so any writer of the table (any module, any SQL) keeps
-    it right; dropped after any rollback (`Database._rolled_back`), so it never
-    holds what did not commit, and made again (triggers too) when next asked
-    for. Only the thread that owns the database uses it.
+    it right; emptied after any rollback (`Database._rolled_back`), so it never
+    holds what did not commit, and its triggers made again when next asked for
+    (they may have been made in the transaction that rolled back, and gone with
+    it). One per table for the connection's life: its SQL functions are
+    registered once, as registering one again expires every prepared statement
+    of the connection. Only the thread that owns the database uses it.
     A key found absent is not held (unbounded probes must not grow memory).
     """
 
@@ -315,15 +319,27 @@ class Mirror:
         self._conn.create_function(put, len(columns) + 1, self._put)
         self._conn.create_function(drop, 1, self._drop)
         new = ", ".join(f"NEW.{c}" for c in columns)
-        for trigger in (
+        self._triggers = tuple(f"CREATE TEMP TRIGGER IF NOT EXISTS {trigger}" for trigger in (
                 f"{put}_i AFTER INSERT ON main.{table} BEGIN SELECT {put}(NEW.{key}, {new}); END",
                 # The old key is dropped only if the key itself changed: one call
                 # into Python per updated row, not two (3 of a purchase's statements
                 # update a mirrored table).
                 f"{put}_u AFTER UPDATE ON main.{table} BEGIN SELECT {drop}(OLD.{key})"
                 f" WHERE OLD.{key} IS NOT NEW.{key}; SELECT {put}(NEW.{key}, {new}); END",
-                f"{drop}_d AFTER DELETE ON main.{table} BEGIN SELECT {drop}(OLD.{key}); END"):
-            self._conn.execute(f"CREATE TEMP TRIGGER IF NOT EXISTS {trigger}")
+                f"{drop}_d AFTER DELETE ON main.{table} BEGIN SELECT {drop}(OLD.{key}); END"))
+        self.renew()
+
+    def forget(self) -> None:
+        """A rollback: hold nothing (rows written since are held again as they come)."""
+        self._rows.clear()
+        self.stale = True
+
+    def renew(self) -> None:
+        """Its triggers, unless they are there (made inside a transaction, a rollback
+        takes them away)."""
+        for trigger in self._triggers:
+            self._conn.execute(trigger)
+        self.stale = False
 
     def _put(self, key: object, *row: object) -> None:
         self._rows[key] = row

@@ -42,8 +42,10 @@ class KnownAddresses:
     def remember(self, account_id: int, address: str, now: float) -> None:
         """A successful login from `address`: known from now on (again)."""
         conn = self.db.conn
-        conn.execute("INSERT OR REPLACE INTO known_addresses VALUES(?,?,?)",
-                     (account_id, address, now))
+        if conn.execute("UPDATE known_addresses SET at=? WHERE account_id=? AND address=?",
+                        (now, account_id, address)).rowcount:
+            return  # known already (nearly every login): as many addresses as before
+        conn.execute("INSERT INTO known_addresses VALUES(?,?,?)", (account_id, address, now))
         conn.execute("DELETE FROM known_addresses WHERE account_id=? AND address NOT IN"
                      " (SELECT address FROM known_addresses WHERE account_id=?"
                      "  ORDER BY at DESC, address LIMIT ?)",

@@ -120,8 +120,11 @@ class Login:
 
     def refused(self, user_uid: str, peer: str | None) -> Outcome | None:
         """RATE_LIMITED when a password check for this account from `peer` must not run."""
-        now = self.clock()
-        if self.throttle.blocked(user_uid, peer, now, self._known(user_uid, peer, now)):
+        now, throttle = self.clock(), self.throttle
+        # The account-wide key spares a known address: whether `peer` is one is read
+        # only when that key alone would refuse (nearly never).
+        if throttle.blocked(user_uid, peer, now, known=True) or (
+                throttle.blocked(user_uid, peer, now) and not self._known(user_uid, peer, now)):
             return _refused(RateLimited("too many failed logins; try again later"))
         return None
 
@@ -174,7 +177,7 @@ class Login:
             "INSERT INTO users(user_uid, username, role, pw_hash, created) VALUES(?,?,?,?,?)",
             (user_uid, username, role, pw_hash, now))
         assert cur.lastrowid is not None  # an INSERT always sets it
-        self.sessions.create(wsess_uid, token, cur.lastrowid, user_uid, role, now)
+        self.sessions.create(wsess_uid, token, cur.lastrowid, user_uid, role, now, live=0)
         self.known.remember(cur.lastrowid, peer or "local", now)
         self.events.emit("user", role=role, **seller_uid(role, user_uid))
         return Outcome(ok(token=token, wsess_uid=wsess_uid, user_uid=user_uid, role=role,
@@ -190,7 +193,8 @@ class Login:
             raise InvalidCredentials("unknown account or wrong password")
         self.succeeded(user_uid, user.account_id, peer)
         others = self.sessions.live_count(user.account_id, now)
-        self.sessions.create(wsess_uid, token, user.account_id, user_uid, user.role, now)
+        self.sessions.create(wsess_uid, token, user.account_id, user_uid, user.role, now,
+                             live=others)
         reply = ok(token=token, wsess_uid=wsess_uid, user_uid=user_uid, role=user.role,
                    deposit=user.deposit,
                    active_sessions=min(others, self.sessions.policy.per_account - 1))

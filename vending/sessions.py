@@ -89,11 +89,13 @@ class SessionStore:
                                          args).fetchone()[0])
 
     def create(self, wsess_uid: str, token: str, account_id: int, user_uid: str, role: str,
-               now: float) -> None:
-        """Start a session, ending the least recently used ones past the bound."""
-        cond, args = self._live_sql(now)
-        surplus = self.live_count(account_id, now) - self.policy.per_account + 1
+               now: float, live: int) -> None:
+        """Start a session, ending the least recently used ones past the bound.
+        `live`: the account's live sessions now, as the caller has read them
+        (`live_count`, which a login answers with; 0 for a new account)."""
+        surplus = live - self.policy.per_account + 1
         if surplus > 0:
+            cond, args = self._live_sql(now)
             self._db.conn.execute(
                 f"UPDATE sessions SET ended=? WHERE wsess_uid IN (SELECT wsess_uid FROM sessions"
                 f" WHERE account_id=? AND {cond} ORDER BY last_seen LIMIT ?)",

@@ -10,8 +10,9 @@ call. Units shown to clients are the ones not held.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 from . import limits
@@ -107,6 +108,15 @@ class Stock:
         self._unwritten: set[str] = set()
         self.reload_held()
         self.db.on_rollback(self.reload_held)
+        #: Every product's row, by product_uid, as the last full listing read them, and
+        #: the connection's `total_changes` then: still the table's rows while nothing
+        #: has been written on the connection since (this one writes the file alone),
+        #: or rolled back (whose writes the count keeps).
+        self._every: tuple[int, list[tuple[Any, ...]]] | None = None
+        self.db.on_rollback(self._forget_every)
+
+    def _forget_every(self) -> None:
+        self._every = None
 
     def reload_held(self) -> None:
         """Read the reservations again: the holds and the held units per product.
@@ -131,8 +141,17 @@ class Stock:
         return self.db.mirror("products", "product_uid", _COLUMNS).get(product_uid)
 
     def public(self, row: tuple[Any, ...]) -> dict[str, Any]:
+        """A product as clients see it: the units held by purchases in flight are not
+        shown."""
         return {"product_uid": row[0], "seller_uid": row[1], "product_name": row[2],
                 "cost": row[3], "amount": row[4] - self._held.get(row[0], 0)}
+
+    def _public(self, rows: Iterable[tuple[Any, ...]]) -> list[dict[str, Any]]:
+        """`public` of each row: written out again, as a call per row was most of a
+        long listing's cost (and one row through here, a purchase's)."""
+        held = self._held.get
+        return [{"product_uid": r[0], "seller_uid": r[1], "product_name": r[2],
+                 "cost": r[3], "amount": r[4] - held(r[0], 0)} for r in rows]
 
     def listing(self, seller_uid: str | None = None, name: str | None = None,
                 after: str | None = None,
@@ -140,23 +159,33 @@ class Stock:
         """Products as clients see them, by product_uid (as strings): only
         `seller_uid`'s, only names holding `name` (compared casefolded), only past
         `after`; at most `limit`, and whether others follow."""
-        where, params = ["product_uid > ?"], [after or ""]
-        if seller_uid is not None:
-            where.append("seller_uid = ?")
-            params.append(seller_uid)
-        rows = self.db.conn.execute(
-            f"SELECT {_COLS} FROM products WHERE {' AND '.join(where)}"
-            " ORDER BY product_uid", params)
-        # SQLite's LIKE folds ASCII only: the name is matched here, with full casefolding.
-        wanted = name.casefold() if name is not None else None
-        found: list[dict[str, Any]] = []
-        for row in rows:
-            if wanted is not None and wanted not in row[2].casefold():
-                continue
-            if limit is not None and len(found) == limit:
-                return found, True
-            found.append(self.public(row))
-        return found, False
+        rows: Iterable[tuple[Any, ...]]
+        if seller_uid is None and not after and limit is None:
+            rows = self._every_product()  # the whole table is read either way
+        else:
+            where, params = ["product_uid > ?"], [after or ""]
+            if seller_uid is not None:
+                where.append("seller_uid = ?")
+                params.append(seller_uid)
+            rows = self.db.conn.execute(
+                f"SELECT {_COLS} FROM products WHERE {' AND '.join(where)}"
+                " ORDER BY product_uid", params)
+        if name is not None:
+            # SQLite's LIKE folds ASCII only: the name is matched here, casefolded fully.
+            wanted = name.casefold()
+            rows = (row for row in rows if wanted in row[2].casefold())
+        if limit is None:
+            return self._public(rows), False
+        page = list(islice(rows, limit + 1))  # reads no further than that
+        return self._public(page[:limit]), len(page) > limit
+
+    def _every_product(self) -> list[tuple[Any, ...]]:
+        """Every product's row, by product_uid: read again only after a write."""
+        changes, every = self.db.conn.total_changes, self._every
+        if every is None or every[0] != changes:
+            every = self._every = (changes, self.db.conn.execute(
+                f"SELECT {_COLS} FROM products ORDER BY product_uid").fetchall())
+        return every[1]
 
     # -- purchases: storage for vending/purchase.py ---------------------------
     def offer(self, product_uid: str) -> Offer | None:

@@ -109,3 +109,19 @@ def test_a_login_with_no_address_is_known_as_local(world: World) -> None:
     spray(world)
     assert error(world.auth("buyer", "ann", peer="10.9.0.2")) == "RATE_LIMITED"
     assert world.auth("buyer", "ann")["ok"], "local is known"
+
+
+def test_a_known_address_logging_in_again_is_the_newest_and_drops_none(world: World) -> None:
+    world.register("buyer", "ann")  # in-process: "local"
+    for i in range(PER_ACCOUNT - 1):
+        world.tick(1)
+        assert world.auth("buyer", "ann", peer=f"10.3.0.{i}")["ok"]
+    world.tick(1)
+    assert world.auth("buyer", "ann")["ok"]  # "local" again: the oldest, now the newest
+    addresses = world.acc.login.known.addresses(1)
+    assert len(addresses) == PER_ACCOUNT and addresses[0] == "local"
+    world.tick(1)
+    assert world.auth("buyer", "ann", peer="10.4.0.1")["ok"]  # a new one: the oldest goes
+    addresses = world.acc.login.known.addresses(1)
+    assert len(addresses) == PER_ACCOUNT and "10.3.0.0" not in addresses
+    assert addresses[:2] == ["10.4.0.1", "local"]

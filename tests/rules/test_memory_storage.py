@@ -180,7 +180,10 @@ def test_a_mirror_first_used_in_a_transaction_that_rolls_back_still_follows_writ
     with pytest.raises(RuntimeError), db.transaction():
         assert db.mirror("t", "k", ("k", "x")).get("a") == ("a", 1)
         raise RuntimeError("rolled back")
+    triggers = "SELECT count(*) FROM sqlite_temp_master WHERE type='trigger'"
+    assert db.conn.execute(triggers).fetchone()[0] == 0
     assert db.mirror("t", "k", ("k", "x")).get("a") == ("a", 1)
+    assert db.conn.execute(triggers).fetchone()[0] == 3  # made again when asked for
     db.conn.execute("UPDATE t SET x=5")
     assert db.mirror("t", "k", ("k", "x")).get("a") == ("a", 5)
 
@@ -245,3 +248,39 @@ def test_a_charge_or_a_fence_whose_commit_failed_decides_nothing(world: World) -
     for pid in ("P-charged", "P-fenced"):
         with world.acc.db.transaction():
             assert world.acc.resolve(pid) == Resolution(pid, True)
+
+
+class _CountingConnection(sqlite3.Connection):
+    """Counts the SQL functions registered on it."""
+
+    registered: list[str]
+
+    def create_function(self, name: str, *args: Any, **kwargs: Any) -> None:
+        self.registered.append(name)
+        super().create_function(name, *args, **kwargs)
+
+
+def test_a_mirror_registers_its_functions_once_whatever_rolls_back(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Registering an SQL function again expires every prepared statement of the
+    connection: a mirror emptied by a rollback keeps its functions, and its triggers
+    are made again (if the rollback took them) when it is next asked for."""
+    connect = sqlite3.connect
+
+    def counting(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        conn = connect(*args, factory=_CountingConnection, **kwargs)
+        conn.registered = []
+        return conn
+    monkeypatch.setattr(sqlite3, "connect", counting)
+    db = Database(None, "CREATE TABLE t(k TEXT PRIMARY KEY, x INTEGER);")
+    db.conn.execute("INSERT INTO t VALUES('a', 1)")
+    for x in (2, 3):
+        assert db.mirror("t", "k", ("k", "x")).get("a") == ("a", x - 1)
+        with pytest.raises(RuntimeError), db.transaction():
+            raise RuntimeError("rolled back: the mirror is emptied")
+        db.conn.execute("UPDATE t SET x=?", (x,))
+    assert db.mirror("t", "k", ("k", "x")).get("a") == ("a", 3)
+    db.conn.execute("UPDATE t SET x=4")
+    assert db.mirror("t", "k", ("k", "x")).get("a") == ("a", 4)  # told, not read
+    assert sorted(db.conn.registered) == ["_mirror_t_drop", "_mirror_t_put"]  # type: ignore[attr-defined]
+
