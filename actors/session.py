@@ -84,13 +84,6 @@ class SessionLine:
                 continue
             self.busy = submit
 
-    def drop(self, ticket: int) -> None:
-        """The front door gave up on `ticket`: it leaves the line (in flight or waiting)."""
-        if self.busy is not None and self.busy.ticket == ticket:
-            self.busy = None
-        else:
-            self.queue = deque(s for s in self.queue if s.ticket != ticket)
-
     def settle(self, wsess_uid: str, ticket: int, reply: dict[str, Any], ended: bool) -> None:
         """The status of `ticket` came back: the line is free for its next request
         (unless `ticket` is not the one in flight: one the front door gave up on)."""
@@ -129,7 +122,10 @@ class SessionActor(LoopActor):
         elif isinstance(message, Done):
             line.settle(self.wsess_uid, message.ticket, message.reply, message.ended)
         elif isinstance(message, Expired):
-            line.drop(message.ticket)
+            if line.busy is not None and line.busy.ticket == message.ticket:
+                line.busy = None
+            else:
+                line.queue = deque(s for s in line.queue if s.ticket != message.ticket)
         self._pump()
 
     def _pump(self) -> None:

@@ -1,17 +1,10 @@
-"""Which sessions have a line, and an actor: taken in on a session's first request,
-stopped when idle, bounded in number. Runs in the front door's loop.
+"""Which session actors are alive: started on a session's first request, stopped
+when idle, bounded in number. Runs in the front door's loop.
 
 Stopping an actor never ends its session: the next request starts a fresh
 actor from what the gatekeeper has stored. A session's requests in flight live in
 one place, its `SessionLine` (actors/session.py): the pool admits requests into it
 and reads it; it keeps no copy.
-
-Given a desk, the pool sends a line's lone request and settles its status itself
-(the rules the actor's turn runs), so a session's Pykka actor is started only when a
-request has to wait behind another, or an expiry to be told to one: most sessions
-(a login, then one request at a time) never need it, and starting and stopping one
-(a uuid4, an inbox, an Event, the registry, two turns) was about a twentieth of a
-simulated request.
 """
 
 from __future__ import annotations
@@ -38,8 +31,7 @@ StartFn = Callable[[str, SessionLine], pykka.ActorRef[Any]]
 
 @dataclass
 class _Live:
-    #: The session's actor; None until a request of the line must wait its turn.
-    ref: pykka.ActorRef[Any] | None
+    ref: pykka.ActorRef[Any]
     last_used: float
     line: SessionLine = field(default_factory=SessionLine)
 
@@ -56,29 +48,14 @@ class SessionPool:
         self._idle = idle
         self._live: dict[str, _Live] = {}
         self._owner: dict[int, str] = {}  # ticket -> wsess_uid
-        #: No live session was last used before this (a lower bound; inf: none live):
-        #: `stop_idle` looks at the sessions only once it is `idle` seconds old.
+        #: No live actor was last used before this (a lower bound; inf: none live):
+        #: `stop_idle` looks at the actors only once it is `idle` seconds old.
         self._oldest_use = math.inf
-        #: Sessions taken in (a line each), and Pykka actors started for them.
-        self.sessions_taken = 0
         self.actors_started = 0
 
     @property
-    def live_sessions(self) -> int:
-        """Sessions the pool holds a line for (bounded by `max_actors`)."""
-        return len(self._live)
-
-    @property
     def live_actors(self) -> int:
-        """Of those, the ones whose actor is started."""
-        return sum(live.ref is not None for live in self._live.values())
-
-    def _actor(self, wsess: str, live: _Live) -> pykka.ActorRef[Any]:
-        """The session's actor, started now if it has none."""
-        if live.ref is None:
-            live.ref = self._start_actor(wsess, live.line)
-            self.actors_started += 1
-        return live.ref
+        return len(self._live)
 
     def submit(self, wsess: str, submit: Submit) -> None:
         """Queue a request on its session's actor, starting one if needed.
@@ -87,7 +64,7 @@ class SessionPool:
             Unavailable: that session has too much queued, or every actor is busy.
         """
         live = self._live.get(wsess)
-        if live is not None and live.ref is not None and not live.ref.is_alive():
+        if live is not None and not live.ref.is_alive():
             self._live.pop(wsess)  # failed: its in-flight callers were answered UNAVAILABLE
             live = None
         live = live or self._start(wsess)
@@ -103,7 +80,7 @@ class SessionPool:
             # (a tell and a turn less per request; the order is the line's still).
             line.send(wsess, self._desk)
             return
-        self._actor(wsess, live).tell(Queued())
+        live.ref.tell(Queued())
 
     def done(self, wsess: str, ticket: int, reply: dict[str, Any], ended: bool) -> None:
         """The client of `ticket` has its reply: the session may send its next request."""
@@ -114,7 +91,7 @@ class SessionPool:
             return
         line = live.line
         if line.queue or self._desk is None:
-            self._actor(wsess, live).tell(Done(ticket, reply, ended))  # it sends the next
+            live.ref.tell(Done(ticket, reply, ended))  # its actor sends the next
             return
         # Nothing waits behind it: settled now, as the actor would.
         line.settle(wsess, ticket, reply, ended)
@@ -129,17 +106,10 @@ class SessionPool:
     def expired(self, ticket: int) -> None:
         wsess = self._owner.pop(ticket, None)
         live = self._live.get(wsess) if wsess else None
-        if wsess is None or live is None:
-            return
-        if live.ref is not None or self._desk is None:
-            self._actor(wsess, live).tell(Expired(ticket))
-            return
-        # No actor: nothing waits behind `ticket` (a wait starts one), so it is at
-        # most the one in flight: dropped now, as the actor's turn would. Its line has
-        # not ended (a request to an ended line waits for the actor), so it stays.
-        live.line.drop(ticket)
+        if live is not None:
+            live.ref.tell(Expired(ticket))
 
-    def retire(self, wsess: str, ref: pykka.ActorRef[Any] | None) -> None:
+    def retire(self, wsess: str, ref: pykka.ActorRef[Any]) -> None:
         live = self._live.get(wsess)
         # A request told to it meanwhile keeps it: it will retire again after.
         if live is not None and live.ref is ref and live.line.idle:
@@ -169,12 +139,11 @@ class SessionPool:
     def _start(self, wsess: str) -> _Live:
         if len(self._live) >= self._max_actors:
             self._evict()
-        live = _Live(None, self._clock.monotonic(), SessionLine())
+        line = SessionLine()
+        live = _Live(self._start_actor(wsess, line), self._clock.monotonic(), line)
         self._oldest_use = min(self._oldest_use, live.last_used)
-        self.sessions_taken += 1
+        self.actors_started += 1
         self._live[wsess] = live
-        if self._desk is None:
-            self._actor(wsess, live)  # every request takes the actor's turn
         return live
 
     def _evict(self) -> None:
@@ -190,5 +159,4 @@ class SessionPool:
             return
         for ticket in live.line.tickets():
             self._owner.pop(ticket, None)
-        if live.ref is not None:
-            stop_soon(live.ref)
+        stop_soon(live.ref)

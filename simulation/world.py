@@ -360,8 +360,7 @@ class World:
         lost = proc.network.crash()
         refs = list(proc.refs.values())
         if proc.dispatch is not None:
-            refs += [live.ref for live in proc.dispatch.sessions._live.values()
-                     if live.ref is not None]
+            refs += [live.ref for live in proc.dispatch.sessions._live.values()]
         for ref in refs:
             actor = _actor_of(ref)
             pykka.ActorRegistry.unregister(ref)

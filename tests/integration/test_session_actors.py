@@ -26,12 +26,12 @@ def test_idle_session_actor_is_stopped_and_the_session_still_works(
     system = make_system(session_actor_idle=0.2)
     ann = account("ann", deposit=20, on=system)
     sam = account("sam", "seller", on=system)
-    assert system.sessions.sessions_taken >= 2  # at least ann's and sam's (a count never falls)
-    wait_until(lambda: system.sessions.live_sessions == 0, what="idle sessions to be let go")
-    taken = system.sessions.sessions_taken
-    # The sessions are still valid: the pool takes them in afresh.
+    assert system.sessions.actors_started >= 2  # at least ann's and sam's (a count never falls)
+    wait_until(lambda: system.sessions.live_actors == 0, what="idle session actors to stop")
+    started = system.sessions.actors_started
+    # The sessions are still valid: fresh actors pick them up.
     assert ann.deposit(5) == 25
-    assert system.sessions.sessions_taken > taken
+    assert system.sessions.actors_started > started
     assert ann.profile()["deposit"] == 25
     uid = sam.sell("tea", 10, 1)["product_uid"]
     assert ann.buy(uid)["change"] == [10, 5]
@@ -41,13 +41,13 @@ def test_session_actor_cap_evicts_idle_actors(make_system: Any, account: Any) ->
     # An idle timer far past the test: only the cap of 3 stops actors here.
     system = make_system(max_session_actors=3, session_actor_idle=3600.0)
     clients = [account(f"user{n}", deposit=5, on=system) for n in range(6)]
-    assert system.sessions.sessions_taken == 6
-    assert system.sessions.live_sessions == 3
+    assert system.sessions.actors_started == 6
+    assert system.sessions.live_actors == 3
     for n, client in enumerate(clients):
         assert client.deposit(5) == 10, n
-        assert system.sessions.live_sessions == 3, n
-    # Each of the six had been evicted by the time it came back: taken in afresh each.
-    assert system.sessions.sessions_taken == 12
+        assert system.sessions.live_actors == 3, n
+    # Each of the six had been evicted by the time it came back: a fresh actor each.
+    assert system.sessions.actors_started == 12
 
 
 def test_idle_session_expires(make_system: Any, account: Any, wait_until: Any) -> None:
