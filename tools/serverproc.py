@@ -31,14 +31,27 @@ def free_tcp_endpoint() -> str:
     gives) may be handed meanwhile to any outgoing connection or port-0 bind on the
     machine, which made a split role's restart fail "address already in use"."""
     low = _ephemeral_low()
+    first = max(1024, low - 12_000)
+    if len(_HANDED) > (low - first) // 4:
+        _HANDED.clear()  # long ago: their binders have bound them, or are gone
     while True:
-        port = random.randrange(max(1024, low - 12_000), low)
+        port = random.randrange(first, low)
+        if port in _HANDED:
+            continue
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
                 continue  # taken: draw again
+            _HANDED.add(port)
             return f"tcp://127.0.0.1:{port}"
+
+
+#: Ports `free_tcp_endpoint` handed out in this process. Each is free when drawn but
+#: bound only later, so without this two draws of one layout (the split fifos) could
+#: name the same port; both roles then fail to bind, and the fresh draw made for the
+#: retry, one per old port, named one port for both again.
+_HANDED: set[int] = set()
 
 
 def _ephemeral_low() -> int:

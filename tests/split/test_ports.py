@@ -9,6 +9,8 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+import pytest
+
 from tools.serverproc import ServerProcess
 from tools.split import SplitDeployment
 from tools.zmtp import parse_tcp
@@ -44,3 +46,21 @@ def test_a_split_start_survives_a_fifo_port_taken_meanwhile(tmp_path: Path) -> N
                 assert ann.deposit(5) == 5
         finally:
             deployment.kill_all()
+
+
+def test_the_fifo_ports_of_one_layout_are_distinct_even_when_draws_repeat(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each draw is free when made but bound only at launch: two equal draws named one
+    # port for two fifos, and both roles' binds failed on every retry.
+    import tools.serverproc as serverproc
+    low = serverproc._ephemeral_low()
+    first = max(1024, low - 12_000)
+    repeats = iter([first + 7, first + 7, first + 7, first + 9, first + 9, first + 11,
+                    first + 13, first + 15, first + 17])
+    monkeypatch.setattr(serverproc.random, "randrange", lambda a, b: next(repeats))
+    monkeypatch.setattr(serverproc, "_HANDED", set(), raising=False)
+    deployment = SplitDeployment(tmp_path, front_doors=1)
+    named = {arg for proc in deployment.procs.values()
+             for option, arg in zip(proc.extra, proc.extra[1:], strict=False)
+             if option in ("--auth-fifo", "--deposit-fifo", "--post-fifo", "--status-fifo")}
+    assert len(named) == 4
