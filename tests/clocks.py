@@ -17,3 +17,17 @@ class WallJump:
 
     def monotonic(self) -> float:
         return time.monotonic()
+
+
+class HandClock:
+    """Wall and monotonic time both where the test puts them (`now`), for a unit
+    that is handed a `Clock` directly."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def time(self) -> float:
+        return self.now
+
+    def monotonic(self) -> float:
+        return self.now

@@ -5,24 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from clocks import HandClock
 
 from actors.config import Endpoints
 from actors.liveness import HEARTBEAT_EVERY, HEARTBEAT_LIVENESS, MISSED_LIMIT, Liveness
 from actors.wire import Alive
 from vending.errors import Unavailable
-
-
-class _Clock:
-    """Monotonic time where the test puts it."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def time(self) -> float:
-        return self.now
-
-    def monotonic(self) -> float:
-        return self.now
 
 
 class _Sent:
@@ -38,7 +26,7 @@ class _Sent:
         pass
 
 
-def _ask_unanswered(live: Liveness, clock: _Clock, asks: int) -> None:
+def _ask_unanswered(live: Liveness, clock: HandClock, asks: int) -> None:
     """`asks` heartbeat rounds, HEARTBEAT_EVERY apart, that nobody answers."""
     out = _Sent()
     for _ in range(asks):
@@ -48,7 +36,7 @@ def _ask_unanswered(live: Liveness, clock: _Clock, asks: int) -> None:
 
 
 def test_a_part_is_down_exactly_when_its_reported_silence_is_over_the_limit() -> None:
-    clock = _Clock()
+    clock = HandClock()
     live = Liveness(Endpoints(), clock)
     _ask_unanswered(live, clock, MISSED_LIMIT)
     limit_ms = int(HEARTBEAT_LIVENESS * 1000)
@@ -65,7 +53,7 @@ def test_a_part_is_down_exactly_when_its_reported_silence_is_over_the_limit() ->
 
 
 def test_an_answer_brings_a_part_back_with_what_it_told() -> None:
-    clock = _Clock()
+    clock = HandClock()
     live = Liveness(Endpoints(), clock)
     _ask_unanswered(live, clock, MISSED_LIMIT)
     clock.now += 10 * HEARTBEAT_LIVENESS
@@ -78,7 +66,7 @@ def test_an_answer_brings_a_part_back_with_what_it_told() -> None:
 def test_a_silence_with_no_ask_left_unanswered_is_not_taken_as_down() -> None:
     """The front door's own loop was held (a slow commit, a pause, a clock step):
     every part looks silent, though none was asked meanwhile."""
-    clock = _Clock()
+    clock = HandClock()
     live = Liveness(Endpoints(), clock)
     _ask_unanswered(live, clock, MISSED_LIMIT - 1)  # one ask sent just before the hold
     clock.now += 10 * HEARTBEAT_LIVENESS
@@ -91,7 +79,7 @@ def test_a_silence_with_no_ask_left_unanswered_is_not_taken_as_down() -> None:
 
 
 def test_an_answer_forgets_the_asks_it_left_unanswered() -> None:
-    clock = _Clock()
+    clock = HandClock()
     live = Liveness(Endpoints(), clock)
     _ask_unanswered(live, clock, MISSED_LIMIT + 3)
     live.heard(Alive("gatekeeper"))

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from clocks import HandClock
 from pykka.messages import _ActorStop
 from test_session_actor import CRED
 from test_session_actor import Desk as ActorDesk
@@ -190,23 +191,12 @@ def test_a_session_that_ended_retires_its_actor_at_once(
     assert not refs[0].alive and pool.live_actors == 0 and refs[0].told == []
 
 
-class _Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def time(self) -> float:
-        return self.now
-
-    def monotonic(self) -> float:
-        return self.now
-
-
 def test_stop_idle_stops_each_actor_at_the_first_tick_past_its_idle_time(
         started: list[DirectRef]) -> None:
     """The pool looks at its actors only once the oldest may be idle long enough
     (`stop_idle` is asked every 0.1 s); it must still stop each one in time: one
     started late, one used again, one busy past its time and idle later."""
-    clock = _Clock()
+    clock = HandClock()
     desk = Desk()
 
     def start(wsess: str, line: SessionLine) -> Any:
