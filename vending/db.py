@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import errno
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Sequence
+from contextlib import suppress
 from itertools import chain
 from pathlib import Path
 from typing import TypeVar, cast
@@ -170,6 +170,11 @@ class Database:
         self._shared: dict[str, object] = {}
         #: Called once after this transaction commits (dropped if it rolls back).
         self._after_commit: list[Callable[[], None]] = []
+        #: BEGIN, COMMIT and savepoints go through one cursor (`conn.execute` makes
+        #: one a call); `total_changes` at BEGIN, so COMMIT knows whether it writes.
+        self._cursor = self.conn.cursor()
+        self._changes = 0
+        self._transaction = _Transaction(self)
 
     # -- memory that records what the file holds -------------------------------
     def on_rollback(self, forget: Callable[[], None]) -> None:
@@ -237,57 +242,72 @@ class Database:
             insert_rows(self.conn, head, rows, tail)
 
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE ... COMMIT; nested calls become savepoints."""
+    def transaction(self) -> _Transaction:
+        """BEGIN IMMEDIATE ... COMMIT; nested calls become savepoints. (One context
+        manager per connection, kept: a simulated or lightly loaded server commits
+        once or twice a request, so what a transaction costs in Python counts.)"""
+        return self._transaction
+
+    def _begin(self) -> sqlite3.Connection:
         if self._depth:
             # What was deferred before the savepoint is written outside it, so that
             # rolling it back drops exactly what was deferred (or written) inside.
             self.write_deferred()
-            name = f"sp{self._depth}"
-            self.conn.execute(f"SAVEPOINT {name}")
+            self._cursor.execute(f"SAVEPOINT sp{self._depth}")
             self._depth += 1
+            return self.conn
+        self._cursor.execute("BEGIN IMMEDIATE")
+        self._depth = 1
+        self._changes = self.conn.total_changes
+        return self.conn
+
+    def _end(self, failed: bool) -> None:
+        """Leave the innermost transaction: release or commit it, or (`failed`, or
+        failing to) roll it back; an error of the end itself is raised."""
+        if self._depth > 1:
+            name = f"sp{self._depth - 1}"
             try:
-                yield self.conn
-            except BaseException:
-                # A full disk or an I/O error may have rolled the whole
-                # transaction back already (SQLite does so for SQLITE_FULL/IOERR).
-                if self.conn.in_transaction:
-                    self.conn.execute(f"ROLLBACK TO {name}")
-                    self.conn.execute(f"RELEASE {name}")
-                self._deferred = {}
-                self._rolled_back()
-                raise
-            else:
-                self.conn.execute(f"RELEASE {name}")
+                if failed:
+                    # A full disk or an I/O error may have rolled the whole
+                    # transaction back already (SQLite does so for SQLITE_FULL/IOERR).
+                    if self.conn.in_transaction:
+                        self._cursor.execute(f"ROLLBACK TO {name}")
+                        self._cursor.execute(f"RELEASE {name}")
+                    self._deferred = {}
+                    self._rolled_back()
+                else:
+                    self._cursor.execute(f"RELEASE {name}")
             finally:
                 self._depth -= 1
             return
-        self.conn.execute("BEGIN IMMEDIATE")
-        self._depth = 1
-        changes = self.conn.total_changes
         try:
-            yield self.conn
+            if failed:
+                raise _Failed
             self.write_deferred()
             # Only a commit that writes meets the disk (a read-only one writes nothing).
-            if self.before_commit is not None and self.conn.total_changes != changes:
+            if self.before_commit is not None and self.conn.total_changes != self._changes:
                 self.before_commit()
-            self.conn.execute("COMMIT")
-        except BaseException:
+            self._cursor.execute("COMMIT")
+        except BaseException as exc:
             # A failed COMMIT (disk full, I/O error) has already rolled back; a
             # ROLLBACK that fails too must not hide the error that caused it.
-            if self.conn.in_transaction:
-                with suppress(sqlite3.Error):
-                    self.conn.execute("ROLLBACK")
-            self._deferred = {}
-            self._after_commit = []
-            self._rolled_back()
+            try:
+                if self.conn.in_transaction:
+                    with suppress(sqlite3.Error):
+                        self._cursor.execute("ROLLBACK")
+                self._deferred = {}
+                self._after_commit = []
+                self._rolled_back()
+            finally:
+                self._depth = 0
+            if exc.__class__ is _Failed:
+                return  # the body's own exception goes on (`_Transaction.__exit__`)
             raise
-        finally:
-            self._depth = 0
-        then, self._after_commit = self._after_commit, []
-        for call in then:
-            call()
+        self._depth = 0
+        if self._after_commit:
+            then, self._after_commit = self._after_commit, []
+            for call in then:
+                call()
 
     def integrity_check(self) -> str:
         return str(self.conn.execute("PRAGMA integrity_check").fetchone()[0])
@@ -395,3 +415,24 @@ class KeySet:
         def forget() -> None:
             self._hashes = None
         self._db.after_commit(forget)
+
+
+class _Failed(Exception):
+    """The body of a transaction raised (`_Transaction.__exit__`): roll back."""
+
+
+class _Transaction:
+    """`Database.transaction`'s context manager: a class, not a generator (about
+    half the Python a transaction costs around its SQL), one per connection."""
+
+    __slots__ = ("_db",)
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def __enter__(self) -> sqlite3.Connection:
+        return self._db._begin()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: object) -> None:
+        self._db._end(exc_type is not None)  # the body's exception, if any, goes on
