@@ -110,14 +110,24 @@ def insert_rows(conn: sqlite3.Connection, head: str, rows: Sequence[Sequence[obj
     width = len(rows[0])
     for start in range(0, len(rows), _ROWS_PER_STATEMENT):
         chunk = rows[start:start + _ROWS_PER_STATEMENT]
-        fail = len(chunk) > 1 and conn.in_transaction and head.startswith(_INSERT)
-        key = (head, tail, width, len(chunk) if not fail else -len(chunk))
-        sql = _INSERTS.get(key)
-        if sql is None:
-            one = "(" + ",".join("?" * width) + ")"
-            first = _INSERT_OR_FAIL + head[len(_INSERT):] if fail else head
-            sql = _INSERTS[key] = f"{first} VALUES {','.join([one] * len(chunk))} {tail}"
-        conn.execute(sql, chunk[0] if len(chunk) == 1 else list(chain.from_iterable(chunk)))
+        if len(chunk) == 1:
+            conn.execute(_statement(head, tail, width, 1), chunk[0])
+            continue
+        fail = conn.in_transaction and head.startswith(_INSERT)
+        conn.execute(_statement(head, tail, width, -len(chunk) if fail else len(chunk)),
+                     list(chain.from_iterable(chunk)))
+
+
+def _statement(head: str, tail: str, width: int, rows: int) -> str:
+    """`insert_rows`' statement for `rows` rows of `width` columns (negative: as
+    `INSERT OR FAIL`), made once."""
+    key = (head, tail, width, rows)
+    sql = _INSERTS.get(key)
+    if sql is None:
+        one = "(" + ",".join("?" * width) + ")"
+        first = _INSERT_OR_FAIL + head[len(_INSERT):] if rows < 0 else head
+        sql = _INSERTS[key] = f"{first} VALUES {','.join([one] * abs(rows))} {tail}"
+    return sql
 
 
 class Database:
@@ -237,9 +247,14 @@ class Database:
 
     def write_deferred(self) -> None:
         """Write what was deferred now (inside the transaction)."""
+        if not self._deferred:
+            return
         deferred, self._deferred = self._deferred, {}
         for (head, tail), rows in deferred.items():
-            insert_rows(self.conn, head, rows, tail)
+            if len(rows) == 1:  # a batch of one (a simulated or lightly loaded server)
+                self._cursor.execute(_statement(head, tail, len(rows[0]), 1), rows[0])
+            else:
+                insert_rows(self.conn, head, rows, tail)
 
 
     def transaction(self) -> _Transaction:
