@@ -252,7 +252,7 @@ class Database:
         deferred, self._deferred = self._deferred, {}
         for (head, tail), rows in deferred.items():
             if len(rows) == 1:  # a batch of one (a simulated or lightly loaded server)
-                self._cursor.execute(_statement(head, tail, len(rows[0]), 1), rows[0])
+                self.conn.execute(_statement(head, tail, len(rows[0]), 1), rows[0])
             else:
                 insert_rows(self.conn, head, rows, tail)
 
