@@ -162,3 +162,68 @@ def test_a_multi_row_insert_runs_or_fail_inside_a_transaction_only(tmp_path: Pat
         inside, outside = (first, second) if inside_first else (second, first)
         assert (inside, outside) == (1, 0)
     db.close()
+
+
+def test_deferred_rows_are_written_at_commit_one_alone_or_several_in_one_statement() -> None:
+    """A lone deferred row (a batch of one) and several rows of one statement both
+    reach the file at COMMIT; rows deferred in a savepoint rolled back never do."""
+    db = Database(None, SCHEMA + "CREATE TABLE u(y INTEGER);")
+    with db.transaction():
+        db.defer("INSERT INTO t(x)", (1,))
+        db.defer("INSERT INTO u(y)", (7,))
+        db.defer("INSERT INTO u(y)", (8,))
+        with pytest.raises(ValueError), db.transaction():
+            db.defer("INSERT INTO t(x)", (2,))
+            raise ValueError("inner")
+        assert rows(db) == [1]  # written when the savepoint began, so it outlives it
+        db.defer("INSERT INTO t(x)", (3,))
+    assert rows(db) == [1, 3]
+    assert [r[0] for r in db.conn.execute("SELECT y FROM u ORDER BY y")] == [7, 8]
+    with db.transaction():
+        db.write_deferred()  # nothing deferred: nothing written
+    assert rows(db) == [1, 3]
+
+
+def test_a_failed_transaction_raises_the_bodys_own_error_and_the_next_one_runs() -> None:
+    """The body's exception goes on unchanged; what was deferred, what waited for the
+    commit and the rows written are all dropped, each rollback forgetter runs once,
+    and the connection's next transaction (the same context manager) commits."""
+    db = Database(None, SCHEMA)
+    forgot: list[int] = []
+    db.on_rollback(lambda: forgot.append(len(forgot)))
+    after: list[str] = []
+    error = KeyError("the body's")
+    with pytest.raises(KeyError) as info, db.transaction() as conn:
+        conn.execute("INSERT INTO t VALUES(1)")
+        db.defer("INSERT INTO t(x)", (2,))
+        db.after_commit(lambda: after.append("never"))
+        raise error
+    assert info.value is error
+    assert forgot == [0] and after == [] and not db.in_transaction
+    assert not db.conn.in_transaction and rows(db) == []
+    with db.transaction() as conn:
+        conn.execute("INSERT INTO t VALUES(3)")
+        db.after_commit(lambda: after.append("committed"))
+    assert rows(db) == [3] and after == ["committed"] and forgot == [0]
+
+
+def test_a_commit_that_fails_rolls_back_and_raises_its_error() -> None:
+    """An error at COMMIT time (here the before-commit hook, as a failing fsync is
+    injected) rolls back the deferred rows too, forgets, and is what the caller sees."""
+    db = Database(None, SCHEMA)
+    forgot: list[str] = []
+    db.on_rollback(lambda: forgot.append("forgot"))
+
+    def disk_full() -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    db.before_commit = disk_full
+    with pytest.raises(sqlite3.OperationalError, match="disk is full"), \
+            db.transaction() as conn:
+        conn.execute("INSERT INTO t VALUES(1)")
+        db.defer("INSERT INTO t(x)", (2,))
+    assert forgot == ["forgot"] and not db.in_transaction and rows(db) == []
+    db.before_commit = None
+    with db.transaction():
+        db.defer("INSERT INTO t(x)", (4,))
+    assert rows(db) == [4]
