@@ -64,3 +64,41 @@ def test_a_listing_is_the_tables_rows_whoever_wrote_them(shop: Shop) -> None:
     with world.stock.db.transaction() as conn:  # not through any rule
         conn.execute("UPDATE products SET product_name='chai' WHERE product_uid=?", (tea,))
     assert listed(shop) == {tea: ("chai", 3)}
+
+
+def test_a_full_listing_asked_again_with_nothing_written_runs_no_sql(shop: Shop) -> None:
+    """What the memory is for (every client's browse is a full listing): read once
+    from the file, then, with nothing written since, answered with no statement,
+    filtered by name or not."""
+    world, _, sam = shop
+    tea = world.create(sam, "tea", cost=5, amount=3)
+    stock = world.stock
+    statements: list[str] = []
+    stock.db.conn.set_trace_callback(statements.append)
+    try:
+        assert [p["product_uid"] for p in stock.listing()[0]] == [tea]
+        assert len(statements) == 1, statements
+        assert [p["product_uid"] for p in stock.listing()[0]] == [tea]
+        assert [p["product_uid"] for p in stock.listing(name="TE")[0]] == [tea]
+        assert len(statements) == 1, statements
+    finally:
+        stock.db.conn.set_trace_callback(None)
+
+
+def test_a_listing_shows_each_product_as_the_product_op_does(shop: Shop) -> None:
+    """Every field of each listed product, whichever way the listing is read (from
+    memory, or by seller, page or name from the file), units held not shown."""
+    world, ann, sam = shop
+    tea = world.create(sam, "tea", cost=5, amount=3)
+    cola = world.create(sam, "cola", cost=35, amount=2)
+    with world.stock.db.transaction():
+        reserve(world.stock, Call(buy(ann, tea, 1), pid="P1"))
+    shown = {"product_uid": tea, "seller_uid": sam["user_uid"], "product_name": "tea",
+             "cost": 5, "amount": 2}
+    assert world.product(tea)["product"] == shown
+    assert [p["product_uid"] for p in world.op(None, "products")["products"]] == [tea, cola]
+    for fields in ({}, {"seller_uid": sam["user_uid"]}, {"limit": 5}, {"after": "p"},
+                   {"name": "TEA"}):
+        listed = world.op(None, "products", **fields)["products"]
+        assert listed == [world.product(p["product_uid"])["product"] for p in listed]
+        assert shown in listed, fields

@@ -284,3 +284,20 @@ def test_a_mirror_registers_its_functions_once_whatever_rolls_back(
     assert db.mirror("t", "k", ("k", "x")).get("a") == ("a", 4)  # told, not read
     assert sorted(db.conn.registered) == ["_mirror_t_drop", "_mirror_t_put"]  # type: ignore[attr-defined]
 
+
+
+def test_a_mirrors_triggers_are_made_again_once_after_a_rollback() -> None:
+    """Asked for at every read of a mirrored row: its triggers are made when it is
+    first asked for and once again after each rollback, never at every ask."""
+    db = Database(None, "CREATE TABLE t(k TEXT PRIMARY KEY, x INTEGER);")
+    db.conn.execute("INSERT INTO t VALUES('a', 1)")
+    made: list[str] = []
+    db.conn.set_trace_callback(
+        lambda sql: made.append(sql) if sql.startswith("CREATE TEMP TRIGGER") else None)
+    for _ in range(2):
+        assert db.mirror("t", "k", ("k", "x")).get("a") == ("a", 1)
+        assert db.mirror("t", "k", ("k", "x")).get("a") == ("a", 1)
+        assert len(made) == 3, made
+        with pytest.raises(RuntimeError), db.transaction():
+            raise RuntimeError("rolled back")
+        made.clear()

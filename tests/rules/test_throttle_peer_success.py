@@ -11,7 +11,7 @@ WRONG = "wrong password"
 PEER = "198.51.100.7"
 
 
-def fail(world: World, username: str, times: int, peer: str = PEER) -> None:
+def fail(world: World, username: str, times: int, peer: str | None = PEER) -> None:
     for i in range(times):
         reply = world.auth("buyer", username, WRONG, peer=peer)
         assert error(reply) == "INVALID_CREDENTIALS", (i, reply)
@@ -51,3 +51,13 @@ def test_delete_user_clears_its_own_address_for_the_next_account(world: World) -
     # The same name registered again starts with no failures counted from PEER.
     world.register("buyer", "ann")
     ten_more_failures_block_but_one_does_not(world, "ann")
+
+
+def test_failures_from_no_address_block_that_pair_alone(world: World) -> None:
+    """Ten failures with no address ("local", known to the account: it registered
+    from there) block the account from there, and not from an address it does not
+    know: that pair's count is its own, and the account's is far from its bound."""
+    world.register("buyer", "ann")
+    fail(world, "ann", 10, peer=None)
+    assert error(world.auth("buyer", "ann")) == "RATE_LIMITED"
+    assert world.auth("buyer", "ann", peer=PEER)["ok"]  # unknown to ann until now
