@@ -61,6 +61,40 @@ def test_a_nested_failure_undoes_only_the_inner_part() -> None:
     assert rows(db) == [1, 3] and not db.conn.in_transaction
 
 
+def test_a_savepoint_in_a_savepoint_ends_into_the_one_around_it() -> None:
+    """Three deep: the innermost's RELEASE leaves its parent a savepoint, whose
+    failure then undoes both and leaves the transaction open."""
+    db = Database(None, SCHEMA)
+    with db.transaction() as conn:
+        conn.execute("INSERT INTO t VALUES(1)")
+        with pytest.raises(ValueError), db.transaction() as middle:
+            middle.execute("INSERT INTO t VALUES(2)")
+            with db.transaction() as inner:
+                inner.execute("INSERT INTO t VALUES(3)")
+            raise ValueError("middle")
+        assert db.in_transaction and rows(db) == [1]
+        conn.execute("INSERT INTO t VALUES(4)")
+    assert rows(db) == [1, 4] and not db.conn.in_transaction
+
+
+def test_a_rollback_that_fails_too_does_not_hide_the_error_that_caused_it() -> None:
+    """A commit failing (here its fsync), then its ROLLBACK failing as well (here
+    interrupted by SQLite's progress handler): the fsync's error is raised."""
+    db = Database(None, SCHEMA)
+
+    def fsync_fails_then_every_statement() -> None:
+        db.conn.set_progress_handler(lambda: 1, 1)  # interrupts the next statement
+        raise OSError(5, "Input/output error")
+
+    db.before_commit = fsync_fails_then_every_statement
+    with pytest.raises(OSError, match="Input/output error"), db.transaction() as conn:
+        conn.execute("INSERT INTO t VALUES(1)")
+    assert db.conn.in_transaction and not db.in_transaction  # the ROLLBACK did fail
+    db.conn.set_progress_handler(None, 1)
+    db.conn.execute("ROLLBACK")
+    assert rows(db) == []
+
+
 def test_integrity_check_says_ok_for_a_sound_database() -> None:
     db = Database(None, SCHEMA)
     with db.transaction() as conn:
