@@ -31,3 +31,11 @@ def test_chaos_disk_full_loses_nothing_and_serves_again_without_restart() -> Non
     assert summary.restarts == 0
     assert summary.storage_refused
     assert summary.acknowledged > 0
+
+
+def test_a_disk_the_servers_own_files_fill_is_reported_not_retried_for_hours() -> None:
+    # A 1 MiB tmpfs leaves less than the verification needs even after the filler is
+    # gone: the run says so, instead of re-sending refused writes that cannot succeed.
+    summary = run_disk_full(buyers=1, sellers=1, seconds=0.3, seed=13, size="1m")
+    assert any("filled the disk after it was freed" in v for v in summary.violations), \
+        summary.violations
