@@ -108,13 +108,14 @@ def insert_rows(conn: sqlite3.Connection, head: str, rows: Sequence[Sequence[obj
     if not rows:
         return
     width = len(rows[0])
+    if len(rows) == 1:  # a batch of one (the simulator, a lightly loaded server): no loop
+        conn.execute(_statement(head, tail, width, 1), rows[0])
+        return
+    or_fail = conn.in_transaction and head.startswith(_INSERT)
     for start in range(0, len(rows), _ROWS_PER_STATEMENT):
         chunk = rows[start:start + _ROWS_PER_STATEMENT]
-        if len(chunk) == 1:
-            conn.execute(_statement(head, tail, width, 1), chunk[0])
-            continue
-        fail = conn.in_transaction and head.startswith(_INSERT)
-        conn.execute(_statement(head, tail, width, -len(chunk) if fail else len(chunk)),
+        n = len(chunk)  # one row alone needs no statement journal: a plain INSERT
+        conn.execute(_statement(head, tail, width, -n if or_fail and n > 1 else n),
                      list(chain.from_iterable(chunk)))
 
 
@@ -251,10 +252,7 @@ class Database:
             return
         deferred, self._deferred = self._deferred, {}
         for (head, tail), rows in deferred.items():
-            if len(rows) == 1:  # a batch of one (a simulated or lightly loaded server)
-                self.conn.execute(_statement(head, tail, len(rows[0]), 1), rows[0])
-            else:
-                insert_rows(self.conn, head, rows, tail)
+            insert_rows(self.conn, head, rows, tail)
 
 
     def transaction(self) -> _Transaction:
@@ -295,34 +293,37 @@ class Database:
             finally:
                 self._depth -= 1
             return
+        if failed:
+            self._abandon()  # the body's own exception goes on (`_Transaction.__exit__`)
+            return
         try:
-            if failed:
-                raise _Failed
             self.write_deferred()
             # Only a commit that writes meets the disk (a read-only one writes nothing).
             if self.before_commit is not None and self.conn.total_changes != self._changes:
                 self.before_commit()
             self._cursor.execute("COMMIT")
-        except BaseException as exc:
-            # A failed COMMIT (disk full, I/O error) has already rolled back; a
-            # ROLLBACK that fails too must not hide the error that caused it.
-            try:
-                if self.conn.in_transaction:
-                    with suppress(sqlite3.Error):
-                        self._cursor.execute("ROLLBACK")
-                self._deferred = {}
-                self._after_commit = []
-                self._rolled_back()
-            finally:
-                self._depth = 0
-            if exc.__class__ is _Failed:
-                return  # the body's own exception goes on (`_Transaction.__exit__`)
+        except BaseException:
+            self._abandon()
             raise
         self._depth = 0
         if self._after_commit:
             then, self._after_commit = self._after_commit, []
             for call in then:
                 call()
+
+    def _abandon(self) -> None:
+        """Roll the outermost transaction back and forget what it held. A failed COMMIT
+        (disk full, I/O error) has already rolled back; a ROLLBACK that fails too must
+        not hide the error that caused it."""
+        try:
+            if self.conn.in_transaction:
+                with suppress(sqlite3.Error):
+                    self._cursor.execute("ROLLBACK")
+            self._deferred = {}
+            self._after_commit = []
+            self._rolled_back()
+        finally:
+            self._depth = 0
 
     def integrity_check(self) -> str:
         return str(self.conn.execute("PRAGMA integrity_check").fetchone()[0])
@@ -430,10 +431,6 @@ class KeySet:
         def forget() -> None:
             self._hashes = None
         self._db.after_commit(forget)
-
-
-class _Failed(Exception):
-    """The body of a transaction raised (`_Transaction.__exit__`): roll back."""
 
 
 class _Transaction:
