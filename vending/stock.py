@@ -141,14 +141,13 @@ class Stock:
         return self.db.mirror("products", "product_uid", _COLUMNS).get(product_uid)
 
     def public(self, row: tuple[Any, ...]) -> dict[str, Any]:
-        """A product as clients see it: the units held by purchases in flight are not
-        shown."""
-        return {"product_uid": row[0], "seller_uid": row[1], "product_name": row[2],
-                "cost": row[3], "amount": row[4] - self._held.get(row[0], 0)}
+        """A product as clients see it (`_public`)."""
+        return self._public((row,))[0]
 
     def _public(self, rows: Iterable[tuple[Any, ...]]) -> list[dict[str, Any]]:
-        """`public` of each row: written out again, as a call per row was most of a
-        long listing's cost (and one row through here, a purchase's)."""
+        """Products as clients see them: the units held by purchases in flight are not
+        shown. One comprehension for a whole listing (a call per row was most of a
+        long listing's cost)."""
         held = self._held.get
         return [{"product_uid": r[0], "seller_uid": r[1], "product_name": r[2],
                  "cost": r[3], "amount": r[4] - held(r[0], 0)} for r in rows]
