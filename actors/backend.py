@@ -315,16 +315,10 @@ class BackendActor(LoopActor):
         if self._answered_early:
             self._answered_early = set()
         writes = self._triage(messages)
-        if not writes:
-            # Heartbeats and reads (most batches of one): no transaction, so nothing
-            # to flush but the refusals of reads that found their queue full.
-            if self._out:
-                self.flush()
-        elif self.storage is not None:
+        if self.storage is not None:
             for message in writes:
                 self.transact(partial(self.handle, message), [message])
-            self.flush()
-        else:
+        elif writes:
             def run() -> None:
                 for message in writes:
                     self.handle(message)
@@ -334,6 +328,9 @@ class BackendActor(LoopActor):
                 # effects outside the database, such as password work queued,
                 # were undone with it: `rolled_back`).
                 self._refuse(writes, Unavailable(fault.client_message()))
+        if writes or self._out:
+            # Heartbeats and reads alone (most batches of one) committed nothing:
+            # only the refusals of reads that found their queue full may wait.
             self.flush()
         self._serve_reads()
 
