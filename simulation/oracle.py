@@ -368,7 +368,11 @@ class Oracle:
         request's key is kept (`final_reply` checks it), and once the key may have
         expired, the ledger counts the effect."""
         req_id = message.get("req_id")
-        if req_id is not None and reply.get("ok") and message["op"] in STATE_CHANGING_OPS:
+        # A reply a net fault held back past its request's final answer lands on a
+        # connection left since, while a later request is in flight: it answers that
+        # earlier request (its echoed req_id says which), not this one.
+        if req_id is not None and reply.get("req_id") == req_id and reply.get("ok") \
+                and message["op"] in STATE_CHANGING_OPS:
             self._missed.setdefault(req_id, reply)
 
     def _durable(self, role: str, req_id: str, sent: float) -> None:

@@ -181,6 +181,19 @@ def test_an_ok_its_client_missed_must_come_again_while_the_key_is_kept(
         in oracle.violations[0]
 
 
+def test_a_late_reply_to_an_earlier_request_says_nothing_of_the_current_one(
+        tmp_path: Path) -> None:
+    """A reply held back by a net fault reaches a connection its client left while a
+    later request is in flight: it echoes the earlier req_id and says nothing about
+    the later request (seeds 1032 and 1144 in test_regressions.py)."""
+    oracle = Oracle(tmp_path)
+    oracle.missed_reply(_DEPOSIT, {**_MISSED, "req_id": "ann-0"})
+    oracle.final_reply("ann", _DEPOSIT, {"ok": False, "error": "UNAUTHORIZED"},
+                       now=_DAY + 30.0, sent=30.0)
+    assert oracle.violations == []
+    assert oracle.ledger.expected_deposits() == {}
+
+
 def test_an_ok_its_client_missed_counts_once_its_key_may_be_gone(tmp_path: Path) -> None:
     """Once the key may have expired (48 h from the first try), a retry cannot learn
     the effect any more: the missed ok counts in the ledger, and a refusal of a
