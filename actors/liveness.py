@@ -31,7 +31,10 @@ from .wire import Alive, Heartbeat
 if TYPE_CHECKING:
     from .env import Outbox
 
-HEARTBEAT_EVERY, HEARTBEAT_LIVENESS = 0.5, 3.0
+#: The ZeroMQ Guide's Paranoid Pirate numbers: an ask a second, gone after three
+#: silent seconds. Asking twice a second bought nothing (a role is still taken as
+#: gone only after 3 s) and doubled the idle chatter of every part.
+HEARTBEAT_EVERY, HEARTBEAT_LIVENESS = 1.0, 3.0
 #: Asks a role must have left unanswered, besides its silence, to be taken as gone:
 #: two, so that one ask sent just before the loop was held, and its answer not yet
 #: read, is not enough.

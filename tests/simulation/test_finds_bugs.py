@@ -32,7 +32,7 @@ STEPS, CLIENTS = 3000, 6
 FOUND = {
     "early-status": ("answered twice", 7),
     "stop-all": ("stop_all() called on a loop thread", 0),
-    "crypto-after-rollback": ("answered twice", 7),
+    "crypto-after-rollback": ("answered twice", 26),
     "optional-writes": ("session in use expired", 24),
     "charge-unfenced": ("both charged and fenced", 29),
 }
