@@ -148,7 +148,7 @@ class BackendActor(LoopActor):
 
     Subclasses set `db_name` and `schema`, implement `build` (make the rules
     object over the database) and `handle` (one fifo message, inside the batch
-    transaction), and may override `recover`, `upkeep` and `handle_other`.
+    transaction), and may override `recover`, `expire`, `upkeep` and `handle_other`.
     `build` sets `events`, the rules' `EventLog`: what it stores in a transaction
     is published once that transaction has committed (`flush`), never if it
     rolled back.
@@ -224,7 +224,11 @@ class BackendActor(LoopActor):
         # Only a write that commits shows the storage is back, and with nothing but
         # reads coming none would be tried: the next read tries its optional write
         # again (docs/simulation.md, "Bugs it found").
-        return [Chore(TICK, self._retry_optional_writes, self._storage_failing_now)]
+        return [Chore(TICK, self._retry_optional_writes, self._storage_failing_now),
+                Chore(EXPIRE_EVERY, partial(self.transact, self.expire), first=TICK, now=now)]
+
+    def expire(self) -> None:
+        """Delete what has expired (kept replies, sessions, events), in a transaction."""
 
     def _retry_optional_writes(self) -> None:
         if self.db is not None:

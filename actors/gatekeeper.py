@@ -38,7 +38,7 @@ from vending.gate import SCHEMA, Gate
 from vending.outcome import CryptoJob, Outcome
 from vending.sessions import SessionPolicy
 
-from .backend import EXPIRE_EVERY, TICK, BackendActor, Chore
+from .backend import BackendActor, Chore
 from .config import Config
 from .messages import CryptoDone
 from .wire import (
@@ -134,13 +134,12 @@ class GatekeeperActor(BackendActor):
         # may be pending. Idempotent on both sides.
         return [*super().upkeep(now),
                 Chore(RESEND_PURGES_EVERY, partial(self.transact, self._resend_purges),
-                      self._may_be_purging),
-                Chore(EXPIRE_EVERY, partial(self.transact, self._expire), first=TICK, now=now)]
+                      self._may_be_purging)]
 
     def _may_be_purging(self) -> bool:
         return self._purging
 
-    def _expire(self) -> None:
+    def expire(self) -> None:
         self.gate.housekeeping()
 
     # -- fifo messages ---------------------------------------------------------

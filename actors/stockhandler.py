@@ -25,7 +25,7 @@ from vending.ops import TABLE
 from vending.requests import Request
 from vending.stock import SCHEMA, Stock
 
-from .backend import EXPIRE_EVERY, TICK, BackendActor, Chore
+from .backend import BackendActor, Chore
 from .config import Config
 from .messages import AwaitRecovery
 from .wire import (
@@ -96,13 +96,12 @@ class StockHandlerActor(BackendActor):
     def upkeep(self, now: float) -> list[Chore]:
         return [*super().upkeep(now),
                 Chore(RESOLVE_STALE_EVERY, partial(self.transact, self._resolve_stale),
-                      self._holding),
-                Chore(EXPIRE_EVERY, partial(self.transact, self._expire), first=TICK, now=now)]
+                      self._holding)]
 
     def _holding(self) -> bool:
         return self.stock.holding()
 
-    def _expire(self) -> None:
+    def expire(self) -> None:
         self.stock.housekeeping()
 
     def _resolve_stale(self) -> None:
