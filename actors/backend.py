@@ -99,7 +99,7 @@ class Chore:
     """A piece of a backend's upkeep: `run` every `every` seconds while `wanted()`
     says it has something to do, first `first` seconds after the start (`every` if
     None). Without `wanted`, always wanted. One not wanted at its time is not due
-    (`due` inf) until it is again: then it is due `every` later (`_schedule`)."""
+    (`due` inf) until it is again: then it is due `every` later (`schedule_upkeep`)."""
 
     __slots__ = ("due", "every", "run", "wanted")
 
@@ -172,7 +172,7 @@ class BackendActor(LoopActor):
         self.config = config
         self._failed = failed
         self._inlet = inlet
-        #: The one upkeep timer, armed for `_tick_at` (`_schedule`).
+        #: The one upkeep timer, armed for `_tick_at` (`schedule_upkeep`).
         self._tick: Timer | None = None
         self._tick_at = math.inf
         self._attached = False
@@ -220,7 +220,7 @@ class BackendActor(LoopActor):
         """The pieces of periodic upkeep, in the order a tick runs them, for an
         actor starting at `now` (monotonic); subclasses add theirs after these.
         Each piece that reads or writes the database runs in a transaction of its
-        own (`transact`), and the tick comes only when one is due (`_schedule`)."""
+        own (`transact`), and the tick comes only when one is due (`schedule_upkeep`)."""
         # Only a write that commits shows the storage is back, and with nothing but
         # reads coming none would be tried: the next read tries its optional write
         # again (docs/simulation.md, "Bugs it found").
@@ -257,6 +257,7 @@ class BackendActor(LoopActor):
         ref = self.actor_ref
         self._inlet.attach(self.loop, lambda batch: ref.tell(Batch(batch)))
         self._attached = True
+        self.schedule_upkeep()
 
     def open(self, db: Database, push: Outbox, publisher: Publisher | None = None) -> None:
         """Take the database, the outbox and the events' publisher, and finish what a
@@ -328,7 +329,7 @@ class BackendActor(LoopActor):
 
     # -- upkeep: a tick only when a chore is due -----------------------------------
     def _upkeep(self) -> None:
-        """The tick: the chores due, then the next tick armed (by `flush`)."""
+        """The tick: the chores due, then the next tick armed."""
         self._tick, self._tick_at = None, math.inf  # it fired
         now = self.clock.monotonic()
         for chore in self._chores:
@@ -339,12 +340,13 @@ class BackendActor(LoopActor):
                 chore.due = now + chore.every if wanted is None or wanted() else math.inf
         self.flush()
         self._gauges()
+        self.schedule_upkeep()
 
-    def _schedule(self) -> None:
+    def schedule_upkeep(self) -> None:
         """Arm the tick for the first chore due: the one place that knows when this
-        backend next has upkeep to do. Run after each transaction's output has gone
-        (`flush`), which is where a chore can come to be wanted: a purchase's hold,
-        a seller's purge, a storage fault (loop thread)."""
+        backend next has upkeep to do (loop thread). Called at the start, after each
+        tick, and where a chore may have come to be wanted: a storage fault
+        (`_storage_failing`), a purchase's hold, a seller's purge (the subclasses)."""
         now = self.clock.monotonic()
         due = math.inf
         for chore in self._chores:
@@ -527,6 +529,7 @@ class BackendActor(LoopActor):
         self.storage = fault
         if self.db is not None:
             self.db.optional_writes = False
+        self.schedule_upkeep()  # the retries' tick
 
     def _storage_writable(self) -> None:
         log.warning("%s: storage writable again", self.role)
@@ -602,7 +605,6 @@ class BackendActor(LoopActor):
                 self.publisher.publish(event.topic, event.body())
         out, self._out = self._out, []
         self._send_out(out)
-        self._schedule()
 
     def _send_out(self, out: list[tuple[str, Message]]) -> None:
         """Send `out`: one frame per fifo (`send_many`), or one by one while fault

@@ -124,7 +124,8 @@ class GatekeeperActor(BackendActor):
 
     def _resend_purges(self) -> None:
         pending = self.gate.purges.pending()
-        self._purging = bool(pending)  # read: none pending is known, not assumed
+        if not pending:
+            self._purging = False  # read: none pending is known, not assumed
         for account_id, _ in pending:
             self._send_purge(account_id)
 
@@ -224,8 +225,10 @@ class GatekeeperActor(BackendActor):
             self._pool.submit(work.job.run).add_done_callback(done)
 
     def _send_purge(self, account_id: int) -> None:
-        self._purging = True
         self.send(self.config.endpoints.post, Purge(account_id, self.config.endpoints.deposit))
+        if not self._purging:
+            self._purging = True
+            self.schedule_upkeep()  # the re-sends' tick
 
     def _purged(self, account_id: int) -> None:
         self.gate.purges.done(account_id)

@@ -142,6 +142,7 @@ class StockHandlerActor(BackendActor):
         if row.path == "saga":
             step = row.rule(self.stock, Call(req, pid=f"{self._pid_prefix}{next(self._pids):016x}"))
             self.send(ends.deposit, Charge(step, rt, ends.post))
+            self.schedule_upkeep()  # it may hold units now: stale holds are looked for
         elif row.path == "authorize":
             self.send(ends.deposit, Authorize(rt, req, ends.post))
         else:

@@ -52,6 +52,7 @@ def build(actor_cls: type[Any], config: Config = CONFIG, env: Env = REAL,
     loop = loop or EventLoop(f"unstarted-{actor_cls.role}")  # never started: no thread
     actor = actor_cls(loop, None, None, config, lambda role: None, env=env)
     actor.open(Database(None, actor_cls.schema), Outbox())
+    actor.schedule_upkeep()  # as `on_start` does
     return actor
 
 
@@ -97,7 +98,7 @@ def run_told(actor: Any) -> int:
 
 class Timers(EventLoop):
     """An unstarted loop (no thread) that keeps the timers an actor arms on it: its
-    upkeep tick (`BackendActor._schedule`)."""
+    upkeep tick (`BackendActor.schedule_upkeep`)."""
 
     def __init__(self) -> None:
         super().__init__("unstarted-timers")

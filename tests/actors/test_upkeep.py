@@ -1,4 +1,4 @@
-"""A backend's upkeep (actors/backend.py `Chore`, `_schedule`): its loop is asked for
+"""A backend's upkeep (actors/backend.py `Chore`, `schedule_upkeep`): its loop is asked for
 a tick only when a piece of upkeep is due, and a tick runs only what is due. Driven
 with a hand clock and an unstarted loop that keeps the timers asked of it."""
 
