@@ -115,7 +115,7 @@ class Scheduler:
         below, unready = self._below, self._unready
         ran = 0
         # Only a piece of work can make `stop()` true (a crash begins in the code run);
-        # a repeating timer only queues work.
+        # a loop's timer only queues work.
         stopped = stop()
         while ran < limit and not stopped:
             if not ready:
