@@ -337,6 +337,7 @@ class BackendActor(LoopActor):
                 wanted = chore.wanted
                 if wanted is None or wanted():
                     chore.run()
+                # Asked again: the run may have found nothing left (no purge pending).
                 chore.due = now + chore.every if wanted is None or wanted() else math.inf
         self.flush()
         self._gauges()
