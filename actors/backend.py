@@ -11,6 +11,7 @@ change or makes the actor look dead.
 from __future__ import annotations
 
 import logging
+import math
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,7 +57,7 @@ class BackendStats:
     storage_ok: bool = True
     storage_faults: int = 0
     #: The newest event seq: after each commit when events are collected (they
-    #: are embedded, or split with --events), else on each upkeep tick (1 s).
+    #: are embedded, or split with --events), else at each heartbeat's answer (1 s).
     last_seq: int = 0
     #: Statuses and messages a full fifo refused (dropped: the client retries).
     fifo_refused: int = 0
@@ -87,8 +88,29 @@ READ_OPS = OPS - STATE_CHANGING_OPS
 #: fifos are drained again: writes and heartbeats wait for one turn at most.
 READ_TURN = 0.02
 
-#: Upkeep (stale reservations, expiry) every TICK seconds.
+#: While the storage fails, reads try their optional writes again every TICK
+#: seconds; expiry first runs a TICK after the start.
 TICK = 1.0
+#: Expiry (old kept replies, sessions, events) every this many seconds.
+EXPIRE_EVERY = 600.0
+
+
+class Chore:
+    """A piece of a backend's upkeep: `run` every `every` seconds while `wanted()`
+    says it has something to do, first `first` seconds after the start (`every` if
+    None). Without `wanted`, always wanted. One not wanted at its time is not due
+    (`due` inf) until it is again: then it is due `every` later (`schedule_upkeep`)."""
+
+    __slots__ = ("due", "every", "run", "wanted")
+
+    def __init__(self, every: float, run: Callable[[], object],
+                 wanted: Callable[[], bool] | None = None, *, first: float | None = None,
+                 now: float = 0.0) -> None:
+        self.every = every
+        self.run = run
+        self.wanted = wanted
+        self.due = math.inf if wanted is not None else now + (every if first is None
+                                                               else first)
 
 
 class BackendPorts:
@@ -126,7 +148,7 @@ class BackendActor(LoopActor):
 
     Subclasses set `db_name` and `schema`, implement `build` (make the rules
     object over the database) and `handle` (one fifo message, inside the batch
-    transaction), and may override `recover`, `tick` and `handle_other`.
+    transaction), and may override `recover`, `expire`, `upkeep` and `handle_other`.
     `build` sets `events`, the rules' `EventLog`: what it stores in a transaction
     is published once that transaction has committed (`flush`), never if it
     rolled back.
@@ -150,7 +172,9 @@ class BackendActor(LoopActor):
         self.config = config
         self._failed = failed
         self._inlet = inlet
+        #: The one upkeep timer, armed for `_tick_at` (`schedule_upkeep`).
         self._tick: Timer | None = None
+        self._tick_at = math.inf
         self._attached = False
         self._answered_early: set[ReturnTicket] = set()
         # With `--data-dir :memory:` the database is the wiring's too, for the same
@@ -176,6 +200,7 @@ class BackendActor(LoopActor):
         self.reads: FairQueue[ClientRequest] = FairQueue(config.reads_per_address,
                                                           config.max_reads)
         self._read_turn_due = False
+        self._chores = self.upkeep(self.clock.monotonic())
 
     # -- subclass hooks ------------------------------------------------------
     @classmethod
@@ -191,10 +216,26 @@ class BackendActor(LoopActor):
     def recover(self) -> None:
         """After start: resume work a crash left half done."""
 
-    def tick(self) -> None:
-        """Periodic upkeep, every TICK seconds (loop thread). Each piece of it that
-        reads or writes the database runs in a transaction of its own (`transact`),
-        so a tick with nothing due (most of them) opens none."""
+    def upkeep(self, now: float) -> list[Chore]:
+        """The pieces of periodic upkeep, in the order a tick runs them, for an
+        actor starting at `now` (monotonic); subclasses add theirs after these.
+        Each piece that reads or writes the database runs in a transaction of its
+        own (`transact`), and the tick comes only when one is due (`schedule_upkeep`)."""
+        # Only a write that commits shows the storage is back, and with nothing but
+        # reads coming none would be tried: the next read tries its optional write
+        # again (docs/simulation.md, "Bugs it found").
+        return [Chore(TICK, self._retry_optional_writes, self._storage_failing_now),
+                Chore(EXPIRE_EVERY, partial(self.transact, self.expire), first=TICK, now=now)]
+
+    def expire(self) -> None:
+        """Delete what has expired (kept replies, sessions, events), in a transaction."""
+
+    def _retry_optional_writes(self) -> None:
+        if self.db is not None:
+            self.db.optional_writes = True
+
+    def _storage_failing_now(self) -> bool:
+        return self.storage is not None
 
     def handle_other(self, message: Any) -> Any:
         raise TypeError(f"{self.role}: unexpected message {type(message).__name__}")
@@ -216,7 +257,7 @@ class BackendActor(LoopActor):
         ref = self.actor_ref
         self._inlet.attach(self.loop, lambda batch: ref.tell(Batch(batch)))
         self._attached = True
-        self._tick = self.loop.every(TICK, lambda: ref.tell(Tick()))
+        self.schedule_upkeep()
 
     def open(self, db: Database, push: Outbox, publisher: Publisher | None = None) -> None:
         """Take the database, the outbox and the events' publisher, and finish what a
@@ -280,18 +321,46 @@ class BackendActor(LoopActor):
             self._batch(self._read(self._inlet.drain() if self._attached else []))
             return None
         if isinstance(message, Tick):
-            if self.storage is not None and self.db is not None:
-                # Only a write that commits shows the storage is back, and with
-                # nothing but reads coming none would be tried: the next read tries
-                # its optional write again (docs/simulation.md, "Bugs it found").
-                self.db.optional_writes = True
-            self.tick()
-            self.flush()
-            self._gauges()
+            self._upkeep()
             return None
         if isinstance(message, Ready):
             return True
         return self.handle_other(message)
+
+    # -- upkeep: a tick only when a chore is due -----------------------------------
+    def _upkeep(self) -> None:
+        """The tick: the chores due, then the next tick armed."""
+        self._tick, self._tick_at = None, math.inf  # it fired
+        now = self.clock.monotonic()
+        for chore in self._chores:
+            if chore.due <= now:
+                wanted = chore.wanted
+                if wanted is None or wanted():
+                    chore.run()
+                # Asked again: the run may have found nothing left (no purge pending).
+                chore.due = now + chore.every if wanted is None or wanted() else math.inf
+        self.flush()
+        self._gauges()
+        self.schedule_upkeep()
+
+    def schedule_upkeep(self) -> None:
+        """Arm the tick for the first chore due: the one place that knows when this
+        backend next has upkeep to do (loop thread). Called at the start, after each
+        tick, and where a chore may have come to be wanted: a storage fault
+        (`_storage_failing`), a purchase's hold, a seller's purge (the subclasses)."""
+        now = self.clock.monotonic()
+        due = math.inf
+        for chore in self._chores:
+            if chore.due == math.inf and chore.wanted is not None and chore.wanted():
+                chore.due = now + chore.every
+            if chore.due < due:
+                due = chore.due
+        if due < self._tick_at:
+            if self._tick is not None:
+                self._tick.cancel()
+            ref = self.actor_ref
+            self._tick_at = due
+            self._tick = self.loop.call_later(due - now, lambda: ref.tell(Tick()))
 
     def _read(self, items: list[dict[str, Any]]) -> list[Message]:
         """The messages of a drained batch; one that is not ours is dropped (logged)."""
@@ -385,7 +454,7 @@ class BackendActor(LoopActor):
             work = partial(self.handle, message)
             assert self.db is not None
             trying = self.storage is not None and self.db.optional_writes
-            # A storage fault while trying (see Tick) turns optional writes off
+            # A storage fault while trying (see `upkeep`) turns optional writes off
             # again: the read is then served without its write.
             if not (trying and self._attempt(work, [message]) is None):
                 self.transact(work, [message])
@@ -461,6 +530,7 @@ class BackendActor(LoopActor):
         self.storage = fault
         if self.db is not None:
             self.db.optional_writes = False
+        self.schedule_upkeep()  # the retries' tick
 
     def _storage_writable(self) -> None:
         log.warning("%s: storage writable again", self.role)
@@ -487,6 +557,8 @@ class BackendActor(LoopActor):
             sessions = self.live_sessions()
         except sqlite3.Error:
             return Alive(self.role, "failing")  # a read failed: the storage says enough
+        if last_seq >= 0:
+            self.stats.last_seq = last_seq  # the metrics' too, once a second
         return Alive(self.role, storage, last_seq, sessions)
 
     def live_sessions(self) -> int:

@@ -63,7 +63,8 @@ class Dispatch:
         #: Requests sent this loop turn, by fifo ("auth", ...), until `_flush`.
         self._waiting: dict[str, list[ClientRequest]] = {}
         self.sessions = SessionPool(self._start_session, max_actors=config.max_session_actors,
-                                    idle=config.session_actor_idle, clock=env.clock, desk=self)
+                                    idle=config.session_actor_idle, clock=env.clock, desk=self,
+                                    wake=self._wake_by)
 
     def _start_session(self, wsess: str, line: SessionLine) -> pykka.ActorRef[Any]:
         assert self._door is not None
@@ -76,7 +77,7 @@ class Dispatch:
         self._push = self.env.pushers(self._ctx)  # this thread only: ours and the sessions'
         if self.forwarder is not None:
             self.forwarder.open(self._ctx, door.loop)  # embedded: both sources, one endpoint
-        self.liveness.tick(self._push, self._clock.monotonic())
+        # The first heartbeat asks go at the door's first look (`on_tick`), next.
 
     def on_request(self, ticket: int, request: Request, peer: str | None) -> None:
         fifo, roles = route(request.op, request.args)
@@ -112,10 +113,13 @@ class Dispatch:
     def on_expired(self, ticket: int) -> None:
         self.sessions.expired(ticket)
 
-    def on_tick(self, now: float) -> None:
+    def on_tick(self, now: float) -> float:
         assert self._push is not None
-        self.liveness.tick(self._push, now)
-        self.sessions.stop_idle(now)
+        return min(self.liveness.tick(self._push, now), self.sessions.stop_idle(now))
+
+    def _wake_by(self, when: float) -> None:
+        assert self._door is not None
+        self._door.wake_by(when)
 
     def on_stop(self) -> None:
         self.sessions.stop_all()

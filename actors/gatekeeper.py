@@ -24,6 +24,7 @@ import contextlib
 import logging
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import pykka
@@ -37,7 +38,7 @@ from vending.gate import SCHEMA, Gate
 from vending.outcome import CryptoJob, Outcome
 from vending.sessions import SessionPolicy
 
-from .backend import BackendActor
+from .backend import BackendActor, Chore
 from .config import Config
 from .messages import CryptoDone
 from .wire import (
@@ -57,11 +58,11 @@ from .wire import (
 
 log = logging.getLogger(__name__)
 
-#: Ticks (seconds) between re-sends of seller purges still pending.
-RESEND_PURGES_EVERY = 5
-#: Ticks (seconds) between counts of live sessions for `health` (a count of 100000
-#: live sessions measured 40-90 ms: too much for every heartbeat).
-COUNT_SESSIONS_EVERY = 3
+#: Seconds between re-sends of seller purges, while one may still be pending.
+RESEND_PURGES_EVERY = 5.0
+#: Seconds between counts of live sessions for `health`, counted when a heartbeat
+#: asks (a count of 100000 live sessions measured 40-90 ms: too much for every one).
+COUNT_SESSIONS_EVERY = 3.0
 
 
 @dataclass(eq=False)
@@ -76,6 +77,9 @@ class GatekeeperActor(BackendActor):
     role = "gatekeeper"
     db_name = "gatekeeper.sqlite3"
     schema = SCHEMA
+    #: A purge may be pending (one was sent, and no read since found none): the
+    #: re-sends are due.
+    _purging = False
 
     @classmethod
     def fifo_endpoints(cls, config: Config) -> list[str]:
@@ -94,10 +98,15 @@ class GatekeeperActor(BackendActor):
         self._queued_now: list[PasswordWork] = []
         self._crypto_running = 0
         self._held: dict[int, list[Status]] = {}
-        self._ticks = 0
         self._live_sessions = -1
+        self._count_due = self.clock.monotonic() + COUNT_SESSIONS_EVERY  # `recover` counts
 
     def live_sessions(self) -> int:
+        # Counted only for a heartbeat's answer, so only as often as one asks.
+        now = self.clock.monotonic()
+        if now >= self._count_due:
+            self._count_due = now + COUNT_SESSIONS_EVERY
+            self.transact(self._count_sessions)
         return self._live_sessions
 
     def _count_sessions(self) -> None:
@@ -114,20 +123,25 @@ class GatekeeperActor(BackendActor):
         self._count_sessions()
 
     def _resend_purges(self) -> None:
-        for account_id, _ in self.gate.purges.pending():
+        pending = self.gate.purges.pending()
+        if not pending:
+            self._purging = False  # read: none pending is known, not assumed
+        for account_id, _ in pending:
             self._send_purge(account_id)
 
-    def tick(self) -> None:
-        self._ticks += 1
-        if self._ticks % RESEND_PURGES_EVERY == 0:
-            # A Purge or its Purged lost with a restarting stock handler, or a
-            # batch that failed on storage: the purge row is the truth, so ask again.
-            # Idempotent on both sides.
-            self.transact(self._resend_purges)
-        if self._ticks % COUNT_SESSIONS_EVERY == 0:
-            self.transact(self._count_sessions)
-        if self._ticks % 600 == 1:
-            self.transact(self.gate.housekeeping)
+    def upkeep(self, now: float) -> list[Chore]:
+        # A Purge or its Purged lost with a restarting stock handler, or a batch
+        # that failed on storage: the purge row is the truth, so ask again while one
+        # may be pending. Idempotent on both sides.
+        return [*super().upkeep(now),
+                Chore(RESEND_PURGES_EVERY, partial(self.transact, self._resend_purges),
+                      self._may_be_purging)]
+
+    def _may_be_purging(self) -> bool:
+        return self._purging
+
+    def expire(self) -> None:
+        self.gate.housekeeping()
 
     # -- fifo messages ---------------------------------------------------------
     def handle(self, message: Message) -> None:
@@ -212,6 +226,9 @@ class GatekeeperActor(BackendActor):
 
     def _send_purge(self, account_id: int) -> None:
         self.send(self.config.endpoints.post, Purge(account_id, self.config.endpoints.deposit))
+        if not self._purging:
+            self._purging = True
+            self.schedule_upkeep()  # the re-sends' tick
 
     def _purged(self, account_id: int) -> None:
         self.gate.purges.done(account_id)

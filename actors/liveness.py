@@ -55,9 +55,10 @@ class Liveness:
         self._told: dict[str, Alive] = {}
         self._next = now
 
-    def tick(self, push: Outbox, now: float) -> None:
+    def tick(self, push: Outbox, now: float) -> float:
+        """Ask each role, if it is time; return when to ask next."""
         if now < self._next:
-            return
+            return self._next
         self._next = now + HEARTBEAT_EVERY
         ask = Heartbeat(self._endpoints.status)
         for role, endpoint in zip(WATCHED_ROLES, (self._endpoints.auth, self._endpoints.post),
@@ -66,6 +67,7 @@ class Liveness:
             self._missed[role] += 1
             with contextlib.suppress(Backpressure):  # a role that is down: its silence says so
                 push.send(endpoint, ask.to_wire())
+        return self._next
 
     def heard(self, alive: Alive) -> None:
         if alive.role in self._heard:

@@ -74,7 +74,7 @@ class ServeReads:
 
 @dataclass(frozen=True, slots=True)
 class Tick:
-    """Time passed: do periodic upkeep."""
+    """A piece of upkeep is due (the actor's one timer fired): do what is due."""
 
 
 @dataclass(frozen=True, slots=True)

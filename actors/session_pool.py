@@ -27,6 +27,13 @@ from .session import SessionDesk, SessionLine
 MAX_QUEUED_PER_SESSION = 64
 
 StartFn = Callable[[str, SessionLine], pykka.ActorRef[Any]]
+#: Told when an actor will be due to stop (monotonic), if nothing sooner was: the
+#: front door's `wake_by`.
+WakeFn = Callable[[float], None]
+
+
+def _no_wake(when: float) -> None:
+    """No one to tell: `stop_idle` is asked often enough anyway."""
 
 
 @dataclass
@@ -38,12 +45,14 @@ class _Live:
 
 class SessionPool:
     def __init__(self, start: StartFn, *, max_actors: int, idle: float,
-                 clock: Clock = SYSTEM_CLOCK, desk: SessionDesk | None = None) -> None:
+                 clock: Clock = SYSTEM_CLOCK, desk: SessionDesk | None = None,
+                 wake: WakeFn = _no_wake) -> None:
         self._start_actor = start
         #: Where a line's lone request is sent and answered from without a turn of its
         #: actor (the actors' own desk); None: every request takes the actor's turn.
         self._desk = desk
         self._clock = clock
+        self._wake = wake
         self._max_actors = max_actors
         self._idle = idle
         self._live: dict[str, _Live] = {}
@@ -115,22 +124,30 @@ class SessionPool:
         if live is not None and live.ref is ref and live.line.idle:
             self._stop(wsess)
 
-    def stop_idle(self, now: float) -> None:
-        """Stop the actors unused for over `idle` seconds with nothing in flight.
+    def stop_idle(self, now: float) -> float:
+        """Stop the actors unused for `idle` seconds with nothing in flight; return
+        when the next may be due (inf: none will be).
 
-        Asked at every front-door tick (0.1 s): only the first check runs then,
-        until some actor may have been unused long enough."""
-        if now - self._oldest_use <= self._idle:
-            return  # none was used before `_oldest_use`, so none is old enough yet
-        idle, oldest = [], math.inf
+        The front door asks when that time comes, and at its other looks: only the
+        first check runs then, until some actor may have been unused long enough."""
+        if now < self._oldest_use + self._idle:
+            return self._oldest_use + self._idle  # none is old enough yet
+        idle, oldest, due = [], math.inf, math.inf
         for wsess, live in self._live.items():
-            if now - live.last_used > self._idle and live.line.idle:
+            stop_at = live.last_used + self._idle
+            if stop_at <= now and live.line.idle:
                 idle.append(wsess)
-            elif live.last_used < oldest:
+                continue
+            if live.last_used < oldest:
                 oldest = live.last_used
+            # One due but busy keeps `_oldest_use` old: it is looked at again at each
+            # of the door's looks (a second apart at most), and stopped once idle.
+            if now < stop_at < due:
+                due = stop_at
         for wsess in idle:
             self._stop(wsess)
         self._oldest_use = oldest
+        return due
 
     def stop_all(self) -> None:
         for wsess in list(self._live):
@@ -141,7 +158,9 @@ class SessionPool:
             self._evict()
         line = SessionLine()
         live = _Live(self._start_actor(wsess, line), self._clock.monotonic(), line)
-        self._oldest_use = min(self._oldest_use, live.last_used)
+        if self._oldest_use == math.inf:  # the only way it moves sooner
+            self._oldest_use = live.last_used
+            self._wake(live.last_used + self._idle)
         self.actors_started += 1
         self._live[wsess] = live
         return live

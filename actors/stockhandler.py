@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+from functools import partial
 from typing import Any
 
 import pykka
@@ -24,7 +25,7 @@ from vending.ops import TABLE
 from vending.requests import Request
 from vending.stock import SCHEMA, Stock
 
-from .backend import BackendActor
+from .backend import BackendActor, Chore
 from .config import Config
 from .messages import AwaitRecovery
 from .wire import (
@@ -46,6 +47,8 @@ log = logging.getLogger(__name__)
 
 #: A reservation older than this is asked about (its charge may be lost).
 STALE_RESERVATION = 15.0
+#: Seconds between looks for stale reservations, while some purchase holds units.
+RESOLVE_STALE_EVERY = 5.0
 
 
 class StockHandlerActor(BackendActor):
@@ -60,7 +63,6 @@ class StockHandlerActor(BackendActor):
     def build(self, db: Database) -> None:
         self.stock = Stock(db, clock=self.env.clock.time)
         self.events = self.stock.events
-        self._ticks = 0
         # Purchase ids: a random half per actor start, then a counter. Unique as a
         # uuid4 is, and each start's ids rise, so the `reservations` and `purchases`
         # keys (stock.sqlite3, gatekeeper.sqlite3) are appended where the last one
@@ -91,12 +93,16 @@ class StockHandlerActor(BackendActor):
             return self._recovered
         return super().handle_other(message)
 
-    def tick(self) -> None:
-        self._ticks += 1
-        if self._ticks % 5 == 0:
-            self.transact(self._resolve_stale)
-        if self._ticks % 600 == 1:
-            self.transact(self.stock.housekeeping)
+    def upkeep(self, now: float) -> list[Chore]:
+        return [*super().upkeep(now),
+                Chore(RESOLVE_STALE_EVERY, partial(self.transact, self._resolve_stale),
+                      self._holding)]
+
+    def _holding(self) -> bool:
+        return self.stock.holding()
+
+    def expire(self) -> None:
+        self.stock.housekeeping()
 
     def _resolve_stale(self) -> None:
         for pid in self.stock.reservations(older_than=STALE_RESERVATION):
@@ -136,6 +142,7 @@ class StockHandlerActor(BackendActor):
         if row.path == "saga":
             step = row.rule(self.stock, Call(req, pid=f"{self._pid_prefix}{next(self._pids):016x}"))
             self.send(ends.deposit, Charge(step, rt, ends.post))
+            self.schedule_upkeep()  # it may hold units now: stale holds are looked for
         elif row.path == "authorize":
             self.send(ends.deposit, Authorize(rt, req, ends.post))
         else:

@@ -76,7 +76,8 @@ class Simulation:
         swarm: the seed draws its own configuration within `faults` (which kinds
             and variants, how often, the clients' mix, think time and timeout;
             simulation/swarm.py); else the fixed one.
-        batch_idle: housekeeping with nothing else runnable (ticks, heartbeats)
+        batch_idle: housekeeping with nothing else runnable (the loops' timers:
+            the front door's looks, heartbeats, backend upkeep)
             runs as one step (False: a step per timer firing, the histories of
             seeds found before it).
     """

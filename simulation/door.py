@@ -18,7 +18,7 @@ import zmq
 
 from transport.codec import decode, encode
 from transport.fifo import MAX_FIFO_BYTES
-from transport.frontdoor import _TICK, Dispatcher, FrontDoor
+from transport.frontdoor import Dispatcher, FrontDoor
 from transport.loop import EventLoop
 
 from .clock import SimClock
@@ -58,18 +58,18 @@ class SimFrontDoor(FrontDoor):
         self._status_scheduled = False
         self.last_tick = 0.0
 
-    def _tick(self) -> None:
+    def _look(self) -> None:
         #: When the front door last looked for expired requests (the oracle's
-        #: "answered or timed out" is measured from it: a clock jump is noticed
-        #: at the next tick, as in the real loop).
+        #: "answered or timed out" is measured from it). It looks when something is
+        #: due: at each pending deadline, and at each heartbeat ask, so at least
+        #: every HEARTBEAT_EVERY while it serves; a clock jump is noticed at the
+        #: next look, as in the real loop (the timers it passed fire at once).
         self.last_tick = self.clock.monotonic()  # the simulated clock
-        super()._tick()
+        super()._look()
 
     def start_simulated(self) -> None:
         """What `open` does, less binding sockets (the front door's loop)."""
-        self._dispatcher.on_start(self)
-        self.loop.every(_TICK, self._tick)
-        self.opened = True
+        self._serve()
 
     def stop_simulated(self) -> None:
         """What `close` does, less closing sockets: answer what is pending, stop sessions."""

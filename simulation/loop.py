@@ -27,7 +27,7 @@ from transport.loop import Timer, run_due
 
 from .clock import SimClock
 
-__all__ = ["STEP_COST", "Lane", "Scheduler", "SimLoop"]
+__all__ = ["STEP_COST", "Lane", "LoopTimer", "Scheduler", "SimLoop"]
 
 #: Simulated seconds one step (one callback, one message moved) takes.
 STEP_COST = 50e-6
@@ -75,9 +75,11 @@ class Scheduler:
         self._seq = itertools.count()
         self.steps = 0
 
-    def call_at(self, when: float, callback: Callable[[], None], interval: float = 0.0) -> Timer:
-        timer = Timer(when, callback, interval)
-        heapq.heappush(self._timers, (when, next(self._seq), timer))
+    def call_at(self, when: float, callback: Callable[[], None]) -> Timer:
+        return self.arm(Timer(when, callback))
+
+    def arm(self, timer: Timer) -> Timer:
+        heapq.heappush(self._timers, (timer.when, next(self._seq), timer))
         return timer
 
     def call_later(self, delay: float, callback: Callable[[], None]) -> Timer:
@@ -92,7 +94,7 @@ class Scheduler:
     def fire_due(self) -> None:
         """Run the timers that are due (they only queue work on their lanes)."""
         if self._timers and self._timers[0][0] <= self.clock.now:
-            run_due(self._timers, self.clock.now, self._seq)
+            run_due(self._timers, self.clock.now)
 
     def _unready(self, i: int, lane: Lane) -> None:
         lane._ready = False
@@ -101,28 +103,29 @@ class Scheduler:
             self.ready[i] = last
 
     def idle_run(self, until: float, limit: int, stop: Callable[[], bool]) -> int:
-        """With nothing runnable and a repeating timer next (housekeeping: a tick,
-        a heartbeat): jump to it, fire it, and run what it queued until nothing is
-        runnable again; again while the next timer is a repeating one, up to
-        `until` (simulated) and `limit` pieces of work, or until `stop()`. The same
-        work in the same seeded order as one `step` each, as one step of the
-        caller (no fault drawn, no oracle, one trace line, between them): the
-        scheduler's share of an idle hour. Returns how many pieces of work ran
-        (0: the next timer is a one-shot, a client's or a fault's, or none)."""
-        clock, timers, ready, seq = self.clock, self._timers, self.ready, self._seq
+        """With nothing runnable and a loop's own timer next (housekeeping: the
+        front door's look, a backend's upkeep): jump to it, fire it, and run what
+        it queued until nothing is runnable again; again while the next timer is a
+        loop's, up to `until` (simulated) and `limit` pieces of work, or until
+        `stop()`. The same work in the same seeded order as one `step` each, as one
+        step of the caller (no fault drawn, no oracle, one trace line, between
+        them): the scheduler's share of an idle hour. Returns how many pieces of
+        work ran (0: the next timer is a client's or a fault's, or none)."""
+        clock, timers, ready = self.clock, self._timers, self.ready
         below, unready = self._below, self._unready
         ran = 0
         # Only a piece of work can make `stop()` true (a crash begins in the code run);
-        # a repeating timer only queues work.
+        # a loop's timer only queues work.
         stopped = stop()
         while ran < limit and not stopped:
             if not ready:
                 while timers and timers[0][2].cancelled:
                     heapq.heappop(timers)
-                if not timers or not timers[0][2].interval or timers[0][0] > until:
+                if (not timers or type(timers[0][2]) is not LoopTimer
+                        or timers[0][0] > until):
                     break
                 clock.advance_to(timers[0][0])
-                run_due(timers, clock.now, seq)
+                run_due(timers, clock.now)
                 continue
             n = len(ready)
             i = below(n) if n > 1 else 0
@@ -137,9 +140,9 @@ class Scheduler:
             ran += 1
             clock.now += STEP_COST
             if timers and timers[0][0] <= clock.now:
-                if not timers[0][2].interval:
+                if type(timers[0][2]) is not LoopTimer:
                     break  # a client's or a fault's moment: back to one step at a time
-                run_due(timers, clock.now, seq)
+                run_due(timers, clock.now)
         self.steps += ran
         return ran
 
@@ -149,14 +152,14 @@ class Scheduler:
         # The hottest loop of a run (once per step): locals, and `fire_due` inlined.
         clock, timers, ready = self.clock, self._timers, self.ready
         if timers and timers[0][0] <= clock.now:
-            run_due(timers, clock.now, self._seq)
+            run_due(timers, clock.now)
         while True:
             while not ready:
                 when = self.next_timer()
                 if when is None:
                     return None
                 clock.advance_to(when)
-                run_due(timers, clock.now, self._seq)
+                run_due(timers, clock.now)
             n = len(ready)
             # `_randbelow(n)` is what `randrange(n)` returns for n > 0 (the same
             # draws, so the same interleaving per seed), less its argument checks.
@@ -173,16 +176,22 @@ class Scheduler:
         return line
 
 
+class LoopTimer(Timer):
+    """A simulated loop's own timer (`SimLoop.call_later`): it only queues work on
+    its loop, so `Scheduler.idle_run` may fire it among housekeeping."""
+
+    __slots__ = ()
+
+
 class SimLoop(Lane):
     """Stands in for `transport.loop.EventLoop`: the part the actors use of it
-    (`call_soon`, `every`, `in_loop`), on the simulated clock. Its sockets are
+    (`call_soon`, `call_later`, `in_loop`), on the simulated clock. Its sockets are
     the simulator's channels, which call `call_soon` when something arrives."""
 
     def __init__(self, sched: Scheduler, name: str) -> None:
         super().__init__(sched)
         self.name = name
         self._callbacks: deque[Callable[[], None]] = deque()
-        self._timers: list[Timer] = []
         self.dead = False
 
     # -- what EventLoop offers the actors --------------------------------
@@ -194,16 +203,16 @@ class SimLoop(Lane):
             self._ready = True
             self.sched.ready.append(self)
 
-    def every(self, interval: float, callback: Callable[[], None]) -> Timer:
+    def call_later(self, delay: float, callback: Callable[[], None]) -> Timer:
         def due() -> None:
             # The real loop runs a due timer at once; here it waits its turn in the
-            # queue, so a cancel meanwhile (the actor stopped) must still hold.
+            # queue, so a cancel meanwhile (armed again, the actor stopped) must hold.
             if not timer.cancelled:
                 callback()
         due.__qualname__ = getattr(callback, "__qualname__", "timer")
-        timer = self.sched.call_at(self.sched.clock.now + interval,
-                                   partial(self.call_soon, due), interval)
-        self._timers.append(timer)
+        # A timer of a killed loop still fires: `call_soon` drops what it queues.
+        timer = self.sched.arm(LoopTimer(self.sched.clock.now + max(0.0, delay),
+                                         partial(self.call_soon, due)))
         return timer
 
     def in_loop(self) -> bool:
@@ -229,11 +238,10 @@ class SimLoop(Lane):
         self._callbacks.popleft()()
 
     def kill(self) -> None:
-        """The thread is gone (its process crashed): queued work and timers with it."""
+        """The thread is gone (its process crashed): queued work and timers with it
+        (a timer that fires later queues nothing: `call_soon`)."""
         self.dead = True
         self._callbacks.clear()
-        for timer in self._timers:
-            timer.cancel()
 
 
 def _label(callback: Callable[[], None]) -> str:

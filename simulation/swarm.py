@@ -85,7 +85,7 @@ class Profile:
     #: seconds after they are done thinking), so requests come in bursts and share
     #: batches; 0: whenever each is done.
     beat: float = 0.0
-    #: Run a timer's housekeeping (a tick, a heartbeat's round trip) with nothing
+    #: Run a loop timer's housekeeping (a look, a heartbeat's round trip) with nothing
     #: else runnable as one step of the world (loop.py's `idle_run`).
     batch_idle: bool = True
     swarm: bool = False

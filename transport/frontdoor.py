@@ -17,6 +17,7 @@ from __future__ import annotations
 import errno
 import heapq
 import logging
+import math
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -41,7 +42,6 @@ log = logging.getLogger(__name__)
 
 #: Frames over this are dropped by ZeroMQ itself (ZMQ_MAXMSGSIZE), per docs/protocol.md §2.
 MAX_FRAME_BYTES = 1024 * 1024
-_TICK = 0.1
 
 #: Told of every answer: (op, code, seconds since the request came in), code
 #: "OK" for a success; op "invalid" for a request that did not parse. Called in
@@ -77,7 +77,12 @@ class Dispatcher(Protocol):
     def on_request(self, ticket: int, request: Request, peer: str | None) -> None: ...
     def on_status(self, message: dict[str, Any]) -> None: ...
     def on_expired(self, ticket: int) -> None: ...
-    def on_tick(self, now: float) -> None: ...
+
+    def on_tick(self, now: float) -> float:
+        """Run what is due at `now`; return when something is next due (the door's
+        clock; inf: nothing). Something sooner coming up later: `FrontDoor.wake_by`."""
+        ...
+
     def on_stop(self) -> None: ...
 
 
@@ -140,7 +145,9 @@ class FrontDoor:
         self._drained = threading.Event()
         self._router: zmq.Socket[Any] | None = None
         self._status: zmq.Socket[Any] | None = None
-        self._tick_timer: Timer | None = None
+        #: The one timer: armed for `_armed`, when the door next looks (`_look`).
+        self._timer: Timer | None = None
+        self._armed = math.inf
         #: `encode` for the loop thread (set by `open`, which runs there).
         self._encode: Callable[[Any], bytes] = encode
         self.opened = False
@@ -158,7 +165,7 @@ class FrontDoor:
         if not self.opened:
             return
         self.loop.call_and_wait(lambda: self._begin_drain(drain))
-        self._drained.wait(drain + 1.0)  # + a tick: the loop notices the time is up
+        self._drained.wait(drain + 1.0)  # + a second: the loop notices the time is up
         self.loop.call_and_wait(self.close)
 
     @property
@@ -221,6 +228,7 @@ class FrontDoor:
         self._draining = True
         self._drain_until = self.clock.monotonic() + drain
         self._check_drained()
+        self.wake_by(self._drain_until)
 
     def _check_drained(self) -> None:
         if not self._pending or self.clock.monotonic() >= self._drain_until:
@@ -250,10 +258,14 @@ class FrontDoor:
         except BaseException:
             self._close_sockets()
             raise
-        self._dispatcher.on_start(self)
         self.loop.add_reader(status, lambda: self._drain_status(status))
         self.loop.add_reader(router, lambda: self._drain_clients(router))
-        self._tick_timer = self.loop.every(_TICK, self._tick)
+        self._serve()
+
+    def _serve(self) -> None:
+        """Start the dispatcher and take the first look (which arms the timer)."""
+        self._dispatcher.on_start(self)
+        self._look()
         self.opened = True
 
     def close(self) -> None:
@@ -264,8 +276,9 @@ class FrontDoor:
         for ticket in list(self._pending):
             self.reply(ticket, Unavailable("server is shutting down").to_reply())
         self._dispatcher.on_stop()
-        if self._tick_timer is not None:
-            self._tick_timer.cancel()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer, self._armed = None, math.inf
         for sock in (self._router, self._status):
             if sock is not None:
                 self.loop.remove_reader(sock)
@@ -276,13 +289,44 @@ class FrontDoor:
             if sock is not None:
                 sock.close()  # LINGER set above: 500 ms for replies, 0 for statuses
 
-    def _tick(self) -> None:
+    # -- the door's one timer: it looks when something is due, never on a grid ------
+    def _look(self) -> None:
+        """Answer what is past its deadline, let the dispatcher run what it has due
+        (heartbeat asks, idle session actors to stop), see whether a drain is over;
+        then arm the timer for the next of these (`_due`). The timer's callback."""
+        self._timer, self._armed = None, math.inf
         now = self.clock.monotonic()
         if self._deadlines and self._deadlines[0][0] <= now:
             self._expire(now)
-        self._dispatcher.on_tick(now)
+        due = self._dispatcher.on_tick(now)
         if self._draining:
             self._check_drained()
+        self.wake_by(self._due(due))
+
+    def _due(self, dispatcher_due: float) -> float:
+        """When the door must look next: the one place that knows. The earliest
+        pending deadline, what the dispatcher has next, the end of a drain."""
+        deadlines, pending = self._deadlines, self._pending
+        while deadlines and deadlines[0][1] not in pending:
+            heapq.heappop(deadlines)  # answered: nothing to expire
+        due = dispatcher_due
+        if deadlines and deadlines[0][0] < due:
+            due = deadlines[0][0]
+        if self._draining and not self._drained.is_set() and self._drain_until < due:
+            due = self._drain_until
+        return due
+
+    def wake_by(self, when: float) -> None:
+        """Look by `when` (the door's clock), unless the timer is armed sooner
+        already: what comes up between two looks and is due before the next (loop
+        thread). The loop's timer waits on its own clock, so it is armed for how
+        long until `when`, not for `when`."""
+        if when >= self._armed:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._armed = when
+        self._timer = self.loop.call_later(when - self.clock.monotonic(), self._look)
 
     def _drain_status(self, status: zmq.Socket[Any]) -> None:
         for _ in range(1024):
@@ -367,6 +411,8 @@ class FrontDoor:
         deadline = started + self.request_timeout
         self._pending[ticket] = _Pending(envelope, request.req_id, deadline, request.op, started)
         heapq.heappush(self._deadlines, (deadline, ticket))
+        if deadline < self._armed:  # `wake_by`'s test, inlined: once per request
+            self.wake_by(deadline)
         try:
             address = frames[-1].get("Peer-Address")
         except zmq.ZMQError:

@@ -4,8 +4,8 @@ ZeroMQ sockets must stay in the thread that created them (ZeroMQ Guide, ch. 2),
 and under one GIL every hand-off between threads is a wake-up, a context switch
 and a GIL transfer (docs/design.md, "Threads and what they own"). So the parts of a
 process run on one `EventLoop`: each opens its sockets in the loop thread, and the
-loop polls them with one `zmq.Poller`, runs timers, and runs callbacks queued with
-`call_soon`. Work that
+loop polls them with one `zmq.Poller`, runs one-shot timers, and runs callbacks
+queued with `call_soon`. Work that
 arrives on a socket the loop owns costs no extra thread; only `call_soon` from
 another thread writes to a wake-up pipe.
 """
@@ -20,7 +20,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 import zmq
@@ -37,14 +37,18 @@ _MAX_CALLBACKS_PER_TURN = 1024
 
 
 class Timer:
-    """A callback due at a monotonic time (again every `interval` s if set)."""
+    """A callback due once at a monotonic time, unless cancelled first.
 
-    __slots__ = ("callback", "cancelled", "interval", "when")
+    There are no repeating timers: a part arms its one timer for the next thing it
+    has due, and arms it again when that has run or something sooner comes up, so
+    an idle part is not woken for nothing (docs/design.md, "Timers").
+    """
 
-    def __init__(self, when: float, callback: Callable[[], None], interval: float = 0.0) -> None:
+    __slots__ = ("callback", "cancelled", "when")
+
+    def __init__(self, when: float, callback: Callable[[], None]) -> None:
         self.when = when
         self.callback = callback
-        self.interval = interval
         self.cancelled = False
 
     def cancel(self) -> None:
@@ -148,9 +152,10 @@ class EventLoop(threading.Thread):
         if self._readers.pop(source, None) is not None:
             self._poller.unregister(source)
 
-    def every(self, interval: float, callback: Callable[[], None]) -> Timer:
-        """Call `callback` every `interval` seconds until the timer is cancelled."""
-        timer = Timer(time.monotonic() + interval, callback, interval)
+    def call_later(self, delay: float, callback: Callable[[], None]) -> Timer:
+        """Call `callback` once, `delay` seconds from now (at the next turn if not
+        positive), unless the timer is cancelled first."""
+        timer = Timer(time.monotonic() + delay, callback)
         heapq.heappush(self._timers, (timer.when, next(self._timer_seq), timer))
         return timer
 
@@ -192,9 +197,12 @@ class EventLoop(threading.Thread):
     def _timeout(self) -> int:
         if self._callbacks:
             return 0
-        if not self._timers:
+        timers = self._timers
+        while timers and timers[0][2].cancelled:
+            heapq.heappop(timers)  # a part armed again sooner: no wake-up for the old one
+        if not timers:
             return 1000
-        wait = self._timers[0][0] - time.monotonic()
+        wait = timers[0][0] - time.monotonic()
         return max(0, int(wait * 1000) + 1)
 
     def _run_callbacks(self) -> None:
@@ -205,23 +213,15 @@ class EventLoop(threading.Thread):
             callbacks.popleft()()
 
     def _run_timers(self) -> None:
-        run_due(self._timers, time.monotonic(), self._timer_seq)
+        run_due(self._timers, time.monotonic())
 
 
-def run_due(timers: list[tuple[float, int, Timer]], now: float,
-            seq: Iterator[int]) -> None:
-    """Run the timers of the heap `timers` that are due at `now`; a repeating one
-    is pushed again `interval` after now (`seq` breaks ties in order of arming).
-    The real loop's and the simulation's (simulation/loop.py) timers, one rule."""
+def run_due(timers: list[tuple[float, int, Timer]], now: float) -> None:
+    """Run the timers of the heap `timers` that are due at `now`, in time then
+    arming order (the heap's (when, seq) keys), and take them out; a cancelled one
+    is only taken out. The real loop's and the simulation's (simulation/loop.py)
+    timers, one rule."""
     while timers and timers[0][0] <= now:
-        timer = timers[0][2]
-        if timer.cancelled:
-            heapq.heappop(timers)
-            continue
-        if timer.interval:
-            # Popped and pushed again in one sift (the same order: (when, seq) is unique).
-            timer.when = now + timer.interval
-            heapq.heapreplace(timers, (timer.when, next(seq), timer))
-        else:
-            heapq.heappop(timers)
-        timer.callback()
+        timer = heapq.heappop(timers)[2]
+        if not timer.cancelled:
+            timer.callback()

@@ -193,6 +193,10 @@ class Stock:
             return None
         return Offer(row[2], row[3], row[4] - self._held.get(product_uid, 0), row[5])
 
+    def holding(self) -> bool:
+        """Some purchase holds units (a reservation is in flight)."""
+        return bool(self._holds)
+
     def held_by(self, purchase_id: str) -> tuple[str, int] | None:
         """(product_uid, units) held for a purchase, None if nothing is."""
         return self._holds.get(purchase_id)

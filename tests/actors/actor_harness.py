@@ -15,7 +15,7 @@ from actors.config import Config
 from actors.env import REAL, Env
 from actors.messages import Batch
 from actors.wire import ClientRequest, Message, ReturnTicket, from_wire
-from transport.loop import EventLoop
+from transport.loop import EventLoop, Timer
 from vending.call import Call
 from vending.db import Database
 from vending.requests import parse_request
@@ -45,11 +45,14 @@ class Outbox:
         pass
 
 
-def build(actor_cls: type[Any], config: Config = CONFIG, env: Env = REAL) -> Any:
-    """An actor with its database and outbox, as `on_start` would leave it; no thread."""
-    loop = EventLoop(f"unstarted-{actor_cls.role}")  # never started: a handle, no thread
+def build(actor_cls: type[Any], config: Config = CONFIG, env: Env = REAL,
+          loop: EventLoop | None = None) -> Any:
+    """An actor with its database and outbox, as `on_start` would leave it; no thread.
+    `loop`: an unstarted one the test reads (`Timers`)."""
+    loop = loop or EventLoop(f"unstarted-{actor_cls.role}")  # never started: no thread
     actor = actor_cls(loop, None, None, config, lambda role: None, env=env)
     actor.open(Database(None, actor_cls.schema), Outbox())
+    actor.schedule_upkeep()  # as `on_start` does
     return actor
 
 
@@ -91,6 +94,28 @@ def run_told(actor: Any) -> int:
         actor.on_receive(actor.actor_inbox.get().message)
         handled += 1
     return handled
+
+
+class Timers(EventLoop):
+    """An unstarted loop (no thread) that keeps the timers an actor arms on it: its
+    upkeep tick (`BackendActor.schedule_upkeep`)."""
+
+    def __init__(self) -> None:
+        super().__init__("unstarted-timers")
+        self.armed: list[Timer] = []
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> Timer:
+        timer = super().call_later(delay, callback)
+        timer.when = delay  # kept as asked: the test's clock is not the loop's
+        self.armed.append(timer)
+        return timer
+
+    def next_in(self) -> float | None:
+        """In how many seconds the timer armed last fires, from when it was armed
+        (None: none was, or it was cancelled)."""
+        if not self.armed or self.armed[-1].cancelled:
+            return None
+        return self.armed[-1].when
 
 
 class ManualPool(Executor):

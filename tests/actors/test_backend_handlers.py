@@ -198,41 +198,6 @@ def test_a_batch_of_heartbeats_alone_runs_no_statement(gatekeeper: Any,
         assert statements == [], actor.role
 
 
-def test_a_tick_opens_a_transaction_only_for_the_upkeep_due(gatekeeper: Any,
-                                                             stock_handler: Any,
-                                                             product: str) -> None:
-    """Upkeep runs every few ticks (1 s each); the ticks between touch no database."""
-    from actors.gatekeeper import COUNT_SESSIONS_EVERY, RESEND_PURGES_EVERY
-    from actors.messages import Tick
-
-    ann = register(gatekeeper, "buyer", "ann")
-    deliver(gatekeeper, request("deposit", ann, amount=50))
-    deliver(stock_handler, request("buy", ann, product_uid=product, amount=1))
-    pid = one(stock_handler.push, ENDS.deposit, Charge).step.pid  # never answered
-    with stock_handler.db.transaction():  # held long enough to be asked about
-        stock_handler.db.conn.execute("UPDATE reservations SET at = at - 60")
-
-    def statements_per_tick(actor: Any, ticks: int) -> list[int]:
-        counts = []
-        for _ in range(ticks):
-            statements: list[str] = []
-            actor.db.conn.set_trace_callback(statements.append)
-            actor.on_receive(Tick())
-            counts.append(len(statements))
-        actor.db.conn.set_trace_callback(None)
-        return counts
-
-    # The stock handler: expiry at its first tick (then every 600), stale holds every 5th.
-    assert [n > 0 for n in statements_per_tick(stock_handler, 5)] == [
-        True, False, False, False, True]
-    assert stock_handler.push.take(ENDS.deposit) == [Resolve(pid, ENDS.post)]
-    # The gatekeeper: expiry at its first, purges every 5th, a session count every 3rd.
-    due = [n % 600 == 1 or n % RESEND_PURGES_EVERY == 0 or n % COUNT_SESSIONS_EVERY == 0
-           for n in range(1, 16)]
-    assert [n > 0 for n in statements_per_tick(gatekeeper, 15)] == due
-    assert not all(due) and any(due)
-
-
 def test_wire_round_trip_of_every_saga_message(product: str) -> None:
     rt = ReturnTicket(ENDS.status, "s_x", 7)
     req = parse_request({"op": "buy", "product_uid": product, "amount": 2,
@@ -258,19 +223,3 @@ def test_a_message_with_a_field_of_the_wrong_type_is_refused_naming_it() -> None
             from_wire({**good, field: value})
     with pytest.raises(BadMessage, match="reply"):
         from_wire({k: v for k, v in good.items() if k != "reply"})
-
-
-def test_a_pending_purge_is_sent_again_until_it_is_done(gatekeeper: Any) -> None:
-    from actors.gatekeeper import RESEND_PURGES_EVERY
-    from actors.messages import Tick
-    from actors.wire import Purge, Purged
-
-    with gatekeeper.db.transaction():  # a seller deleted, its Purge lost
-        gatekeeper.db.conn.execute("INSERT INTO purges VALUES(7, 'seller_gone')")
-    for _ in range(RESEND_PURGES_EVERY):
-        gatekeeper.on_receive(Tick())
-    assert gatekeeper.push.take(ENDS.post) == [Purge(7, ENDS.deposit)]
-    deliver(gatekeeper, Purged(7))
-    for _ in range(RESEND_PURGES_EVERY):
-        gatekeeper.on_receive(Tick())
-    assert gatekeeper.push.take(ENDS.post) == []

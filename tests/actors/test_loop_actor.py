@@ -103,7 +103,7 @@ def test_a_turn_runs_callbacks_and_ready_readers_and_says_whether_it_ran_anythin
             pull.bind("inproc://turn-test")
             push.connect("inproc://turn-test")
             loop.add_reader(pull, lambda: seen.append(pull.recv().decode()))
-            ticks = loop.every(0.0, lambda: seen.append("timer"))  # due at once
+            ticks = loop.call_later(0.0, lambda: seen.append("timer"))  # due at once
             loop.call_soon(lambda: seen.append("callback"))
             push.send(b"message")
             ran = [loop.turn(wait=False) for _ in range(3)]

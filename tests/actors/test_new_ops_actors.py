@@ -7,13 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 from actor_harness import ENDS, PASSWORD, ManualPool, build, deliver, register, request, run_told
+from clocks import HandClock
 from test_backend_handlers import one
 from test_backend_handlers import product as product  # the fixture, for this module
 
 from actors import faults
 from actors.env import Env
 from actors.gatekeeper import COUNT_SESSIONS_EVERY, GatekeeperActor
-from actors.messages import Tick
 from actors.wire import Alive, Charge, Charged, Heartbeat, ReturnTicket, Status, from_wire
 from vending.purchase import ChargeStep
 from vending.requests import parse_request
@@ -73,16 +73,23 @@ def test_change_password_runs_its_argon2_work_off_the_batch() -> None:
         gatekeeper.cleanup()
 
 
-def test_a_heartbeat_answer_tells_storage_seq_and_sessions(gatekeeper: Any,
-                                                          armed: list[str]) -> None:
+def test_a_heartbeat_answer_tells_storage_seq_and_sessions(armed: list[str]) -> None:
+    clock = HandClock()
+    gatekeeper = build(GatekeeperActor, env=Env(clock=clock))
+    try:
+        _heartbeat_answers(gatekeeper, clock, armed)
+    finally:
+        gatekeeper.cleanup()
+
+
+def _heartbeat_answers(gatekeeper: Any, clock: HandClock, armed: list[str]) -> None:
     ann = register(gatekeeper, "buyer", "ann")
     register(gatekeeper, "buyer", "bob")
     deliver(gatekeeper, Heartbeat(ENDS.status))
-    # Live sessions are counted at upkeep, every COUNT_SESSIONS_EVERY ticks: none yet.
+    # Live sessions are counted when a heartbeat asks, every COUNT_SESSIONS_EVERY
+    # seconds at most: none at the start's count.
     assert gatekeeper.push.take() == [Alive("gatekeeper", "ok", 2, 0)]
-    for _ in range(COUNT_SESSIONS_EVERY):
-        gatekeeper.on_receive(Tick())
-    gatekeeper.push.take()
+    clock.now += COUNT_SESSIONS_EVERY
     deliver(gatekeeper, Heartbeat(ENDS.status))
     assert gatekeeper.push.take() == [Alive("gatekeeper", "ok", 2, 2)]
     faults.ACTIVE["gatekeeper.commit"] = "ioerror"

@@ -4,6 +4,7 @@ keep in agreement. Driven with no thread: a ref that hands messages straight ove
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
@@ -191,47 +192,55 @@ def test_a_session_that_ended_retires_its_actor_at_once(
     assert not refs[0].alive and pool.live_actors == 0 and refs[0].told == []
 
 
-def test_stop_idle_stops_each_actor_at_the_first_tick_past_its_idle_time(
+def test_stop_idle_says_when_the_next_actor_is_due_and_stops_each_at_its_time(
         started: list[DirectRef]) -> None:
-    """The pool looks at its actors only once the oldest may be idle long enough
-    (`stop_idle` is asked every 0.1 s); it must still stop each one in time: one
-    started late, one used again, one busy past its time and idle later."""
-    clock = HandClock()
+    """The front door asks `stop_idle` when the pool said the next actor is due, or
+    told it so (`wake`), and at its other looks (a heartbeat ask a second); each actor
+    must be stopped at its time: one started late, one used again, one busy past its
+    time and idle later, one after the pool was empty."""
+    clock = HandClock(1000.25)  # off the heartbeats' whole seconds
     desk = Desk()
 
     def start(wsess: str, line: SessionLine) -> Any:
         ref = DirectRef(SessionActor(EventLoop("unstarted"), wsess, desk, line))
         started.append(ref)
         return ref
-    pool = SessionPool(start, max_actors=8, idle=60.0, clock=clock)
+    wakes: list[float] = []
+    due = [math.inf]
 
-    tenths = [10000]
+    def wake(when: float) -> None:
+        wakes.append(when)
+        due[0] = min(due[0], when)
+    pool = SessionPool(start, max_actors=8, idle=60.0, clock=clock, wake=wake)
 
-    def tick_until(until: float) -> list[bool]:
-        """A tick every 0.1 s up to `until` (the front door's)."""
-        while (tenths[0] + 1) / 10 <= until:
-            tenths[0] += 1
-            clock.now = tenths[0] / 10
-            pool.stop_idle(clock.now)
+    def look_until(until: float) -> list[bool]:
+        """The front door's looks up to `until`: when the pool said, and each second."""
+        while (at := min(due[0], math.floor(clock.now) + 1.0)) <= until:
+            clock.now = at
+            due[0] = pool.stop_idle(at)
+        clock.now = until
         return [ref.alive for ref in started]
 
     pool.submit("s_a", deposit(1))
     pool.done("s_a", 1, {"ok": True}, False)
-    assert tick_until(1030.0) == [True]
-    pool.submit("s_b", deposit(2))                   # started at 1030
+    assert wakes == [1060.25]  # the first actor of an empty pool: the door is told
+    assert look_until(1030.25) == [True]
+    pool.submit("s_b", deposit(2))                   # started at 1030.25
     pool.done("s_b", 2, {"ok": True}, False)
-    pool.submit("s_c", deposit(3))                   # busy from 1030
-    assert tick_until(1050.0) == [True, True, True]
-    pool.submit("s_a", deposit(4))                   # used again at 1050
+    pool.submit("s_c", deposit(3))                   # busy from 1030.25
+    assert look_until(1050.25) == [True, True, True]
+    pool.submit("s_a", deposit(4))                   # used again at 1050.25
     pool.done("s_a", 4, {"ok": True}, False)
-    assert tick_until(1090.05) == [True, True, True]
-    assert tick_until(1090.2) == [True, False, True]  # s_b: unused for over 60 s
-    assert tick_until(1100.0) == [True, False, True]  # s_c: over 60 s, but busy
+    assert look_until(1090.2) == [True, True, True]
+    assert look_until(1090.25) == [True, False, True]  # s_b: unused for 60 s, at once
+    assert look_until(1100.0) == [True, False, True]   # s_c: 60 s, but busy
     pool.done("s_c", 3, {"ok": True}, False)
-    assert tick_until(1100.15) == [True, False, False]
-    assert tick_until(1110.05) == [True, False, False]
-    assert tick_until(1110.2) == [False, False, False]
-    assert pool.live_actors == 0
+    assert look_until(1101.0) == [True, False, False]  # at the next look, once idle
+    assert look_until(1110.2) == [True, False, False]
+    assert look_until(1110.25) == [False, False, False]
+    assert pool.live_actors == 0 and due[0] == math.inf
+    clock.now = 1120.5
     pool.submit("s_d", deposit(5))                   # the pool empty, then one again
     pool.done("s_d", 5, {"ok": True}, False)
-    assert tick_until(1170.05)[-1] and not tick_until(1170.3)[-1]
+    assert wakes == [1060.25, 1180.5]
+    assert look_until(1180.4)[-1] and not look_until(1180.5)[-1]

@@ -9,41 +9,55 @@ import itertools
 from transport.loop import Timer, run_due
 
 
-def test_due_timers_run_in_time_then_arming_order_and_repeating_ones_come_back() -> None:
+def test_due_timers_run_once_in_time_then_arming_order() -> None:
     seq = itertools.count()
     heap: list[tuple[float, int, Timer]] = []
     ran: list[str] = []
 
-    def arm(when: float, name: str, interval: float = 0.0) -> Timer:
-        timer = Timer(when, lambda: ran.append(name), interval)
+    def arm(when: float, name: str) -> Timer:
+        timer = Timer(when, lambda: ran.append(name))
         heapq.heappush(heap, (when, next(seq), timer))
         return timer
 
-    arm(1.0, "tick", 1.0)
+    arm(1.0, "first at 1")
     arm(0.5, "once")
     arm(1.0, "same time, armed later")
     arm(0.7, "cancelled").cancel()
     arm(5.0, "later")
-    run_due(heap, 1.2, seq)
-    assert ran == ["once", "tick", "same time, armed later"]
-    assert sorted((when, t.interval) for when, _, t in heap) == [(2.2, 1.0), (5.0, 0.0)]
-    ran.clear()
-    run_due(heap, 2.2, seq)   # again `interval` after it last ran, not after it was due
-    run_due(heap, 2.3, seq)
-    assert ran == ["tick"]
-    run_due(heap, 10.0, seq)  # once per call, however late: no catching up
-    assert ran == ["tick", "tick", "later"]
-    assert [(when, t.interval) for when, _, t in heap] == [(11.0, 1.0)]
+    run_due(heap, 1.2)
+    assert ran == ["once", "first at 1", "same time, armed later"]
+    assert [when for when, _, _ in heap] == [5.0]
+    run_due(heap, 2.0)  # nothing comes back: a part arms its timer again itself
+    assert ran == ["once", "first at 1", "same time, armed later"]
+    run_due(heap, 10.0)
+    assert ran[-1] == "later" and heap == []
 
 
 def test_a_timer_cancelled_while_due_does_not_run_and_leaves_the_heap() -> None:
     seq = itertools.count()
     heap: list[tuple[float, int, Timer]] = []
     ran: list[str] = []
-    second = Timer(1.0, lambda: ran.append("second"), 1.0)
-    first = Timer(1.0, lambda: (ran.append("first"), second.cancel()), 1.0)
+    second = Timer(1.0, lambda: ran.append("second"))
+    first = Timer(1.0, lambda: (ran.append("first"), second.cancel()))
     for timer in (first, second):
         heapq.heappush(heap, (1.0, next(seq), timer))
-    run_due(heap, 1.0, seq)
+    run_due(heap, 1.0)
     assert ran == ["first"]
-    assert [t for _, _, t in heap] == [first]
+    assert heap == []
+
+
+def test_a_timer_armed_by_a_due_one_for_later_waits_for_its_time() -> None:
+    """What a part does at each look: run, then arm for the next thing due."""
+    seq = itertools.count()
+    heap: list[tuple[float, int, Timer]] = []
+    ran: list[float] = []
+
+    def look(when: float) -> None:
+        ran.append(when)
+        heapq.heappush(heap, (when + 1.0, next(seq), Timer(when + 1.0, lambda: look(when + 1.0))))
+
+    heapq.heappush(heap, (1.0, next(seq), Timer(1.0, lambda: look(1.0))))
+    run_due(heap, 1.5)
+    assert ran == [1.0] and [when for when, _, _ in heap] == [2.0]
+    run_due(heap, 2.5)
+    assert ran == [1.0, 2.0] and [when for when, _, _ in heap] == [3.0]
