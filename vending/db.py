@@ -390,7 +390,7 @@ class Mirror:
     def forget(self) -> None:
         """A rollback: hold nothing (rows written since are held again as they come)."""
         self._rows.clear()
-        self.stale = self._unheld is None
+        self.stale = True
 
     def renew(self) -> None:
         """Its triggers, unless they are there (made inside a transaction, a rollback
