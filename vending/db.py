@@ -419,7 +419,7 @@ class Mirror:
             if found is None:
                 return None
             row = tuple(found)
-            if self._unheld is None:  # not held: no trigger would tell it of a write
+            if self._unheld is None:  # held only once its triggers tell it of writes
                 self._rows[key] = row
         return row
 
