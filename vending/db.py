@@ -345,12 +345,33 @@ class Mirror:
     registered once, as registering one again expires every prepared statement
     of the connection. Only the thread that owns the database uses it.
     A key found absent is not held (unbounded probes must not grow memory).
+
+    It holds nothing, and has no triggers, until it has been read `HOLD_AFTER`
+    times (each such read is a plain SELECT, always right): making its three
+    triggers costs what about 25 reads from the file cost (SQLite writes and
+    parses each one, and any schema change expires every statement the connection
+    has prepared), and a connection that a restart has just opened may serve few
+    reads before it goes (docs/design.md, "Memory that records the file").
     """
+
+    #: Reads from the file before the mirror starts holding rows (0: at once).
+    HOLD_AFTER = 32
 
     def __init__(self, db: Database, table: str, key: str, columns: tuple[str, ...]) -> None:
         self._rows: dict[object, tuple[object, ...]] = {}
         self._select = (f"SELECT {', '.join(columns)} FROM {table} WHERE {key}=?")
         self._conn = db.conn
+        self._table, self._key, self._columns = table, key, columns
+        #: Reads left before it holds rows (`_hold`); None once it holds them.
+        self._unheld: int | None = self.HOLD_AFTER
+        self._triggers: tuple[str, ...] = ()
+        self.stale = False
+        if not self._unheld:
+            self._hold()
+
+    def _hold(self) -> None:
+        """From now on hold rows: register the functions, make the triggers."""
+        table, key, columns = self._table, self._key, self._columns
         put, drop = f"_mirror_{table}_put", f"_mirror_{table}_drop"
         self._conn.create_function(put, len(columns) + 1, self._put)
         self._conn.create_function(drop, 1, self._drop)
@@ -363,6 +384,7 @@ class Mirror:
                 f"{put}_u AFTER UPDATE ON main.{table} BEGIN SELECT {drop}(OLD.{key})"
                 f" WHERE OLD.{key} IS NOT NEW.{key}; SELECT {put}(NEW.{key}, {new}); END",
                 f"{drop}_d AFTER DELETE ON main.{table} BEGIN SELECT {drop}(OLD.{key}); END"))
+        self._unheld = None
         self.renew()
 
     def forget(self) -> None:
@@ -387,10 +409,18 @@ class Mirror:
         """The row under `key` (its columns, in order), None if the table has none."""
         row = self._rows.get(key)
         if row is None:
+            unheld = self._unheld
+            if unheld is not None:  # not holding yet: this read counts
+                if unheld > 1:
+                    self._unheld = unheld - 1
+                else:
+                    self._hold()
             found = self._conn.execute(self._select, (key,)).fetchone()
             if found is None:
                 return None
-            row = self._rows[key] = tuple(found)
+            row = tuple(found)
+            if self._unheld is None:  # held only once its triggers tell it of writes
+                self._rows[key] = row
         return row
 
     def __len__(self) -> int:

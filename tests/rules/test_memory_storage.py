@@ -19,6 +19,7 @@ from rules_world import World
 
 from vending import GATE_SCHEMA, STOCK_SCHEMA, Database, Gate, Stock, parse_request
 from vending.call import Call
+from vending.db import Mirror
 from vending.errors import BadRequest
 from vending.purchase import Resolution, reserve
 from vending.users import find_user
@@ -29,7 +30,16 @@ def failing_fsync() -> None:
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> World:
+def holding(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Mirrors hold rows from their first read (`Mirror.HOLD_AFTER` 0), so the tests of
+    what a held row does need no reads first."""
+    monkeypatch.setattr(Mirror, "HOLD_AFTER", 0)
+
+
+@pytest.fixture(params=[0, Mirror.HOLD_AFTER], ids=["held-at-once", "held-after-reads"])
+def world(tmp_path: Path, request: pytest.FixtureRequest,
+          monkeypatch: pytest.MonkeyPatch) -> World:
+    monkeypatch.setattr(Mirror, "HOLD_AFTER", request.param)
     w = World()
     clock = lambda: w.now  # noqa: E731
     w.acc = Gate(Database(tmp_path / "gatekeeper.sqlite3", GATE_SCHEMA), clock=clock)
@@ -105,7 +115,12 @@ def test_a_failed_commit_leaves_memory_equal_to_a_fresh_load(world: World) -> No
             == view(acc3, stock3, creds, uid, pids, req_ids))
 
 
-def test_a_mirror_follows_any_writer_and_forgets_a_rolled_back_savepoint() -> None:
+@pytest.mark.parametrize("hold_after", [0, 2, 3, 100])
+def test_a_mirror_follows_any_writer_and_forgets_a_rolled_back_savepoint(
+        hold_after: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whether it holds rows from the start, starts holding them midway (at the
+    second read, or at the third, inside the savepoint) or reads them all."""
+    monkeypatch.setattr(Mirror, "HOLD_AFTER", hold_after)
     db = Database(None, "CREATE TABLE t(k TEXT PRIMARY KEY, x INTEGER);")
     def mirror_get(key: str) -> object:
         return db.mirror("t", "k", ("k", "x")).get(key)
@@ -173,7 +188,8 @@ def _cred(reply: dict[str, Any]) -> dict[str, Any]:
     return {"wsess_uid": reply["wsess_uid"], "token": reply["token"]}
 
 
-def test_a_mirror_first_used_in_a_transaction_that_rolls_back_still_follows_writes() -> None:
+def test_a_mirror_first_used_in_a_transaction_that_rolls_back_still_follows_writes(
+        holding: None) -> None:
     """Its TEMP triggers were created in that transaction and went with it."""
     db = Database(None, "CREATE TABLE t(k TEXT PRIMARY KEY, x INTEGER);")
     db.conn.execute("INSERT INTO t VALUES('a', 1)")
@@ -201,7 +217,7 @@ def test_rows_deferred_before_a_savepoint_survive_its_rollback_after_a_read() ->
     assert [x for (x,) in db.conn.execute("SELECT x FROM t ORDER BY x")] == [1]
 
 
-def test_a_mirrored_row_is_read_from_the_file_once_then_served_from_memory() -> None:
+def test_a_mirrored_row_is_read_from_the_file_once_then_served_from_memory(holding: None) -> None:
     """What a mirror is for (issue 19 counts SQL per purchase): a row read once, or
     written by anyone since, is answered with no SQL."""
     db = Database(None, "CREATE TABLE t(k TEXT PRIMARY KEY, x INTEGER);")
@@ -261,7 +277,7 @@ class _CountingConnection(sqlite3.Connection):
 
 
 def test_a_mirror_registers_its_functions_once_whatever_rolls_back(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        holding: None, monkeypatch: pytest.MonkeyPatch) -> None:
     """Registering an SQL function again expires every prepared statement of the
     connection: a mirror emptied by a rollback keeps its functions, and its triggers
     are made again (if the rollback took them) when it is next asked for."""
@@ -286,7 +302,7 @@ def test_a_mirror_registers_its_functions_once_whatever_rolls_back(
 
 
 
-def test_a_mirrors_triggers_are_made_again_once_after_a_rollback() -> None:
+def test_a_mirrors_triggers_are_made_again_once_after_a_rollback(holding: None) -> None:
     """Asked for at every read of a mirrored row: its triggers are made when it is
     first asked for and once again after each rollback, never at every ask."""
     db = Database(None, "CREATE TABLE t(k TEXT PRIMARY KEY, x INTEGER);")
@@ -301,3 +317,34 @@ def test_a_mirrors_triggers_are_made_again_once_after_a_rollback() -> None:
         with pytest.raises(RuntimeError), db.transaction():
             raise RuntimeError("rolled back")
         made.clear()
+
+
+def test_a_mirror_reads_the_file_until_read_hold_after_times_then_holds(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A mirror just made (a restart's connection) costs no triggers until it has
+    been read `HOLD_AFTER` times: until then each read is a SELECT, which any
+    write or rollback leaves right; at that read its triggers are made, and from
+    then on it holds rows as a mirror does."""
+    monkeypatch.setattr(Mirror, "HOLD_AFTER", 3)
+    db = Database(None, "CREATE TABLE t(k TEXT PRIMARY KEY, x INTEGER);")
+    db.conn.execute("INSERT INTO t VALUES('a', 1)")
+    reads: list[str] = []
+    db.conn.set_trace_callback(
+        lambda sql: reads.append(sql) if sql.startswith("SELECT k, x FROM t") else None)
+    triggers = "SELECT count(*) FROM sqlite_temp_master WHERE type='trigger'"
+
+    def mirror_get(key: str) -> object:
+        return db.mirror("t", "k", ("k", "x")).get(key)
+    assert mirror_get("a") == ("a", 1) and mirror_get("b") is None  # a key absent counts too
+    assert len(reads) == 2 and len(db.mirror("t", "k", ("k", "x"))) == 0
+    assert db.conn.execute(triggers).fetchone()[0] == 0
+    with pytest.raises(RuntimeError), db.transaction():
+        db.conn.execute("UPDATE t SET x=7")
+        raise RuntimeError("rolled back: nothing held, no trigger to make again")
+    assert not db.mirror("t", "k", ("k", "x")).stale
+    db.conn.execute("UPDATE t SET x=2")  # not told: nothing held
+    assert mirror_get("a") == ("a", 2) and len(reads) == 3  # the third read: now it holds
+    assert db.conn.execute(triggers).fetchone()[0] == 3
+    assert mirror_get("a") == ("a", 2) and len(reads) == 3  # served from memory
+    db.conn.execute("UPDATE t SET x=3")
+    assert mirror_get("a") == ("a", 3) and len(reads) == 3  # told by its trigger

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from vending import sqlcount
-from vending.db import Database, insert_rows
+from vending.db import Database, Mirror, insert_rows
 
 
 @pytest.fixture
@@ -67,9 +67,12 @@ def test_counts_are_dumped_per_kind_and_numbered(counting: Path) -> None:
     assert sqlcount.read(counting)[0] == 2
 
 
-def test_a_statement_that_fires_triggers_counts_once(counting: Path) -> None:
+def test_a_statement_that_fires_triggers_counts_once(counting: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Mirror, "HOLD_AFTER", 0)  # holding at once: its triggers made now
     db = Database(None, "CREATE TABLE t(k PRIMARY KEY, x);")
     db.mirror("t", "k", ("x",))  # TEMP triggers on every write of t
+    assert db.conn.execute("SELECT count(*) FROM sqlite_temp_master").fetchone()[0] == 3
     with db.transaction():
         db.conn.execute("INSERT INTO t VALUES(1, 1)")
         db.conn.execute("UPDATE t SET x=2 WHERE k=1")
