@@ -17,22 +17,16 @@ itself. (`tell` for events, `ask` only downwards, from other threads.)
 Pykka's three documented hooks cannot run several actors on one thread: its actor
 loop (`_actor_loop`) blocks on the inbox. So `_handle` copies the body of Pykka's
 `_actor_loop_running` for one envelope and calls a few of its private methods.
-`__init__` and `start` do what Pykka's do, more cheaply (a session actor starts for
-every session: Pykka's made a uuid4, a `threading.Event` and a debug line's text,
-about 45,000 instructions of a start's 80,000; docs/simulation.md, "Speed").
 pyproject.toml pins the exact Pykka version, and tests/actors/test_pykka_pin.py
 fails loudly, naming what to re-read, when an upgrade changes any of them.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
 import sys
-import threading
-import uuid
 from collections import deque
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 import pykka
 from pykka import ThreadingFuture
@@ -49,52 +43,6 @@ log = logging.getLogger(__name__)
 
 #: Messages one actor handles per turn before others on its loop get theirs.
 _TURN = 64
-
-#: Actor URNs: one uuid4 drawn per process, its last 12 hex digits a counter, so each
-#: is as unique as Pykka's own uuid4 (about 22,000 instructions) a start.
-_URN_PREFIX = uuid.uuid4().urn[:-12]
-_URNS = itertools.count()
-#: Held while a `_Stopped` makes its condition.
-_MAKING = threading.Lock()
-
-
-class _Stopped(threading.Event):
-    """An actor's `actor_stopped`: a `threading.Event` whose condition (about 20,000
-    instructions to make, with its lock) is made only when some thread waits on it.
-    Setting it, and reading it (`is_set`, any thread), are what actors do."""
-
-    def __init__(self) -> None:  # not Event's: it makes the condition at once
-        self._flag = False
-        self._waiters: threading.Condition | None = None
-
-    def _condition(self) -> threading.Condition:
-        with _MAKING:
-            if self._waiters is None:
-                self._waiters = threading.Condition(threading.Lock())
-            return self._waiters
-
-    def set(self) -> None:
-        # The flag first: a waiter that makes the condition after this read finds
-        # the flag set under it; one that made it before is woken here.
-        self._flag = True
-        waiters = self._waiters
-        if waiters is not None:
-            with waiters:
-                waiters.notify_all()
-
-    def clear(self) -> None:
-        self._flag = False
-
-    def wait(self, timeout: float | None = None) -> bool:
-        waiters = self._condition()
-        with waiters:
-            if not self._flag:
-                waiters.wait(timeout)
-            return self._flag
-
-    def _at_fork_reinit(self) -> None:
-        if self._waiters is not None:
-            self._waiters._at_fork_reinit()  # type: ignore[attr-defined]
 
 
 class _Inbox:
@@ -131,20 +79,7 @@ class LoopActor(pykka.Actor):
     def __init__(self, loop: EventLoop) -> None:
         self.loop = loop
         self._scheduled = False
-        # What `pykka.Actor.__init__` sets, with a cheaper urn and stop flag (above).
-        self.actor_urn = f"{_URN_PREFIX}{next(_URNS) & 0xFFFFFFFFFFFF:012x}"
-        self.actor_inbox = self._create_actor_inbox()
-        self.actor_stopped = _Stopped()
-        self._actor_ref = pykka.ActorRef(self)
-
-    @classmethod
-    def start(cls, *args: Any, **kwargs: Any) -> pykka.ActorRef[Self]:
-        """`pykka.Actor.start`, its debug line's text made only when it is logged."""
-        obj = cls(*args, **kwargs)
-        pykka.ActorRegistry.register(obj.actor_ref)
-        log.debug("Starting %s", obj)
-        obj._start_actor_loop()
-        return obj.actor_ref
+        super().__init__()
 
     def _create_actor_inbox(self) -> _Inbox:  # type: ignore[override]
         inbox = self._inbox = _Inbox(self)

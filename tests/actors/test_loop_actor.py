@@ -4,7 +4,6 @@ And the loop's `turn`, for a caller that drives the loop from one of its callbac
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -117,37 +116,3 @@ def test_a_turn_runs_callbacks_and_ready_readers_and_says_whether_it_ran_anythin
 
     seen = loop.call_and_wait(drive, timeout=10)
     assert seen == ["callback", "message", "True", "False", "False"]
-
-
-def test_a_loop_actor_is_a_registered_pykka_actor_with_a_unique_urn(loop: EventLoop) -> None:
-    """LoopActor sets what `pykka.Actor.__init__` sets, more cheaply (actors/runtime.py):
-    each urn a uuid's text, none given twice, found in the registry until it stops."""
-    stopped = [threading.Event() for _ in range(3)]
-    refs = [Recorder.start(loop, s) for s in stopped]
-    urns = [ref.actor_urn for ref in refs]
-    assert len(set(urns)) == 3
-    assert all(re.fullmatch(r"urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}"
-                            r"-[0-9a-f]{12}", urn) for urn in urns)
-    assert [pykka.ActorRegistry.get_by_urn(urn) for urn in urns] == refs
-    assert str(refs[0]) == f"Recorder ({urns[0]})"
-    refs[0].stop(timeout=5)
-    assert not refs[0].is_alive() and refs[1].is_alive()
-    assert pykka.ActorRegistry.get_by_urn(urns[0]) is None
-    with pytest.raises(pykka.ActorDeadError):
-        refs[0].tell("x")
-    for ref in refs[1:]:
-        ref.stop(timeout=5)
-
-
-def test_a_thread_waiting_on_actor_stopped_wakes_when_the_actor_stops(loop: EventLoop) -> None:
-    """`actor_stopped` makes its condition only for a waiter: one that waits before
-    the stop is woken by it, one that comes after returns at once."""
-    ref = Recorder.start(loop, threading.Event())
-    flag = ref.actor_stopped
-    assert not flag.wait(0.01)  # not stopped yet: times out
-    woken: list[bool] = []
-    waiter = threading.Thread(target=lambda: woken.append(flag.wait(5)))
-    waiter.start()
-    ref.stop(timeout=5)
-    waiter.join(5)
-    assert woken == [True] and flag.is_set() and flag.wait(0)

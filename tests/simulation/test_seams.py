@@ -55,11 +55,6 @@ OWN: dict[str, tuple[set[str], str]] = {
                       "the real Env: argon2 threads, the fault points"),
     "actors/faults.py": ({"time.sleep", "threading.Event"},
                          "the real fault points (a delay, a hold)"),
-    "actors/runtime.py": ({"uuid.uuid4", "threading.Event", "threading.Condition",
-                           "threading.Lock"},
-                          "Pykka's own parts of an actor, made more cheaply: the uuid4 its"
-                          " urns come from (once per process, not per actor) and its stop"
-                          " flag; neither decides anything an actor does"),
     "actors/supervisor.py": ({"threading.Lock", "threading.Thread"},
                              "the real supervisor's restart threads; the simulator"
                              " supervises in a lane of its own (simulation/world.py)"),
