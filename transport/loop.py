@@ -195,7 +195,10 @@ class EventLoop(threading.Thread):
         return ran or bool(events)
 
     def _timeout(self) -> int:
-        if self._callbacks:
+        # Stopping: the callback that asked ran in this turn's callbacks, and the
+        # next timer may be a second or more away (parts arm theirs only for what
+        # is due): leave now, not then.
+        if self._callbacks or self._stopping:
             return 0
         timers = self._timers
         while timers and timers[0][2].cancelled:

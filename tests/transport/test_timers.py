@@ -1,12 +1,13 @@
 """`run_due` (transport/loop.py): the one rule for the real loop's and the simulator's
-timers, driven with a heap and a clock value, no thread."""
+timers, driven with a heap and a clock value, no thread; and the real loop's stop."""
 
 from __future__ import annotations
 
 import heapq
 import itertools
+import threading
 
-from transport.loop import Timer, run_due
+from transport.loop import EventLoop, Timer, run_due
 
 
 def test_due_timers_run_once_in_time_then_arming_order() -> None:
@@ -61,3 +62,18 @@ def test_a_timer_armed_by_a_due_one_for_later_waits_for_its_time() -> None:
     assert ran == [1.0] and [when for when, _, _ in heap] == [2.0]
     run_due(heap, 2.5)
     assert ran == [1.0, 2.0] and [when for when, _, _ in heap] == [3.0]
+
+
+def test_a_loop_asked_to_stop_ends_without_waiting_for_its_next_timer() -> None:
+    """A part arms its timer only for what is due, so the next one may be far off;
+    `stop` from another thread must not wait for it (it did: a whole second at every
+    `vending serve` shutdown, the heartbeat's)."""
+    loop = EventLoop("test-stop")
+    loop.start()
+    fired = threading.Event()
+    loop.call_and_wait(lambda: loop.call_later(120.0, fired.set))
+    stopper = threading.Thread(target=loop.stop)
+    stopper.start()
+    stopper.join(timeout=30.0)  # the old loop polled until the timer: 120 s
+    assert not stopper.is_alive() and not loop.is_alive()
+    assert not fired.is_set()
