@@ -63,6 +63,7 @@ def view(acc: Gate, stock: Stock, creds: list[dict[str, Any]], uid: str,
         "product": stock.public(stock.row(uid) or ()),
         "offer": stock.offer(uid),
         "holds": {pid: stock.held_by(pid) for pid in pids},
+        "holding": stock.holding(),
         "charged": {pid: acc.book.reply(pid) for pid in pids},
         "fenced": {pid: acc.book.fenced(pid) for pid in pids},
         "kept": {r: _kept(acc, "a:2", r) for r in req_ids},
@@ -77,6 +78,7 @@ def test_a_failed_commit_leaves_memory_equal_to_a_fresh_load(world: World) -> No
     world.deposit(buyer, 20)
     assert world.call({"op": "buy", **_cred(buyer), "product_uid": uid, "amount": 1},
                       purchase_id="P-ok")["ok"]
+    assert not world.stock.holding()  # settled: nothing held, no stale-hold checks due
     creds, pids = [seller, buyer], ["P-ok", "P-lost", "P-unheld"]
     req_ids = ["d-1", "b-1", "b-2", "d-2"]
 
@@ -103,6 +105,7 @@ def test_a_failed_commit_leaves_memory_equal_to_a_fresh_load(world: World) -> No
     assert seen == view(acc2, stock2, creds, uid, pids, req_ids)
     # The purchase gave the rest back (deposit 0); the failed deposit added nothing.
     assert seen["users"][1].deposit == 0 and seen["holds"]["P-lost"] == (uid, 2)
+    assert seen["holding"]  # the stock handler's upkeep asks about it (actors/backend.py)
     assert seen["holds"]["P-unheld"] is None
     assert seen["product"]["amount"] == 7  # 10 - 1 sold - 2 held
 
