@@ -165,6 +165,8 @@ class World:
                                        faults=self.faults)
         self.clients: list[SimClient] = []
         self._conns: dict[bytes, SimClient] = {}
+        #: Connections their clients left (a timeout): whose they were.
+        self._left: dict[bytes, SimClient] = {}
         #: Client connections made while no front door serves (the process is down
         #: or recovering), by identity: not made yet. The reference clients do not
         #: set ZMQ_IMMEDIATE, so ZeroMQ keeps what is sent on such a socket until
@@ -428,7 +430,9 @@ class World:
         proc.loops["front-door"].call_soon(receive)
 
     def forget_identity(self, identity: bytes) -> None:
-        self._conns.pop(identity, None)
+        client = self._conns.pop(identity, None)
+        if client is not None:
+            self._left[identity] = client
         self._unbound.pop(identity, None)
 
     def client_send(self, client: SimClient, conn: Channel, body: bytes) -> bool:
@@ -476,7 +480,16 @@ class World:
     def _send_reply(self, identity: bytes, data: bytes) -> bool:
         proc = self.process
         client = self._conns.get(identity)
-        if proc is None or proc.network.crashing or client is None:
+        if proc is None or proc.network.crashing:
+            return False
+        if client is None:
+            # The ROUTER drops a reply to a peer gone since (the client's timeout
+            # closed it): what it said is still noted, as for a reply that reaches a
+            # connection left (`SimClient.deliver`). An ok dropped here took effect,
+            # and a client that then retries until its key expires never learns it.
+            left = self._left.get(identity)
+            if left is not None:
+                left.deliver(identity, data)
             return False
         channel = Channel(self.sched, f"door>{client.name}", partial(client.deliver, identity))
         channel.once = True

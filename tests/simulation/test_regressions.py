@@ -81,6 +81,14 @@ def test_a_session_used_only_for_reads_survives_a_full_disk() -> None:
     # had the deposit stored but never told. The missed ok now counts once its key
     # may be gone (and a different final reply while it is kept is a violation).
     (8, 100_000, 100, "an effect whose ok went to a connection its client had left"),
+    # The oracle's own (the 10,000-seed soak of the fifth session of 2026-12-05): in
+    # clock storms (a jump every 36-49 steps), a request's ok was dropped by the
+    # ROUTER, its connection closed by the client's timeout; the client retried for
+    # 48 simulated hours, its key expired and it was refused UNAUTHORIZED; the ledger
+    # found the effect stored but never told. A dropped reply is now noted as missed.
+    (3448, 10_000, 8, "an ok the ROUTER dropped for a connection its client had left"),
+    (5086, 10_000, 8, "the same: a deposit"),
+    (6656, 10_000, 8, "the same: a sale and a purchase"),
 ])
 def test_a_swarm_seed_that_found_a_bug_stays_clean(seed: int, steps: int, clients: int,
                                                   bug: str) -> None:
