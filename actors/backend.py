@@ -337,8 +337,9 @@ class BackendActor(LoopActor):
                 wanted = chore.wanted
                 if wanted is None or wanted():
                     chore.run()
-                # Asked again: the run may have found nothing left (no purge pending).
-                chore.due = now + chore.every if wanted is None or wanted() else math.inf
+                # One that runs only while wanted is due again only if it still is
+                # (the run may have found nothing left, no purge pending): asked below.
+                chore.due = now + chore.every if wanted is None else math.inf
         self.flush()
         self._gauges()
         self.schedule_upkeep()
