@@ -301,6 +301,9 @@ def chaos_command(args: argparse.Namespace) -> int:
 
 
 def serve_command(args: argparse.Namespace) -> int:
+    # Before anything loads SQLite: its process-wide settings are taken only then.
+    from vending import sqlite_library
+    sqlite_library.configure()
     # Here, not at the top: `vending --help` and the client commands load no actors,
     # no storage and no argon2 (docs/design.md, "Start-up cost").
     from actors.system import VendingSystem

@@ -17,6 +17,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from tools import simulate as live
+from vending import sqlite_library
 
 from .kinds import FAULT_KINDS, parse_faults
 from .soak import run_seeds
@@ -145,6 +146,9 @@ def simulate_command(args: argparse.Namespace) -> int:
         args.seed, args.trace = args.replay, True
     count = args.seeds or 1
     failed = requests = 0
+    # This process runs seeds itself with one job (docs/design.md, "The SQLite
+    # library's settings"); the soak's workers set it each (simulation/soak.py).
+    sqlite_library.configure()
     started = time.monotonic()
     seeds = range(args.seed, args.seed + count)
     runs = run_seeds(seeds, args.jobs, steps=args.steps, clients=args.clients,

@@ -15,6 +15,8 @@ import multiprocessing
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from vending import sqlite_library
+
 if TYPE_CHECKING:
     from .api import Result
 
@@ -36,5 +38,5 @@ def run_seeds(seeds: range, jobs: int, **options: Any) -> Iterator[tuple[Result,
             yield _one((seed, options))
         return
     ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(min(jobs, len(seeds))) as pool:
+    with ctx.Pool(min(jobs, len(seeds)), initializer=sqlite_library.configure) as pool:
         yield from pool.imap(_one, [(seed, options) for seed in seeds], chunksize=1)
