@@ -124,6 +124,9 @@ def workload(clients: int, rounds: int, warmup: int) -> dict[str, int]:
     Raises:
         RuntimeError: a request failed or got no reply.
     """
+    # As `vending serve` takes them, before anything loads SQLite.
+    from vending import sqlite_library
+    sqlite_library.configure()
     # Imported here: the parent process only runs valgrind.
     from actors.env import Env
     from actors.system import VendingSystem
