@@ -25,7 +25,7 @@ import ctypes
 import importlib.util
 import sys
 
-__all__ = ["configure"]
+__all__ = ["configure", "take_settings"]
 
 #: sqlite3.h's `sqlite3_config` options and result codes.
 SQLITE_CONFIG_MULTITHREAD = 2
@@ -36,29 +36,38 @@ _done: bool | None = None
 
 
 def configure() -> bool:
-    """Multi-thread mode and no memory statistics for this process's SQLite, once.
+    """Multi-thread mode and no memory statistics for the SQLite this process's
+    `sqlite3` will use, once.
 
     True if both took effect; False if the library was initialized already (`sqlite3`
-    imported before) or cannot be reached, and nothing changed.
+    imported before), cannot be reached, or the platform is not Linux (ctypes cannot
+    pass `sqlite3_config`'s variadic argument where the calling convention puts it on
+    the stack, as macOS on arm64 does): then nothing changed.
     """
     global _done
     if _done is None:
-        _done = _configure()
+        _done = (sys.platform == "linux" and "_sqlite3" not in sys.modules
+                 and take_settings(_library()))
     return _done
 
 
-def _configure() -> bool:
-    if "_sqlite3" in sys.modules or sys.platform != "linux":
-        # Initialized already; or a platform whose variadic calling convention
-        # ctypes cannot follow (macOS on arm64 passes `...` on the stack).
-        return False
+def _library() -> str | None:
+    """The file of Python's `_sqlite3` module, not imported.
+    Opened as a library, it loads the very SQLite it links, statically or not,
+    without initializing it."""
     spec = importlib.util.find_spec("_sqlite3")
-    if spec is None or spec.origin is None or spec.origin in ("built-in", "frozen"):
+    # A module built into the interpreter has no file ("built-in"): opening that
+    # name fails, and `take_settings` says False.
+    return None if spec is None else spec.origin
+
+
+def take_settings(library: str | None) -> bool:
+    """Set both settings in the SQLite that `library` (a path) is or links; False,
+    and nothing changed, if it has none or is initialized already."""
+    if library is None:
         return False
     try:
-        # Opening the extension module as a library (not importing it) loads the very
-        # SQLite it links, statically or not, without initializing it.
-        config = ctypes.CDLL(spec.origin).sqlite3_config
+        config = ctypes.CDLL(library).sqlite3_config
     except (OSError, AttributeError):
         return False
     config.restype = ctypes.c_int

@@ -7,10 +7,16 @@ platform, and CI's)."""
 
 from __future__ import annotations
 
+import ctypes
+import shutil
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+
+import pytest
+
+from vending import sqlite_library
 
 #: Prints what `configure()` said, then the bytes SQLite counts as in use after a
 #: write through the real `Database` (0 when its memory statistics are off).
@@ -66,3 +72,77 @@ def test_importing_vending_leaves_the_library_alone(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True,
                          text=True, timeout=60, check=True, cwd=Path(__file__).parents[2])
     assert int(out.stdout) > 0
+
+
+# -- in this process, on a private copy of the library ------------------------------
+# Python's `_sqlite3` initialized this process's SQLite long ago. A copy of the library
+# file, loaded under its own name, is a second instance of SQLite, not initialized:
+# `take_settings` works on it as `vending serve` works on the real one.
+
+@pytest.fixture
+def fresh_sqlite(tmp_path: Path) -> str:
+    loaded = [line.split()[-1] for line in Path("/proc/self/maps").read_text().splitlines()
+              if "libsqlite3" in line]
+    if not loaded:
+        pytest.fail("this Python's sqlite3 links no shared libsqlite3 to copy")
+    copy = tmp_path / "libsqlite3-copy.so"
+    shutil.copy(loaded[0], copy)
+    return str(copy)
+
+
+def _memory_in_use(lib: ctypes.CDLL) -> int:
+    """What `lib` counts as in use while a database it opened holds a row."""
+    lib.sqlite3_memory_used.restype = ctypes.c_int64
+    handle = ctypes.c_void_p()
+    assert lib.sqlite3_open(b":memory:", ctypes.byref(handle)) == 0  # initializes it
+    try:
+        assert lib.sqlite3_exec(handle, b"CREATE TABLE t(x); INSERT INTO t VALUES (1);",
+                                None, None, None) == 0
+        return int(lib.sqlite3_memory_used())
+    finally:
+        assert lib.sqlite3_close(handle) == 0
+
+
+def test_a_fresh_library_takes_both_settings_until_it_is_initialized(
+        fresh_sqlite: str) -> None:
+    assert sqlite_library.take_settings(fresh_sqlite) is True
+    assert _memory_in_use(ctypes.CDLL(fresh_sqlite)) == 0  # memory statistics off
+    assert sqlite_library.take_settings(fresh_sqlite) is False  # too late now
+
+
+def test_an_initialized_library_is_left_as_it_is(fresh_sqlite: str) -> None:
+    lib = ctypes.CDLL(fresh_sqlite)
+    assert _memory_in_use(lib) > 0
+    assert sqlite_library.take_settings(fresh_sqlite) is False
+    assert _memory_in_use(lib) > 0  # statistics still kept: nothing changed
+
+
+def test_no_library_or_one_without_sqlite_is_refused(tmp_path: Path) -> None:
+    assert sqlite_library.take_settings(None) is False
+    assert sqlite_library.take_settings(str(tmp_path / "missing.so")) is False
+    libc = [line.split()[-1] for line in Path("/proc/self/maps").read_text().splitlines()
+            if "/libc.so" in line or "/libc-" in line]
+    assert sqlite_library.take_settings(libc[0]) is False  # no sqlite3_config in it
+
+
+def test_configure_is_asked_of_the_sqlite_python_links() -> None:
+    assert sqlite_library._library() == sys.modules["_sqlite3"].__file__
+
+
+def test_configure_takes_the_settings_only_before_sqlite3_is_loaded(
+        fresh_sqlite: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The library it works on: the fresh copy, standing in for one not yet loaded.
+    monkeypatch.setattr(sqlite_library, "_library", lambda: fresh_sqlite)
+    monkeypatch.setattr(sqlite_library, "_done", None)
+    assert "_sqlite3" in sys.modules  # this process: the tests opened databases
+    assert sqlite_library.configure() is False
+    assert _memory_in_use(ctypes.CDLL(fresh_sqlite)) > 0  # not even tried
+    fresh = str(Path(fresh_sqlite).with_name("libsqlite3-copy2.so"))
+    shutil.copy(fresh_sqlite, fresh)
+    monkeypatch.setattr(sqlite_library, "_library", lambda: fresh)
+    monkeypatch.setattr(sqlite_library, "_done", None)
+    monkeypatch.delitem(sys.modules, "_sqlite3")  # as if nothing had loaded it
+    assert sqlite_library.configure() is True
+    assert _memory_in_use(ctypes.CDLL(fresh)) == 0
+    monkeypatch.setattr(sqlite_library, "_library", lambda: None)
+    assert sqlite_library.configure() is True  # asked once: the answer is kept
