@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from transport.codec import decode, encode
+from transport.codec import decode, packer
 from transport.fifo import MAX_FIFO_BYTES
 
 from .loop import Lane, Scheduler, SimLoop
@@ -197,6 +197,9 @@ class SimPushers:
         self._network = network
         self._owner = owner
         self._channels: dict[str, Channel] = {}
+        # The one thread's packer, bound once (`transport.codec.packer`): two calls
+        # fewer a message than `encode`.
+        self._encode = packer()
 
     def send(self, endpoint: str, message: dict[str, Any]) -> None:
         network = self._network
@@ -207,7 +210,7 @@ class SimPushers:
             channel = self._channels[endpoint] = network.connect(self._owner, endpoint)
         if network.tap is not None:
             network.tap(endpoint, message)
-        channel.send(encode(message), message)
+        channel.send(self._encode(message), message)
         if network.sent is not None:
             network.sent(channel, message)
 
@@ -226,6 +229,8 @@ class SimInlet:
         self.name = name
         self._max_batch = max_batch
         self._queues: dict[str, deque[bytes]] = {e: deque() for e in endpoints}
+        #: Messages in `_queues`: whether one waits, without a look at each queue.
+        self._queued = 0
         self._loop: SimLoop | None = None
         self._deliver: Callable[[list[dict[str, Any]]], None] | None = None
         self._scheduled = False
@@ -235,6 +240,7 @@ class SimInlet:
 
     def arrive(self, endpoint: str, data: bytes) -> None:
         self._queues[endpoint].append(data)
+        self._queued += 1
         if self._loop is not None and not self._scheduled:  # `_schedule`, knowing one waits
             self._scheduled = True
             self._loop.call_soon(self.readable)
@@ -247,7 +253,7 @@ class SimInlet:
         self._loop = self._deliver = None
 
     def _schedule(self) -> None:
-        if self._loop is not None and not self._scheduled and any(self._queues.values()):
+        if self._queued and self._loop is not None and not self._scheduled:
             self._scheduled = True
             self._loop.call_soon(self.readable)
 
@@ -259,15 +265,20 @@ class SimInlet:
         batch = self.drain()
         if batch:
             self._deliver(batch)
-        self._schedule()
+        if self._queued and not self._scheduled and self._loop is not None:  # `_schedule`
+            self._scheduled = True
+            self._loop.call_soon(self.readable)
 
     def drain(self) -> list[dict[str, Any]]:
         batch: list[dict[str, Any]] = []
+        taken = 0
         for queue in self._queues.values():
             while queue and len(batch) < self._max_batch:
+                taken += 1
                 message = decode(queue.popleft(), MAX_FIFO_BYTES)
                 if isinstance(message, dict):
                     batch.append(message)
+        self._queued -= taken
         self._last_batch = batch
         return batch
 
@@ -278,3 +289,4 @@ class SimInlet:
     def clear(self) -> None:
         for queue in self._queues.values():
             queue.clear()
+        self._queued = 0
