@@ -201,6 +201,11 @@ class BackendActor(LoopActor):
                                                           config.max_reads)
         self._read_turn_due = False
         self._chores = self.upkeep(self.clock.monotonic())
+        #: The last answer to a heartbeat, what it told and its wire map: the same
+        #: answer again (most are) is neither built nor written again.
+        self._told: tuple[str, int, int] | None = None
+        self._alive = Alive(self.role)
+        self._alive_wire = self._alive.to_wire()
 
     # -- subclass hooks ------------------------------------------------------
     @classmethod
@@ -254,8 +259,8 @@ class BackendActor(LoopActor):
                   self.env.pushers(self.ctx), self._publisher)
         # The batch is told, not handled in the socket callback, so a failure in
         # it takes pykka's path (on_failure, supervisor). Same thread: no wake-up.
-        ref = self.actor_ref
-        self._inlet.attach(self.loop, lambda batch: ref.tell(Batch(batch)))
+        tell = self.tell_here
+        self._inlet.attach(self.loop, lambda batch: tell(Batch(batch)))
         self._attached = True
         self.schedule_upkeep()
 
@@ -359,9 +364,9 @@ class BackendActor(LoopActor):
         if due < self._tick_at:
             if self._tick is not None:
                 self._tick.cancel()
-            ref = self.actor_ref
+            tell = self.tell_here
             self._tick_at = due
-            self._tick = self.loop.call_later(due - now, lambda: ref.tell(Tick()))
+            self._tick = self.loop.call_later(due - now, lambda: tell(Tick()))
 
     def _read(self, items: list[dict[str, Any]]) -> list[Message]:
         """The messages of a drained batch; one that is not ours is dropped (logged)."""
@@ -411,7 +416,8 @@ class BackendActor(LoopActor):
             if isinstance(message, Heartbeat):
                 # Now, before any client work: liveness is about this actor
                 # answering, and it still does while its storage fails.
-                self._push_out(message.back, self.alive())
+                alive = self.alive()
+                self._push_out(message.back, alive, self._alive_wire)
         writes: list[Message] = []
         for message in messages:
             if isinstance(message, ClientRequest):  # only a client's request goes stale
@@ -464,7 +470,7 @@ class BackendActor(LoopActor):
         self.flush()
         if self.reads and not self._read_turn_due:
             self._read_turn_due = True
-            self.actor_ref.tell(ServeReads())
+            self.tell_here(ServeReads())
 
     def transact(self, work: Callable[[], None], answering: list[Message] | None = None) -> bool:
         """Run `work` in one transaction; True if it committed.
@@ -551,16 +557,23 @@ class BackendActor(LoopActor):
         return False
 
     def alive(self) -> Alive:
-        """The answer to a heartbeat: alive, and what `health` reports of this role."""
+        """The answer to a heartbeat: alive, and what `health` reports of this role
+        (its wire map then in `_alive_wire`)."""
         storage = "failing" if self.storage is not None else "ok"
         try:
             last_seq = self.events.last_seq() if self.events is not None else -1
             sessions = self.live_sessions()
         except sqlite3.Error:
-            return Alive(self.role, "failing")  # a read failed: the storage says enough
-        if last_seq >= 0:
-            self.stats.last_seq = last_seq  # the metrics' too, once a second
-        return Alive(self.role, storage, last_seq, sessions)
+            told = ("failing", -1, -1)  # a read failed: the storage says enough
+        else:
+            told = (storage, last_seq, sessions)
+            if last_seq >= 0:
+                self.stats.last_seq = last_seq  # the metrics' too, once a second
+        if told != self._told:
+            self._told = told
+            self._alive = Alive(self.role, *told)
+            self._alive_wire = self._alive.to_wire()
+        return self._alive
 
     def live_sessions(self) -> int:
         """Live sessions this role holds (-1: it holds none)."""
@@ -633,12 +646,14 @@ class BackendActor(LoopActor):
                 log.warning("%s: %s is full, dropped some of %d messages", self.role,
                             endpoint, len(messages))
 
-    def _push_out(self, endpoint: str, message: Message) -> None:
+    def _push_out(self, endpoint: str, message: Message,
+                  wire: dict[str, Any] | None = None) -> None:
+        """Send `message` now; `wire`: its map, if made already."""
         assert self.push is not None
         kind = message.request.op if isinstance(message, ClientRequest) else message.kind
         self.faults.hit(f"{self.role}.before_send.{kind}")
         try:
-            self.push.send(endpoint, message.to_wire())
+            self.push.send(endpoint, message.to_wire() if wire is None else wire)
         except Backpressure:
             self.stats.fifo_refused += 1
             log.warning("%s: %s is full, dropped a %s message", self.role, endpoint, kind)

@@ -26,16 +26,14 @@ from __future__ import annotations
 import logging
 import sys
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pykka
-from pykka import ThreadingFuture
+from pykka import ActorDeadError, ThreadingFuture
+from pykka._envelope import Envelope
 from pykka.messages import _ActorStop
 
 from transport.loop import EventLoop
-
-if TYPE_CHECKING:
-    from pykka._envelope import Envelope
 
 __all__ = ["LoopActor", "stop_soon"]
 
@@ -93,6 +91,19 @@ class LoopActor(pykka.Actor):
         # Queued before any message a caller can tell it, so on_start runs first.
         self._scheduled = True
         self.loop.call_soon(self._first_turn)
+
+    def tell_here(self, message: Any) -> None:
+        """What `self.actor_ref.tell(message)` does, less two calls (`ActorRef.tell`,
+        `is_alive`): for what this actor's own loop thread tells it (a backend's
+        every drained batch, upkeep tick and read turn; a heartbeat's ask comes in a
+        batch).
+
+        Raises:
+            pykka.ActorDeadError: the actor has stopped, as `tell` raises.
+        """
+        if self.actor_stopped.is_set():
+            raise ActorDeadError(f"{self.actor_ref} not found")
+        self._inbox.put(Envelope(message))
 
     def _first_turn(self) -> None:
         self._actor_loop_setup()

@@ -29,6 +29,8 @@ SOURCES = {
 #: `ActorRef.stop`, whose non-blocking form `actors.runtime.stop_soon` does without
 #: its futures (it tells the same `_ActorStop`).
 REF_STOP = "d15e2a4e8da929d9"
+#: `ActorRef.tell`, which `LoopActor.tell_here` does without its two calls.
+REF_TELL = "81738afe0af6c059"
 
 
 def test_pyproject_pins_the_exact_pykka_version() -> None:
@@ -64,3 +66,10 @@ def test_the_stop_that_stop_soon_tells_is_pykkas() -> None:
 def test_the_envelope_and_registry_shapes_loop_actor_uses() -> None:
     assert inspect.signature(_envelope.Envelope).parameters.keys() >= {"message", "reply_to"}
     assert "block" in inspect.signature(pykka.ActorRegistry.stop_all).parameters
+
+
+def test_the_tell_that_tell_here_does_is_pykkas() -> None:
+    source = inspect.getsource(pykka.ActorRef.tell)
+    assert hashlib.sha256(source.encode()).hexdigest()[:16] == REF_TELL, (
+        f"pykka.ActorRef.tell changed since {PINNED}: actors/runtime.py's"
+        " LoopActor.tell_here does what it does; re-read both, then update the digest here")
