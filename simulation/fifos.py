@@ -74,8 +74,10 @@ class Channel(Lane):
         self._deliver(data)
         return line
 
-    def run_untraced(self) -> None:
-        self._deliver(self._queue.popleft()[0])
+    def run_untraced(self) -> bool:
+        queue = self._queue
+        self._deliver(queue.popleft()[0])
+        return bool(queue) and self.hold_until <= self.sched.clock.now  # `has_work`
 
     def delay(self, seconds: float) -> None:
         """A slow link: nothing on it arrives for `seconds` (order kept)."""

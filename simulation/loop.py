@@ -52,10 +52,12 @@ class Lane:
         """Run the next piece of work; a line for the trace."""
         raise NotImplementedError
 
-    def run_untraced(self) -> None:
+    def run_untraced(self) -> bool:
         """Run the next piece of work, as `run_one` does, with no line (a
-        housekeeping step's pieces have none: `Scheduler.idle_run`)."""
+        housekeeping step's pieces have none: `Scheduler.idle_run`); return
+        `has_work()` after it, which a lane answers without a second call."""
         self.run_one()
+        return self.has_work()
 
     def wake(self) -> None:
         if not self._ready:
@@ -133,8 +135,7 @@ class Scheduler:
             if not lane.has_work():
                 unready(i, lane)
                 continue
-            lane.run_untraced()
-            if not lane.has_work():
+            if not lane.run_untraced():
                 # `unready`, inlined: about once a piece of work when little happens.
                 lane._ready = False
                 last = ready.pop()
@@ -238,8 +239,10 @@ class SimLoop(Lane):
                     f".{callback.__name__}")
         return f"{self.name} {_label(callback)}"
 
-    def run_untraced(self) -> None:
-        self._callbacks.popleft()()
+    def run_untraced(self) -> bool:
+        callbacks = self._callbacks
+        callbacks.popleft()()
+        return bool(callbacks)  # `has_work`
 
     def kill(self) -> None:
         """The thread is gone (its process crashed): queued work and timers with it
