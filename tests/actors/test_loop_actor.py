@@ -77,6 +77,24 @@ def test_stop_soon_stops_after_what_was_told_before_and_leaves_a_dead_actor_alon
     assert loop.is_alive()
 
 
+def test_tell_here_is_a_tell_from_the_loop_thread_and_refuses_a_dead_actor(
+        loop: EventLoop) -> None:
+    stopped = threading.Event()
+    ref = Recorder.start(loop, stopped)
+    actor = ref._actor_weakref()
+    try:
+        # Told from the loop thread between two tells: queued in that order, before
+        # the ask below.
+        loop.call_and_wait(lambda: (ref.tell("x"), actor.tell_here("x"), ref.tell("x")),
+                           timeout=5)
+        assert ref.ask("x", timeout=5) == 4
+    finally:
+        ref.stop(timeout=5)
+    with pytest.raises(pykka.ActorDeadError, match=r"Recorder .* not found"):
+        actor.tell_here("x")  # what `tell` raises for a stopped actor
+    assert actor.handled == 4
+
+
 def test_a_system_exit_in_one_actor_stops_both_and_ends_the_loop(loop: EventLoop) -> None:
     a_stopped, b_stopped = threading.Event(), threading.Event()
     a = Recorder.start(loop, a_stopped)
