@@ -36,16 +36,15 @@ class Channel(Lane):
     line); `describe` names one sent with neither, from its bytes."""
 
     # One per client connection and one per reply: thousands a run.
-    __slots__ = ("_deliver", "_describe", "_queue", "closed", "hold_until", "lost", "name",
-                 "once", "sent")
+    __slots__ = ("_deliver", "_describe", "_queue", "closed", "lost", "name", "once", "sent")
 
     def __init__(self, sched: Scheduler, name: str, deliver: Callable[[bytes], None],
                  describe: Callable[[bytes], str] | None = None) -> None:
-        super().__init__(sched)
+        self._queue: deque[tuple[bytes, str | dict[str, Any]]] = deque()
+        super().__init__(sched, self._queue)
         self.name = name
         self._deliver = deliver
         self._describe = describe
-        self._queue: deque[tuple[bytes, str | dict[str, Any]]] = deque()
         self.hold_until = 0.0
         self.closed = False
         self.lost = 0
@@ -63,9 +62,6 @@ class Channel(Lane):
             self._ready = True  # `wake`, inlined: once per message sent
             self.sched.ready.append(self)
 
-    def has_work(self) -> bool:
-        return bool(self._queue) and self.hold_until <= self.sched.clock.now
-
     def run_one(self) -> str:
         data, label = self._queue.popleft()
         # A fixed label (a client's request, a reply: most steps) needs no `_label`.
@@ -74,10 +70,8 @@ class Channel(Lane):
         self._deliver(data)
         return line
 
-    def run_untraced(self) -> bool:
-        queue = self._queue
-        self._deliver(queue.popleft()[0])
-        return bool(queue) and self.hold_until <= self.sched.clock.now  # `has_work`
+    def run_untraced(self) -> None:
+        self._deliver(self._queue.popleft()[0])
 
     def delay(self, seconds: float) -> None:
         """A slow link: nothing on it arrives for `seconds` (order kept)."""

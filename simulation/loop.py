@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 import random
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sized
 from functools import partial
 from types import MethodType
 
@@ -35,29 +36,32 @@ STEP_COST = 50e-6
 
 class Lane:
     """Something that may have work to run: it joins the scheduler's ready list
-    when it has some, and leaves it when it has none."""
+    when it has some, and leaves it when it has none.
 
-    __slots__ = ("_ready", "sched")
+    Its work waits in `work` and may not run before `hold_until` (simulated): the
+    scheduler reads the two itself, `has_work` inlined, once or twice a step."""
+
+    __slots__ = ("_ready", "hold_until", "sched", "work")
 
     name = "lane"
 
-    def __init__(self, sched: Scheduler) -> None:
+    def __init__(self, sched: Scheduler, work: Sized) -> None:
         self.sched = sched
         self._ready = False
+        self.work = work
+        self.hold_until = -math.inf
 
     def has_work(self) -> bool:
-        raise NotImplementedError
+        return bool(self.work) and self.hold_until <= self.sched.clock.now
 
     def run_one(self) -> str:
         """Run the next piece of work; a line for the trace."""
         raise NotImplementedError
 
-    def run_untraced(self) -> bool:
+    def run_untraced(self) -> None:
         """Run the next piece of work, as `run_one` does, with no line (a
-        housekeeping step's pieces have none: `Scheduler.idle_run`); return
-        `has_work()` after it, which a lane answers without a second call."""
+        housekeeping step's pieces have none: `Scheduler.idle_run`)."""
         self.run_one()
-        return self.has_work()
 
     def wake(self) -> None:
         if not self._ready:
@@ -132,10 +136,11 @@ class Scheduler:
             n = len(ready)
             i = below(n) if n > 1 else 0
             lane = ready[i]
-            if not lane.has_work():
+            if not lane.work or lane.hold_until > clock.now:  # not `has_work()`
                 unready(i, lane)
                 continue
-            if not lane.run_untraced():
+            lane.run_untraced()
+            if not lane.work or lane.hold_until > clock.now:
                 # `unready`, inlined: about once a piece of work when little happens.
                 lane._ready = False
                 last = ready.pop()
@@ -170,11 +175,11 @@ class Scheduler:
             # draws, so the same interleaving per seed), less its argument checks.
             i = self._below(n) if n > 1 else 0
             lane = ready[i]
-            if lane.has_work():
+            if lane.work and lane.hold_until <= clock.now:  # `has_work()`
                 break
             self._unready(i, lane)  # its work was lost (a broken connection) or held back
         line = lane.run_one()
-        if not lane.has_work():
+        if not lane.work or lane.hold_until > clock.now:
             self._unready(i, lane)
         self.steps += 1
         clock.now += STEP_COST
@@ -194,9 +199,9 @@ class SimLoop(Lane):
     the simulator's channels, which call `call_soon` when something arrives."""
 
     def __init__(self, sched: Scheduler, name: str) -> None:
-        super().__init__(sched)
-        self.name = name
         self._callbacks: deque[Callable[[], None]] = deque()
+        super().__init__(sched, self._callbacks)
+        self.name = name
         self.dead = False
 
     # -- what EventLoop offers the actors --------------------------------
@@ -227,9 +232,6 @@ class SimLoop(Lane):
         raise NotImplementedError("simulated loops have channels, not sockets")
 
     # -- the scheduler ------------------------------------------------------
-    def has_work(self) -> bool:
-        return bool(self._callbacks)
-
     def run_one(self) -> str:
         callback = self._callbacks.popleft()
         callback()
@@ -239,10 +241,8 @@ class SimLoop(Lane):
                     f".{callback.__name__}")
         return f"{self.name} {_label(callback)}"
 
-    def run_untraced(self) -> bool:
-        callbacks = self._callbacks
-        callbacks.popleft()()
-        return bool(callbacks)  # `has_work`
+    def run_untraced(self) -> None:
+        self._callbacks.popleft()()
 
     def kill(self) -> None:
         """The thread is gone (its process crashed): queued work and timers with it
