@@ -129,7 +129,7 @@ class Oracle:
         if wrote:
             self._idem_gone.add(role)
         conn.create_function("sim_wrote", 1, marks.add)
-        conn.create_function("sim_idem_gone", 0, partial(self._idem_gone.add, role))
+        conn.create_function("sim_idem_gone", 2, partial(self._key_gone, role))
         if not stored:
             conn.executescript(f"BEGIN;{self.triggers(role, temp=True)}COMMIT;")
 
@@ -141,8 +141,8 @@ class Oracle:
         triggers = [(table, verb, f"sim_wrote('{table}')") for table in READS[role]
                     for verb in ("INSERT", "UPDATE OF deposit" if table == "users" else "UPDATE",
                                  "DELETE")]
-        triggers += [("idem", "DELETE", "sim_idem_gone()"),
-                     ("idem", "UPDATE OF scope, req_id", "sim_idem_gone()")]
+        triggers += [("idem", verb, "sim_idem_gone(OLD.req_id, OLD.reply)")
+                     for verb in ("DELETE", "UPDATE OF scope, req_id")]
         kind = "TEMP TRIGGER" if temp else "TRIGGER"
         return "".join(
             f"CREATE {kind} sim_{table}_{verb.split()[0].lower()} AFTER {verb}"
@@ -373,6 +373,26 @@ class Oracle:
         # earlier request (its echoed req_id says which), not this one.
         if req_id is not None and reply.get("req_id") == req_id and reply.get("ok") \
                 and message["op"] in STATE_CHANGING_OPS:
+            self._missed.setdefault(req_id, reply)
+
+    def _key_gone(self, role: str, req_id: str, kept: str | None) -> None:
+        """A row of `role`'s `idem` is deleted or rekeyed (its trigger, inside the
+        actor's transaction): the key `req_id` may be gone, and with it what a retry
+        could learn. `kept`: the reply it held (None: a claim; another owner keeps it).
+
+        A kept ok whose request has had no ok answer yet is the effect of a request
+        still in flight whose reply no client ever saw: lost with its process (a
+        crash after the COMMIT, before the status left) or dropped by the front door
+        (its deadline passed first). No reply exists anywhere for `missed_reply` to
+        note, so the oracle learns the effect from what is stored, as the row goes:
+        it counts once its key may be gone, as a missed ok does (`final_reply`). A
+        row is expired 48 h after its creation, which follows its request's first
+        try, so a retry answered after this is past the key's life."""
+        self._idem_gone.add(role)
+        if kept is None or req_id in self._finals:
+            return  # the usual expiry: its client was told already
+        reply = json.loads(kept)
+        if reply.get("ok"):
             self._missed.setdefault(req_id, reply)
 
     def _durable(self, role: str, req_id: str, sent: float) -> None:
