@@ -207,3 +207,60 @@ def test_an_ok_its_client_missed_counts_once_its_key_may_be_gone(tmp_path: Path)
                        now=2 * _DAY + 31.0, sent=30.0)
     assert oracle.violations == []
     assert oracle.ledger.expected_deposits() == {"ann": 5}
+
+
+def _kept(world: Any, req_id: str) -> int:
+    """How many `idem` rows of the gatekeeper's file name `req_id` (committed)."""
+    conn = world.oracle._db("gatekeeper")
+    return int(conn.execute("SELECT count(*) FROM idem WHERE req_id = ?",
+                            (req_id,)).fetchone()[0])
+
+
+def test_an_ok_lost_with_its_process_counts_once_its_key_is_gone(sim: Simulation) -> None:
+    """A deposit commits and the process dies before its status leaves: no reply
+    exists anywhere for `missed_reply` to note. Its client's tries then outlast the
+    key's 48 h (a clock jump; the first two tries after it lost, so the first to
+    arrive comes after the restart's expiry), and it is refused UNAUTHORIZED, as
+    docs/protocol.md section 4 allows. The oracle learns the effect from its kept
+    reply as the row is deleted, so the ledger holds it (before, "ledger: buyer ann
+    holds 10, was told 0")."""
+    ann = sim.buyer("ann", autonomous=False, think=0.0)
+    sim.run(minutes=1)
+    world = sim.world
+    assert ann.session and not ann.busy()
+    world.faults.crash_at_commit = "after"
+    ann.deposit(10)
+    for _ in range(200):  # a few steps: the deposit's batch and its COMMIT
+        if world.process is None:
+            break
+        sim.run(steps=1)
+    assert world.crashes == 1 and ann.busy()
+    req_id = ann.current.message["req_id"]
+    assert _kept(world, req_id) == 1  # committed: the effect is stored
+    world.clock.jump(49 * 3600)
+    world._client_drop = 2  # the net fault `client-drop`, twice
+    sim.run(minutes=5)
+    assert _kept(world, req_id) == 0  # expired, on purpose
+    attempt = ann.history[1]
+    assert attempt.message["req_id"] == req_id and attempt.tries > 2
+    assert attempt.final is not None and attempt.final["error"] == "UNAUTHORIZED"
+    assert world.clock.now - attempt.started > 48 * 3600
+    assert ann.replies[-1]["deposit"] == 10  # its next login shows the deposit stored
+    result = sim.finish()
+    assert result.violations == []
+    assert world.oracle.ledger.expected_deposits() == {"ann": 10}
+
+
+def test_an_ok_its_client_was_told_counts_once_when_its_key_expires(
+        sim: Simulation) -> None:
+    """The other side: the kept row of a request answered ok is deleted at its
+    expiry like any other, and the effect is not counted a second time."""
+    world = _quiet_shop(sim)
+    req_id = sim.world.clients[0].history[-1].message["req_id"]
+    assert _kept(world, req_id) == 1
+    world.clock.jump(49 * 3600)
+    sim.run(minutes=20)
+    assert _kept(world, req_id) == 0
+    result = sim.finish()
+    assert result.violations == []
+    assert world.oracle.ledger.expected_deposits() == {"ann": 50}

@@ -107,3 +107,18 @@ def test_a_swarm_seed_that_found_a_bug_stays_clean(seed: int, steps: int, client
 def test_an_every_kind_seed_that_found_a_bug_stays_clean(seed: int) -> None:
     result, _ = run_seed(seed, swarm=False)
     assert result.violations == [], "a late reply taken for the current request's"
+
+
+def test_an_ok_the_front_door_dropped_past_its_deadline_counts_once_its_key_is_gone(
+        ) -> None:
+    """The oracle's own (a search of `--faults crash,clock` seeds, sixth session of
+    2026-12-05; seed 39 drew clock jumps alone, of minutes and hours): a buy's charge
+    committed, a clock jump passed its deadline, and the front door answered its
+    ticket UNAVAILABLE to a connection the buyer had left, then dropped the late ok
+    status: no reply existed anywhere. The buyer retried for 51 simulated hours, its
+    key expired, it was refused UNAUTHORIZED; the ledger found "buyer buyer2 holds 0,
+    was told 20". The oracle now learns such an effect from its kept reply as the row
+    is deleted (docs/simulation.md, "Bugs it found", 11)."""
+    result, _ = run_seed(39, faults="crash,clock")
+    assert result.violations == [], "an ok no client saw, its key expired"
+    assert result.profile.startswith("faults clock=")  # the history that found it
