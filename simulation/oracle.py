@@ -21,6 +21,9 @@ got. It checks docs/protocol.md's guarantees:
   deadline, and no request is answered twice (two statuses for one ticket);
 - at the end, once clients are quiet: what clients were told (the ledger) is
   what the databases hold, per buyer and per product, and nothing is oversold.
+  An `ok` its client never saw (`missed_reply`; or, when none exists, the kept
+  reply of an `idem` row as it goes: `_key_gone`) counts there once the
+  request's key may be gone.
 """
 
 from __future__ import annotations
@@ -117,9 +120,10 @@ class Oracle:
         (simulation/disk.py, `new_file`), which call the functions registered
         here. A write to a table of `READS` marks it in `written` (one that rolls
         back too: that only costs a read that finds nothing new); a row of `idem`
-        deleted or rekeyed marks the database for the next `recheck_durable`.
-        `wrote`: opening it may have written (not when the file was at its
-        schema's version already: the schema then runs nothing)."""
+        deleted or rekeyed marks the database for the next `recheck_durable`, and
+        hands its key and kept reply to `_key_gone`. `wrote`: opening it may have
+        written (not when the file was at its schema's version already: the schema
+        then runs nothing)."""
         role = self.role_of(path)
         if role is None:
             return
