@@ -79,8 +79,10 @@ class Oracle:
         # its first try and is kept 48 h from then, whenever its reply arrived.
         self._acked: list[tuple[float, str, str]] = []
         self._finals: dict[str, dict[str, Any]] = {}  # req_id -> first ok reply
-        # req_id -> an ok reply that reached a connection its client had left.
-        self._missed: dict[str, dict[str, Any]] = {}
+        # req_id -> an ok reply its client missed, and where it was seen: on a
+        # connection its client had left (`missed_reply`), or, no reply existing,
+        # kept in its `idem` row as the row went (`_key_gone`).
+        self._missed: dict[str, tuple[dict[str, Any], str]] = {}
         self._statused: set[tuple[int, int]] = set()  # (incarnation, ticket)
         self._touched: set[str] = set()  # products changed since the last check
         self._reserved: dict[str, int] = {}  # units held per product at the last check
@@ -336,10 +338,10 @@ class Oracle:
         req_id = message.get("req_id")
         ok = bool(reply.get("ok"))
         if req_id is not None and not ok and req_id in self._missed:
-            missed = self._missed.pop(req_id)
+            missed, on = self._missed.pop(req_id)
             if now - sent <= IDEM_KEPT:
-                self.fail(f"idempotency: {who} {message['op']} {req_id} answered ok (on a"
-                          f" connection it had left) then {_short(reply)}")
+                self.fail(f"idempotency: {who} {message['op']} {req_id} answered ok ({on})"
+                          f" then {_short(reply)}")
                 return
             # Its key may be gone: a retry can no longer learn that it took effect
             # (docs/protocol.md, section 4), so the ok its client missed counts. Not
@@ -377,7 +379,7 @@ class Oracle:
         # earlier request (its echoed req_id says which), not this one.
         if req_id is not None and reply.get("req_id") == req_id and reply.get("ok") \
                 and message["op"] in STATE_CHANGING_OPS:
-            self._missed.setdefault(req_id, reply)
+            self._missed.setdefault(req_id, (reply, "on a connection it had left"))
 
     def _key_gone(self, role: str, req_id: str, kept: str | None) -> None:
         """A row of `role`'s `idem` is deleted or rekeyed (its trigger, inside the
@@ -397,7 +399,7 @@ class Oracle:
             return  # the usual expiry: its client was told already
         reply = json.loads(kept)
         if reply.get("ok"):
-            self._missed.setdefault(req_id, reply)
+            self._missed.setdefault(req_id, (reply, "kept, never sent"))
 
     def _durable(self, role: str, req_id: str, sent: float) -> None:
         # `idem` is a log in id order (vending/idempotency.py), with no index on

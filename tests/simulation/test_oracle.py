@@ -5,6 +5,7 @@ the step it commits."""
 
 from __future__ import annotations
 
+import json
 import random
 import sqlite3
 from collections.abc import Iterator
@@ -264,3 +265,26 @@ def test_an_ok_its_client_was_told_counts_once_when_its_key_expires(
     result = sim.finish()
     assert result.violations == []
     assert world.oracle.ledger.expected_deposits() == {"ann": 50}
+
+
+def test_an_ok_kept_but_never_sent_is_an_effect_its_retries_must_see_while_kept(
+        tmp_path: Path) -> None:
+    """What the `idem` triggers hand the oracle as a row goes (`_key_gone`): a kept ok
+    of a request with no ok answer yet is its effect. Answered otherwise within the
+    key's 48 h (a key expired early), that is a violation; a claim (no reply), a kept
+    refusal, and the row of a request answered ok already are no new effect."""
+    oracle = Oracle(tmp_path)
+    oracle._idem_gone.clear()
+    refused = {"ok": False, "error": "UNAUTHORIZED"}
+    oracle._key_gone("gatekeeper", "ann-1", None)  # a claim: the stock handler keeps it
+    oracle._key_gone("gatekeeper", "ann-1", json.dumps(refused))
+    oracle.final_reply("ann", {**_DEPOSIT, "req_id": "ann-0"}, {**_MISSED, "req_id": "ann-0"},
+                       now=30.0, sent=30.0)
+    oracle.violations.clear()  # its key's durability: there is no database here
+    oracle._key_gone("gatekeeper", "ann-0", json.dumps(_MISSED))  # told already
+    assert oracle._missed == {}
+    oracle._key_gone("gatekeeper", "ann-1", json.dumps(_MISSED))
+    oracle.final_reply("ann", _DEPOSIT, refused, now=_DAY + 30.0, sent=30.0)
+    assert oracle.violations == ["idempotency: ann deposit ann-1 answered ok (kept, never"
+                                 " sent) then UNAUTHORIZED"]
+    assert oracle._idem_gone == {"gatekeeper"}  # each marks its database for a recheck
