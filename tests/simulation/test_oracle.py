@@ -217,26 +217,34 @@ def _kept(world: Any, req_id: str) -> int:
                             (req_id,)).fetchone()[0])
 
 
-def test_an_ok_lost_with_its_process_counts_once_its_key_is_gone(sim: Simulation) -> None:
-    """A deposit commits and the process dies before its status leaves: no reply
-    exists anywhere for `missed_reply` to note. Its client's tries then outlast the
-    key's 48 h (a clock jump; the first two tries after it lost, so the first to
-    arrive comes after the restart's expiry), and it is refused UNAUTHORIZED, as
-    docs/protocol.md section 4 allows. The oracle learns the effect from its kept
-    reply as the row is deleted, so the ledger holds it (before, "ledger: buyer ann
-    holds 10, was told 0")."""
+@pytest.mark.parametrize("crash", ["after-commit", "now"])
+def test_an_ok_lost_with_its_process_counts_once_its_key_is_gone(sim: Simulation,
+                                                                 crash: str) -> None:
+    """A deposit commits and the process dies before its status reaches the front
+    door (at the COMMIT, or the step after it: the status in flight is lost): no
+    reply exists anywhere for `missed_reply` to note. Its client's tries then
+    outlast the key's 48 h (a clock jump; the first two tries after it lost, so the
+    first to arrive comes after the restart's expiry), and it is refused
+    UNAUTHORIZED, as docs/protocol.md section 4 allows. The oracle learns the effect
+    from its kept reply as the row is deleted, so the ledger holds it (before,
+    "ledger: buyer ann holds 10, was told 0")."""
     ann = sim.buyer("ann", autonomous=False, think=0.0)
     sim.run(minutes=1)
     world = sim.world
     assert ann.session and not ann.busy()
-    world.faults.crash_at_commit = "after"
+    if crash == "after-commit":
+        world.faults.crash_at_commit = "after"
     ann.deposit(10)
-    for _ in range(200):  # a few steps: the deposit's batch and its COMMIT
+    req_id = ""
+    for _ in range(200):  # a few steps: the deposit's batch, its COMMIT, its status
         if world.process is None:
             break
         sim.run(steps=1)
-    assert world.crashes == 1 and ann.busy()
-    req_id = ann.current.message["req_id"]
+        if ann.current is not None:
+            req_id = ann.current.message["req_id"]
+            if crash == "now" and _kept(world, req_id):
+                world.begin_crash()  # at this step's end, its status still on its way
+    assert world.crashes == 1 and ann.current is not None and ann.current.tries == 1
     assert _kept(world, req_id) == 1  # committed: the effect is stored
     world.clock.jump(49 * 3600)
     world._client_drop = 2  # the net fault `client-drop`, twice
