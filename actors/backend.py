@@ -416,8 +416,8 @@ class BackendActor(LoopActor):
             if isinstance(message, Heartbeat):
                 # Now, before any client work: liveness is about this actor
                 # answering, and it still does while its storage fails.
-                alive = self.alive()
-                self._push_out(message.back, alive, self._alive_wire)
+                alive, wire = self.alive()
+                self._push_out(message.back, alive, wire)
         writes: list[Message] = []
         for message in messages:
             if isinstance(message, ClientRequest):  # only a client's request goes stale
@@ -556,9 +556,9 @@ class BackendActor(LoopActor):
             return True
         return False
 
-    def alive(self) -> Alive:
-        """The answer to a heartbeat: alive, and what `health` reports of this role
-        (its wire map then in `_alive_wire`)."""
+    def alive(self) -> tuple[Alive, dict[str, Any]]:
+        """The answer to a heartbeat (alive, and what `health` reports of this role)
+        and its wire map."""
         storage = "failing" if self.storage is not None else "ok"
         try:
             last_seq = self.events.last_seq() if self.events is not None else -1
@@ -573,7 +573,7 @@ class BackendActor(LoopActor):
             self._told = told
             self._alive = Alive(self.role, *told)
             self._alive_wire = self._alive.to_wire()
-        return self._alive
+        return self._alive, self._alive_wire
 
     def live_sessions(self) -> int:
         """Live sessions this role holds (-1: it holds none)."""
