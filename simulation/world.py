@@ -213,11 +213,12 @@ class World:
         pykka.ActorRegistry.stop_all = self._stop_all_on_loop  # type: ignore[method-assign]
         threshold = gc.get_threshold()
         # A run makes short-lived objects by the million (messages, futures, trace
-        # lines): collect the youngest generation less often, and leave what exists
-        # before the run (the modules) out of every scan. Histories do not depend on
-        # when the collector runs: the same trace hashes with it off, or at 700,
-        # 5,000 or 20,000 (docs/simulation.md, "Speed").
-        gc.freeze()
+        # lines): collect the youngest generation less often. Histories do not depend
+        # on when the collector runs: the same trace hashes with it off, or at 700,
+        # 5,000 or 20,000. Nothing is frozen (`gc.freeze`): that would freeze the
+        # last run's world too, not yet collected, and a process running world after
+        # world (a soak's worker) would keep every one of them (docs/simulation.md,
+        # "Speed", "The collector between runs").
         gc.set_threshold(max(threshold[0], GC_YOUNGEST), *threshold[1:])
         try:
             if self.profile.swarm:
@@ -230,7 +231,6 @@ class World:
                 self.oracle.close()
         finally:
             gc.set_threshold(*threshold)
-            gc.unfreeze()
             pykka.ActorRegistry.stop_all = stop_all  # type: ignore[method-assign]
             for name, level in levels.items():
                 logging.getLogger(name).setLevel(level)
