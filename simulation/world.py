@@ -218,7 +218,7 @@ class World:
         # 5,000 or 20,000. Nothing is frozen (`gc.freeze`): that would freeze the
         # last run's world too, not yet collected, and a process running world after
         # world (a soak's worker) would keep every one of them (docs/simulation.md,
-        # "Speed", "The collector between runs").
+        # "Speed", "What a world left behind").
         gc.set_threshold(max(threshold[0], GC_YOUNGEST), *threshold[1:])
         try:
             if self.profile.swarm:
@@ -360,11 +360,15 @@ class World:
         for loop in proc.loops.values():
             loop.kill()
         lost = proc.network.crash()
-        refs = list(proc.refs.values())
-        if proc.dispatch is not None:
-            refs += [live.ref for live in proc.dispatch.sessions._live.values()]
-        for ref in refs:
+        # Every actor on the process's loops, not only the roles and the live
+        # sessions: a session told to stop whose stop never ran (its loop died
+        # first) is registered still, and Pykka's registry, which outlives the
+        # world, would keep it, its loop and so the whole world.
+        loops = {id(loop) for loop in proc.loops.values()}
+        for ref in pykka.ActorRegistry.get_all():
             actor = _actor_of(ref)
+            if id(getattr(actor, "loop", None)) not in loops:
+                continue  # another world's, in the same process
             pykka.ActorRegistry.unregister(ref)
             actor.actor_stopped.set()
             db = getattr(actor, "db", None)
