@@ -6,6 +6,7 @@ import json
 import os
 import pty
 import select
+import signal
 import subprocess
 import sys
 import time
@@ -88,6 +89,9 @@ def test_ctrl_c_at_the_password_prompt(tmp_path: Path) -> None:
     pid, fd = pty.fork()
     if pid == 0:  # the child: a terminal of its own, as a user at a shell has
         os.chdir(tmp_path)
+        # Ctrl-C interrupts, as at a shell, also when the tests were started with
+        # SIGINT ignored (a background job), which exec would hand on.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
         os.execv(sys.executable, [sys.executable, "-m", "cli", "login", "ann",
                                   "--endpoint", free_tcp_endpoint()])
     output = b""
@@ -95,6 +99,9 @@ def test_ctrl_c_at_the_password_prompt(tmp_path: Path) -> None:
         output += _read_until(fd, b"Password:")
         os.write(fd, b"\x03")  # what the terminal sends for Ctrl-C
         output += _read_until(fd, None)
+    except BaseException:
+        os.kill(pid, signal.SIGKILL)  # the test fails; it never waits for ever on the child
+        raise
     finally:
         _, status = os.waitpid(pid, 0)
         os.close(fd)
