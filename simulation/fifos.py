@@ -261,9 +261,7 @@ class SimInlet:
         batch = self.drain()
         if batch:
             self._deliver(batch)
-        if self._queued and not self._scheduled and self._loop is not None:  # `_schedule`
-            self._scheduled = True
-            self._loop.call_soon(self.readable)
+        self._schedule()
 
     def drain(self) -> list[dict[str, Any]]:
         batch: list[dict[str, Any]] = []

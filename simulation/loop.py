@@ -38,8 +38,9 @@ class Lane:
     """Something that may have work to run: it joins the scheduler's ready list
     when it has some, and leaves it when it has none.
 
-    Its work waits in `work` and may not run before `hold_until` (simulated): the
-    scheduler reads the two itself, `has_work` inlined, once or twice a step."""
+    Its work waits in `work` and may not run before `hold_until` (simulated). It is
+    runnable when `work` holds some and `hold_until` has passed: the scheduler reads
+    the two itself, once or twice a step."""
 
     __slots__ = ("_ready", "hold_until", "sched", "work")
 
@@ -50,9 +51,6 @@ class Lane:
         self._ready = False
         self.work = work
         self.hold_until = -math.inf
-
-    def has_work(self) -> bool:
-        return bool(self.work) and self.hold_until <= self.sched.clock.now
 
     def run_one(self) -> str:
         """Run the next piece of work; a line for the trace."""
@@ -136,16 +134,12 @@ class Scheduler:
             n = len(ready)
             i = below(n) if n > 1 else 0
             lane = ready[i]
-            if not lane.work or lane.hold_until > clock.now:  # not `has_work()`
+            if not lane.work or lane.hold_until > clock.now:  # not runnable
                 unready(i, lane)
                 continue
             lane.run_untraced()
             if not lane.work or lane.hold_until > clock.now:
-                # `unready`, inlined: about once a piece of work when little happens.
-                lane._ready = False
-                last = ready.pop()
-                if last is not lane:
-                    ready[i] = last
+                unready(i, lane)
             stopped = stop()
             ran += 1
             clock.now += STEP_COST
@@ -175,7 +169,7 @@ class Scheduler:
             # draws, so the same interleaving per seed), less its argument checks.
             i = self._below(n) if n > 1 else 0
             lane = ready[i]
-            if lane.work and lane.hold_until <= clock.now:  # `has_work()`
+            if lane.work and lane.hold_until <= clock.now:  # runnable (`Lane`)
                 break
             self._unready(i, lane)  # its work was lost (a broken connection) or held back
         line = lane.run_one()
