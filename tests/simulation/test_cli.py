@@ -77,3 +77,33 @@ def test_unknown_fault_kinds_are_refused(capsys: pytest.CaptureFixture[str]) -> 
     with pytest.raises(SystemExit):
         main(["simulate", "--faults", "crash,meteor"])
     assert "meteor" in capsys.readouterr().err
+
+
+SUMMARY = re.compile(r"^simulate: seeds (\d+)\.\.(\d+): (\d+) failed; (\d+) requests in "
+                     r"([\d.]+) s wall, (\d+) per wall second, (\d+) job\(s\); "
+                     r"([\d.]+) s CPU, ([\d.]+) ms CPU a request$")
+
+
+def _summary(capsys: pytest.CaptureFixture[str], jobs: str) -> tuple[float, float]:
+    """Run seeds 3 and 4 with `jobs`; the summary's CPU and CPU a request."""
+    assert main(["simulate", "--seed", "3", "--seeds", "2", "--steps", "1500",
+                 "--jobs", jobs]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    match = SUMMARY.match(lines[-1])
+    assert match is not None, lines[-1]
+    seeds = [LAST.match(line) for line in lines[:-1]]
+    requests = int(match.group(4))
+    assert requests == sum(int(m.group(3)) for m in seeds if m is not None) > 0
+    cpu, per_request = float(match.group(8)), float(match.group(9))
+    assert abs(per_request - 1000 * cpu / requests) <= 1000 * 0.05 / requests + 0.001
+    return cpu, per_request
+
+
+def test_a_soak_s_summary_counts_the_cpu_of_its_workers_too(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    _, here = _summary(capsys, "1")
+    _, workers = _summary(capsys, "2")
+    assert here > 0
+    # The same seeds' work, done by two worker processes (which also import the
+    # code) while this one only waits: counted, or it would read a fraction of it.
+    assert workers > 0.8 * here
